@@ -1,0 +1,57 @@
+/**
+ * Progress of long jobs as status-tagged events: the CLI renders them as progress bars and writes
+ * them one per line to `search.jsonl` / `train.jsonl`; API callers receive them in a callback.
+ */
+export type SearchEvent =
+  | { readonly status: 'start'; readonly space: string; readonly backend: string; readonly epochs: number; readonly stepsPerEpoch: number; readonly seed: number }
+  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly wLoss: number; readonly alphaLoss?: number }
+  | {
+      readonly status: 'epoch';
+      readonly epoch: number;
+      readonly wLoss: number;
+      readonly alphaLoss?: number;
+      readonly entropy: number;
+      readonly expectedBitops: number;
+      readonly validationPsnr?: number;
+      /** The arg-max (op, bits) per block at the end of the epoch. */
+      readonly genotype: Readonly<Record<string, { readonly op: string; readonly bits: number }>>;
+    }
+  | { readonly status: 'checkpoint'; readonly epoch: number; readonly step: number; readonly path: string }
+  | { readonly status: 'done'; readonly genotypePath: string; readonly seconds: number };
+
+export type TrainEvent =
+  | { readonly status: 'start'; readonly backend: string; readonly epochs: number; readonly stepsPerEpoch: number; readonly seed: number }
+  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly loss: number; readonly lr: number }
+  | { readonly status: 'epoch'; readonly epoch: number; readonly loss: number; readonly validationPsnr: number; readonly best: boolean }
+  | { readonly status: 'checkpoint'; readonly epoch: number; readonly step: number; readonly path: string }
+  | { readonly status: 'done'; readonly checkpointPath: string; readonly bestValidationPsnr: number; readonly seconds: number };
+
+/** One event as a JSONL line. */
+export function eventLine(event: SearchEvent | TrainEvent): string {
+  return JSON.stringify(event) + '\n';
+}
+
+/**
+ * Reads an event log back. A run killed mid-write can leave a torn last line: it is dropped; a
+ * malformed line anywhere else means the log was damaged and is reported with its line number.
+ */
+export function parseEventLog<E extends { status: string }>(text: string, source = 'event log'): E[] {
+  const lines = text.split('\n');
+  const events: E[] = [];
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    const isLast = lines.slice(index + 1).every((l) => l.trim() === '');
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      if (isLast && !text.endsWith('\n')) return;
+      throw new Error(`${source}: line ${index + 1} is not valid JSON`);
+    }
+    if (typeof value !== 'object' || value === null || typeof (value as { status?: unknown }).status !== 'string') {
+      throw new Error(`${source}: line ${index + 1} is not an event (no "status")`);
+    }
+    events.push(value as E);
+  });
+  return events;
+}

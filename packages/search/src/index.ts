@@ -1,0 +1,1 @@
+export { eventLine, parseEventLog, type SearchEvent, type TrainEvent } from './events.js';
