@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { imresize, modcrop, readImage, writePng } from '@quantnas/data';
+import type { CliIo } from '../io.js';
+import { parseScale } from '../options.js';
+
+export function downscaleCommand(io: CliIo): Command {
+  return new Command('downscale')
+    .summary('make an LR image the way the benchmarks do (MATLAB bicubic)')
+    .description(
+      'Crops HR to a multiple of the scale (modcrop) and shrinks it with MATLAB-exact antialiased\n' +
+        'bicubic, rounding to uint8 after each pass: the same files as the benchmark LR sets.',
+    )
+    .requiredOption('--scale <s>', 'downscaling factor (integer)')
+    .argument('<hr>', 'HR image (PNG or JPEG)')
+    .argument('<out>', 'output PNG')
+    .action(async (hrPath: string, outPath: string, options: { scale: string }) => {
+      const scale = parseScale(options.scale);
+      const hr = modcrop(await readImage(hrPath), scale);
+      const lr = imresize(hr, { scale: 1 / scale });
+      await writePng(outPath, lr);
+      io.stderr(`wrote ${outPath} (${lr.width}x${lr.height} from ${hr.width}x${hr.height})\n`);
+    });
+}

@@ -1,0 +1,22 @@
+/** Where a command writes and what it reads from its environment; tests pass their own. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  /** True when stderr is a terminal: progress bars are drawn only then. */
+  interactive: boolean;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    interactive: Boolean(process.stderr.isTTY) && !process.env.CI,
+  };
+}
+
+/** An error in how the command was called (a bad option value); printed as one line. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

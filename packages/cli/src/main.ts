@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { DataError } from '@quantnas/data';
+import { downscaleCommand } from './commands/downscale.js';
+import { evalCommand } from './commands/eval.js';
+import { setsCommand } from './commands/sets.js';
+import { processIo, UsageError, type CliIo } from './io.js';
+
+export function createProgram(io: CliIo): Command {
+  const program = new Command('quantnas')
+    .description(
+      'Quantization-aware architecture search for image super-resolution, and integer inference on CPU.\n' +
+        'Data (Set5, Set14, B100, T91, BSD200) is read from --data DIR, else $QUANTNAS_DATA, else\n' +
+        '../shared/data/sr next to the repository, else the per-user data directory.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  for (const command of [evalCommand(io), downscaleCommand(io), setsCommand(io)]) {
+    command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
+    program.addCommand(command);
+  }
+  return program;
+}
+
+/**
+ * Runs the command line and returns the exit code. Errors caused by the user's input print one
+ * line (`quantnas: ...`) and no stack; anything else is reported as an internal error, with the
+ * stack only when QUANTNAS_DEBUG is set.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = createProgram(io);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 1;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (or the help text).
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' ? 0 : 2;
+    }
+    if (error instanceof DataError || error instanceof UsageError) {
+      io.stderr(`quantnas: ${error.message}\n`);
+      return error instanceof UsageError ? 2 : 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr(`quantnas: internal error: ${message}\n`);
+    if (io.env.QUANTNAS_DEBUG && error instanceof Error && error.stack) io.stderr(error.stack + '\n');
+    else io.stderr('quantnas: set QUANTNAS_DEBUG=1 to see the stack trace\n');
+    return 70;
+  }
+}

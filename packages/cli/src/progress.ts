@@ -1,0 +1,37 @@
+import cliProgress from 'cli-progress';
+import type { CliIo } from './io.js';
+
+export interface Progress {
+  /** Sets the bar to `value` of `total`, with a short label shown after it. */
+  update(value: number, total: number, label: string): void;
+  stop(): void;
+}
+
+/** A progress bar with ETA on an interactive terminal, nothing otherwise (scripts, CI, --json pipes). */
+export function createProgress(io: CliIo, title: string): Progress {
+  if (!io.interactive) return { update: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${title} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {label}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(value, total, label) {
+      if (!started) {
+        bar.start(total, value, { label });
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(value, { label });
+      }
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
