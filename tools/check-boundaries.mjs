@@ -15,7 +15,8 @@ export const ALLOWED = {
   metrics: ['data'],
   data: [],
   runtime: [],
-  cli: ['search', 'runtime', 'metrics', 'data'],
+  // cli also reaches core-ops for backend selection (--backend) and the compute benchmarks.
+  cli: ['search', 'runtime', 'metrics', 'data', 'core-ops'],
 };
 
 function sourceFiles(dir) {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DataError } from '@quantnas/data';
+import { benchCommand } from './commands/bench.js';
 import { downscaleCommand } from './commands/downscale.js';
 import { evalCommand } from './commands/eval.js';
 import { setsCommand } from './commands/sets.js';
@@ -15,7 +16,7 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  for (const command of [evalCommand(io), downscaleCommand(io), setsCommand(io)]) {
+  for (const command of [evalCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)]) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);
   }

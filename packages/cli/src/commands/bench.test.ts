@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { CliIo } from '../io.js';
+import { main } from '../main.js';
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+// Tiny shapes: these check the command, not the machine's speed.
+const tiny = ['--steps', '1', '--warmup', '0', '--batch', '1', '--size', '8'];
+
+describe('bench train-step', () => {
+  it('explains itself', async () => {
+    const result = await run(['bench', 'train-step', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: quantnas bench train-step');
+    expect(result.stdout).toMatch(/--backend <name>[\s\S]*--steps <n>[\s\S]*--compare <backend>[\s\S]*--json/);
+    expect(result.stdout).toContain('51,552 MACs per LR pixel');
+  });
+
+  it('prints one JSON object with the throughput and the backend it ran on', async () => {
+    const result = await run(['bench', 'train-step', '--backend', 'wasm', ...tiny, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({ backend: 'wasm', steps: 1, batch: 1, size: 8 });
+    for (const key of ['ms_per_step', 'gflops', 'forward_gflops', 'train_forward_ratio']) expect(json[key]).toBeGreaterThan(0);
+  });
+
+  it('prints a table, with the cpu backend alongside on request', async () => {
+    const result = await run(['bench', 'train-step', '--backend', 'wasm', ...tiny, '--compare', 'cpu', '--compare-batch', '1']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/backend\s+batch\s+ms\/step\s+GFLOP\/s/);
+    expect(result.stdout).toMatch(/^wasm\s+1\s+[\d.]+/m);
+    expect(result.stdout).toMatch(/^cpu\s+1\s+[\d.]+/m);
+    expect(result.stdout).toMatch(/speedup vs cpu: [\d.]+×/);
+  });
+
+  it('names an unknown backend in one line', async () => {
+    const result = await run(['bench', 'train-step', '--backend', 'tpu', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain("unknown backend 'tpu'");
+  });
+
+  it('rejects a bad count in one line', async () => {
+    const result = await run(['bench', 'train-step', '--steps', 'ten']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("quantnas: --steps must be an integer ≥ 1, got 'ten'\n");
+  });
+});
+
+describe('bench train-step --backend tensorflow', () => {
+  it('runs when tfjs-node is installed, else says which packages to install, in one line', async () => {
+    const result = await run(['bench', 'train-step', '--backend', 'tensorflow', ...tiny, '--json']);
+    if (result.code === 0) return;
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/@tensorflow\/tfjs-node-gpu.*@tensorflow\/tfjs-node/);
+  });
+});

@@ -1,0 +1,121 @@
+import { Command } from 'commander';
+import { UsageError, type CliIo } from '../io.js';
+import { renderTable } from '../table.js';
+
+interface TrainStepOptions {
+  backend: string;
+  steps: string;
+  warmup: string;
+  batch: string;
+  size: string;
+  compare?: string;
+  compareBatch: string;
+  json?: boolean;
+}
+
+export function benchCommand(io: CliIo): Command {
+  const bench = new Command('bench')
+    .summary('measure how fast this machine trains and runs networks')
+    .description('Benchmarks on the compute backends of @quantnas/core-ops (wasm, cpu, webgpu, tensorflow).');
+  const trainStep = new Command('train-step')
+    .summary('throughput of one training step of the reference SR net')
+    .description(
+      'Times one Adam step (lr 1e-3, L1 loss against a random HR target) of the fixed reference x4 net:\n' +
+        '3→32 conv3×3, four residual blocks x + relu(conv3×3 32→32), conv3×3 32→48, pixel shuffle ×4;\n' +
+        '51,552 MACs per LR pixel. GFLOP/s counts conv work only: 2·MACs for the forward pass and\n' +
+        '3 × 2·MACs for a training step (forward, input gradient, filter gradient). The forward pass\n' +
+        'alone is timed too, on the same batch. Times are medians over --steps after --warmup steps.\n' +
+        'Backends: auto picks tensorflow (if @tensorflow/tfjs-node[-gpu] is installed), else WebGPU on\n' +
+        'a hardware GPU, else wasm.',
+    )
+    .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'auto')
+    .option('--steps <n>', 'timed steps', '10')
+    .option('--warmup <n>', 'untimed steps first', '3')
+    .option('--batch <n>', 'LR patches per step', '16')
+    .option('--size <n>', 'LR patch side in pixels (HR is 4×)', '32')
+    .option(
+      '--compare <backend>',
+      'also time one step on another backend (e.g. cpu) and report the speedup in GFLOP/s; ' +
+        'the cpu backend needs minutes for a batch-16 step, hence --compare-batch',
+    )
+    .option('--compare-batch <n>', 'batch for the --compare run', '2')
+    .option('--json', 'print one JSON object on stdout instead of a table')
+    .action(async (options: TrainStepOptions) => {
+      const core = await import('@quantnas/core-ops');
+      const backend = parseBackend(core.parseBackendName, options.backend, '--backend');
+      const compare = options.compare === undefined ? undefined : parseBackend(core.parseBackendName, options.compare, '--compare');
+      const steps = parseCount(options.steps, '--steps', 1);
+      const warmup = parseCount(options.warmup, '--warmup', 0);
+      const batch = parseCount(options.batch, '--batch', 1);
+      const size = parseCount(options.size, '--size', 1);
+      const compareBatch = parseCount(options.compareBatch, '--compare-batch', 1);
+      const run = async (o: Parameters<typeof core.benchTrainStep>[0]) => {
+        try {
+          return await core.benchTrainStep(o);
+        } catch (error) {
+          // A backend this machine lacks, or a batch over the device's limits: one line, no stack.
+          if (error instanceof core.BackendUnavailableError || error instanceof RangeError) throw new UsageError(error.message);
+          throw error;
+        }
+      };
+      if (io.interactive) io.stderr(`timing ${warmup} + ${steps} training steps on '${backend}'...\n`);
+      const main = await run({ backend, steps, warmup, batch, size });
+      let other: Awaited<ReturnType<typeof run>> | undefined;
+      if (compare) {
+        if (io.interactive) io.stderr(`timing 1 step on '${compare}' (batch ${compareBatch})...\n`);
+        other = await run({ backend: compare, steps: 1, warmup: 0, batch: compareBatch, size });
+      }
+      const result = {
+        ...main,
+        train_forward_ratio: main.gflops / main.forward_gflops,
+        ...(other
+          ? {
+              compare_backend: other.backend,
+              [`${other.backend}_ms_per_step`]: other.ms_per_step,
+              [`${other.backend}_gflops`]: other.gflops,
+              [`${other.backend}_batch`]: other.batch,
+              [`speedup_vs_${other.backend}`]: main.gflops / other.gflops,
+            }
+          : {}),
+      };
+      if (options.json) {
+        io.stdout(JSON.stringify(result) + '\n');
+        return;
+      }
+      const row = (r: typeof main) => [
+        r.backend,
+        String(r.batch),
+        r.ms_per_step.toFixed(1),
+        r.gflops.toFixed(2),
+        r.forward_gflops.toFixed(2),
+        (r.gflops / r.forward_gflops).toFixed(2),
+      ];
+      let text =
+        `train step of the reference x4 net: batch ${batch} of ${size}×${size} LR, Adam, L1\n` +
+        renderTable(['backend', 'batch', 'ms/step', 'GFLOP/s', 'fwd GFLOP/s', 'train/fwd'], [row(main), ...(other ? [row(other)] : [])]);
+      if (main.backend_detail) text += `${main.backend}: ${main.backend_detail}\n`;
+      for (const reason of main.backend_skipped ?? []) text += `auto skipped ${reason}\n`;
+      if (other) text += `speedup vs ${other.backend}: ${(main.gflops / other.gflops).toFixed(1)}× (GFLOP/s)\n`;
+      io.stdout(text);
+    });
+  // addCommand does not pass these on: without them a bad option would exit the process.
+  trainStep
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  return bench.addCommand(trainStep);
+}
+
+function parseBackend<T>(parse: (value: string) => T, value: string, option: string): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new UsageError(`${option}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function parseCount(value: string, option: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}

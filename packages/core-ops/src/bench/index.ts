@@ -1,0 +1,8 @@
+export { createReferenceNet, REFERENCE_NET } from './reference-net.js';
+export {
+  benchTrainStep,
+  createTrainStep,
+  type TrainStep,
+  type TrainStepBench,
+  type TrainStepBenchOptions,
+} from './train-step.js';
