@@ -1,3 +1,5 @@
+export { ActivationQuantizer, type ActivationQuantizerOptions, type ActivationStepKind } from './activation-quantizer.js';
+export { parseBitList } from './bit-list.js';
 export { BIT_WIDTHS, HWGQ_STEPS, isBitWidth, parseBitWidth, type BitWidth } from './bits.js';
 export {
   bitops,
@@ -7,4 +9,31 @@ export {
   type CostReport,
   type LayerCost,
 } from './cost-report.js';
+export { DirectConvQuantizer, directQuantizers, type DirectQuantizerOptions } from './direct-quantizers.js';
+export { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize } from './hwgq.js';
+export { packInt4, unpackInt4 } from './int4.js';
+export {
+  activationCodes,
+  dequantizeActivations,
+  dequantizeWeights,
+  integerWeights,
+  roundHalfEven,
+  type IntegerWeights,
+} from './integer.js';
+export { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, quantizedBits, type LsqRange } from './lsq.js';
+export { LsqWeightQuantizer, type LsqWeightQuantizerOptions } from './lsq-weight-quantizer.js';
+export { NoiseConvQuantizer, noiseQuantizers, type NoiseQuantizerOptions, type NoiseRequest, type NoiseSampler } from './noise-quantizers.js';
+export { noiseSeed } from './noise-seed.js';
+export { QatConvQuantizer, qatQuantizers, type IntegerConvExport, type QatLayerSpec } from './qat-quantizers.js';
+export {
+  quantNoiseExpectation,
+  quantNoiseMix,
+  quantNoiseStep,
+  quantNoiseWeights,
+  unitNoise,
+  type NoiseGradient,
+  type NoiseKind,
+  type QuantNoiseMixInput,
+} from './quant-noise.js';
 export type { ActivationScheme, LayerQuant, QuantSpec, WeightScheme } from './quant-spec.js';
+export { clampSte, insideMask, roundSte, scaleGradient, stopGradient } from './ste.js';

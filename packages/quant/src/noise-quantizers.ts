@@ -1,0 +1,114 @@
+import { tf, type ConvQuantizer, type ConvSite } from '@quantnas/core-ops';
+import type { BitWidth } from './bits.js';
+import { parseBitList } from './bit-list.js';
+import { noiseSeed } from './noise-seed.js';
+import { checkProbabilities, quantNoiseExpectation, quantNoiseMix, unitNoise, type NoiseGradient, type NoiseKind } from './quant-noise.js';
+
+/** One unit-noise draw ξ the quantizer asks for. */
+export interface NoiseRequest {
+  readonly site: string;
+  readonly tensor: 'weight' | 'input';
+  readonly bits: BitWidth;
+  /** How many draws this conv made for this tensor before (0, 1, 2, ...). */
+  readonly draw: number;
+  readonly shape: readonly number[];
+  /** The derived seed the default sampler uses. */
+  readonly seed: number;
+  readonly kind: NoiseKind;
+}
+
+/** Supplies ξ for a request (default: seeded `unitNoise`); a hook for tests and experiments. */
+export type NoiseSampler = (request: NoiseRequest) => tf.Tensor;
+
+export interface NoiseQuantizerOptions {
+  /** Candidate bit-widths B of every conv (32 = full precision: no noise). */
+  readonly bits: readonly BitWidth[];
+  /**
+   * For each conv, a function returning its in-block probabilities p_b (length |B|), called on
+   * every forward inside the gradient scope so that gradients reach α.
+   */
+  readonly probabilities: (site: ConvSite) => () => tf.Tensor1D;
+  /** Default `uniform` (method.md §4.2). */
+  readonly noise?: NoiseKind;
+  /** Default `through`. */
+  readonly noiseGradient?: NoiseGradient;
+  /** Run seed: the same seed gives the same noise sequence. */
+  readonly seed: number;
+  readonly sampleNoise?: NoiseSampler;
+}
+
+const defaultSampler: NoiseSampler = (r) => unitNoise(r.shape, r.kind, r.seed);
+const NO_VARIABLES: ReadonlyMap<string, tf.Variable> = new Map();
+
+/**
+ * Quantization noise for one conv during the search (method.md §4.2). Training: input →
+ * f·x⁺ + Σ a_b·QN_b(x⁺), weight → f·W + Σ a_b·QN_b(W), fresh ξ each forward. Not training: the
+ * expectation over ξ, (f + Σ a_b)·x⁺ and (f + Σ a_b)·W, so validation sees the scale the network
+ * trained at (f + Σ a_b is not 1 in general). No learned variables.
+ */
+export class NoiseConvQuantizer implements ConvQuantizer {
+  readonly site: ConvSite;
+  readonly bits: readonly BitWidth[];
+  readonly noise: NoiseKind;
+  readonly noiseGradient: NoiseGradient;
+  private readonly probabilities: () => tf.Tensor1D;
+  private readonly seed: number;
+  private readonly sample: NoiseSampler;
+  private readonly draws = { weight: 0, input: 0 };
+
+  constructor(site: ConvSite, options: NoiseQuantizerOptions) {
+    this.site = site;
+    this.bits = parseBitList(options.bits);
+    this.noise = options.noise ?? 'uniform';
+    this.noiseGradient = options.noiseGradient ?? 'through';
+    if (this.noise !== 'uniform' && this.noise !== 'gaussian') throw new Error(`unknown noise '${String(this.noise)}' (expected uniform or gaussian)`);
+    if (this.noiseGradient !== 'through' && this.noiseGradient !== 'detached') {
+      throw new Error(`unknown noiseGradient '${String(this.noiseGradient)}' (expected through or detached)`);
+    }
+    if (!Number.isFinite(options.seed)) throw new Error(`noise seed must be a finite number, got ${options.seed}`);
+    this.seed = options.seed;
+    this.sample = options.sampleNoise ?? defaultSampler;
+    this.probabilities = options.probabilities(site);
+  }
+
+  input(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    return tf.tidy(() => this.apply(tf.relu(x), 'input', training));
+  }
+
+  weight(w: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    return tf.tidy(() => this.apply(w, 'weight', training));
+  }
+
+  private apply(t: tf.Tensor4D, tensor: 'weight' | 'input', training: boolean): tf.Tensor4D {
+    const p = this.probabilities();
+    checkProbabilities(p, this.bits);
+    if (!training) return quantNoiseExpectation(t, p, this.bits);
+    const draw = this.draws[tensor]++;
+    const xi = this.bits.map((bits) =>
+      bits === 32
+        ? null
+        : this.sample({
+            site: this.site.name,
+            tensor,
+            bits,
+            draw,
+            shape: t.shape,
+            seed: noiseSeed(this.seed, this.site.name, tensor, bits, draw),
+            kind: this.noise,
+          }),
+    );
+    return quantNoiseMix({ tensor: t, probabilities: p, bits: this.bits, unitNoise: xi, gradient: this.noiseGradient });
+  }
+
+  variables(): ReadonlyMap<string, tf.Variable> {
+    return NO_VARIABLES;
+  }
+
+  dispose(): void {}
+}
+
+/** QN quantizers for the search: one convolution per op per step whatever |B| is. */
+export function noiseQuantizers(options: NoiseQuantizerOptions): (site: ConvSite) => NoiseConvQuantizer {
+  parseBitList(options.bits);
+  return (site) => new NoiseConvQuantizer(site, options);
+}
