@@ -1,0 +1,400 @@
+// Integer convolution kernels (WebAssembly SIMD128). Everything is addressed by byte offsets into
+// linear memory that the JS side allocates; nothing here allocates. The arithmetic these kernels
+// implement is specified in the package README ("Integer kernels") and mirrored exactly by
+// src/conv-reference.ts.
+//
+// Input: the caller's uint8 NHWC image is first copied by padWidenI16 into a zero-padded int16
+// image, each group's channels rounded up to an even count, so that the inner loop can splat one
+// channel pair with a single load and never checks a border.
+// Weights: packed by src/conv-pack.ts into blocks of 8 (or, at a group's tail, 4) output channels;
+// one 16-byte vector holds [w(o,c), w(o,c+1)] for 4 outputs o, as i16, so that i32x4.dot_i16x8_s of
+// a splatted input pair with it yields 4 output partial sums.
+
+/** Bytes of the accumulator scratch a tile writes (8 pixels x 8 channels of i32). */
+export const TILE_SCRATCH_BYTES: i32 = 8 * 8 * 4 + 64;
+
+export const MODE_UINT8: i32 = 0;
+export const MODE_INT32: i32 = 1;
+export const MODE_FLOAT32: i32 = 2;
+
+/**
+ * Copies a uint8 NHWC image (h x w x c) into dst as int16 at (padTop, padLeft) of an hp x wp image
+ * with cs = groups * cgp channels per pixel (group g's channel i at g * cgp + i); everything else 0.
+ */
+export function padWidenI16(
+  src: usize, h: i32, w: i32, c: i32, groups: i32,
+  dst: usize, hp: i32, wp: i32, padTop: i32, padLeft: i32, cgp: i32,
+): void {
+  const cs = groups * cgp;
+  memory.fill(dst, 0, (<usize>hp * <usize>wp * <usize>cs) << 1);
+  const cg = c / groups;
+  for (let y = 0; y < h; y++) {
+    const srow = src + <usize>(y * w * c);
+    const drow = dst + (<usize>(((y + padTop) * wp + padLeft) * cs) << 1);
+    if (cg == cgp) {
+      // Same channel layout as the source: widen the whole row at once.
+      const n = w * c;
+      let i = 0;
+      for (; i + 16 <= n; i += 16) {
+        const v = v128.load(srow + <usize>i);
+        v128.store(drow + (<usize>i << 1), i16x8.extend_low_i8x16_u(v));
+        v128.store(drow + (<usize>i << 1), i16x8.extend_high_i8x16_u(v), 16);
+      }
+      for (; i < n; i++) store<u16>(drow + (<usize>i << 1), load<u8>(srow + <usize>i));
+    } else {
+      for (let x = 0; x < w; x++) {
+        const s = srow + <usize>(x * c);
+        const d = drow + (<usize>(x * cs) << 1);
+        for (let g = 0; g < groups; g++) {
+          const sg = s + <usize>(g * cg);
+          const dg = d + (<usize>(g * cgp) << 1);
+          for (let i = 0; i < cg; i++) store<u16>(dg + (<usize>i << 1), load<u8>(sg + <usize>i));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * One step of 4 output channels: with T = i16, v holds an input channel pair as i16 [x0, x1] in
+ * every 32-bit lane and w the i16 pairs of 4 outputs; with T = i8 (relaxed SIMD), v holds 4 uint8
+ * channels <= 127 in every lane and w the int8 quads of 4 outputs. The weights are the first
+ * (i8) operand of the relaxed dot and the activations the second (i7) one: with a top bit set
+ * there, engines may disagree.
+ */
+@inline
+function dot4<T>(v: v128, w: v128): v128 {
+  if (sizeof<T>() == 1) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(w, v));
+  } else {
+    return i32x4.dot_i16x8_s(v, w);
+  }
+}
+
+/**
+ * Copies a uint8 NHWC image into dst as uint8 at (padTop, padLeft) of an hp x wp image with
+ * groups * cgp channels per pixel (cgp: a group's channel count rounded up to 4); everything else 0.
+ * For the relaxed-SIMD kernel, whose steps are channel quads.
+ */
+export function padU8(
+  src: usize, h: i32, w: i32, c: i32, groups: i32,
+  dst: usize, hp: i32, wp: i32, padTop: i32, padLeft: i32, cgp: i32,
+): void {
+  const cs = groups * cgp;
+  memory.fill(dst, 0, <usize>hp * <usize>wp * <usize>cs);
+  const cg = c / groups;
+  for (let y = 0; y < h; y++) {
+    const srow = src + <usize>(y * w * c);
+    const drow = dst + <usize>(((y + padTop) * wp + padLeft) * cs);
+    if (cg == cgp) {
+      memory.copy(drow, srow, <usize>(w * c));
+    } else {
+      for (let x = 0; x < w; x++) {
+        const s = srow + <usize>(x * c);
+        const d = drow + <usize>(x * cs);
+        for (let g = 0; g < groups; g++) memory.copy(d + <usize>(g * cgp), s + <usize>(g * cg), <usize>cg);
+      }
+    }
+  }
+}
+
+/**
+ * 4 pixels x 8 output channels. xp: the first pixel's first tap; ps: bytes between the tile's
+ * pixels; the reduction runs over kh rows of `outer` runs of `inner` channel pairs (a run is
+ * contiguous in the padded image; consecutive runs are tapStep apart). Leaves 8 i32x4 in acc:
+ * pixel p's channels 0-3 at acc + 32p, 4-7 at acc + 32p + 16.
+ */
+function tile4x8<T>(
+  xp: usize, ps: usize, rowStride: usize, tapStep: usize,
+  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize,
+): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+  const ps2 = ps << 1;
+  const ps3 = ps2 + ps;
+  for (let ky = 0; ky < kh; ky++) {
+    let xr = xp + <usize>ky * rowStride;
+    for (let t = 0; t < outer; t++) {
+      let xq = xr;
+      for (let i = 0; i < inner; i++) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        let v = v128.load32_splat(xq);
+        a0 = i32x4.add(a0, dot4<T>(v, w0));
+        a1 = i32x4.add(a1, dot4<T>(v, w1));
+        v = v128.load32_splat(xq + ps);
+        a2 = i32x4.add(a2, dot4<T>(v, w0));
+        a3 = i32x4.add(a3, dot4<T>(v, w1));
+        v = v128.load32_splat(xq + ps2);
+        a4 = i32x4.add(a4, dot4<T>(v, w0));
+        a5 = i32x4.add(a5, dot4<T>(v, w1));
+        v = v128.load32_splat(xq + ps3);
+        a6 = i32x4.add(a6, dot4<T>(v, w0));
+        a7 = i32x4.add(a7, dot4<T>(v, w1));
+        xq += 4;
+        wp += 32;
+      }
+      xr += tapStep;
+    }
+  }
+  v128.store(acc, a0, 0);
+  v128.store(acc, a1, 16);
+  v128.store(acc, a2, 32);
+  v128.store(acc, a3, 48);
+  v128.store(acc, a4, 64);
+  v128.store(acc, a5, 80);
+  v128.store(acc, a6, 96);
+  v128.store(acc, a7, 112);
+}
+
+/** 8 pixels x 4 output channels (a group's last 1-4 channels). Pixel p's sums at acc + 16p. */
+function tile8x4<T>(
+  xp: usize, ps: usize, rowStride: usize, tapStep: usize,
+  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize,
+): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+  const ps2 = ps << 1;
+  const ps3 = ps2 + ps;
+  const ps4 = ps2 << 1;
+  for (let ky = 0; ky < kh; ky++) {
+    let xr = xp + <usize>ky * rowStride;
+    for (let t = 0; t < outer; t++) {
+      let xq = xr;
+      for (let i = 0; i < inner; i++) {
+        const w0 = v128.load(wp);
+        const xh = xq + ps4;
+        a0 = i32x4.add(a0, dot4<T>(v128.load32_splat(xq), w0));
+        a1 = i32x4.add(a1, dot4<T>(v128.load32_splat(xq + ps), w0));
+        a2 = i32x4.add(a2, dot4<T>(v128.load32_splat(xq + ps2), w0));
+        a3 = i32x4.add(a3, dot4<T>(v128.load32_splat(xq + ps3), w0));
+        a4 = i32x4.add(a4, dot4<T>(v128.load32_splat(xh), w0));
+        a5 = i32x4.add(a5, dot4<T>(v128.load32_splat(xh + ps), w0));
+        a6 = i32x4.add(a6, dot4<T>(v128.load32_splat(xh + ps2), w0));
+        a7 = i32x4.add(a7, dot4<T>(v128.load32_splat(xh + ps3), w0));
+        xq += 4;
+        wp += 16;
+      }
+      xr += tapStep;
+    }
+  }
+  v128.store(acc, a0, 0);
+  v128.store(acc, a1, 16);
+  v128.store(acc, a2, 32);
+  v128.store(acc, a3, 48);
+  v128.store(acc, a4, 64);
+  v128.store(acc, a5, 80);
+  v128.store(acc, a6, 96);
+  v128.store(acc, a7, 112);
+}
+
+/**
+ * tile4x8<i8> for low-bit layers: the relaxed dot's int16 lanes are summed in int16 for `chunk`
+ * steps before widening, which halves the multiplies. Exact because the caller picks chunk so that
+ * chunk · 2 · max(x) · max|w| <= 32767 (and rejects inputs above max(x)).
+ */
+function tile4x8Chunked(
+  xp: usize, ps: usize, rowStride: usize, tapStep: usize,
+  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize, chunk: i32,
+): void {
+  const zero = i32x4.splat(0);
+  for (let k: usize = 0; k < 8; k++) v128.store(acc + (k << 4), zero);
+  let s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero, s6 = zero, s7 = zero;
+  const ps2 = ps << 1;
+  const ps3 = ps2 + ps;
+  let left = chunk;
+  for (let ky = 0; ky < kh; ky++) {
+    let xr = xp + <usize>ky * rowStride;
+    for (let t = 0; t < outer; t++) {
+      let xq = xr;
+      for (let i = 0; i < inner; i++) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        let v = v128.load32_splat(xq);
+        s0 = i16x8.add(s0, i16x8.relaxed_dot_i8x16_i7x16_s(w0, v));
+        s1 = i16x8.add(s1, i16x8.relaxed_dot_i8x16_i7x16_s(w1, v));
+        v = v128.load32_splat(xq + ps);
+        s2 = i16x8.add(s2, i16x8.relaxed_dot_i8x16_i7x16_s(w0, v));
+        s3 = i16x8.add(s3, i16x8.relaxed_dot_i8x16_i7x16_s(w1, v));
+        v = v128.load32_splat(xq + ps2);
+        s4 = i16x8.add(s4, i16x8.relaxed_dot_i8x16_i7x16_s(w0, v));
+        s5 = i16x8.add(s5, i16x8.relaxed_dot_i8x16_i7x16_s(w1, v));
+        v = v128.load32_splat(xq + ps3);
+        s6 = i16x8.add(s6, i16x8.relaxed_dot_i8x16_i7x16_s(w0, v));
+        s7 = i16x8.add(s7, i16x8.relaxed_dot_i8x16_i7x16_s(w1, v));
+        xq += 4;
+        wp += 32;
+        if (--left == 0) {
+          widenInto(acc, s0, s1, s2, s3, s4, s5, s6, s7);
+          s0 = zero; s1 = zero; s2 = zero; s3 = zero; s4 = zero; s5 = zero; s6 = zero; s7 = zero;
+          left = chunk;
+        }
+      }
+      xr += tapStep;
+    }
+  }
+  widenInto(acc, s0, s1, s2, s3, s4, s5, s6, s7);
+}
+
+/** Adds the pairwise-widened int16 sums to the 8 i32x4 accumulators at acc. */
+@inline
+function widenInto(acc: usize, s0: v128, s1: v128, s2: v128, s3: v128, s4: v128, s5: v128, s6: v128, s7: v128): void {
+  v128.store(acc, i32x4.add(v128.load(acc, 0), i32x4.extadd_pairwise_i16x8_s(s0)), 0);
+  v128.store(acc, i32x4.add(v128.load(acc, 16), i32x4.extadd_pairwise_i16x8_s(s1)), 16);
+  v128.store(acc, i32x4.add(v128.load(acc, 32), i32x4.extadd_pairwise_i16x8_s(s2)), 32);
+  v128.store(acc, i32x4.add(v128.load(acc, 48), i32x4.extadd_pairwise_i16x8_s(s3)), 48);
+  v128.store(acc, i32x4.add(v128.load(acc, 64), i32x4.extadd_pairwise_i16x8_s(s4)), 64);
+  v128.store(acc, i32x4.add(v128.load(acc, 80), i32x4.extadd_pairwise_i16x8_s(s5)), 80);
+  v128.store(acc, i32x4.add(v128.load(acc, 96), i32x4.extadd_pairwise_i16x8_s(s6)), 96);
+  v128.store(acc, i32x4.add(v128.load(acc, 112), i32x4.extadd_pairwise_i16x8_s(s7)), 112);
+}
+
+/**
+ * Writes `pixels` pixels of a tile whose accumulators are at acc (per pixel `lanes` i32, lanes = 4
+ * or 8) to out, `valid` channels each, pixels outStride bytes apart.
+ *   uint8:   clamp(nearestEven(f32(f32(acc) * m) + b), lo, hi)
+ *   int32:   acc
+ *   float32: min(max(f32(f32(acc) * m) + b, flo), fhi)
+ * f32(.) is IEEE-754 binary32 rounding to nearest even; there is no fused multiply-add.
+ */
+export function storeTile(
+  acc: usize, pixels: i32, lanes: i32, valid: i32, out: usize, outStride: usize,
+  m: usize, b: usize, mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
+): void {
+  const tmp = acc + 8 * 8 * 4;
+  const vlo = i32x4.splat(lo);
+  const vhi = i32x4.splat(hi);
+  const vflo = f32x4.splat(flo);
+  const vfhi = f32x4.splat(fhi);
+  const quads = lanes >> 2;
+  for (let p = 0; p < pixels; p++) {
+    const src = acc + <usize>(p * lanes * 4);
+    const dst = out + <usize>p * outStride;
+    if (mode == MODE_UINT8) {
+      for (let q = 0; q < quads; q++) {
+        const o = <usize>(q << 4);
+        let y = f32x4.mul(f32x4.convert_i32x4_s(v128.load(src + o)), v128.load(m + o));
+        y = f32x4.nearest(f32x4.add(y, v128.load(b + o)));
+        const r = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(y), vlo), vhi);
+        v128.store(tmp + o, r);
+      }
+      if (valid == 8) {
+        const h = i16x8.narrow_i32x4_s(v128.load(tmp), v128.load(tmp, 16));
+        v128.store64_lane(dst, i8x16.narrow_i16x8_u(h, h), 0);
+      } else {
+        for (let j = 0; j < valid; j++) store<u8>(dst + <usize>j, load<i32>(tmp + <usize>(j << 2)));
+      }
+    } else if (mode == MODE_INT32) {
+      memory.copy(dst, src, <usize>(valid << 2));
+    } else {
+      for (let q = 0; q < quads; q++) {
+        const o = <usize>(q << 4);
+        let y = f32x4.mul(f32x4.convert_i32x4_s(v128.load(src + o)), v128.load(m + o));
+        y = f32x4.add(y, v128.load(b + o));
+        v128.store(tmp + o, f32x4.min(f32x4.max(y, vflo), vfhi));
+      }
+      memory.copy(dst, tmp, <usize>(valid << 2));
+    }
+  }
+}
+
+/**
+ * The convolution over a padded image (T = i16: made by padWidenI16, channel pairs; T = i8: made by
+ * padU8, channel quads).
+ *   x, rowStride: the padded image and the bytes between its rows
+ *   pixStep: bytes between the first taps of horizontally adjacent outputs (stride * pixel bytes)
+ *   tapStep: bytes between horizontally adjacent taps (pixel bytes); groupStep: bytes of a group
+ *   outer, inner: per kernel row, `outer` contiguous runs of `inner` 4-byte channel steps (1 and
+ *     kw * steps without groups, kw and steps with)
+ *   coutG: output channels per group; cout: output channels in all (the output's pixel stride)
+ *   w, m, b: packed weights, multipliers, offsets, in block order (see src/conv-pack.ts)
+ *   elem: bytes per output element (1, 4)
+ *   scratch: TILE_SCRATCH_BYTES of 16-byte-aligned memory
+ *   chunk (T = i8 only): > 1 sums the relaxed dots of 8-channel blocks in int16 for that many steps
+ */
+@inline
+export function convolve<T>(
+  x: usize, rowStride: i32, pixStep: i32, tapStep: i32, groupStep: i32,
+  outH: i32, outW: i32, stride: i32,
+  kh: i32, outer: i32, inner: i32,
+  groups: i32, coutG: i32, cout: i32,
+  w: usize, m: usize, b: usize,
+  mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
+  out: usize, elem: i32, scratch: usize, chunk: i32,
+): void {
+  const outStride = <usize>(cout * elem);
+  const ps = <usize>pixStep;
+  const rs = <usize>rowStride;
+  const ts = <usize>tapStep;
+  const taps = kh * outer * inner;
+  for (let oy = 0; oy < outH; oy++) {
+    const xrow = x + <usize>(oy * stride) * rs;
+    const orow = out + <usize>(oy * outW) * outStride;
+    let wb = w;
+    let mb = m;
+    let bb = b;
+    for (let g = 0; g < groups; g++) {
+      const xg = xrow + <usize>(g * groupStep);
+      for (let c0 = 0; c0 < coutG; c0 += 8) {
+        const left = coutG - c0;
+        const oc = orow + <usize>((g * coutG + c0) * elem);
+        if (left > 4) {
+          const valid = left < 8 ? left : 8;
+          for (let ox = 0; ox < outW; ox += 4) {
+            if (sizeof<T>() == 1 && chunk > 1) {
+              tile4x8Chunked(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch, chunk);
+            } else {
+              tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch);
+            }
+            const n = outW - ox < 4 ? outW - ox : 4;
+            storeTile(scratch, n, 8, valid, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi);
+          }
+          wb += <usize>(taps * 32);
+          mb += 32;
+          bb += 32;
+        } else {
+          for (let ox = 0; ox < outW; ox += 8) {
+            tile8x4<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch);
+            const n = outW - ox < 8 ? outW - ox : 8;
+            storeTile(scratch, n, 4, left, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi);
+          }
+          wb += <usize>(taps * 16);
+          mb += 16;
+          bb += 16;
+        }
+      }
+    }
+  }
+}
+
+/** convolve over int16 channel pairs (plain SIMD128). */
+export function convI16(
+  x: usize, rowStride: i32, pixStep: i32, tapStep: i32, groupStep: i32,
+  outH: i32, outW: i32, stride: i32,
+  kh: i32, outer: i32, inner: i32,
+  groups: i32, coutG: i32, cout: i32,
+  w: usize, m: usize, b: usize,
+  mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
+  out: usize, elem: i32, scratch: usize,
+): void {
+  convolve<i16>(x, rowStride, pixStep, tapStep, groupStep, outH, outW, stride, kh, outer, inner,
+    groups, coutG, cout, w, m, b, mode, lo, hi, flo, fhi, out, elem, scratch, 0);
+}
+
+/** The largest of n bytes at src: the relaxed kernel's check that inputs fit the declared bits. */
+export function maxU8(src: usize, n: i32): i32 {
+  let m = i8x16.splat(0);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) m = i8x16.max_u(m, v128.load(src + <usize>i));
+  // Fold the 16 lanes in halves.
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  m = i8x16.max_u(m, i8x16.shuffle(m, m, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+  let r = <i32>i8x16.extract_lane_u(m, 0);
+  for (; i < n; i++) {
+    const v = <i32>load<u8>(src + <usize>i);
+    if (v > r) r = v;
+  }
+  return r;
+}

@@ -1,0 +1,7 @@
+// The plain SIMD128 kernel module (dist/kernels.wasm).
+export { TILE_SCRATCH_BYTES, padWidenI16, padU8, convI16, maxU8 } from './conv';
+
+/** Where the caller may start allocating: everything below belongs to the module's static data. */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}

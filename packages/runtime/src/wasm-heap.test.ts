@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { WasmHeap } from './wasm-heap.js';
+
+describe('WasmHeap', () => {
+  it('aligns blocks, reuses freed space and merges neighbours', () => {
+    const heap = new WasmHeap(new WebAssembly.Memory({ initial: 1 }), 5);
+    const a = heap.alloc(10);
+    const b = heap.alloc(100);
+    const c = heap.alloc(20);
+    expect([a, b, c].map((p) => p % 16)).toEqual([0, 0, 0]);
+    expect(a).toBe(16);
+    heap.release(a);
+    heap.release(b);
+    // a and b merged: 112 + 16 bytes fit where they were.
+    expect(heap.alloc(120)).toBe(a);
+    expect(heap.allocated).toBe(128 + 32);
+    expect(() => heap.release(12345)).toThrow('not an allocated block');
+  });
+
+  it('grows the memory when nothing fits and gives the top back', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const heap = new WasmHeap(memory, 0);
+    const big = heap.alloc(200_000);
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(200_000);
+    heap.bytes()[big + 199_999] = 7;
+    heap.release(big);
+    expect(heap.alloc(16)).toBe(0);
+  });
+});

@@ -1,0 +1,83 @@
+const PAGE = 65536;
+const ALIGN = 16;
+
+/**
+ * A first-fit allocator over a WebAssembly memory, kept on the JS side so the kernels stay free of
+ * any runtime. Freed blocks are merged with their neighbours; the memory grows when nothing fits.
+ * Typed-array views of memory.buffer are invalidated by growth: take them after allocating.
+ */
+export class WasmHeap {
+  /** Free blocks, sorted by address. */
+  private readonly free: { at: number; size: number }[] = [];
+  private readonly sizes = new Map<number, number>();
+  private top: number;
+
+  constructor(readonly memory: WebAssembly.Memory, base: number) {
+    this.top = align(base);
+  }
+
+  alloc(bytes: number): number {
+    const size = align(Math.max(bytes, 1));
+    for (let i = 0; i < this.free.length; i++) {
+      const block = this.free[i]!;
+      if (block.size < size) continue;
+      const at = block.at;
+      if (block.size === size) this.free.splice(i, 1);
+      else {
+        block.at += size;
+        block.size -= size;
+      }
+      this.sizes.set(at, size);
+      return at;
+    }
+    const at = this.top;
+    const end = at + size;
+    if (end > 2 ** 32) throw new RangeError(`wasm heap: ${bytes} more bytes would pass the 4 GiB limit of 32-bit WebAssembly memory`);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    this.sizes.set(at, size);
+    return at;
+  }
+
+  release(at: number): void {
+    const size = this.sizes.get(at);
+    if (size === undefined) throw new Error(`wasm heap: ${at} is not an allocated block`);
+    this.sizes.delete(at);
+    let i = 0;
+    while (i < this.free.length && this.free[i]!.at < at) i++;
+    this.free.splice(i, 0, { at, size });
+    // Merge with the next block, then with the previous one.
+    const next = this.free[i + 1];
+    if (next && at + size === next.at) {
+      this.free[i]!.size += next.size;
+      this.free.splice(i + 1, 1);
+    }
+    const prev = this.free[i - 1];
+    if (prev && prev.at + prev.size === at) {
+      prev.size += this.free[i]!.size;
+      this.free.splice(i, 1);
+    }
+    // A free block at the top returns to the unallocated space.
+    const last = this.free[this.free.length - 1];
+    if (last && last.at + last.size === this.top) {
+      this.top = last.at;
+      this.free.pop();
+    }
+  }
+
+  /** Bytes currently allocated. */
+  get allocated(): number {
+    let total = 0;
+    for (const size of this.sizes.values()) total += size;
+    return total;
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
