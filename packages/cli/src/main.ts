@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { DataError } from '@quantnas/data';
 import { benchCommand } from './commands/bench.js';
@@ -6,11 +7,15 @@ import { evalCommand } from './commands/eval.js';
 import { setsCommand } from './commands/sets.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 
+// Both src/ and dist/ sit one level below the package root.
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 export function createProgram(io: CliIo): Command {
   const program = new Command('quantnas')
+    .version(version, '-V, --version', 'print the version')
     .description(
-      'Quantization-aware architecture search for image super-resolution, and integer inference on CPU.\n' +
-        'Data (Set5, Set14, B100, T91, BSD200) is read from --data DIR, else $QUANTNAS_DATA, else\n' +
+      'Quantization-aware architecture search for image super-resolution, and integer inference on CPU. ' +
+        'Data (Set5, Set14, B100, T91, BSD200) is read from --data DIR, else $QUANTNAS_DATA, else ' +
         '../shared/data/sr next to the repository, else the per-user data directory.',
     )
     .showHelpAfterError('(run with --help for usage)')

@@ -20,12 +20,12 @@ export function benchCommand(io: CliIo): Command {
   const trainStep = new Command('train-step')
     .summary('throughput of one training step of the reference SR net')
     .description(
-      'Times one Adam step (lr 1e-3, L1 loss against a random HR target) of the fixed reference x4 net:\n' +
-        '3→32 conv3×3, four residual blocks x + relu(conv3×3 32→32), conv3×3 32→48, pixel shuffle ×4;\n' +
-        '51,552 MACs per LR pixel. GFLOP/s counts conv work only: 2·MACs for the forward pass and\n' +
-        '3 × 2·MACs for a training step (forward, input gradient, filter gradient). The forward pass\n' +
-        'alone is timed too, on the same batch. Times are medians over --steps after --warmup steps.\n' +
-        'Backends: auto picks tensorflow (if @tensorflow/tfjs-node[-gpu] is installed), else WebGPU on\n' +
+      'Times one Adam step (lr 1e-3, L1 loss against a random HR target) of the fixed reference x4 net: ' +
+        '3→32 conv3×3, four residual blocks x + relu(conv3×3 32→32), conv3×3 32→48, pixel shuffle ×4 ' +
+        '(51,552 MACs per LR pixel).\n\nGFLOP/s counts conv work only: 2·MACs for the forward pass and ' +
+        '3 × 2·MACs for a training step (forward, input gradient, filter gradient). The forward pass ' +
+        'alone is timed too, on the same batch. Times are medians over --steps after --warmup steps. ' +
+        '\n\nBackends: auto picks tensorflow (if @tensorflow/tfjs-node[-gpu] is installed), else WebGPU on ' +
         'a hardware GPU, else wasm.',
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'auto')

@@ -7,7 +7,7 @@ export function downscaleCommand(io: CliIo): Command {
   return new Command('downscale')
     .summary('make an LR image the way the benchmarks do (MATLAB bicubic)')
     .description(
-      'Crops HR to a multiple of the scale (modcrop) and shrinks it with MATLAB-exact antialiased\n' +
+      'Crops HR to a multiple of the scale (modcrop) and shrinks it with MATLAB-exact antialiased ' +
         'bicubic, rounding to uint8 after each pass: the same files as the benchmark LR sets.',
     )
     .requiredOption('--scale <s>', 'downscaling factor (integer)')

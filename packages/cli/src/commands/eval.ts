@@ -24,8 +24,8 @@ export function evalCommand(io: CliIo): Command {
   return new Command('eval')
     .summary('PSNR/SSIM of a model on the standard SR benchmarks')
     .description(
-      'Upscales every LR image of the chosen benchmark sets with a model and measures PSNR and SSIM\n' +
-        'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their\n' +
+      'Upscales every LR image of the chosen benchmark sets with a model and measures PSNR and SSIM ' +
+        'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their ' +
         'gray values), output rounded to uint8, `scale` pixels shaved from every border.',
     )
     .requiredOption('--model <name>', `model to evaluate (${Object.keys(MODELS).join(', ')})`)
