@@ -39,8 +39,8 @@ export class DirectConvQuantizer implements ConvQuantizer {
     this.bits.forEach((b, i) => {
       const ws = this.weightQuantizers[i]!.step;
       const as = this.activationQuantizers[i]!.step;
-      if (ws) this.vars.set(`${site.name}.wstep${b}`, ws);
-      if (as) this.vars.set(`${site.name}.astep${b}`, as);
+      if (ws) this.vars.set(`wstep${b}`, ws);
+      if (as) this.vars.set(`astep${b}`, as);
     });
     this.probabilities = options.probabilities(site);
   }

@@ -20,8 +20,8 @@ describe('qatQuantizers', () => {
     };
     const factory = qatQuantizers((s) => spec[s.name]!);
     const [a, b, c] = ['a', 'b', 'c'].map((n) => factory(site(n)));
-    expect([...a!.variables().keys()]).toEqual(['a.wstep4', 'a.astep6']);
-    expect([...b!.variables().keys()]).toEqual(['b.wstep8']);
+    expect([...a!.variables().keys()]).toEqual(['wstep4', 'astep6']);
+    expect([...b!.variables().keys()]).toEqual(['wstep8']);
     expect(b!.activationQuantizer.fixedStep).toBe(hwgqFixedStep(8));
     expect(c!.variables().size).toBe(0);
     const x = tf.tensor4d(values(32, 1, 0.2), [1, 4, 4, 2]);

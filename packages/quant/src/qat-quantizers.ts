@@ -48,8 +48,8 @@ export class QatConvQuantizer implements ConvQuantizer {
       scheme: spec.activationScheme,
       ...(spec.activationStep !== undefined ? { initialStep: spec.activationStep } : {}),
     });
-    if (this.weightQuantizer.step) this.vars.set(`${site.name}.wstep${weightBits}`, this.weightQuantizer.step);
-    if (this.activationQuantizer.step) this.vars.set(`${site.name}.astep${activationBits}`, this.activationQuantizer.step);
+    if (this.weightQuantizer.step) this.vars.set(`wstep${weightBits}`, this.weightQuantizer.step);
+    if (this.activationQuantizer.step) this.vars.set(`astep${activationBits}`, this.activationQuantizer.step);
   }
 
   /** The same in training and inference. */

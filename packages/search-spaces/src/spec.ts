@@ -1,103 +1,152 @@
 import type { PrimitiveId } from '@quantnas/core-ops';
 import type { BitWidth } from '@quantnas/quant';
+import type { ChannelExpr } from './channel-expr.js';
+
+export const SPEC_SCHEMA_VERSION = 1;
 
 /**
- * A search space as data (method.md §6.3): a graph of nodes over named tensors, from which both the
- * supernet and the discrete network are built. `rfdn` and `basic` ship as documents of this shape.
+ * A search space as data (method.md §6.3): a graph of nodes over named tensors, from which both
+ * the supernet and the discrete network are built. `rfdn` and `basic` ship as documents of this
+ * shape. Channel counts are `ChannelExpr`s over C (`channels`), s (`scale`) and N (`cells`), so
+ * the same document instantiates at another width, scale or cell count.
  */
 export interface SearchSpaceSpec {
-  readonly schemaVersion: 1;
+  /** Optional editor hint; ignored. */
+  readonly $schema?: string;
+  readonly schemaVersion: typeof SPEC_SCHEMA_VERSION;
   readonly id: string;
   readonly description?: string;
-  /** The space's fixed channel width C (growth and factorized ops pass through it). */
+  /** Default channel width C (growth and factorized ops pass through it). */
   readonly channels: number;
+  /** Default scale s. */
   readonly scale: number;
-  /** Candidate bit-widths of every searchable block. */
+  /** Default cell count N (the `times` of repeat nodes usually say "N"). */
+  readonly cells?: number;
+  /** Channels of the LR and HR images (3 unless said otherwise). */
+  readonly imageChannels?: number;
+  /** Candidate bit-widths of every searchable block (a node may override them). */
   readonly bits: readonly BitWidth[];
-  /** Bits of the fixed-support convs (8 in both shipped spaces). */
-  readonly fixedBits: BitWidth;
-  /** Named candidate lists, referenced by searchable blocks. */
-  readonly primitives: Readonly<Record<string, readonly PrimitiveId[]>>;
-  /** Nodes in topological order; the tensor named `input` is the LR image. */
+  /** Bits of the fixed convs and ESA (8 in both shipped spaces). */
+  readonly fixedBits?: BitWidth;
+  /** Named candidate lists, referenced by searchable nodes. */
+  readonly candidates: Readonly<Record<string, readonly PrimitiveId[]>>;
+  /** The graph: its input tensor is `input`, the LR image. */
   readonly nodes: readonly NodeSpec[];
-  /** The node whose tensor is the SR image. */
+  /** The tensor that is the SR image. */
   readonly output: string;
 }
 
-/** Which resolution a node runs at: cost accounting counts its MACs on that grid. */
-export type Grid = 'lr' | 'hr';
+/**
+ * A sub-graph (the body of a residual or repeat node). It sees only its own input, named
+ * `input`; its node ids share the enclosing namespace of block names (see `RepeatNodeSpec`).
+ */
+export interface GraphSpec {
+  readonly nodes: readonly NodeSpec[];
+  readonly output: string;
+}
 
+/** Every node produces one tensor, named by its id. */
 interface NodeBase {
   readonly id: string;
 }
 
-/** A mixed op over (primitive, bits) pairs; nodes with the same `alphaGroup` share one α. */
-export interface SearchableNodeSpec extends NodeBase {
-  readonly kind: 'searchable';
+/**
+ * A searchable block: a mixed op over (primitive, bits) pairs. Nodes with the same `alphaGroup`
+ * share one α (they need the same candidates and bits); the group id is then the genotype key.
+ */
+export interface MixedNodeSpec extends NodeBase {
+  readonly kind: 'mixed';
   readonly input: string;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly grid: Grid;
-  readonly candidates: string;
+  readonly in: ChannelExpr;
+  readonly out: ChannelExpr;
+  /** The name of a list in `candidates`, or an inline list. */
+  readonly candidates: string | readonly PrimitiveId[];
   readonly alphaGroup?: string;
+  /** Overrides the space's `bits` for this block. */
+  readonly bits?: readonly BitWidth[];
+  /** Middle width of growth and factorized ops; default "C". */
+  readonly width?: ChannelExpr;
 }
 
-/** A conv that is not searched, always at the space's fixed bits. */
-export interface FixedConvNodeSpec extends NodeBase {
+/** A conv that is not searched, always at the space's fixed bits; stride 1, 'same' padding. */
+export interface ConvNodeSpec extends NodeBase {
   readonly kind: 'conv';
   readonly input: string;
-  readonly kernel: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly grid: Grid;
+  readonly in: ChannelExpr;
+  readonly out: ChannelExpr;
+  /** Odd; square K or [kh, kw]. */
+  readonly kernel: number | readonly [number, number];
+  readonly groups?: number;
+  /** Default false (method.md §3: convs are bias-free unless stated). */
+  readonly bias?: boolean;
 }
 
+/** Element-wise sum; every input has the same channels and grid. */
 export interface AddNodeSpec extends NodeBase {
   readonly kind: 'add';
   readonly inputs: readonly string[];
 }
 
+/** Concatenation along channels, in the order given. */
 export interface ConcatNodeSpec extends NodeBase {
   readonly kind: 'concat';
   readonly inputs: readonly string[];
 }
 
+/** PyTorch-order pixel shuffle by the space's scale: LR grid, c·s² channels → HR grid, c channels. */
 export interface PixelShuffleNodeSpec extends NodeBase {
   readonly kind: 'pixel_shuffle';
   readonly input: string;
 }
 
-/** Repeats the channels of a tensor `times` times (rfdn feeds the image repeated to C channels). */
-export interface RepeatNodeSpec extends NodeBase {
+/** Tiles the channel block `times` times (torch `x.repeat(1, times, 1, 1)`). */
+export interface RepeatChannelsNodeSpec extends NodeBase {
   readonly kind: 'repeat_channels';
   readonly input: string;
-  readonly times: number;
+  readonly times: ChannelExpr;
 }
 
-/** Enhanced spatial attention (fixed 8-bit) over `channels`. */
+/** RFDN's enhanced spatial attention (fixed bits) over `channels`. */
 export interface EsaNodeSpec extends NodeBase {
   readonly kind: 'esa';
   readonly input: string;
-  readonly channels: number;
+  readonly channels: ChannelExpr;
 }
 
 /**
- * A residual unit: `body` is the id of the node computing F from `input`; with ADQ on,
- * out = F(BN(x))·φ(σ(x)) + x, else F(x) + x.
+ * A residual unit around `body` (method.md §5): with `adq` (and ADQ enabled for the build)
+ * out = F(BN(x))·φ(σ(x)) + x, else F(x) + x. F must keep the input's channels.
  */
 export interface ResidualNodeSpec extends NodeBase {
   readonly kind: 'residual';
   readonly input: string;
-  readonly body: string;
   readonly adq: boolean;
+  readonly body: GraphSpec;
+}
+
+/**
+ * Applies `body` `times` times in sequence (cell i's input is cell i−1's output). Blocks of
+ * iteration i are named `${id}${i}.${nodeId}` (e.g. "cell0.body0"), so each cell has its own α
+ * unless its nodes name an `alphaGroup`. The node's tensor is the last output (`emit: "last"`,
+ * the default) or all outputs concatenated (`emit: "concat"`, times × the body's channels).
+ */
+export interface RepeatNodeSpec extends NodeBase {
+  readonly kind: 'repeat';
+  readonly input: string;
+  readonly times: ChannelExpr;
+  readonly emit?: 'last' | 'concat';
+  readonly body: GraphSpec;
 }
 
 export type NodeSpec =
-  | SearchableNodeSpec
-  | FixedConvNodeSpec
+  | MixedNodeSpec
+  | ConvNodeSpec
   | AddNodeSpec
   | ConcatNodeSpec
   | PixelShuffleNodeSpec
-  | RepeatNodeSpec
+  | RepeatChannelsNodeSpec
   | EsaNodeSpec
-  | ResidualNodeSpec;
+  | ResidualNodeSpec
+  | RepeatNodeSpec;
+
+export type NodeKind = NodeSpec['kind'];
