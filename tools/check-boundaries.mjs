@@ -11,7 +11,8 @@ export const ALLOWED = {
   quant: ['core-ops'],
   adq: ['core-ops'],
   'search-spaces': ['core-ops', 'quant', 'adq'],
-  search: ['search-spaces', 'metrics', 'data', 'runtime'],
+  // search also reaches core-ops for the tfjs instance, Module and backend selection.
+  search: ['search-spaces', 'metrics', 'data', 'runtime', 'core-ops'],
   metrics: ['data'],
   data: [],
   runtime: [],
