@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ArtifactError, decodeArtifact, encodeArtifact } from './container.js';
 import { crc32 } from './crc32.js';
 
-const header = { schemaVersion: 1 as const, scale: 4, input: 'lr', output: 'sr', layers: [] };
+const header = { schemaVersion: 1 as const, scale: 4, input: 'lr', output: 'sr', tensors: {}, layers: [] };
 const blob = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff);
 
 describe('crc32', () => {

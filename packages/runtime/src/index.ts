@@ -1,14 +1,30 @@
 export {
   ARTIFACT_SCHEMA_VERSION,
   type AdqScaleLayer,
+  type AffineLayer,
+  type ArtifactCost,
   type ArtifactLayer,
+  type BilinearResizeLayer,
+  type BinaryLayer,
+  type BlobRef,
+  type ClampLayer,
+  type ConcatLayer,
   type ConvLayer,
-  type ElementwiseLayer,
+  type LayerOp,
+  type MaxPoolLayer,
   type ModelArtifactHeader,
-  type TensorDType,
-  type TensorRef,
-  type UnaryLayer,
+  type PixelShuffleLayer,
+  type QuantizeLayer,
+  type RepeatChannelsLayer,
+  type SigmoidLayer,
+  type TensorInfo,
 } from './artifact-header.js';
+export { validateArtifact, type GraphLayer, type GraphTensor, type ModelGraph } from './graph.js';
+export { createSession, type Session, type SessionInfo, type SessionOptions, type UpscaleOptions } from './engine.js';
+export { runReference } from './reference-engine.js';
+export type { RgbImage } from './image.js';
+export { planGraph, type Pass, type Plan } from './plan.js';
+export { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
 export { ArtifactError, decodeArtifact, encodeArtifact, type ModelArtifact } from './container.js';
 export { crc32 } from './crc32.js';
 export type { InferenceEvent } from './events.js';

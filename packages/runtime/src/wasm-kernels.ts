@@ -152,6 +152,11 @@ export class IntegerKernels {
 
 const MODES = { uint8: 0, int32: 1, float32: 2 } as const;
 
+interface ConvLayout {
+  h: number; w: number; padTop: number; padLeft: number; outH: number; outW: number;
+  cgp: number; hp: number; wp: number; rowStride: number; pixelBytes: number; outer: number; inner: number; paddedBytes: number;
+}
+
 /** A convolution with its weights packed into the kernel heap. */
 export class WasmConv {
   readonly geometry: ConvGeometry;
@@ -172,9 +177,7 @@ export class WasmConv {
   private readonly weightsAt: number;
   private readonly multipliersAt: number;
   private readonly offsetsAt: number;
-  private readonly layout: {
-    cgp: number; hp: number; wp: number; rowStride: number; pixelBytes: number; outer: number; inner: number; paddedBytes: number;
-  };
+  private readonly layout: ConvLayout;
   private disposed = false;
 
   /** @internal */
@@ -198,17 +201,24 @@ export class WasmConv {
     this.weightsAt = this.place(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
     this.multipliersAt = this.place(new Uint8Array(multipliers.buffer));
     this.offsetsAt = this.place(new Uint8Array(offsets.buffer));
+    this.layout = this.layoutFor(g.height, g.width, g.padTop, g.padLeft, g.outHeight, g.outWidth);
+  }
+
+  /** Padded-image geometry for an input of h × w placed at (padTop, padLeft), giving outH × outW. */
+  private layoutFor(h: number, w: number, padTop: number, padLeft: number, outH: number, outW: number) {
+    const g = this.geometry;
+    const kind = this.packedKind;
     const cgp = paddedGroupChannels(g.inPerGroup, kind);
     const bytesPerChannel = kind === 'i16' ? 2 : 1;
     const pixelBytes = g.groups * cgp * bytesPerChannel;
     // Wide enough that the last tile (up to 8 pixels) reads only padding past the image.
     const widestTile = blockWidths(g.outPerGroup).includes(4) ? 8 : 4;
-    const tiledWidth = Math.ceil(g.outWidth / widestTile) * widestTile;
-    const wp = Math.max(g.padLeft + g.width, (tiledWidth - 1) * g.stride + g.kw);
-    const hp = Math.max(g.padTop + g.height, (g.outHeight - 1) * g.stride + g.kh);
+    const tiledWidth = Math.ceil(outW / widestTile) * widestTile;
+    const wp = Math.max(padLeft + w, (tiledWidth - 1) * g.stride + g.kw);
+    const hp = Math.max(padTop + h, (outH - 1) * g.stride + g.kh);
     const steps = (cgp * bytesPerChannel) / 4;
-    this.layout = {
-      cgp, hp, wp, pixelBytes,
+    return {
+      h, w, padTop, padLeft, outH, outW, cgp, hp, wp, pixelBytes,
       rowStride: wp * pixelBytes,
       // Without groups a kernel row's taps are one contiguous run of channel steps.
       outer: g.groups === 1 ? 1 : g.kw,
@@ -249,14 +259,42 @@ export class WasmConv {
    * (4-byte aligned for int32/float32): how a graph keeps activations in the heap between layers.
    */
   runAt(inputAt: number, outputAt: number): void {
+    this.execute(inputAt, outputAt, this.layout);
+  }
+
+  /**
+   * Runs on an h × w crop of a larger image, as a tiled graph does: the crop sits at (padTop,
+   * padLeft) of a zero image (the zeros are the conv's padding where the crop touches the image
+   * border) and the result is outH × outW; everything but the spatial size is as prepared.
+   */
+  runPadded(input: Uint8Array, h: number, w: number, padTop: number, padLeft: number, outH: number, outW: number): Uint8Array | Int32Array | Float32Array {
+    const g = this.geometry;
+    if (input.length !== h * w * g.inChannels) throw new RangeError(`conv: input has ${input.length} values, expected ${h}×${w}×${g.inChannels}`);
+    const layout = this.layoutFor(h, w, padTop, padLeft, outH, outW);
+    const heap = this.kernels.heap;
+    const outputBytes = outH * outW * g.outChannels * (this.outputKind === 'uint8' ? 1 : 4);
+    const inputAt = heap.alloc(input.length);
+    const outputAt = heap.alloc(outputBytes);
+    try {
+      heap.bytes().set(input, inputAt);
+      this.execute(inputAt, outputAt, layout);
+      const buffer = heap.memory.buffer.slice(outputAt, outputAt + outputBytes);
+      return this.outputKind === 'uint8' ? new Uint8Array(buffer) : this.outputKind === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
+    } finally {
+      heap.release(outputAt);
+      heap.release(inputAt);
+    }
+  }
+
+  private execute(inputAt: number, outputAt: number, l: ConvLayout): void {
     if (this.disposed) throw new Error('conv: used after dispose()');
     const g = this.geometry;
-    const l = this.layout;
     const e = this.kernels.exports;
+    const inputBytes = l.h * l.w * g.inChannels;
     if (this.packedKind === 'i8') {
       // The relaxed dot's i7 operand gives engine-dependent sums when its top bit is set, and the
       // int16 chunks rely on the declared input bits: refuse anything larger.
-      const found = e.maxU8(inputAt, this.inputBytes);
+      const found = e.maxU8(inputAt, inputBytes);
       if (found > this.maxInput) {
         throw new RangeError(`conv: input value ${found} exceeds the declared ${Math.log2(this.maxInput + 1)} input bits (relaxed-SIMD kernel)`);
       }
@@ -266,12 +304,12 @@ export class WasmConv {
     const padded = workspace;
     const scratch = workspace + Math.ceil(l.paddedBytes / 16) * 16;
     const pad = this.packedKind === 'i8' ? e.padU8 : e.padWidenI16;
-    pad(inputAt, g.height, g.width, g.inChannels, g.groups, padded, l.hp, l.wp, g.padTop, g.padLeft, l.cgp);
+    pad(inputAt, l.h, l.w, g.inChannels, g.groups, padded, l.hp, l.wp, l.padTop, l.padLeft, l.cgp);
     const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : e.convI16;
     const o = this.output;
     conv(
       padded, l.rowStride, g.stride * l.pixelBytes, l.pixelBytes, l.pixelBytes / g.groups,
-      g.outHeight, g.outWidth, g.stride,
+      l.outH, l.outW, g.stride,
       g.kh, l.outer, l.inner,
       g.groups, g.outPerGroup, g.outChannels,
       this.weightsAt, this.multipliersAt, this.offsetsAt,

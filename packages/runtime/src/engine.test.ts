@@ -1,0 +1,150 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LayerOp } from './artifact-header.js';
+import { createSession } from './engine.js';
+import type { InferenceEvent } from './events.js';
+import { validateArtifact } from './graph.js';
+import type { RgbImage } from './image.js';
+import { runReference } from './reference-engine.js';
+import { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
+import { seeded } from './test-helpers.js';
+import { loadIntegerKernels, supportsRelaxedSimd, type IntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
+
+const kernelFiles: LoadKernelsOptions = {
+  source: new URL('../dist/kernels.wasm', import.meta.url),
+  relaxedSource: new URL('../dist/kernels-relaxed.wasm', import.meta.url),
+};
+const workerUrl = new URL('../dist/test/engine-worker.mjs', import.meta.url);
+let kernels: IntegerKernels;
+let plain: IntegerKernels;
+beforeAll(async () => {
+  kernels = await loadIntegerKernels(kernelFiles);
+  plain = await loadIntegerKernels({ source: kernelFiles.source, relaxedSimd: 'off' });
+});
+
+/** Gradients plus noise: values across the whole range, like a photo. */
+function randomImage(width: number, height: number, seed: number): RgbImage {
+  const r = seeded(seed);
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        data[(y * width + x) * 3 + c] = Math.min(255, Math.max(0, (((x * (c + 1) + y * 3) * 7) % 256) + r.int(-20, 20)));
+      }
+    }
+  }
+  return { width, height, channels: 3, data };
+}
+
+function expectSameImage(got: RgbImage, want: RgbImage, what: string) {
+  expect([got.width, got.height, got.channels]).toEqual([want.width, want.height, 3]);
+  const first = got.data.findIndex((v, i) => v !== want.data[i]);
+  expect(first, `${what}: first difference at byte ${first}`).toBe(-1);
+}
+
+const SMALL: SyntheticRfdnOptions = { channels: 12, cells: 2, scale: 2 };
+
+describe('integer engine against the scalar reference', () => {
+  it('the test models use every layer type', () => {
+    const ops = new Set(syntheticRfdn({ ...SMALL, seed: 7 }).header.layers.map((l) => l.op));
+    const all: LayerOp[] = ['conv', 'add', 'mul', 'concat', 'pixel_shuffle', 'repeat_channels', 'max_pool', 'bilinear_resize', 'sigmoid', 'adq_scale', 'affine', 'quantize', 'clamp'];
+    expect([...ops].sort()).toEqual([...all].sort());
+    const convs = syntheticRfdn({ ...SMALL, seed: 7 }).header.layers.filter((l) => l.op === 'conv');
+    expect(new Set(convs.map((c) => c.op === 'conv' && c.weightBits))).toEqual(new Set([4, 8]));
+    expect(convs.some((c) => c.op === 'conv' && c.groups === 2)).toBe(true);
+  });
+
+  const cases: { name: string; model: SyntheticRfdnOptions; size: [number, number]; tiles: number[] }[] = [
+    { name: 'mixed 4/8-bit, ESA, ADQ, x2', model: { ...SMALL, seed: 7 }, size: [23, 19], tiles: [1024, 8, 5] },
+    { name: 'int8, sample deviation, one cell, x3', model: { channels: 12, cells: 1, scale: 3, bits: 'int8', deviation: 'sample', seed: 3 }, size: [17, 21], tiles: [1024, 7] },
+    { name: 'three cells, x4', model: { channels: 12, cells: 3, scale: 4, seed: 11 }, size: [18, 16], tiles: [1024, 6] },
+    { name: 'no ESA, no ADQ (one tiled pass), x4', model: { channels: 24, cells: 2, scale: 4, esa: false, adq: false, seed: 5 }, size: [13, 9], tiles: [1024, 4, 1] },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: equal bit for bit, untiled and tiled`, async () => {
+      const model = syntheticRfdn(c.model);
+      const image = randomImage(c.size[0], c.size[1], 1);
+      const want = runReference(validateArtifact(model), image);
+      // The model does not collapse to a constant image.
+      expect(new Set(want.data).size).toBeGreaterThan(40);
+      for (const tile of c.tiles) {
+        for (const k of [kernels, plain]) {
+          const session = await createSession(model, { kernels: k, tile });
+          expectSameImage(await session.upscale(image), want, `${c.name}, tile ${tile}, relaxed ${k.relaxedSimd}`);
+          await session.dispose();
+        }
+      }
+    });
+  }
+
+  it('uses the relaxed kernel where it is available', () => {
+    expect(kernels.relaxedSimd).toBe(supportsRelaxedSimd());
+  });
+
+  it('takes encoded bytes and reports the model', async () => {
+    const { encodeArtifact } = await import('./container.js');
+    const model = syntheticRfdn({ ...SMALL, seed: 2 });
+    const session = await createSession(encodeArtifact(model.header, model.blob), { kernels });
+    expect(session.info).toMatchObject({ engine: 'wasm-int8', scale: 2, threads: 1, tile: 128, passes: 5 });
+    expect(session.info.macsPerLrPixel).toBeGreaterThan(1000);
+    expect(session.info.bitOpsPerLrPixel).toBeGreaterThan(session.info.macsPerLrPixel!);
+    await session.dispose();
+  });
+
+  it('refuses images too small for ESA, and bad images', async () => {
+    const session = await createSession(syntheticRfdn({ ...SMALL, seed: 2 }), { kernels });
+    await expect(session.upscale(randomImage(8, 30, 1))).rejects.toThrow(/layer '.*': the image is too small/);
+    await expect(session.upscale({ width: 4, height: 4, channels: 3, data: new Uint8Array(5) })).rejects.toThrow(RangeError);
+    await session.dispose();
+  });
+});
+
+describe('session: progress, abort, threads', () => {
+  it('reports one event per tile of every pass', async () => {
+    const model = syntheticRfdn({ ...SMALL, seed: 4 });
+    const events: InferenceEvent[] = [];
+    const session = await createSession(model, { kernels, tile: 8, onProgress: (e) => events.push(e) });
+    await session.upscale(randomImage(20, 17, 2));
+    // 3 tiled passes of 3×3 tiles and 2 whole-image passes (the ESA branches).
+    expect(events[0]).toEqual({ status: 'start', tiles: 29, engine: 'wasm-int8', threads: 1 });
+    expect(events.filter((e) => e.status === 'tile').map((e) => e.status === 'tile' && e.index)).toEqual(Array.from({ length: 29 }, (_, i) => i));
+    expect(events.at(-1)!.status).toBe('done');
+    await session.dispose();
+  });
+
+  it('aborts between tiles with an AbortError', async () => {
+    const session = await createSession(syntheticRfdn({ ...SMALL, seed: 4 }), { kernels, tile: 4 });
+    const controller = new AbortController();
+    let tiles = 0;
+    const run = session.upscale(randomImage(20, 17, 2), {
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.status === 'tile' && ++tiles === 3) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(tiles).toBe(3);
+    await expect(session.upscale(randomImage(20, 17, 2), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    // The session stays usable.
+    expect((await session.upscale(randomImage(20, 17, 2))).width).toBe(40);
+    await session.dispose();
+  });
+
+  it('gives identical results on 2 worker threads', async () => {
+    const model = syntheticRfdn({ ...SMALL, seed: 9 });
+    const image = randomImage(21, 18, 3);
+    const want = runReference(validateArtifact(model), image);
+    const session = await createSession(model, { threads: 2, tile: 6, kernels: kernelFiles, workerUrl });
+    try {
+      expect(session.info.threads).toBe(2);
+      const events: InferenceEvent[] = [];
+      expectSameImage(await session.upscale(image, { onProgress: (e) => events.push(e) }), want, '2 threads');
+      expect(events.filter((e) => e.status === 'tile')).toHaveLength(4 * 3 * 3 + 2);
+      const controller = new AbortController();
+      const aborted = session.upscale(image, { signal: controller.signal, onProgress: (e) => e.status === 'tile' && controller.abort() });
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+      expectSameImage(await session.upscale(image), want, '2 threads after an abort');
+    } finally {
+      await session.dispose();
+    }
+  });
+});

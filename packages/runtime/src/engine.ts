@@ -1,0 +1,219 @@
+import { decodeArtifact, type ModelArtifact } from './container.js';
+import type { InferenceEvent } from './events.js';
+import { adqFactor, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
+import { checkImage, type RgbImage } from './image.js';
+import { planGraph, tileGrid, type Plan, type Rect } from './plan.js';
+import { TileExecutor, type Piece, type RunContext } from './tile-executor.js';
+import { IntegerKernels, loadIntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
+
+/**
+ * The integer engine: a validated model, planned into passes (plan.ts), run tile by tile on the
+ * WASM kernels, on this thread or on a pool of workers. Nothing here depends on Node; the worker
+ * pool for Node lives in node-pool.ts and is loaded only when threads > 1.
+ */
+
+export interface SessionOptions {
+  /** Workers, each with its own kernel instance (Node worker_threads); default 1 (this thread). */
+  readonly threads?: number;
+  /** Tile edge in input (LR) pixels; default 128. The output does not depend on it. */
+  readonly tile?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: InferenceEvent) => void;
+  /** A loaded kernel instance (this thread only), or where to load the kernels from (also for workers). */
+  readonly kernels?: IntegerKernels | LoadKernelsOptions;
+  /** Worker script for threads > 1; default engine-worker.js next to this module. */
+  readonly workerUrl?: URL | string;
+}
+
+export interface UpscaleOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: InferenceEvent) => void;
+}
+
+export interface SessionInfo {
+  readonly engine: 'wasm-int8';
+  readonly scale: number;
+  readonly layers: number;
+  readonly convs: number;
+  /** Sweeps over the image per upscale (cuts at whole-image statistics and strided branches). */
+  readonly passes: number;
+  readonly threads: number;
+  readonly tile: number;
+  readonly relaxedSimd: boolean;
+  readonly macsPerLrPixel?: number;
+  readonly bitOpsPerLrPixel?: number;
+}
+
+export interface Session {
+  readonly info: SessionInfo;
+  upscale(image: RgbImage, options?: UpscaleOptions): Promise<RgbImage>;
+  /** Frees the kernels' weights and stops the workers. */
+  dispose(): Promise<void>;
+}
+
+/** A tensor shared with the workers: its description and its (shared) memory. */
+export interface SharedStore {
+  readonly name: string;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  readonly dtype: 'uint8' | 'float32';
+  readonly buffer: ArrayBufferLike;
+}
+
+/** What a worker needs to run a pass: the plain-data form of RunContext. */
+export interface PassContext {
+  readonly sizes: [string, { h: number; w: number }][];
+  readonly stores: SharedStore[];
+  readonly factors: [number, number][];
+  readonly output: ArrayBufferLike;
+}
+
+/** Runs the tiles of a pass on several kernel instances. */
+export interface TilePool {
+  readonly size: number;
+  runPass(pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: () => void, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function contextFromShared(ctx: PassContext): RunContext {
+  const stores = new Map<string, Piece>();
+  for (const s of ctx.stores) {
+    const n = s.h * s.w * s.c;
+    stores.set(s.name, { y0: 0, x0: 0, h: s.h, w: s.w, c: s.c, data: s.dtype === 'uint8' ? new Uint8Array(s.buffer, 0, n) : new Float32Array(s.buffer, 0, n) });
+  }
+  return { sizes: new Map(ctx.sizes), stores, factors: new Map(ctx.factors), output: new Uint8Array(ctx.output) };
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The upscale was aborted', 'AbortError');
+}
+
+/** Lets timers and abort events run between tiles. */
+function yieldToEventLoop(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+export async function createSession(model: Uint8Array | ModelArtifact, options: SessionOptions = {}): Promise<Session> {
+  const artifact = model instanceof Uint8Array ? decodeArtifact(model) : model;
+  const graph = validateArtifact(artifact);
+  const plan = planGraph(graph);
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`createSession: threads must be a positive integer, got ${threads}`);
+  const tile = options.tile ?? 128;
+  if (!Number.isInteger(tile) || tile < 1) throw new RangeError(`createSession: tile must be a positive integer, got ${tile}`);
+  const kernelOptions = options.kernels instanceof IntegerKernels ? undefined : options.kernels;
+  const kernels = options.kernels instanceof IntegerKernels ? options.kernels : await loadIntegerKernels(kernelOptions);
+  let pool: TilePool | undefined;
+  let executor: TileExecutor | undefined;
+  if (threads > 1) {
+    const { NodeTilePool } = await import('./node-pool.js');
+    pool = await NodeTilePool.start(artifact, threads, kernelOptions, options.workerUrl);
+  } else {
+    executor = new TileExecutor(graph, plan, kernels);
+  }
+  const cost = graph.header.metadata?.cost;
+  const info: SessionInfo = {
+    engine: 'wasm-int8',
+    scale: graph.header.scale,
+    layers: graph.layers.length,
+    convs: graph.layers.filter((l) => l.layer.op === 'conv').length,
+    passes: plan.passes.length,
+    threads,
+    tile,
+    relaxedSimd: kernels.relaxedSimd,
+    ...(typeof cost?.macsPerLrPixel === 'number' ? { macsPerLrPixel: cost.macsPerLrPixel } : {}),
+    ...(typeof cost?.bitOpsPerLrPixel === 'number' ? { bitOpsPerLrPixel: cost.bitOpsPerLrPixel } : {}),
+  };
+  let busy = false;
+  return {
+    info,
+    async upscale(image, upscaleOptions = {}) {
+      if (busy) throw new Error('upscale: this session is already running an upscale');
+      busy = true;
+      try {
+        return await upscale(graph, plan, image, {
+          executor, pool, tile, threads,
+          signal: upscaleOptions.signal ?? options.signal,
+          onProgress: upscaleOptions.onProgress ?? options.onProgress,
+        });
+      } finally {
+        busy = false;
+      }
+    },
+    async dispose() {
+      executor?.dispose();
+      await pool?.close();
+    },
+  };
+}
+
+interface RunSetup {
+  readonly executor: TileExecutor | undefined;
+  readonly pool: TilePool | undefined;
+  readonly tile: number;
+  readonly threads: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: ((event: InferenceEvent) => void) | undefined;
+}
+
+async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: RunSetup): Promise<RgbImage> {
+  checkImage(image);
+  const { signal, onProgress, pool, executor } = setup;
+  if (signal?.aborted) throw abortError(signal);
+  const started = performance.now();
+  const sizes = inferSizes(graph, image.height, image.width);
+  const shared = pool !== undefined;
+  const bufferOf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const stores = new Map<string, SharedStore>();
+  const addStore = (name: string): SharedStore => {
+    const { h, w } = sizes.get(name)!;
+    const info = graph.tensors.get(name)!.info;
+    const store = { name, h, w, c: info.channels, dtype: info.dtype, buffer: bufferOf(h * w * info.channels * (info.dtype === 'uint8' ? 1 : 4)) };
+    stores.set(name, store);
+    return store;
+  };
+  const input = addStore(graph.header.input);
+  const inputValues = new Float32Array(input.buffer);
+  for (let i = 0; i < image.data.length; i++) inputValues[i] = image.data[i]! / 255;
+  const out = sizes.get(graph.header.output)!;
+  const output = bufferOf(out.h * out.w * 3);
+  const factors = new Map<number, number>();
+  const tiles = tileGrid(image.height, image.width, setup.tile);
+  const total = plan.passes.reduce((n, p) => n + (p.tiled ? tiles.length : 1), 0);
+  onProgress?.({ status: 'start', tiles: total, engine: 'wasm-int8', threads: setup.threads });
+  let index = 0;
+  const onTile = () => onProgress?.({ status: 'tile', index: index++, tiles: total });
+  for (let p = 0; p < plan.passes.length; p++) {
+    const pass = plan.passes[p]!;
+    for (const t of pass.targets) if (t !== graph.header.output) addStore(t);
+    const ctx: PassContext = { sizes: [...sizes], stores: [...stores.values()], factors: [...factors], output };
+    const pieces: (Rect | undefined)[] = pass.tiled ? tiles : [undefined];
+    if (pool) {
+      await pool.runPass(p, pieces, ctx, onTile, signal);
+    } else {
+      const local = contextFromShared(ctx);
+      for (const piece of pieces) {
+        if (signal?.aborted) throw abortError(signal);
+        executor!.run(p, piece, local);
+        onTile();
+        await yieldToEventLoop();
+      }
+    }
+    if (signal?.aborted) throw abortError(signal);
+    for (const name of pass.statistics) {
+      const store = contextFromShared({ sizes: [], stores: [stores.get(name)!], factors: [], output }).stores.get(name)!;
+      const info = graph.tensors.get(name)!.info;
+      for (const i of graph.tensors.get(name)!.statisticOf) {
+        const layer = graph.layers[i]!.layer;
+        if (layer.op !== 'adq_scale') continue;
+        factors.set(i, adqFactor(store.data, info.dtype === 'uint8' ? info.step : 1, layer.deviation, layer.slope, layer.offset));
+      }
+    }
+    for (const name of plan.freeAfter[p]!) stores.delete(name);
+  }
+  onProgress?.({ status: 'done', milliseconds: performance.now() - started });
+  // A plain buffer for the caller, not the workers' shared one.
+  return { width: out.w, height: out.h, channels: 3, data: shared ? new Uint8Array(output).slice() : new Uint8Array(output) };
+}
