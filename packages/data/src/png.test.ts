@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32 } from './crc32.js';
 import { DataError } from './errors.js';
 import { createImage } from './image.js';
-import { decodePng, encodePng } from './png.js';
+import { ADAM7, decodePng, encodePng } from './png.js';
 import { readPngLayout } from './png-chunks.js';
 
 // A minimal PNG writer for the colour types and bit depths pngjs cannot write (filter 0 rows).
@@ -60,16 +60,6 @@ function packRows(values: number[], width: number, height: number, samples: numb
   }
   return out;
 }
-
-const ADAM7 = [
-  [0, 0, 8, 8],
-  [4, 0, 8, 8],
-  [0, 4, 4, 8],
-  [2, 0, 4, 4],
-  [0, 2, 2, 4],
-  [1, 0, 2, 2],
-  [0, 1, 1, 2],
-] as const;
 
 function buildPng(p: RawPng): Uint8Array {
   const ihdr = new Uint8Array(13);

@@ -68,7 +68,8 @@ const ALLOWED_DEPTHS: Record<number, number[]> = {
   4: [8, 16],
   6: [8, 16],
 };
-const ADAM7 = [
+/** Adam7 interlacing passes: [x0, y0, dx, dy]. */
+export const ADAM7 = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
   [0, 4, 4, 8],

@@ -1,15 +1,9 @@
-import type { ImageF32, ImageU8 } from '@quantnas/data';
+import { createRng, type ImageF32, type ImageU8 } from '@quantnas/data';
 
 /** Small deterministic PRNG so that test images are reproducible. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const stream = createRng(seed);
+  return () => stream.next();
 }
 
 export function u8(width: number, height: number, channels: 1 | 3, values: ArrayLike<number>): ImageU8 {
