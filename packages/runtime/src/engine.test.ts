@@ -80,6 +80,20 @@ describe('integer engine against the scalar reference', () => {
     expect(kernels.relaxedSimd).toBe(supportsRelaxedSimd());
   });
 
+  it('reads a model from a Node Buffer that shares a pool with other data', async () => {
+    const { encodeArtifact } = await import('./container.js');
+    const model = syntheticRfdn({ ...SMALL, seed: 3 });
+    const bytes = encodeArtifact(model.header, model.blob);
+    // What fs.readFile returns for small files: a view into a larger shared allocation.
+    const pool = Buffer.alloc(bytes.length + 4096, 0x5a);
+    pool.set(bytes, 1000);
+    const fromPool = pool.subarray(1000, 1000 + bytes.length);
+    const image = randomImage(20, 18, 4);
+    const session = await createSession(fromPool, { kernels });
+    expectSameImage(await session.upscale(image), runReference(validateArtifact(model), image), 'pooled buffer');
+    await session.dispose();
+  });
+
   it('takes encoded bytes and reports the model', async () => {
     const { encodeArtifact } = await import('./container.js');
     const model = syntheticRfdn({ ...SMALL, seed: 2 });

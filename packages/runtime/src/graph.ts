@@ -169,7 +169,9 @@ export function validateArtifact(artifact: ModelArtifact, source = 'model'): Mod
         const count = cout * kh * kw * (cin / layer.groups);
         const wBytes = layer.weightBits === 8 ? count : Math.ceil(count / 2);
         const raw = blobBytes(blob, layer.weights, wBytes, 'weights', bad);
-        const weights = layer.weightBits === 8 ? new Int8Array(raw.slice().buffer) : unpackInt4(raw, count);
+        // A copy: `raw` may view a Node Buffer's shared pool, whose .buffer holds more than these bytes.
+        const weights =
+          layer.weightBits === 8 ? new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength).slice() : unpackInt4(raw, count);
         const scales = blobFloats(blob, layer.weightScales, cout, 'weightScales', bad);
         const bias = layer.bias === undefined ? undefined : blobFloats(blob, layer.bias, cout, 'bias', bad);
         const sx = (first.info as { step: number }).step;
