@@ -4,7 +4,9 @@ import { DataError } from '@quantnas/data';
 import { benchCommand } from './commands/bench.js';
 import { downscaleCommand } from './commands/downscale.js';
 import { evalCommand } from './commands/eval.js';
+import { searchCommand } from './commands/search.js';
 import { setsCommand } from './commands/sets.js';
+import { upscaleCommand } from './commands/upscale.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 
 // Both src/ and dist/ sit one level below the package root.
@@ -21,7 +23,8 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  for (const command of [evalCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)]) {
+  const commands = [searchCommand(io), evalCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)];
+  for (const command of commands) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);
   }

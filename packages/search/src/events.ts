@@ -2,9 +2,40 @@
  * Progress of long jobs as status-tagged events: the CLI renders them as progress bars and writes
  * them one per line to `search.jsonl` / `train.jsonl`; API callers receive them in a callback.
  */
+/** The arg-max (op, bits) per block. */
+export type GenotypeBlocks = Readonly<Record<string, { readonly op: string; readonly bits: number }>>;
+
 export type SearchEvent =
-  | { readonly status: 'start'; readonly space: string; readonly backend: string; readonly epochs: number; readonly stepsPerEpoch: number; readonly seed: number }
-  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly wLoss: number; readonly alphaLoss?: number }
+  | {
+      readonly status: 'start';
+      readonly space: string;
+      readonly backend: string;
+      readonly epochs: number;
+      readonly stepsPerEpoch: number;
+      readonly seed: number;
+      readonly mode?: string;
+      readonly totalSteps?: number;
+      /** Set when the run continues from a checkpoint. */
+      readonly resumedFromStep?: number;
+      readonly checkpoint?: string;
+    }
+  | {
+      readonly status: 'step';
+      readonly epoch: number;
+      /** Steps completed (1-based). */
+      readonly step: number;
+      readonly totalSteps?: number;
+      readonly wLoss: number;
+      /** The w learning rate of the step. */
+      readonly lr?: number;
+      /** α step only (after the warm-up): the α objective and its terms, B(α) before the step. */
+      readonly alphaLoss?: number;
+      readonly alphaL1?: number;
+      readonly entropy?: number;
+      readonly entropyTerm?: number;
+      readonly penaltyTerm?: number;
+      readonly expectedBitops?: number;
+    }
   | {
       readonly status: 'epoch';
       readonly epoch: number;
@@ -12,12 +43,19 @@ export type SearchEvent =
       readonly alphaLoss?: number;
       readonly entropy: number;
       readonly expectedBitops: number;
+      /** BitOps of the arg-max genotype's network at 32×32 LR, fixed layers included. */
+      readonly exactBitops?: number;
       readonly validationPsnr?: number;
+      /** Whether this epoch's genotype is the best-validation one so far. */
+      readonly best?: boolean;
+      /** Wall time of the search so far, resumed parts included. */
+      readonly seconds?: number;
       /** The arg-max (op, bits) per block at the end of the epoch. */
-      readonly genotype: Readonly<Record<string, { readonly op: string; readonly bits: number }>>;
+      readonly genotype: GenotypeBlocks;
     }
   | { readonly status: 'checkpoint'; readonly epoch: number; readonly step: number; readonly path: string }
-  | { readonly status: 'done'; readonly genotypePath: string; readonly seconds: number };
+  | { readonly status: 'note'; readonly message: string }
+  | { readonly status: 'done'; readonly genotypePath: string; readonly bestGenotypePath?: string; readonly seconds: number };
 
 export type TrainEvent =
   | { readonly status: 'start'; readonly backend: string; readonly epochs: number; readonly stepsPerEpoch: number; readonly seed: number }

@@ -1,1 +1,43 @@
-export { eventLine, parseEventLog, type SearchEvent, type TrainEvent } from './events.js';
+export { eventLine, parseEventLog, type GenotypeBlocks, type SearchEvent, type TrainEvent } from './events.js';
+export { clipByGlobalNorm, createAdam, type Adam, type AdamOptions } from './adam.js';
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  CHECKPOINT_MAGIC,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadLatestCheckpoint,
+  previousCheckpointPath,
+  readCheckpoint,
+  writeCheckpointFile,
+  type CheckpointContents,
+  type LoadedCheckpoint,
+  type StoredTensor,
+} from './checkpoint.js';
+export {
+  BIT_WIDTHS,
+  ENTROPY_KINDS,
+  resolveSearchConfig,
+  SearchError,
+  type EntropyKind,
+  type SearchConfig,
+  type SearchOptionsOverrides,
+} from './config.js';
+export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from './presets.js';
+export { cosineLr, entropyScheduleWeight } from './schedule.js';
+export {
+  alphaObjective,
+  alphaStep,
+  runSearch,
+  searchFiles,
+  type AlphaStepInfo,
+  type AlphaStepOptions,
+  type GenotypeRecord,
+  type SearchFiles,
+  type SearchHooks,
+  type SearchOptions,
+  type SearchResult,
+  type SearchSummary,
+} from './search.js';
+export { benchSearchStep, type SearchStepBench, type SearchStepBenchOptions } from './bench.js';
+export * from './export/index.js';

@@ -1,0 +1,105 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@quantnas/core-ops';
+import { resolveDataRoot } from '@quantnas/data';
+import { runSearch } from '@quantnas/search';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../io.js';
+import { main } from '../main.js';
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+function expectOneLineError(result: { code: number; stderr: string }, ...mentions: string[]) {
+  expect(result.code).not.toBe(0);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^quantnas: /);
+  for (const m of mentions) expect(result.stderr).toContain(m);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-search-'));
+
+describe('quantnas search', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('explains itself', async () => {
+    const result = await run(['search', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: quantnas search');
+    expect(result.stdout).toMatch(/--space <space>[\s\S]*--preset <name>[\s\S]*--penalty[\s\S]*--mode[\s\S]*--adq[\s\S]*--bits[\s\S]*--seed[\s\S]*--resume[\s\S]*--json/);
+  });
+
+  it.each([
+    [['--penalty', 'lots'], "--penalty must be a number ≥ 0, got 'lots'"],
+    [['--mode', 'exact'], "--mode must be one of noise, direct, fp, got 'exact'"],
+    [['--adq', 'yes'], "--adq must be on or off, got 'yes'"],
+    [['--bits', '4,9'], "--bits must list bit-widths from 2..8 and 32, got '4,9'"],
+    [['--preset', 'huge'], "--preset must be one of quick, cpu, paper, got 'huge'"],
+    [['--seed', '1.5'], "--seed must be an integer ≥ 0, got '1.5'"],
+    [['--backend', 'tpu'], '--backend'],
+  ])('rejects %j with one line', async (extra, message) => {
+    expectOneLineError(await run(['search', '--space', 'rfdn', '--out', join(work, 'never'), ...extra]), message);
+  });
+
+  it('names an unknown space', async () => {
+    expectOneLineError(await run(['search', '--space', join(work, 'nope.json'), '--out', join(work, 'never')]), 'nope.json');
+  });
+
+  it('never overwrites a finished run; --resume --json reads it back', async () => {
+    const out = join(work, 'done');
+    await runSearch({
+      space: 'basic',
+      out,
+      dataRoot: resolveDataRoot(),
+      channels: 6,
+      cells: 1,
+      epochs: 2,
+      warmupEpochs: 1,
+      stepsPerEpoch: 1,
+      batchSize: 1,
+      lrPatchSize: 8,
+      validationPatches: 1,
+      validationPatchSize: 8,
+      trainSets: ['T91'],
+    });
+    expectOneLineError(await run(['search', '--space', 'basic', '--out', out]), 'already holds a finished search');
+    const result = await run(['search', '--space', 'basic', '--out', out, '--resume', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({ completed: true, space: 'basic', paths: { genotype: join(out, 'genotype.json') } });
+    expect(Object.keys(json.genotype.blocks).length).toBeGreaterThan(0);
+    expect(json.bitops_32x32).toBeGreaterThan(0);
+    expect(json.macs_per_pixel).toBeGreaterThan(0);
+  });
+
+  it('refuses to start over an unfinished run and reports a corrupt checkpoint by name', async () => {
+    const out = join(work, 'broken');
+    mkdirSync(out);
+    writeFileSync(join(out, 'search.jsonl'), '');
+    expectOneLineError(await run(['search', '--space', 'basic', '--out', out]), 'holds an unfinished search; resume it');
+    writeFileSync(join(out, 'checkpoint.qnc'), 'QNASCKP1 torn');
+    expectOneLineError(await run(['search', '--space', 'basic', '--out', out, '--resume']), join(out, 'checkpoint.qnc'), 'no previous checkpoint');
+  });
+});
+
+describe('quantnas bench search-step', () => {
+  it('prints noise and direct step times and their ratio', async () => {
+    const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.noise_ms).toBeGreaterThan(0);
+    expect(json.direct_ms).toBeGreaterThan(0);
+    expect(json.speedup).toBeCloseTo(json.direct_ms / json.noise_ms, 10);
+  });
+});

@@ -1,0 +1,190 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import type { SearchEvent, SearchOptions, SearchResult } from '@quantnas/search';
+import { UsageError, type CliIo } from '../io.js';
+import { createProgress } from '../progress.js';
+
+interface SearchCommandOptions {
+  space: string;
+  preset?: string;
+  out: string;
+  penalty?: string;
+  mode?: string;
+  adq?: string;
+  bits?: string;
+  seed?: string;
+  backend?: string;
+  epochs?: string;
+  selector?: string;
+  entropy?: string;
+  data?: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+const PRESETS = ['quick', 'cpu', 'paper'];
+const MODES = ['noise', 'direct', 'fp'];
+// Errors of the search stack that describe the user's input or files: printed as one line.
+const USER_ERRORS = new Set(['SearchError', 'CheckpointError', 'SpecError', 'GenotypeError']);
+
+export function searchCommand(io: CliIo): Command {
+  return new Command('search')
+    .summary('search a quantized SR architecture (method.md: QuantNAS)')
+    .description(
+      'Alternating first-order differentiable search over (operation, bit-width) pairs: an α step on one ' +
+        'image split (L1 + scheduled entropy + λ·BitOps/BitOps at start), then a weight step on another ' +
+        '(L1), with quantization noise (or direct quantization) and ADQ. Validation PSNR on a third split ' +
+        'every epoch.\n\nWrites to --out: genotype.json (last epoch), genotype-best.json (best validation ' +
+        'epoch), genotype.svg, search.jsonl (one event per line), summary.json, checkpoint.qnc. Ctrl-C ' +
+        'saves a checkpoint; --resume continues a stopped or killed run to the same result.\n\nPresets: ' +
+        'quick (about 10 min on 2 cores), cpu (about 40 min), paper (the reference: C = 48, 4 cells, 20 ' +
+        'epochs, batch 32 of 45×45; for a fast backend).',
+    )
+    .requiredOption('--space <space>', 'search space: rfdn, basic or the path of a space document (JSON)')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--preset <name>', `settings preset: ${PRESETS.join(', ')} (default quick)`)
+    .option('--penalty <λ>', 'weight λ of the BitOps penalty λ·B(α)/B(α₀) (default 0)')
+    .option('--mode <mode>', 'quantization during the search: noise, direct or fp (default noise)')
+    .option('--adq <on|off>', 'ADQ on the residual units (default on)')
+    .option('--bits <list>', 'candidate bit-widths, comma-separated, from 2..8 and 32 (default: the space\'s)')
+    .option('--seed <n>', 'seed of everything random (default 1)')
+    .option('--epochs <n>', 'search epochs (default: the preset\'s; the α warm-up keeps the preset\'s fraction)')
+    .option('--selector <name>', 'softmax or gumbel (default softmax)')
+    .option('--entropy <kind>', 'α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)')
+    .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
+    .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
+    .option('--resume', 'continue the run in --out from its last good checkpoint')
+    .option('--json', 'print one JSON object on stdout at the end')
+    .action(async (options: SearchCommandOptions) => {
+      const search = await import('@quantnas/search');
+      const core = await import('@quantnas/core-ops');
+      const searchOptions = parseOptions(options, core.parseBackendName);
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once('SIGINT', onSigint);
+      const progress = createProgress(io, `search ${options.space}`);
+      let epochLabel = '';
+      const onEvent = (event: SearchEvent) => {
+        if (event.status === 'epoch') {
+          epochLabel = `epoch ${event.epoch} val ${event.validationPsnr?.toFixed(2) ?? '-'} dB`;
+        } else if (event.status === 'step' && event.totalSteps !== undefined) {
+          progress.update(event.step, event.totalSteps, `e${event.epoch} w ${event.wLoss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
+        } else if (event.status === 'note' && !options.json) {
+          io.stderr(`quantnas: note: ${event.message}\n`);
+        }
+      };
+      let result: SearchResult;
+      try {
+        result = await search.runSearch(searchOptions, { onEvent, signal: controller.signal });
+      } catch (error) {
+        if (error instanceof Error && USER_ERRORS.has(error.name)) throw new UsageError(error.message);
+        throw error;
+      } finally {
+        progress.stop();
+        process.removeListener('SIGINT', onSigint);
+      }
+      if (!result.completed) {
+        if (options.json) io.stdout(JSON.stringify({ completed: false, step: result.step, total_steps: result.totalSteps, checkpoint: result.checkpoint }) + '\n');
+        throw new UsageError(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.checkpoint}; rerun with --resume to continue`);
+      }
+      const json = {
+        completed: true,
+        space: result.space,
+        genotype: result.last.genotype,
+        bitops_32x32: result.last.exactBitops,
+        expected_bitops_32x32: result.last.expectedBitops,
+        macs_per_pixel: result.macsPerPixel,
+        params: result.params,
+        validation_psnr: result.last.validationPsnr,
+        best: {
+          epoch: result.best.epoch,
+          genotype: result.best.genotype,
+          bitops_32x32: result.best.exactBitops,
+          validation_psnr: result.best.validationPsnr,
+        },
+        steps: result.steps,
+        seconds: result.seconds,
+        backend: result.backend,
+        paths: {
+          genotype: result.files.genotype,
+          genotype_best: result.files.genotypeBest,
+          svg: result.files.svg,
+          events: result.files.events,
+          summary: result.files.summary,
+        },
+      };
+      if (options.json) {
+        io.stdout(JSON.stringify(json) + '\n');
+        return;
+      }
+      const blocks = Object.entries(result.last.genotype.blocks).map(([name, c]) => `  ${name}: ${c.op} @ ${c.bits} bit`);
+      io.stdout(
+        `search ${result.space} (${result.config.mode}, λ = ${result.config.penalty}, seed ${result.config.seed}) on ${result.backend}: ` +
+          `${result.steps} steps in ${result.seconds.toFixed(0)} s\n` +
+          `genotype (epoch ${result.last.epoch}, validation ${result.last.validationPsnr.toFixed(2)} dB):\n${blocks.join('\n')}\n` +
+          `BitOps at 32×32 LR: ${formatG(result.last.exactBitops)} (expected ${formatG(result.last.expectedBitops)}), ` +
+          `${Math.round(result.macsPerPixel)} MACs per LR pixel\n` +
+          `best validation: epoch ${result.best.epoch}, ${result.best.validationPsnr.toFixed(2)} dB, ${formatG(result.best.exactBitops)} BitOps\n` +
+          `wrote ${result.files.genotype}, ${result.files.genotypeBest}, ${result.files.svg}, ${result.files.summary}\n`,
+      );
+    });
+}
+
+function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) => unknown): SearchOptions {
+  if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
+  if (o.mode !== undefined && !MODES.includes(o.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}, got '${o.mode}'`);
+  if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
+  if (o.selector !== undefined && o.selector !== 'softmax' && o.selector !== 'gumbel') {
+    throw new UsageError(`--selector must be softmax or gumbel, got '${o.selector}'`);
+  }
+  const entropyKinds = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
+  if (o.entropy !== undefined && !entropyKinds.includes(o.entropy)) throw new UsageError(`--entropy must be one of ${entropyKinds.join(', ')}, got '${o.entropy}'`);
+  let penalty: number | undefined;
+  if (o.penalty !== undefined) {
+    penalty = Number(o.penalty);
+    if (o.penalty.trim() === '' || !Number.isFinite(penalty) || penalty < 0) throw new UsageError(`--penalty must be a number ≥ 0, got '${o.penalty}'`);
+  }
+  let bits: number[] | undefined;
+  if (o.bits !== undefined) {
+    bits = o.bits.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+    const allowed = [2, 3, 4, 5, 6, 7, 8, 32];
+    if (bits.length === 0 || bits.some((b) => !allowed.includes(b))) throw new UsageError(`--bits must list bit-widths from 2..8 and 32, got '${o.bits}'`);
+    if (new Set(bits).size !== bits.length) throw new UsageError(`--bits lists a bit-width twice: '${o.bits}'`);
+  }
+  const integer = (value: string | undefined, option: string, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
+    return n;
+  };
+  let backend: SearchOptions['backend'];
+  if (o.backend !== undefined) {
+    try {
+      backend = parseBackendName(o.backend) as SearchOptions['backend'];
+    } catch (error) {
+      throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const seed = integer(o.seed, '--seed', 0);
+  const epochs = integer(o.epochs, '--epochs', 1);
+  return {
+    space: o.space,
+    out: resolve(o.out),
+    ...(o.preset !== undefined ? { preset: o.preset as SearchOptions['preset'] } : {}),
+    ...(penalty !== undefined ? { penalty } : {}),
+    ...(o.mode !== undefined ? { mode: o.mode as SearchOptions['mode'] } : {}),
+    ...(o.adq !== undefined ? { adq: o.adq === 'on' } : {}),
+    ...(bits ? { bits: bits as SearchOptions['bits'] } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(o.selector !== undefined ? { selector: o.selector as SearchOptions['selector'] } : {}),
+    ...(o.entropy !== undefined ? { entropy: o.entropy as SearchOptions['entropy'] } : {}),
+    ...(backend !== undefined ? { backend } : {}),
+    ...(o.data !== undefined ? { dataRoot: o.data } : {}),
+    ...(o.resume ? { resume: true } : {}),
+  };
+}
+
+function formatG(value: number): string {
+  return value >= 1e9 ? `${(value / 1e9).toFixed(2)} G` : `${(value / 1e6).toFixed(2)} M`;
+}

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePng, encodePng } from '@quantnas/data';
+import { encodeArtifact, runReference, syntheticRfdn, validateArtifact } from '@quantnas/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../io.js';
+import { main } from '../main.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+function expectOneLineError(result: Run, ...mentions: string[]) {
+  expect(result.code).not.toBe(0);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^quantnas: /);
+  expect(lines[0]).not.toMatch(/internal error/);
+  for (const m of mentions) expect(result.stderr).toContain(m);
+}
+
+const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 4 });
+const modelBytes = encodeArtifact(artifact.header, artifact.blob);
+const [W, H] = [21, 17];
+const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 37 + ((i * i) >> 3)) & 0xff);
+let work: string;
+let model: string;
+let input: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'quantnas-upscale-'));
+  model = join(work, 'model.qnas');
+  input = join(work, 'in.png');
+  await writeFile(model, modelBytes);
+  await writeFile(input, encodePng({ width: W, height: H, channels: 3, data: rgb }));
+});
+
+describe('quantnas upscale', () => {
+  it('writes the reference engine’s image and reports it as JSON', async () => {
+    const out = join(work, 'out.png');
+    const result = await run(['upscale', '--model', model, input, out, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({ model, input: [W, H], output: [2 * W, 2 * H], engine: 'int8', threads: 1 });
+    expect(json.ms).toBeGreaterThan(0);
+    const png = decodePng(await readFile(out));
+    const expected = runReference(validateArtifact(artifact), { width: W, height: H, channels: 3, data: rgb });
+    expect([png.width, png.height, png.channels]).toEqual([2 * W, 2 * H, 3]);
+    expect(Buffer.from(png.data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('gives the same bytes on the reference engine, on 2 threads and with small tiles', async () => {
+    const base = await readFile(join(work, 'out.png'));
+    for (const [name, extra] of [
+      ['ref.png', ['--engine', 'reference']],
+      ['threads.png', ['--threads', '2', '--tile', '7']],
+    ] as const) {
+      const out = join(work, name);
+      const result = await run(['upscale', '--model', model, ...extra, input, out]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`^wrote .*${name} \\(42x34 from 21x17\\) in \\d+ ms`));
+      expect((await readFile(out)).equals(base)).toBe(true);
+    }
+  });
+
+  it('upscales a grayscale image as RGB', async () => {
+    const gray = join(work, 'gray.png');
+    await writeFile(gray, encodePng({ width: W, height: H, channels: 1, data: rgb.subarray(0, W * H) }));
+    const out = join(work, 'gray-out.png');
+    const result = await run(['upscale', '--model', model, gray, out, '--json']);
+    expect(result.code).toBe(0);
+    const png = decodePng(await readFile(out));
+    expect([png.width, png.height, png.channels]).toEqual([2 * W, 2 * H, 3]);
+  });
+
+  describe('errors: one line, non-zero exit, nothing written', () => {
+    const cases: [string, () => Promise<string[]>, string[]][] = [
+      ['a missing model', async () => ['--model', join(work, 'none.qnas'), input], ['none.qnas', 'no such file']],
+      ['a file that is not a model', async () => ['--model', input, input], ['in.png', 'not a .qnas model']],
+      ['a truncated model', async () => {
+        const path = join(work, 'truncated.qnas');
+        await writeFile(path, modelBytes.subarray(0, modelBytes.length - 10));
+        return ['--model', path, input];
+      }, ['truncated.qnas']],
+      ['a tampered model', async () => {
+        const path = join(work, 'tampered.qnas');
+        const bytes = Uint8Array.from(modelBytes);
+        bytes[bytes.length - 5]! ^= 0x10;
+        await writeFile(path, bytes);
+        return ['--model', path, input];
+      }, ['tampered.qnas', 'checksum']],
+      ['a missing image', async () => ['--model', model, join(work, 'none.png')], ['none.png', 'no such file']],
+      ['an image too small for ESA', async () => {
+        const path = join(work, 'tiny.png');
+        await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
+        return ['--model', model, path];
+      }, ['tiny.png', 'too small']],
+      ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', 'fp16']],
+      ['a bad thread count', async () => ['--model', model, '--threads', '0', input], ['--threads', "'0'"]],
+      ['a bad tile', async () => ['--model', model, '--tile', '8px', input], ['--tile', "'8px'"]],
+    ];
+    it.each(cases)('%s', async (_name, args, mentions) => {
+      const out = join(work, 'never.png');
+      const result = await run(['upscale', ...(await args()), out]);
+      expectOneLineError(result, ...mentions);
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it('requires --model', async () => {
+      const result = await run(['upscale', input, join(work, 'never.png')]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("required option '--model <file>' not specified");
+    });
+  });
+});

@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { DataError, readImage, toRgb, writePng } from '@quantnas/data';
+import {
+  ArtifactError,
+  createSession,
+  decodeArtifact,
+  runReference,
+  validateArtifact,
+  type RgbImage,
+  type SessionOptions,
+} from '@quantnas/runtime';
+import { UsageError, type CliIo } from '../io.js';
+import { createProgress } from '../progress.js';
+
+export type UpscaleEngine = 'int8' | 'reference';
+
+/** What `--json` prints. */
+export interface UpscaleResult {
+  readonly model: string;
+  readonly input: readonly [number, number];
+  readonly output: readonly [number, number];
+  readonly ms: number;
+  readonly engine: UpscaleEngine;
+  readonly threads: number;
+}
+
+interface UpscaleOptions {
+  model: string;
+  engine: string;
+  threads: string;
+  tile: string;
+  json?: boolean;
+}
+
+function positiveInteger(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1 || n > max) {
+    throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+/**
+ * Where the runtime's compiled kernels and worker script are. A build finds them next to its own
+ * modules; when the runtime runs from its TypeScript sources (tests, development) they are only in
+ * its dist folder, so point there whenever that folder has them.
+ */
+function runtimeFiles(): Pick<SessionOptions, 'kernels' | 'workerUrl'> {
+  try {
+    const dist = join(dirname(createRequire(import.meta.url).resolve('@quantnas/runtime/package.json')), 'dist');
+    if (!existsSync(join(dist, 'kernels.wasm'))) return {};
+    return {
+      kernels: { source: pathToFileURL(join(dist, 'kernels.wasm')), relaxedSource: pathToFileURL(join(dist, 'kernels-relaxed.wasm')) },
+      ...(existsSync(join(dist, 'engine-worker.js')) ? { workerUrl: pathToFileURL(join(dist, 'engine-worker.js')) } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+async function readModel(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    throw new DataError(`${path}: cannot read the model: ${reason}`, path);
+  }
+}
+
+/** The model's own problems name the file; the runtime's messages start with the source given. */
+function modelError(path: string, error: ArtifactError): DataError {
+  const message = error.message.startsWith(`${path}:`) ? error.message : `${path}: ${error.message}`;
+  return new DataError(message.split('\n')[0]!, path);
+}
+
+export function upscaleCommand(io: CliIo): Command {
+  return new Command('upscale')
+    .summary('upscale an image with an exported integer model (.qnas)')
+    .description(
+      'Runs an exported model on the integer WebAssembly engine (tiled, optionally on worker threads; ' +
+        'the result does not depend on the tile size or the thread count) or on the scalar reference ' +
+        'engine, and writes the result as a PNG. Grayscale inputs are upscaled as RGB.',
+    )
+    .requiredOption('--model <file>', 'exported model (.qnas)')
+    .addOption(new Option('--engine <engine>', 'int8: the WASM SIMD engine; reference: the plain-loop specification (slow)').default('int8'))
+    .option('--threads <n>', 'worker threads for the int8 engine', '1')
+    .option('--tile <n>', 'tile edge in LR pixels for the int8 engine', '128')
+    .option('--json', 'print the result as JSON on stdout')
+    .argument('<in>', 'LR image (PNG or JPEG)')
+    .argument('<out>', 'output PNG')
+    .action(async (inPath: string, outPath: string, options: UpscaleOptions) => {
+      const result = await upscale(io, inPath, outPath, options);
+      if (options.json) io.stdout(JSON.stringify(result) + '\n');
+      else {
+        const [w, h] = result.output;
+        io.stderr(
+          `wrote ${outPath} (${w}x${h} from ${result.input[0]}x${result.input[1]}) in ${result.ms.toFixed(0)} ms ` +
+            `(${result.engine}${result.engine === 'int8' ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''})\n`,
+        );
+      }
+    });
+}
+
+async function upscale(io: CliIo, inPath: string, outPath: string, options: UpscaleOptions): Promise<UpscaleResult> {
+  if (options.engine !== 'int8' && options.engine !== 'reference') {
+    throw new UsageError(`--engine must be int8 or reference, got '${options.engine}'`);
+  }
+  const engine: UpscaleEngine = options.engine;
+  const threads = positiveInteger('threads', options.threads, 64);
+  const tile = positiveInteger('tile', options.tile, 65536);
+
+  const bytes = await readModel(options.model);
+  let artifact;
+  let graph;
+  try {
+    artifact = decodeArtifact(bytes, options.model);
+    graph = validateArtifact(artifact, options.model);
+  } catch (error) {
+    if (error instanceof ArtifactError) throw modelError(options.model, error);
+    throw error;
+  }
+  const decoded = toRgb(await readImage(inPath));
+  const image: RgbImage = { width: decoded.width, height: decoded.height, channels: 3, data: decoded.data };
+
+  let output: RgbImage;
+  let ms: number;
+  // An image too small for the model (ESA's pooling window, a 'valid' conv) is a RangeError naming the layer.
+  const tooSmall = (error: unknown): never => {
+    if (error instanceof RangeError) throw new DataError(`${inPath}: ${error.message}`, inPath);
+    throw error;
+  };
+  if (engine === 'reference') {
+    const started = performance.now();
+    try {
+      output = runReference(graph, image);
+    } catch (error) {
+      return tooSmall(error);
+    }
+    ms = performance.now() - started;
+  } else {
+    const progress = createProgress(io, 'upscale');
+    const session = await createSession(artifact, { threads, tile, ...runtimeFiles() });
+    try {
+      const started = performance.now();
+      output = await session.upscale(image, {
+        onProgress: (event) => {
+          if (event.status === 'start') progress.update(0, event.tiles, '');
+          else if (event.status === 'tile') progress.update(event.index + 1, event.tiles, `tile ${event.index + 1}/${event.tiles}`);
+        },
+      });
+      ms = performance.now() - started;
+    } catch (error) {
+      return tooSmall(error);
+    } finally {
+      progress.stop();
+      await session.dispose();
+    }
+  }
+  await writePng(outPath, { width: output.width, height: output.height, channels: 3, data: output.data });
+  return {
+    model: options.model,
+    input: [image.width, image.height],
+    output: [output.width, output.height],
+    ms: Math.round(ms * 10) / 10,
+    engine,
+    threads: engine === 'int8' ? threads : 1,
+  };
+}

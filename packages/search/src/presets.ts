@@ -1,0 +1,83 @@
+import type { SearchConfig } from './config.js';
+
+export type PresetName = 'quick' | 'cpu' | 'paper';
+export const PRESET_NAMES: readonly PresetName[] = ['quick', 'cpu', 'paper'];
+
+/** What a preset fixes: everything but the space, the run's identity (seed) and the knobs the user turns (λ, mode, ADQ, bits). */
+export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset'>;
+
+const common = {
+  scale: 4,
+  selector: 'softmax',
+  temperature: 1,
+  noise: 'uniform',
+  noiseGradient: 'through',
+  penaltyBits: 'linear',
+  entropy: 'entropy',
+  entropyWeight: 1e-3,
+  wLr: 1e-3,
+  wLrMin: 0,
+  wWeightDecay: 3e-8,
+  wGradClip: 5,
+  alphaLr: 3e-4,
+  alphaBeta1: 0.5,
+  alphaBeta2: 0.999,
+  alphaWeightDecay: 0,
+  trainSets: ['T91', 'BSD200'],
+  splits: [0.45, 0.45, 0.1],
+  augment: { flip: true, rot90: false },
+  patchesPerImage: 1,
+} as const satisfies Partial<Preset>;
+
+/**
+ * The presets, as data. `quick` and `cpu` scale the supernet down (width, cells, patches) to what
+ * the 2-core wasm machine trains in about 10 and 40 minutes while keeping every block type of the
+ * space; `paper` is the reference setting (method.md §7), meant for a fast backend.
+ * rfdn needs a width divisible by 6 (C/3 repeats of the input, C/2 split outputs, 2 groups).
+ */
+export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  quick: {
+    ...common,
+    channels: 12,
+    cells: 1,
+    epochs: 8,
+    warmupEpochs: 3,
+    stepsPerEpoch: 60,
+    // About 300 α steps instead of the reference's thousands: a larger rate lets α move as far.
+    alphaLr: 3e-3,
+    batchSize: 8,
+    lrPatchSize: 16,
+    validationPatches: 16,
+    validationPatchSize: 24,
+    checkpointEvery: 30,
+  },
+  cpu: {
+    ...common,
+    channels: 12,
+    cells: 2,
+    epochs: 10,
+    warmupEpochs: 4,
+    stepsPerEpoch: 120,
+    alphaLr: 2e-3,
+    batchSize: 8,
+    lrPatchSize: 20,
+    validationPatches: 32,
+    validationPatchSize: 32,
+    checkpointEvery: 40,
+  },
+  paper: {
+    ...common,
+    channels: 48,
+    cells: 4,
+    epochs: 20,
+    warmupEpochs: 9,
+    // One pass over the w split per epoch, as the reference iterates over its patch loader.
+    stepsPerEpoch: 'pass',
+    patchesPerImage: 32,
+    batchSize: 32,
+    lrPatchSize: 45,
+    validationPatches: 64,
+    validationPatchSize: 48,
+    checkpointEvery: 200,
+  },
+};

@@ -1,0 +1,173 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend, tf } from '@quantnas/core-ops';
+import { resolveDataRoot } from '@quantnas/data';
+import { createSupernet, getSpace, parseGenotype } from '@quantnas/search-spaces';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from './checkpoint.js';
+import { parseEventLog, type SearchEvent } from './events.js';
+import { alphaObjective, runSearch, type SearchOptions, type SearchResult } from './search.js';
+
+const dataRoot = resolveDataRoot();
+const work = mkdtempSync(join(tmpdir(), 'quantnas-search-'));
+let n = 0;
+const outDir = () => join(work, `run${n++}`);
+
+// A tiny supernet of the basic space (no ESA, so 8×8 patches work) on T91: seconds, not minutes.
+const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => ({
+  space: 'basic',
+  out,
+  dataRoot,
+  channels: 6,
+  cells: 1,
+  epochs: 3,
+  warmupEpochs: 1,
+  stepsPerEpoch: 2,
+  batchSize: 2,
+  lrPatchSize: 8,
+  validationPatches: 2,
+  validationPatchSize: 8,
+  checkpointEvery: 1000,
+  trainSets: ['T91'],
+  penalty: 1e-3,
+  seed: 5,
+  ...extra,
+});
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+async function variables(dir: string) {
+  return readCheckpoint(join(dir, 'checkpoint.qnc')).tensors;
+}
+
+describe('the α objective', () => {
+  it('is L1 + λ_H·w·H + λ·B(α)/B(α₀), the penalty equal to λ at the first α step', async () => {
+    const net = createSupernet(getSpace('basic'), { mode: 'noise', adq: true, seed: 1, channels: 6, cells: 1 });
+    try {
+      const b0 = (await net.expectedBitops().data())[0]!;
+      const l1 = tf.scalar(0.25);
+      const parts = alphaObjective(net, l1, { entropy: 'entropy', entropyWeight: 0.01, penalty: 0.5, b0 });
+      const h = (await net.entropy().data())[0]!;
+      // All α are zero: H = Σ_groups log(pairs).
+      const expectedH = net.alphas().reduce((s, g) => s + Math.log(g.pairs.length), 0);
+      expect(h).toBeCloseTo(expectedH, 4);
+      expect((await parts.penaltyTerm.data())[0]).toBeCloseTo(0.5, 6);
+      expect((await parts.entropyTerm.data())[0]).toBeCloseTo(0.01 * expectedH, 5);
+      expect((await parts.total.data())[0]).toBeCloseTo(0.25 + 0.01 * expectedH + 0.5, 5);
+      const none = alphaObjective(net, l1, { entropy: 'none', entropyWeight: 0.01, penalty: 0, b0 });
+      expect((await none.total.data())[0]).toBeCloseTo(0.25, 6);
+      const l1Alpha = alphaObjective(net, l1, { entropy: 'l1-alpha', entropyWeight: 1, penalty: 0, b0 });
+      expect((await l1Alpha.regulariser.data())[0]).toBe(0);
+      const l1Softmax = alphaObjective(net, l1, { entropy: 'l1-softmax', entropyWeight: 1, penalty: 0, b0 });
+      expect((await l1Softmax.regulariser.data())[0]).toBeCloseTo(net.alphas().length, 5);
+      tf.dispose([l1, parts, none, l1Alpha, l1Softmax] as unknown as tf.Tensor[]);
+    } finally {
+      net.dispose();
+    }
+  });
+});
+
+describe('runSearch', () => {
+  let straight: string;
+  let result: SearchResult;
+  const events: SearchEvent[] = [];
+
+  beforeAll(async () => {
+    straight = outDir();
+    const before = tf.memory().numTensors;
+    result = await runSearch(tiny(straight), { onEvent: (e) => events.push(e) });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('writes every output and a log that parses into the events it reported', async () => {
+    expect(result.completed).toBe(true);
+    if (!result.completed) return;
+    for (const f of ['genotype.json', 'genotype-best.json', 'genotype.svg', 'search.jsonl', 'summary.json', 'checkpoint.qnc', 'space.json']) {
+      expect(existsSync(join(straight, f)), f).toBe(true);
+    }
+    const logged = parseEventLog<SearchEvent>(readFileSync(join(straight, 'search.jsonl'), 'utf8'), 'search.jsonl');
+    expect(logged).toEqual(JSON.parse(JSON.stringify(events)));
+    const steps = logged.filter((e) => e.status === 'step');
+    expect(steps).toHaveLength(6);
+    // Warm-up: the first epoch trains w only; then every step has an α step.
+    expect(steps.map((e) => e.alphaLoss !== undefined)).toEqual([false, false, true, true, true, true]);
+    const epochs = logged.filter((e) => e.status === 'epoch');
+    expect(epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
+    for (const e of epochs) {
+      expect(e.validationPsnr).toBeGreaterThan(5);
+      expect(Object.keys(e.genotype).length).toBeGreaterThan(0);
+    }
+    // The penalty is normalised by B(α₀) at the first α step: exactly λ there.
+    const firstAlpha = steps.find((e) => e.alphaLoss !== undefined)!;
+    expect(firstAlpha.penaltyTerm).toBeCloseTo(1e-3, 9);
+    expect(result.initialExpectedBitops).toBe(firstAlpha.expectedBitops);
+    expect(logged.at(-1)).toMatchObject({ status: 'done', genotypePath: join(straight, 'genotype.json') });
+
+    const last = JSON.parse(readFileSync(join(straight, 'genotype.json'), 'utf8'));
+    const best = JSON.parse(readFileSync(join(straight, 'genotype-best.json'), 'utf8'));
+    expect(parseGenotype(last).derivedFrom).toEqual({ epoch: 2, selection: 'last' });
+    expect(parseGenotype(best).derivedFrom?.selection).toBe('best-validation');
+    expect(best.derivedFrom.epoch).toBeGreaterThanOrEqual(1); // not a warm-up epoch
+    expect(last.exactBitops).toBe(result.last.exactBitops);
+    expect(last.expectedBitops).toBeGreaterThan(0);
+    expect(readFileSync(join(straight, 'genotype.svg'), 'utf8')).toContain('<svg');
+    const summary = JSON.parse(readFileSync(join(straight, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ space: 'basic', steps: 6, alphaSteps: 4, config: { seed: 5, mode: 'noise', channels: 6 } });
+    expect(summary.macsPerPixel).toBeGreaterThan(0);
+  });
+
+  it('refuses to overwrite a finished run, and resume reads it back', async () => {
+    await expect(runSearch(tiny(straight))).rejects.toThrow(/already holds a finished search/);
+    const again = await runSearch({ ...tiny(straight), resume: true });
+    expect(again.completed && again.last.genotype).toEqual(result.completed && result.last.genotype);
+  });
+
+  it('gives the same run for the same seed', async () => {
+    const dir = outDir();
+    await runSearch(tiny(dir));
+    const [a, b] = [await variables(straight), await variables(dir)];
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+    expect(readFileSync(join(dir, 'genotype.json'), 'utf8')).toBe(readFileSync(join(straight, 'genotype.json'), 'utf8'));
+  });
+
+  it('resumes a stopped run to the same result, also from the previous checkpoint when the newest is corrupt', async () => {
+    const dir = outDir();
+    const controller = new AbortController();
+    const stopped = await runSearch(tiny(dir, { checkpointEvery: 1 }), {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 4) controller.abort();
+      },
+    });
+    expect(stopped).toMatchObject({ completed: false, step: 4, totalSteps: 6 });
+    await expect(runSearch(tiny(dir, { checkpointEvery: 1 }))).rejects.toThrow(/holds an unfinished search; resume it/);
+    await expect(runSearch({ ...tiny(dir, { checkpointEvery: 1 }), seed: 6, resume: true })).rejects.toThrow(/different settings \(seed\).*seed=5/);
+
+    // A torn newest checkpoint: the run goes on from the previous one (step 3), after saying so.
+    const ckpt = join(dir, 'checkpoint.qnc');
+    const bytes = readFileSync(ckpt);
+    writeFileSync(ckpt, bytes.subarray(0, bytes.length - 100));
+    const resumedEvents: SearchEvent[] = [];
+    const resumed = await runSearch({ out: dir, space: 'basic', dataRoot, resume: true }, { onEvent: (e) => resumedEvents.push(e) });
+    expect(resumed.completed).toBe(true);
+    expect(resumedEvents[0]).toMatchObject({ status: 'start', resumedFromStep: 3 });
+    expect(resumedEvents[1]).toMatchObject({ status: 'note' });
+    expect((resumedEvents[1] as { message: string }).message).toMatch(/checkpoint\.qnc: truncated checkpoint.*resuming from the previous checkpoint .*checkpoint\.prev\.qnc \(step 3\)/);
+    expect(existsSync(`${ckpt}.corrupt`)).toBe(true);
+
+    const [a, b] = [await variables(straight), await variables(dir)];
+    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+    expect(readFileSync(join(dir, 'genotype.json'), 'utf8')).toBe(readFileSync(join(straight, 'genotype.json'), 'utf8'));
+    expect(readFileSync(join(dir, 'genotype-best.json'), 'utf8')).toBe(readFileSync(join(straight, 'genotype-best.json'), 'utf8'));
+    // The log holds each step once, as the uninterrupted run's does.
+    const log = parseEventLog<SearchEvent>(readFileSync(join(dir, 'search.jsonl'), 'utf8'));
+    const stepsOf = (events: SearchEvent[]) => events.filter((e) => e.status === 'step').map((e) => e.step);
+    expect(stepsOf(log)).toEqual([1, 2, 3, 4, 5, 6]);
+    const wLoss = (events: SearchEvent[]) => events.flatMap((e) => (e.status === 'step' ? [e.wLoss] : []));
+    expect(wLoss(log)).toEqual(wLoss(events));
+  });
+});

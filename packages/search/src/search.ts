@@ -1,0 +1,646 @@
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { currentBackend, hashSeed, initBackend, tf, type BackendName } from '@quantnas/core-ops';
+import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler } from '@quantnas/data';
+import { psnr, standardProtocol } from '@quantnas/metrics';
+import {
+  createSupernet,
+  genotypeCost,
+  genotypeSvg,
+  genotypeToJson,
+  loadSpec,
+  validateSpec,
+  type Genotype,
+  type SearchSpaceSpec,
+  type Supernet,
+} from '@quantnas/search-spaces';
+import { clipByGlobalNorm, createAdam, type Adam } from './adam.js';
+import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from './checkpoint.js';
+import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type SearchConfig, type SearchOptionsOverrides } from './config.js';
+import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
+import { cosineLr, entropyScheduleWeight } from './schedule.js';
+
+export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
+  /** A space id, the path of a space document, or the document itself. */
+  readonly space: string | SearchSpaceSpec;
+  /** Output directory (created if missing). */
+  readonly out: string;
+  /** Continue the run in `out` from its last good checkpoint (or read a finished one back). */
+  readonly resume?: boolean;
+  /** Data root holding the training sets; default: `resolveDataRoot()`'s search. */
+  readonly dataRoot?: string;
+  /** Backend to initialise; default: the current one if any, else wasm. */
+  readonly backend?: BackendName;
+}
+
+export interface SearchHooks {
+  readonly onEvent?: (event: SearchEvent) => void;
+  /** Stops the run after the step in progress; a checkpoint is written first. */
+  readonly signal?: AbortSignal;
+}
+
+/** A derived genotype with the costs and validation quality of the epoch it came from. */
+export interface GenotypeRecord {
+  readonly epoch: number;
+  readonly genotype: Genotype;
+  /** B(α) at the derivation (the penalty's expected cost, searchable blocks only). */
+  readonly expectedBitops: number;
+  /** BitOps of the genotype's network at 32×32 LR, fixed layers included. */
+  readonly exactBitops: number;
+  readonly validationPsnr: number;
+}
+
+export interface SearchFiles {
+  readonly genotype: string;
+  readonly genotypeBest: string;
+  readonly svg: string;
+  readonly events: string;
+  readonly summary: string;
+  readonly checkpoint: string;
+  readonly space: string;
+}
+
+export interface SearchSummary {
+  readonly schemaVersion: 1;
+  readonly space: string;
+  readonly config: SearchConfig;
+  readonly backend: string;
+  readonly steps: number;
+  readonly alphaSteps: number;
+  /** Wall time of the search itself, summed over resumed parts. */
+  readonly seconds: number;
+  /** B(α₀): the expected BitOps at the first α step, the penalty's normaliser. */
+  readonly initialExpectedBitops: number | null;
+  readonly last: GenotypeRecord;
+  readonly best: GenotypeRecord;
+  /** MACs per LR pixel of the last genotype's network. */
+  readonly macsPerPixel: number;
+  readonly params: number;
+  readonly costInput: { readonly height: number; readonly width: number };
+  readonly files: SearchFiles;
+}
+
+export type SearchResult =
+  | ({ readonly completed: true } & SearchSummary)
+  | { readonly completed: false; readonly step: number; readonly totalSteps: number; readonly checkpoint: string; readonly files: SearchFiles };
+
+/** What a checkpoint's header carries besides the tensors. */
+interface LoopState {
+  config: SearchConfig;
+  step: number;
+  alphaSteps: number;
+  /** Training forwards so far: they advance the supernet's noise and Gumbel counters. */
+  trainingForwards: number;
+  b0: number | null;
+  best: GenotypeRecord | null;
+  last: GenotypeRecord | null;
+  epochSums: { wLoss: number; alphaLoss: number; wCount: number; alphaCount: number };
+  seconds: number;
+  logBytes: number;
+  wAdamSteps: number;
+  alphaAdamSteps: number;
+}
+
+const CHECKPOINT_FILE = 'checkpoint.qnc';
+const COST_INPUT = { height: 32, width: 32 } as const;
+
+export function searchFiles(out: string): SearchFiles {
+  const dir = resolve(out);
+  return {
+    genotype: join(dir, 'genotype.json'),
+    genotypeBest: join(dir, 'genotype-best.json'),
+    svg: join(dir, 'genotype.svg'),
+    events: join(dir, 'search.jsonl'),
+    summary: join(dir, 'summary.json'),
+    checkpoint: join(dir, CHECKPOINT_FILE),
+    space: join(dir, 'space.json'),
+  };
+}
+
+/**
+ * The search of method.md §1 and §7: alternating first-order DARTS over (operation, bit-width)
+ * pairs. Each step after the α warm-up takes an α step on a batch of the α split (L1 + entropy
+ * term + λ·B(α)/B(α₀)), then a w step on a batch of the w split (L1). Every epoch ends with a
+ * validation PSNR on fixed held-out patches and the arg-max genotype. Everything random follows
+ * `seed`; checkpoints let a killed run resume to the same result.
+ */
+export async function runSearch(options: SearchOptions, hooks: SearchHooks = {}): Promise<SearchResult> {
+  const files = searchFiles(options.out);
+  const dir = resolve(options.out);
+  const { resume = false } = options;
+
+  if (existsSync(files.summary)) {
+    if (!resume) throw new SearchError(`${dir} already holds a finished search (summary.json); choose another output directory, or resume to read it back`);
+    return { completed: true, ...(JSON.parse(readFileSync(files.summary, 'utf8')) as SearchSummary) };
+  }
+  const loaded = resume ? loadLatestCheckpoint<LoopState>(files.checkpoint) : undefined;
+  if (!resume && (existsSync(files.checkpoint) || existsSync(previousCheckpointPath(files.checkpoint)) || existsSync(files.events))) {
+    throw new SearchError(`${dir} holds an unfinished search; resume it, or choose another output directory`);
+  }
+
+  // The configuration: the checkpoint's on resume (options may only repeat it), else preset + options.
+  const spaceName = typeof options.space === 'string' ? options.space : options.space.id;
+  const overrides = pickOverrides(options);
+  let config: SearchConfig;
+  let spec: SearchSpaceSpec;
+  if (loaded) {
+    config = loaded.state.config;
+    const requested = resolveSearchConfig({ ...config, ...overrides, space: spaceName });
+    const differing = (Object.keys(overrides) as (keyof SearchConfig)[]).filter((k) => JSON.stringify(requested[k]) !== JSON.stringify(config[k]));
+    if (spaceName !== config.space) differing.unshift('space');
+    if (differing.length > 0) {
+      throw new SearchError(`cannot resume ${dir} with different settings (${differing.join(', ')}); the run was started with ${differing.map((k) => `${k}=${JSON.stringify(config[k])}`).join(', ')}`);
+    }
+    spec = validateSpec(JSON.parse(readFileSync(files.space, 'utf8')), files.space);
+  } else {
+    config = resolveSearchConfig({ ...overrides, space: spaceName });
+    spec = typeof options.space === 'string' ? await loadSpaceDocument(options.space) : validateSpec(structuredClone(options.space), 'space');
+  }
+
+  const backend = options.backend ? (await initBackend(options.backend)).name : await ensureBackend();
+  const root = resolveDataRoot({ explicit: options.dataRoot });
+  const images = await listTrainingImages(root, config.trainSets);
+  const [wImages, alphaImages, validationImages] = splitImages(images, config.splits, hashSeed(config.seed, 'splits'));
+  const notes: string[] = [];
+  const sampler = (list: typeof images, label: string, batchSize: number, patch: number, augment: boolean): PatchSampler =>
+    createPatchSampler({
+      images: list,
+      scale: config.scale,
+      lrPatchSize: patch,
+      batchSize,
+      seed: hashSeed(config.seed, label),
+      augment: augment ? config.augment : { flip: false, rot90: false },
+      patchesPerImage: label === 'validation' ? 1 : config.patchesPerImage,
+      onNote: (m) => notes.push(`${label} split: ${m}`),
+    });
+  const wSampler = sampler(wImages!, 'w', config.batchSize, config.lrPatchSize, true);
+  const alphaSampler = sampler(alphaImages!, 'alpha', config.batchSize, config.lrPatchSize, true);
+  const validation = await sampler(validationImages!, 'validation', config.validationPatches, config.validationPatchSize, false).next();
+
+  const stepsPerEpoch = config.stepsPerEpoch === 'pass' ? wSampler.batchesPerEpoch : config.stepsPerEpoch;
+  const totalSteps = config.epochs * stepsPerEpoch;
+
+  mkdirSync(dir, { recursive: true });
+  if (!loaded) writeFileSync(files.space, JSON.stringify(spec, null, 2) + '\n');
+
+  const net = createSupernet(spec, {
+    mode: config.mode,
+    adq: config.adq,
+    seed: config.seed,
+    ...(config.bits ? { bits: config.bits as BitWidth[] } : {}),
+    selector: config.selector,
+    temperature: config.temperature,
+    noise: config.noise,
+    noiseGradient: config.noiseGradient,
+    ...(config.channels !== null ? { channels: config.channels } : {}),
+    ...(config.cells !== null ? { cells: config.cells } : {}),
+    scale: config.scale,
+    costInput: COST_INPUT,
+    penaltyBits: config.penaltyBits,
+  });
+  const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.wWeightDecay });
+  const alphaAdam = createAdam({ beta1: config.alphaBeta1, beta2: config.alphaBeta2, weightDecay: config.alphaWeightDecay });
+  const weights = net.weightVariables();
+  const alphas = net.alphaVariables();
+
+  let log: number | undefined;
+  try {
+    let state: LoopState;
+    if (loaded) {
+      state = loaded.state;
+      if (loaded.fellBackFrom) {
+        // Set the bad file aside: the next checkpoint must not turn it into the `.prev` one.
+        renameSync(loaded.fellBackFrom.path, `${loaded.fellBackFrom.path}.corrupt`);
+        notes.push(`${loaded.fellBackFrom.reason}; resuming from the previous checkpoint ${loaded.path} (step ${state.step})`);
+      }
+      await restore(net, wAdam, alphaAdam, loaded.tensors, state, config);
+      for (let i = 0; i < state.step; i++) await wSampler.next();
+      for (let i = 0; i < state.alphaSteps; i++) await alphaSampler.next();
+      log = openSync(files.events, existsSync(files.events) ? 'r+' : 'w');
+      ftruncateSync(log, Math.min(state.logBytes, statSync(files.events).size));
+    } else {
+      state = {
+        config,
+        step: 0,
+        alphaSteps: 0,
+        trainingForwards: 0,
+        b0: null,
+        best: null,
+        last: null,
+        epochSums: { wLoss: 0, alphaLoss: 0, wCount: 0, alphaCount: 0 },
+        seconds: 0,
+        logBytes: 0,
+        wAdamSteps: 0,
+        alphaAdamSteps: 0,
+      };
+      log = openSync(files.events, 'w');
+    }
+    const logFd = log;
+    let logBytes = state.logBytes;
+    const emit = (event: SearchEvent) => {
+      const line = Buffer.from(eventLine(event), 'utf8');
+      writeSync(logFd, line, 0, line.length, logBytes);
+      logBytes += line.length;
+      hooks.onEvent?.(event);
+    };
+    const flushNotes = () => {
+      for (const message of notes.splice(0)) emit({ status: 'note', message });
+    };
+
+    emit({
+      status: 'start',
+      space: spec.id,
+      backend,
+      epochs: config.epochs,
+      stepsPerEpoch,
+      seed: config.seed,
+      mode: config.mode,
+      totalSteps,
+      ...(loaded ? { resumedFromStep: state.step, checkpoint: loaded.path } : {}),
+    });
+    flushNotes();
+
+    const saveCheckpoint = async () => {
+      state.logBytes = logBytes;
+      state.wAdamSteps = wAdam.steps;
+      state.alphaAdamSteps = alphaAdam.steps;
+      const tensors = new Map<string, StoredTensor>();
+      const put = async (name: string, t: tf.Tensor) => tensors.set(name, { shape: t.shape, data: Float32Array.from(await t.data()) });
+      for (const [name, v] of net.variables()) await put(`var/${name}`, v);
+      for (const [name, t] of wAdam.stateTensors()) await put(`adam.w/${name}`, t);
+      for (const [name, t] of alphaAdam.stateTensors()) await put(`adam.alpha/${name}`, t);
+      writeCheckpointFile(files.checkpoint, { state, tensors });
+      emit({ status: 'checkpoint', epoch: Math.floor(state.step / stepsPerEpoch), step: state.step, path: files.checkpoint });
+    };
+
+    const lrImage = (batch: PatchBatch) => tf.tensor4d(batch.lr, batch.lrShape);
+    const hrImage = (batch: PatchBatch) => tf.tensor4d(batch.hr, batch.hrShape);
+    let started = performance.now();
+
+    while (state.step < totalSteps) {
+      const epoch = Math.floor(state.step / stepsPerEpoch);
+      let alphaInfo: AlphaStepInfo | undefined;
+      if (epoch >= config.warmupEpochs) {
+        const batch = await alphaSampler.next();
+        if (state.b0 === null) {
+          const b = net.expectedBitops();
+          state.b0 = (await b.data())[0]!;
+          b.dispose();
+        }
+        alphaInfo = await alphaStep(net, alphas, alphaAdam, lrImage(batch), hrImage(batch), {
+          entropy: config.entropy,
+          entropyWeight: config.entropyWeight * entropyScheduleWeight(epoch, config.epochs, config.warmupEpochs),
+          penalty: config.penalty,
+          b0: state.b0,
+          lr: config.alphaLr,
+        });
+        state.trainingForwards++;
+        state.alphaSteps++;
+        await net.updateSkippedOps();
+      }
+      const lr = cosineLr(state.step, totalSteps, config.wLr, config.wLrMin);
+      const batch = await wSampler.next();
+      const wLoss = await weightStep(net, weights, wAdam, lrImage(batch), hrImage(batch), lr, config.wGradClip);
+      state.trainingForwards++;
+      state.step++;
+      state.epochSums.wLoss += wLoss;
+      state.epochSums.wCount++;
+      if (alphaInfo) {
+        state.epochSums.alphaLoss += alphaInfo.loss;
+        state.epochSums.alphaCount++;
+      }
+      if (!Number.isFinite(wLoss) || (alphaInfo && !Number.isFinite(alphaInfo.loss))) {
+        throw new SearchError(`the search diverged at step ${state.step} (w loss ${wLoss}${alphaInfo ? `, α loss ${alphaInfo.loss}` : ''}); try a lower learning rate`);
+      }
+      emit({
+        status: 'step',
+        epoch,
+        step: state.step,
+        totalSteps,
+        wLoss,
+        lr,
+        ...(alphaInfo
+          ? {
+              alphaLoss: alphaInfo.loss,
+              alphaL1: alphaInfo.l1,
+              entropy: alphaInfo.entropy,
+              entropyTerm: alphaInfo.entropyTerm,
+              penaltyTerm: alphaInfo.penaltyTerm,
+              expectedBitops: alphaInfo.expectedBitops,
+            }
+          : {}),
+      });
+
+      const epochEnd = state.step % stepsPerEpoch === 0;
+      if (epochEnd) {
+        const record = await derive(net, epoch, await validationPsnr(net, validation, config));
+        state.last = record;
+        // Before α has trained every epoch derives pair 0 everywhere: not a search result.
+        const eligible = epoch >= config.warmupEpochs;
+        const isBest = eligible && (state.best === null || record.validationPsnr > state.best.validationPsnr);
+        if (isBest) state.best = record;
+        const entropy = net.entropy();
+        const sums = state.epochSums;
+        emit({
+          status: 'epoch',
+          epoch,
+          wLoss: sums.wLoss / sums.wCount,
+          ...(sums.alphaCount > 0 ? { alphaLoss: sums.alphaLoss / sums.alphaCount } : {}),
+          entropy: (await entropy.data())[0]!,
+          expectedBitops: record.expectedBitops,
+          exactBitops: record.exactBitops,
+          validationPsnr: record.validationPsnr,
+          best: isBest,
+          seconds: state.seconds + (performance.now() - started) / 1000,
+          genotype: record.genotype.blocks as GenotypeBlocks,
+        });
+        entropy.dispose();
+        state.epochSums = { wLoss: 0, alphaLoss: 0, wCount: 0, alphaCount: 0 };
+      }
+      const now = performance.now();
+      state.seconds += (now - started) / 1000;
+      started = now;
+      const stopping = hooks.signal?.aborted === true && state.step < totalSteps;
+      if (epochEnd || state.step % config.checkpointEvery === 0 || stopping) await saveCheckpoint();
+      if (stopping) {
+        return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
+      }
+    }
+
+    // Outputs of the finished run.
+    const last = state.last!;
+    const best = state.best ?? last;
+    const lastGenotype = { ...last.genotype, derivedFrom: { epoch: last.epoch, selection: 'last' as const } };
+    const bestGenotype = { ...best.genotype, derivedFrom: { epoch: best.epoch, selection: 'best-validation' as const } };
+    writeGenotype(files.genotype, lastGenotype, last);
+    writeGenotype(files.genotypeBest, bestGenotype, best);
+    atomicWrite(files.svg, genotypeSvg(spec, lastGenotype, config.cells !== null ? { cells: config.cells } : {}));
+    const cost = genotypeCost(net.plan, lastGenotype, { input: COST_INPUT });
+    const summary: SearchSummary = {
+      schemaVersion: 1,
+      space: spec.id,
+      config,
+      backend,
+      steps: state.step,
+      alphaSteps: state.alphaSteps,
+      seconds: state.seconds,
+      initialExpectedBitops: state.b0,
+      last: { ...last, genotype: lastGenotype },
+      best: { ...best, genotype: bestGenotype },
+      macsPerPixel: cost.total.macs / (COST_INPUT.height * COST_INPUT.width),
+      params: cost.total.params,
+      costInput: COST_INPUT,
+      files,
+    };
+    emit({ status: 'done', genotypePath: files.genotype, bestGenotypePath: files.genotypeBest, seconds: state.seconds });
+    // summary.json last: its presence marks the run finished.
+    atomicWrite(files.summary, JSON.stringify(summary, null, 2) + '\n');
+    return { completed: true, ...summary };
+  } finally {
+    if (log !== undefined) closeSync(log);
+    net.dispose();
+    wAdam.dispose();
+    alphaAdam.dispose();
+  }
+}
+
+async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
+  try {
+    return await loadSpec(space);
+  } catch (error) {
+    // A missing or unreadable file is the user's to fix, like a spec error.
+    if (error instanceof Error && error.name === 'Error') throw new SearchError(error.message);
+    throw error;
+  }
+}
+
+async function ensureBackend(): Promise<string> {
+  try {
+    return currentBackend().name;
+  } catch {
+    return (await initBackend('wasm')).name;
+  }
+}
+
+function pickOverrides(options: SearchOptions): SearchOptionsOverrides {
+  const { space: _space, out: _out, resume: _resume, dataRoot: _dataRoot, backend: _backend, ...rest } = options;
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as SearchOptionsOverrides;
+}
+
+export interface AlphaStepOptions {
+  readonly entropy: EntropyKind;
+  /** λ_H·w1(e)·w2(e): the scheduled weight of the entropy term this epoch. */
+  readonly entropyWeight: number;
+  /** λ. */
+  readonly penalty: number;
+  /** B(α₀). */
+  readonly b0: number;
+  readonly lr: number;
+}
+
+export interface AlphaStepInfo {
+  readonly loss: number;
+  readonly l1: number;
+  /** H (or the L1 alternative) before the weight. */
+  readonly entropy: number;
+  readonly entropyTerm: number;
+  /** λ·B(α)/B(α₀). */
+  readonly penaltyTerm: number;
+  /** B(α) before the step. */
+  readonly expectedBitops: number;
+}
+
+/** The α objective's terms for a reconstruction loss `l1` (method.md §7); all scalars, the caller disposes them. */
+export function alphaObjective(
+  net: Supernet,
+  l1: tf.Scalar,
+  options: Pick<AlphaStepOptions, 'entropy' | 'entropyWeight' | 'penalty' | 'b0'>,
+): { total: tf.Scalar; regulariser: tf.Scalar; entropyTerm: tf.Scalar; bitops: tf.Scalar; penaltyTerm: tf.Scalar } {
+  return tf.tidy(() => {
+    const regulariser = regulariserOf(net, options.entropy);
+    const entropyTerm = tf.mul(regulariser, options.entropyWeight) as tf.Scalar;
+    const bitops = net.expectedBitops();
+    const penaltyTerm = tf.mul(tf.div(bitops, options.b0), options.penalty) as tf.Scalar;
+    const total = tf.addN([l1, entropyTerm, penaltyTerm]) as tf.Scalar;
+    return { total, regulariser, entropyTerm, bitops, penaltyTerm };
+  });
+}
+
+function regulariserOf(net: Supernet, kind: EntropyKind): tf.Scalar {
+  switch (kind) {
+    case 'entropy':
+      return net.entropy();
+    case 'none':
+      return tf.scalar(0);
+    case 'l1-alpha':
+      return tf.addN(net.alphas().map((g) => tf.sum(tf.abs(g.variable)))) as tf.Scalar;
+    case 'l1-softmax':
+      // Σ|p| is 1 per group: a constant with zero gradient, kept for comparison with the reference.
+      return tf.addN(net.alphas().map((g) => tf.sum(tf.abs(tf.softmax(g.variable))))) as tf.Scalar;
+  }
+}
+
+/** One Adam step on α with the full α objective; reads the terms back. */
+export async function alphaStep(
+  net: Supernet,
+  alphas: ReadonlyMap<string, tf.Variable>,
+  adam: Adam,
+  lr: tf.Tensor4D,
+  hr: tf.Tensor4D,
+  options: AlphaStepOptions,
+): Promise<AlphaStepInfo> {
+  let parts: ReturnType<typeof alphaObjective> | undefined;
+  let l1: tf.Scalar | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    l1 = tf.keep(tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar);
+    const p = alphaObjective(net, l1, options);
+    parts = { ...p, total: p.total };
+    for (const t of [p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm]) tf.keep(t);
+    return p.total;
+  }, [...alphas.values()]);
+  tf.dispose([lr, hr]);
+  const named = new Map([...alphas].map(([name, v]) => [name, grads[v.name]!]));
+  adam.apply(alphas, named, options.lr);
+  const read = async (t: tf.Tensor) => (await t.data())[0]!;
+  const p = parts!;
+  const info: AlphaStepInfo = {
+    loss: await read(value),
+    l1: await read(l1!),
+    entropy: await read(p.regulariser),
+    entropyTerm: await read(p.entropyTerm),
+    penaltyTerm: await read(p.penaltyTerm),
+    expectedBitops: await read(p.bitops),
+  };
+  tf.dispose([value, l1!, p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm, grads as unknown as tf.Tensor[]]);
+  return info;
+}
+
+/** One Adam step on w with plain L1, gradients clipped to a global norm; returns the loss. Disposes `lr` and `hr`. */
+export async function weightStep(
+  net: Supernet,
+  weights: ReadonlyMap<string, tf.Variable>,
+  adam: Adam,
+  lr: tf.Tensor4D,
+  hr: tf.Tensor4D,
+  rate: number,
+  clip: number,
+): Promise<number> {
+  const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar, [...weights.values()]);
+  tf.dispose([lr, hr]);
+  const named = new Map<string, tf.Tensor>();
+  for (const [name, v] of weights) {
+    const g = grads[v.name];
+    // A variable unused by this forward (a skipped op) gets no gradient and no update.
+    if (g) named.set(name, g);
+  }
+  const clipped = clipByGlobalNorm(named, clip);
+  adam.apply(weights, clipped.grads, rate);
+  const loss = (await value.data())[0]!;
+  tf.dispose([value, clipped.norm, ...clipped.grads.values(), ...Object.values(grads)]);
+  return loss;
+}
+
+/**
+ * Mean PSNR (dB) over the fixed validation patches: the standard protocol (Y channel, output
+ * rounded to uint8, `scale` pixels shaved), inference mode, in chunks of the batch size.
+ */
+async function validationPsnr(net: Supernet, batch: PatchBatch, config: SearchConfig): Promise<number> {
+  const [n, h, w] = batch.lrShape;
+  const [, hh, hw] = batch.hrShape;
+  const protocol = standardProtocol(config.scale);
+  const lrPatch = h * w * 3;
+  const hrPatch = hh * hw * 3;
+  let sum = 0;
+  for (let start = 0; start < n; start += config.batchSize) {
+    const count = Math.min(config.batchSize, n - start);
+    const x = tf.tensor4d(batch.lr.subarray(start * lrPatch, (start + count) * lrPatch), [count, h, w, 3]);
+    const y = net.apply(x, { training: false });
+    const out = await y.data();
+    tf.dispose([x, y]);
+    for (let i = 0; i < count; i++) {
+      const sr = toU8(out.subarray(i * hrPatch, (i + 1) * hrPatch));
+      const hr = toU8(batch.hr.subarray((start + i) * hrPatch, (start + i + 1) * hrPatch));
+      const value = psnr({ width: hw, height: hh, channels: 3, data: sr }, { width: hw, height: hh, channels: 3, data: hr }, protocol);
+      // A perfect patch would be +∞: cap it so the mean stays finite.
+      sum += Math.min(value, 100);
+    }
+  }
+  return sum / n;
+}
+
+function toU8(values: Float32Array | Int32Array | Uint8Array): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.min(255, Math.max(0, Math.round(values[i]! * 255)));
+  return out;
+}
+
+async function derive(net: Supernet, epoch: number, validation: number): Promise<GenotypeRecord> {
+  const genotype = await net.argmaxGenotype();
+  const b = net.expectedBitops();
+  const expectedBitops = (await b.data())[0]!;
+  b.dispose();
+  return { epoch, genotype, expectedBitops, exactBitops: net.exactBitops(genotype), validationPsnr: validation };
+}
+
+/**
+ * Brings a fresh supernet and the optimisers to a checkpoint's state. The supernet's noise and
+ * Gumbel draws are counted per forward pass inside it, so as many training forwards as the run had
+ * made are replayed first (on a one-patch batch); the variables, written afterwards, undo what the
+ * replay changed (BN running statistics).
+ */
+async function restore(net: Supernet, wAdam: Adam, alphaAdam: Adam, tensors: ReadonlyMap<string, StoredTensor>, state: LoopState, config: SearchConfig) {
+  if (config.mode === 'noise' || config.selector === 'gumbel') {
+    const x = tf.zeros([1, config.lrPatchSize, config.lrPatchSize, 3]) as tf.Tensor4D;
+    for (let i = 0; i < state.trainingForwards; i++) {
+      const y = net.apply(x, { training: true });
+      await y.data();
+      y.dispose();
+    }
+    x.dispose();
+  }
+  const variables = net.variables();
+  const seen = new Set<string>();
+  const wState = new Map<string, tf.Tensor>();
+  const alphaState = new Map<string, tf.Tensor>();
+  try {
+    for (const [key, stored] of tensors) {
+      const slash = key.indexOf('/');
+      const kind = key.slice(0, slash);
+      const name = key.slice(slash + 1);
+      if (kind === 'var') {
+        const v = variables.get(name);
+        if (!v) throw new SearchError(`the checkpoint has a variable '${name}' that this supernet lacks: it was written by a different version or space`);
+        if (v.shape.join('x') !== stored.shape.join('x')) throw new SearchError(`the checkpoint's '${name}' has shape [${stored.shape.join(', ')}], the supernet's [${v.shape.join(', ')}]`);
+        const value = tf.tensor(stored.data, [...stored.shape]);
+        v.assign(value);
+        value.dispose();
+        seen.add(name);
+      } else if (kind === 'adam.w' || kind === 'adam.alpha') {
+        (kind === 'adam.w' ? wState : alphaState).set(name, tf.tensor(stored.data, [...stored.shape]));
+      }
+    }
+    const missing = [...variables.keys()].filter((k) => !seen.has(k));
+    if (missing.length > 0) throw new SearchError(`the checkpoint lacks variables of this supernet (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+    wAdam.load(state.wAdamSteps, wState);
+    alphaAdam.load(state.alphaAdamSteps, alphaState);
+  } finally {
+    tf.dispose([...wState.values(), ...alphaState.values()]);
+  }
+  await net.updateSkippedOps();
+}
+
+function writeGenotype(path: string, genotype: Genotype, record: GenotypeRecord): void {
+  const doc = {
+    ...JSON.parse(genotypeToJson(genotype)),
+    validationPsnr: record.validationPsnr,
+    expectedBitops: record.expectedBitops,
+    exactBitops: record.exactBitops,
+    costInput: COST_INPUT,
+  };
+  atomicWrite(path, JSON.stringify(doc, null, 2) + '\n');
+}
+
+function atomicWrite(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
