@@ -92,6 +92,17 @@ function abortError(signal: AbortSignal): unknown {
 /** Lets timers and abort events run between tiles. */
 function yieldToEventLoop(): Promise<void> {
   if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  // Browsers: a message is a macrotask without setTimeout's 4 ms clamp on nested timers.
+  if (typeof MessageChannel === 'function') {
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(undefined);
+    });
+  }
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 

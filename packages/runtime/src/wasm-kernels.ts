@@ -89,7 +89,10 @@ async function instantiate(source: WasmSource): Promise<WebAssembly.Instance> {
   }
   const response = await source;
   if (!response.ok) throw new Error(`integer kernels: fetching ${response.url} failed (${response.status})`);
-  if (typeof WebAssembly.instantiateStreaming === 'function' && response.headers.get('content-type') === 'application/wasm') {
+  // Streaming compilation requires the application/wasm type (parameters allowed); servers that
+  // send another type get the buffered path instead of a TypeError.
+  const type = response.headers.get('content-type')?.split(';')[0]!.trim().toLowerCase();
+  if (typeof WebAssembly.instantiateStreaming === 'function' && type === 'application/wasm') {
     return (await WebAssembly.instantiateStreaming(response, {})).instance;
   }
   return (await WebAssembly.instantiate(await response.arrayBuffer(), {})).instance;
