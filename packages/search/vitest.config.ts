@@ -1,3 +1,3 @@
 import { packageTestConfig } from '../../tools/vitest-preset.mjs';
 
-export default packageTestConfig(import.meta.dirname);
+export default packageTestConfig(import.meta.dirname, { globalSetup: ['./scripts/test-global-setup.mjs'] });

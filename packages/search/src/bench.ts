@@ -1,6 +1,8 @@
 import { currentBackend, initBackend, tf, type BackendName } from '@quantnas/core-ops';
-import { createSupernet, loadSpec, type SearchMode } from '@quantnas/search-spaces';
+import type { PatchBatch } from '@quantnas/data';
+import { createSupernet, loadSpec, type SearchMode, type SupernetOptions } from '@quantnas/search-spaces';
 import { createAdam } from './adam.js';
+import { startDataParallel } from './parallel/index.js';
 import { alphaStep, weightStep } from './search.js';
 
 export interface SearchStepBenchOptions {
@@ -15,6 +17,10 @@ export interface SearchStepBenchOptions {
   readonly backend?: BackendName;
   readonly modes?: readonly SearchMode[];
   readonly seed?: number;
+  /** With N > 1, each mode is also timed on N data-parallel replicas (worker threads), in the same run. */
+  readonly workers?: number;
+  /** The worker script; default: the built package's. */
+  readonly workerScript?: URL | string;
 }
 
 export interface SearchStepBench {
@@ -27,12 +33,19 @@ export interface SearchStepBench {
   readonly steps: number;
   /** Median milliseconds of one search step (α step + w step) per mode. */
   readonly ms: Readonly<Partial<Record<SearchMode, number>>>;
+  readonly workers: number;
+  /** With `workers` > 1: median milliseconds of the same step on that many replicas. */
+  readonly parallelMs?: Readonly<Partial<Record<SearchMode, number>>>;
+  /** With `workers` > 1: steps per second on the replicas over steps per second on one thread. */
+  readonly workerSpeedup?: Readonly<Partial<Record<SearchMode, number>>>;
 }
 
 /**
  * Times the search's step (an α step with the full objective, then a w step with gradient
  * clipping and Adam) of one supernet per mode, on the same batch, in one process. Medians of
- * `steps` timed steps after `warmup` untimed ones.
+ * `steps` timed steps after `warmup` untimed ones. With `workers` > 1 the same
+ * supernet then takes the same step data-parallel on that many replicas, and the ratio of step
+ * rates is reported (both measured in this run, so a shared machine's load affects both alike).
  */
 export async function benchSearchStep(options: SearchStepBenchOptions = {}): Promise<SearchStepBench> {
   const space = options.space ?? 'rfdn';
@@ -46,16 +59,32 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
   const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
   const scale = spec.scale;
   const y = tf.randomUniform([batch, size * scale, size * scale, 3], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
+  const workers = options.workers ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= batch)) throw new RangeError(`workers must be an integer from 1 to the batch (${batch}), got ${workers}`);
+  const patches: PatchBatch = { lr: (await x.data()) as Float32Array, lrShape: x.shape, hr: (await y.data()) as Float32Array, hrShape: y.shape } as unknown as PatchBatch;
   const ms: Partial<Record<SearchMode, number>> = {};
+  const parallelMs: Partial<Record<SearchMode, number>> = {};
+  const median = async (step: () => Promise<void>) => {
+    for (let i = 0; i < warmup; i++) await step();
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await step();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)]!;
+  };
   try {
     for (const mode of options.modes ?? ['noise', 'direct']) {
-      const net = createSupernet(spec, {
+      const supernet: SupernetOptions = {
         mode,
         adq: true,
         seed,
         ...(options.channels !== undefined ? { channels: options.channels } : {}),
         ...(options.cells !== undefined ? { cells: options.cells } : {}),
-      });
+      };
+      const net = createSupernet(spec, supernet);
       const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: 3e-8 });
       const aAdam = createAdam({ beta1: 0.5, beta2: 0.999 });
       const weights = net.weightVariables();
@@ -67,15 +96,28 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
         await weightStep(net, weights, wAdam, tf.clone(x), tf.clone(y), 1e-3, 5);
       };
       try {
-        for (let i = 0; i < warmup; i++) await step();
-        const times: number[] = [];
-        for (let i = 0; i < steps; i++) {
-          const t0 = performance.now();
-          await step();
-          times.push(performance.now() - t0);
+        ms[mode] = await median(step);
+        if (workers > 1) {
+          const parallel = await startDataParallel({
+            replicas: workers,
+            net,
+            backend: backend as BackendName,
+            spec,
+            supernet,
+            replayForwards: 0,
+            lrPatchSize: size,
+            ...(options.workerScript !== undefined ? { script: options.workerScript } : {}),
+          });
+          try {
+            parallelMs[mode] = await median(async () => {
+              await parallel.alphaStep(patches, aAdam, { entropy: 'entropy', entropyWeight: 1e-3, penalty: 1e-4, b0, lr: 3e-4 });
+              await net.updateSkippedOps();
+              await parallel.weightStep(patches, wAdam, 1e-3, 5);
+            });
+          } finally {
+            await parallel.close();
+          }
         }
-        times.sort((a, b) => a - b);
-        ms[mode] = times[Math.floor(times.length / 2)]!;
       } finally {
         net.dispose();
         wAdam.dispose();
@@ -85,7 +127,19 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
   } finally {
     tf.dispose([x, y]);
   }
-  return { backend, space: spec.id, channels: options.channels ?? null, cells: options.cells ?? null, batch, size, steps, ms };
+  const speedup = Object.fromEntries(Object.entries(parallelMs).map(([mode, t]) => [mode, ms[mode as SearchMode]! / t]));
+  return {
+    backend,
+    space: spec.id,
+    channels: options.channels ?? null,
+    cells: options.cells ?? null,
+    batch,
+    size,
+    steps,
+    ms,
+    workers,
+    ...(workers > 1 ? { parallelMs, workerSpeedup: speedup } : {}),
+  };
 }
 
 async function current(): Promise<string> {

@@ -55,6 +55,11 @@ export interface SearchConfig {
   /** Checkpoint every this many steps (and at every epoch end). */
   readonly checkpointEvery: number;
   readonly seed: number;
+  /**
+   * Data-parallel replicas of the supernet: 1 runs in this thread; N > 1 splits each batch over
+   * this thread and N − 1 worker threads, each with its own tfjs (README, Workers).
+   */
+  readonly workers: number;
 }
 
 export type SearchOptionsOverrides = { -readonly [K in keyof SearchConfig]?: SearchConfig[K] | undefined };
@@ -64,7 +69,7 @@ export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null } as const;
+const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1 } as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {
@@ -109,7 +114,8 @@ function validateConfig(c: SearchConfig): void {
   int('warmupEpochs', 0);
   if (c.warmupEpochs >= c.epochs) fail(`warmupEpochs (${c.warmupEpochs}) must be smaller than epochs (${c.epochs}): α would never be trained`);
   if (c.stepsPerEpoch !== 'pass') int('stepsPerEpoch', 1);
-  for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery'] as const) int(n, 1);
+  for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'workers'] as const) int(n, 1);
+  if (c.workers > c.batchSize) fail(`workers (${c.workers}) must not exceed batchSize (${c.batchSize}): each worker takes a share of the batch`);
   if (!Number.isSafeInteger(c.seed)) fail(`seed must be an integer, got ${JSON.stringify(c.seed)}`);
   for (const n of ['penalty', 'entropyWeight', 'wLr', 'wLrMin', 'wWeightDecay', 'alphaLr', 'alphaWeightDecay'] as const) nonNegative(n);
   if (!(c.wGradClip > 0)) fail(`wGradClip must be positive, got ${c.wGradClip}`);

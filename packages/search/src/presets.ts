@@ -3,8 +3,8 @@ import type { SearchConfig } from './config.js';
 export type PresetName = 'quick' | 'cpu' | 'paper';
 export const PRESET_NAMES: readonly PresetName[] = ['quick', 'cpu', 'paper'];
 
-/** What a preset fixes: everything but the space, the run's identity (seed) and the knobs the user turns (λ, mode, ADQ, bits). */
-export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset'>;
+/** What a preset fixes: everything but the space, the run's identity (seed), the knobs the user turns (λ, mode, ADQ, bits) and the machine's (workers). */
+export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers'>;
 
 const common = {
   scale: 4,

@@ -13,11 +13,13 @@ import {
   type Genotype,
   type SearchSpaceSpec,
   type Supernet,
+  type SupernetOptions,
 } from '@quantnas/search-spaces';
 import { clipByGlobalNorm, createAdam, type Adam } from './adam.js';
 import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from './checkpoint.js';
 import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type SearchConfig, type SearchOptionsOverrides } from './config.js';
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
+import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
 
 export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
@@ -37,6 +39,8 @@ export interface SearchHooks {
   readonly onEvent?: (event: SearchEvent) => void;
   /** Stops the run after the step in progress; a checkpoint is written first. */
   readonly signal?: AbortSignal;
+  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
+  readonly workerScript?: URL | string;
 }
 
 /** A derived genotype with the costs and validation quality of the epoch it came from. */
@@ -140,12 +144,19 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
 
   // The configuration: the checkpoint's on resume (options may only repeat it), else preset + options.
   const spaceName = typeof options.space === 'string' ? options.space : options.space.id;
+  const notes: string[] = [];
   const overrides = pickOverrides(options);
   let config: SearchConfig;
   let spec: SearchSpaceSpec;
   if (loaded) {
-    config = loaded.state.config;
+    // Checkpoints from before `workers` existed ran on one thread.
+    config = { ...loaded.state.config, workers: loaded.state.config.workers ?? 1 };
     const requested = resolveSearchConfig({ ...config, ...overrides, space: spaceName });
+    // The worker count belongs to the machine: it may change on resume, at the cost of bit-identity.
+    if (requested.workers !== config.workers) {
+      notes.push(`resuming with ${requested.workers} worker(s) instead of ${config.workers}: the result will differ from an uninterrupted run`);
+      config = { ...config, workers: requested.workers };
+    }
     const differing = (Object.keys(overrides) as (keyof SearchConfig)[]).filter((k) => JSON.stringify(requested[k]) !== JSON.stringify(config[k]));
     if (spaceName !== config.space) differing.unshift('space');
     if (differing.length > 0) {
@@ -158,10 +169,12 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   }
 
   const backend = options.backend ? (await initBackend(options.backend)).name : await ensureBackend();
+  if (config.workers > 1 && backend !== 'wasm' && backend !== 'cpu') {
+    throw new SearchError(`workers > 1 needs the wasm or cpu backend (each worker thread starts its own), not ${backend}`);
+  }
   const root = resolveDataRoot({ explicit: options.dataRoot });
   const images = await listTrainingImages(root, config.trainSets);
   const [wImages, alphaImages, validationImages] = splitImages(images, config.splits, hashSeed(config.seed, 'splits'));
-  const notes: string[] = [];
   const sampler = (list: typeof images, label: string, batchSize: number, patch: number, augment: boolean): PatchSampler =>
     createPatchSampler({
       images: list,
@@ -183,7 +196,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   mkdirSync(dir, { recursive: true });
   if (!loaded) writeFileSync(files.space, JSON.stringify(spec, null, 2) + '\n');
 
-  const net = createSupernet(spec, {
+  const supernetOptions: SupernetOptions = {
     mode: config.mode,
     adq: config.adq,
     seed: config.seed,
@@ -197,17 +210,19 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     scale: config.scale,
     costInput: COST_INPUT,
     penaltyBits: config.penaltyBits,
-  });
+  };
+  const net = createSupernet(spec, supernetOptions);
   const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.wWeightDecay });
   const alphaAdam = createAdam({ beta1: config.alphaBeta1, beta2: config.alphaBeta2, weightDecay: config.alphaWeightDecay });
   const weights = net.weightVariables();
   const alphas = net.alphaVariables();
 
   let log: number | undefined;
+  let parallel: DataParallel | undefined;
   try {
     let state: LoopState;
     if (loaded) {
-      state = loaded.state;
+      state = { ...loaded.state, config };
       if (loaded.fellBackFrom) {
         // Set the bad file aside: the next checkpoint must not turn it into the `.prev` one.
         renameSync(loaded.fellBackFrom.path, `${loaded.fellBackFrom.path}.corrupt`);
@@ -234,6 +249,18 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
         alphaAdamSteps: 0,
       };
       log = openSync(files.events, 'w');
+    }
+    if (config.workers > 1) {
+      parallel = await startDataParallel({
+        replicas: config.workers,
+        net,
+        backend: backend as BackendName,
+        spec,
+        supernet: supernetOptions,
+        replayForwards: config.mode === 'noise' || config.selector === 'gumbel' ? state.trainingForwards : 0,
+        lrPatchSize: config.lrPatchSize,
+        ...(hooks.workerScript !== undefined ? { script: hooks.workerScript } : {}),
+      });
     }
     const logFd = log;
     let logBytes = state.logBytes;
@@ -287,20 +314,25 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
           state.b0 = (await b.data())[0]!;
           b.dispose();
         }
-        alphaInfo = await alphaStep(net, alphas, alphaAdam, lrImage(batch), hrImage(batch), {
+        const alphaOptions: AlphaStepOptions = {
           entropy: config.entropy,
           entropyWeight: config.entropyWeight * entropyScheduleWeight(epoch, config.epochs, config.warmupEpochs),
           penalty: config.penalty,
           b0: state.b0,
           lr: config.alphaLr,
-        });
+        };
+        alphaInfo = parallel
+          ? await parallel.alphaStep(batch, alphaAdam, alphaOptions)
+          : await alphaStep(net, alphas, alphaAdam, lrImage(batch), hrImage(batch), alphaOptions);
         state.trainingForwards++;
         state.alphaSteps++;
         await net.updateSkippedOps();
       }
       const lr = cosineLr(state.step, totalSteps, config.wLr, config.wLrMin);
       const batch = await wSampler.next();
-      const wLoss = await weightStep(net, weights, wAdam, lrImage(batch), hrImage(batch), lr, config.wGradClip);
+      const wLoss = parallel
+        ? await parallel.weightStep(batch, wAdam, lr, config.wGradClip)
+        : await weightStep(net, weights, wAdam, lrImage(batch), hrImage(batch), lr, config.wGradClip);
       state.trainingForwards++;
       state.step++;
       state.epochSums.wLoss += wLoss;
@@ -397,6 +429,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     atomicWrite(files.summary, JSON.stringify(summary, null, 2) + '\n');
     return { completed: true, ...summary };
   } finally {
+    await parallel?.close();
     if (log !== undefined) closeSync(log);
     net.dispose();
     wAdam.dispose();

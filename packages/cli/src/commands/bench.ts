@@ -129,6 +129,7 @@ interface SearchStepOptions {
   size: string;
   steps: string;
   warmup: string;
+  workers: string;
   json?: boolean;
 }
 
@@ -149,6 +150,7 @@ function searchStepCommand(io: CliIo): Command {
     .option('--size <n>', 'LR patch side in pixels (rfdn needs ≥ 15)', '16')
     .option('--steps <n>', 'timed steps per mode', '3')
     .option('--warmup <n>', 'untimed steps first', '1')
+    .option('--workers <n>', 'also time the step data-parallel over n worker threads and report the speedup', '1')
     .option('--json', 'print one JSON object on stdout instead of text')
     .action(async (options: SearchStepOptions) => {
       const core = await import('@quantnas/core-ops');
@@ -163,6 +165,7 @@ function searchStepCommand(io: CliIo): Command {
         size: parseCount(options.size, '--size', 1),
         steps: parseCount(options.steps, '--steps', 1),
         warmup: parseCount(options.warmup, '--warmup', 0),
+        workers: parseCount(options.workers, '--workers', 1),
       };
       if (io.interactive) io.stderr(`timing ${run.warmup} + ${run.steps} search steps per mode on '${backend}'...\n`);
       let bench: Awaited<ReturnType<typeof benchSearchStep>>;
@@ -187,6 +190,7 @@ function searchStepCommand(io: CliIo): Command {
         batch: bench.batch,
         size: bench.size,
         steps: bench.steps,
+        ...(bench.workerSpeedup ? { workers: bench.workers, parallel_ms: bench.parallelMs, worker_speedup: bench.workerSpeedup } : {}),
       };
       if (options.json) {
         io.stdout(JSON.stringify(result) + '\n');
@@ -195,7 +199,12 @@ function searchStepCommand(io: CliIo): Command {
       io.stdout(
         `search step (α + w) of ${bench.space} C=${bench.channels} cells=${bench.cells}, batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
           renderTable(['mode', 'ms/step'], [['noise', noise.toFixed(1)], ['direct', direct.toFixed(1)]]) +
-          `noise is ${(direct / noise).toFixed(2)}× as fast as direct\n`,
+          `noise is ${(direct / noise).toFixed(2)}× as fast as direct\n` +
+          (bench.workerSpeedup
+            ? Object.entries(bench.workerSpeedup)
+                .map(([mode, x]) => `${mode} on ${bench.workers} workers: ${x!.toFixed(2)}× the single-thread step rate\n`)
+                .join('')
+            : ''),
       );
     });
   return command

@@ -36,6 +36,7 @@ describe('quantnas search', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: quantnas search');
     expect(result.stdout).toMatch(/--space <space>[\s\S]*--preset <name>[\s\S]*--penalty[\s\S]*--mode[\s\S]*--adq[\s\S]*--bits[\s\S]*--seed[\s\S]*--resume[\s\S]*--json/);
+    expect(result.stdout).toContain('--workers <n>');
   });
 
   it.each([
@@ -46,6 +47,8 @@ describe('quantnas search', () => {
     [['--preset', 'huge'], "--preset must be one of quick, cpu, paper, got 'huge'"],
     [['--seed', '1.5'], "--seed must be an integer ≥ 0, got '1.5'"],
     [['--backend', 'tpu'], '--backend'],
+    [['--workers', '0'], "--workers must be an integer ≥ 1, got '0'"],
+    [['--workers', '9'], 'workers (9) must not exceed batchSize (8)'],
   ])('rejects %j with one line', async (extra, message) => {
     expectOneLineError(await run(['search', '--space', 'rfdn', '--out', join(work, 'never'), ...extra]), message);
   });

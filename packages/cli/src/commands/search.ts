@@ -20,6 +20,7 @@ interface SearchCommandOptions {
   data?: string;
   resume?: boolean;
   json?: boolean;
+  workers?: string;
 }
 
 const PRESETS = ['quick', 'cpu', 'paper'];
@@ -52,6 +53,7 @@ export function searchCommand(io: CliIo): Command {
     .option('--selector <name>', 'softmax or gumbel (default softmax)')
     .option('--entropy <kind>', 'α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
+    .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -167,6 +169,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
   }
   const seed = integer(o.seed, '--seed', 0);
   const epochs = integer(o.epochs, '--epochs', 1);
+  const workers = integer(o.workers, '--workers', 1);
   return {
     space: o.space,
     out: resolve(o.out),
@@ -182,6 +185,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(backend !== undefined ? { backend } : {}),
     ...(o.data !== undefined ? { dataRoot: o.data } : {}),
     ...(o.resume ? { resume: true } : {}),
+    ...(workers !== undefined ? { workers } : {}),
   };
 }
 

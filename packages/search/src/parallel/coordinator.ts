@@ -1,0 +1,237 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { tf, type BackendName } from '@quantnas/core-ops';
+import type { PatchBatch } from '@quantnas/data';
+import type { SearchSpaceSpec, Supernet, SupernetOptions } from '@quantnas/search-spaces';
+import { clipByGlobalNorm, type Adam } from '../adam.js';
+import { SearchError } from '../config.js';
+import type { AlphaStepInfo, AlphaStepOptions } from '../search.js';
+import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, VariableLayout } from './protocol.js';
+import { assignVariables, packGradients, packVariables, sameLayout, shardGradients, stateIndices, variableLayout } from './replica.js';
+
+/** A replica thread failed (an exception in its step, or it exited); every replica has been terminated. */
+export class SearchWorkerError extends Error {
+  override readonly name = 'SearchWorkerError';
+}
+
+/**
+ * The worker script: `worker.js` beside this module in the built package. Run from the TypeScript
+ * sources there is no such file; then `QUANTNAS_SEARCH_WORKER` (a bundled worker) or the package's
+ * build output is used.
+ */
+export function defaultWorkerScript(): URL {
+  if (import.meta.url.endsWith('.js')) return new URL('./worker.js', import.meta.url);
+  const bundled = process.env.QUANTNAS_SEARCH_WORKER;
+  return bundled ? pathToFileURL(bundled) : new URL('../../dist/parallel/worker.js', import.meta.url);
+}
+
+/** Batch rows per replica: as equal as possible, the larger shares first. */
+export function shardSizes(batch: number, replicas: number): number[] {
+  if (!(Number.isInteger(replicas) && replicas >= 1)) throw new RangeError(`replicas must be a positive integer, got ${replicas}`);
+  if (batch < replicas) throw new SearchError(`a batch of ${batch} cannot be split over ${replicas} workers (at most one worker per patch)`);
+  return Array.from({ length: replicas }, (_, k) => Math.floor(batch / replicas) + (k < batch % replicas ? 1 : 0));
+}
+
+export interface DataParallelOptions {
+  /** Replicas in all, ≥ 2: the coordinator's supernet is the first, the others run in worker threads. */
+  readonly replicas: number;
+  /** The coordinator's supernet: it holds the authoritative variables. */
+  readonly net: Supernet;
+  /** The backend each worker initialises (wasm or cpu). */
+  readonly backend: BackendName;
+  readonly spec: SearchSpaceSpec;
+  /** The options `net` was built with: the replicas start identical. */
+  readonly supernet: SupernetOptions;
+  /** Training forwards `net` has made (a resumed run): the replicas replay as many. */
+  readonly replayForwards: number;
+  /** LR patch side of the replayed forwards. */
+  readonly lrPatchSize: number;
+  /** The worker script; default `defaultWorkerScript()`. */
+  readonly script?: URL | string;
+}
+
+export interface SummedGradients {
+  /** Σ over replicas of each shard's gradient, by variable name; the caller disposes them. */
+  readonly grads: Map<string, tf.Tensor>;
+  /** The batch's L1 (shard L1s weighted by shard size). */
+  readonly l1: number;
+  readonly terms?: { readonly regulariser: number; readonly entropyTerm: number; readonly bitops: number; readonly penaltyTerm: number };
+}
+
+/**
+ * Data parallelism for the search: each step's batch is split over replicas of the supernet, each
+ * replica computes the gradient of its shard's L1 weighted by its share of the batch, the
+ * coordinator sums them in replica order, applies its Adam once and sends every variable back
+ * before the next phase. Batch-norm running statistics are averaged over the replicas (weighted).
+ */
+export interface DataParallel {
+  readonly replicas: number;
+  gradients(kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients>;
+  alphaStep(batch: PatchBatch, adam: Adam, options: AlphaStepOptions): Promise<AlphaStepInfo>;
+  weightStep(batch: PatchBatch, adam: Adam, rate: number, clip: number): Promise<number>;
+  /** Stops the workers; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(message: ReplicaMessage): void;
+  reject(error: Error): void;
+}
+
+export async function startDataParallel(options: DataParallelOptions): Promise<DataParallel> {
+  const { net, replicas } = options;
+  if (!(Number.isInteger(replicas) && replicas >= 2)) throw new RangeError(`data parallelism needs at least 2 replicas, got ${replicas}`);
+  const script = options.script ?? defaultWorkerScript();
+  const scriptPath = script instanceof URL || script.startsWith('file:') ? fileURLToPath(script) : script;
+  if (!existsSync(scriptPath)) throw new SearchError(`the search worker script ${scriptPath} is missing: build @quantnas/search first (npm run build)`);
+
+  const layout = variableLayout(net);
+  const state = stateIndices(net, layout);
+  const all = layout.names.map((_, i) => i);
+
+  const workers: Worker[] = [];
+  const pending = new Map<number, Pending>();
+  let failure: Error | undefined;
+  let closed = false;
+  const terminateAll = () => Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+  const fail = (index: number, message: string) => {
+    if (failure || closed) return;
+    failure = new SearchWorkerError(`search worker ${index + 1} of ${workers.length} failed: ${message}`);
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+    void terminateAll();
+  };
+  for (let k = 0; k < replicas - 1; k++) {
+    const worker = new Worker(scriptPath);
+    worker.on('message', (message: ReplicaMessage) => {
+      if (message.type === 'error') return fail(k, message.stack ?? message.message);
+      const p = pending.get(k);
+      pending.delete(k);
+      p?.resolve(message);
+    });
+    worker.on('error', (error) => fail(k, error.stack ?? error.message));
+    worker.on('exit', (code) => fail(k, `exited with code ${code}`));
+    workers.push(worker);
+  }
+  const request = (k: number, message: CoordinatorMessage, transfer: ArrayBuffer[] = []): Promise<ReplicaMessage> => {
+    if (failure) return Promise.reject(failure);
+    return new Promise((resolve, reject) => {
+      pending.set(k, { resolve, reject });
+      workers[k]!.postMessage(message, transfer);
+    });
+  };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    for (const w of workers) w.postMessage({ type: 'shutdown' } satisfies CoordinatorMessage);
+    await terminateAll();
+  };
+
+  try {
+    const ready = await Promise.all(
+      workers.map((_, k) =>
+        request(k, { type: 'init', backend: options.backend, spec: options.spec, supernet: options.supernet, replayForwards: options.replayForwards, lrPatchSize: options.lrPatchSize }),
+      ),
+    );
+    for (const r of ready) {
+      if (r.type !== 'ready' || !sameLayout(r.layout as VariableLayout, layout)) throw new SearchWorkerError('a search worker built a different supernet than the coordinator');
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  // Everything is sent before the first phase (a resumed coordinator differs from fresh replicas).
+  let alphaChanged = true;
+
+  const gradients = async (kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients> => {
+    const [n, h, w, c] = batch.lrShape;
+    const [, hh, hw] = batch.hrShape;
+    const sizes = shardSizes(n, replicas);
+    const lrRow = h * w * c;
+    const hrRow = hh * hw * c;
+    const update = { indices: all, data: await packVariables(net, layout, all, true) };
+    const refreshSkipped = alphaChanged;
+    let start = sizes[0]!;
+    const replies = Promise.all(
+      workers.map((_, k) => {
+        const rows = sizes[k + 1]!;
+        const lr = batch.lr.slice(start * lrRow, (start + rows) * lrRow);
+        const hr = batch.hr.slice(start * hrRow, (start + rows) * hrRow);
+        start += rows;
+        return request(
+          k,
+          { type: 'phase', kind, update, refreshSkipped, lr, lrShape: [rows, h, w, c], hr, hrShape: [rows, hh, hw, c], weight: rows / n },
+          [lr.buffer, hr.buffer],
+        );
+      }),
+    );
+    // A failing worker rejects `replies` while this thread computes its own shard: awaited below.
+    replies.catch(() => undefined);
+    alphaChanged = kind === 'alpha';
+
+    const own = await shardGradients(
+      net,
+      kind,
+      tf.tensor4d(batch.lr.subarray(0, sizes[0]! * lrRow), [sizes[0]!, h, w, c]),
+      tf.tensor4d(batch.hr.subarray(0, sizes[0]! * hrRow), [sizes[0]!, hh, hw, c]),
+      sizes[0]! / n,
+      terms,
+    );
+    const ownGrads = await packGradients(layout, own.grads);
+    const ownState = await packVariables(net, layout, state);
+    const others = (await replies) as PhaseReply[];
+
+    // Sums in replica order, in float32: the same inputs give the same bits.
+    const sums = new Map<number, Float32Array>();
+    const add = (indices: readonly number[], data: Float32Array) => {
+      let offset = 0;
+      for (const i of indices) {
+        const part = data.subarray(offset, offset + layout.sizes[i]!);
+        offset += part.length;
+        const sum = sums.get(i);
+        if (!sum) sums.set(i, Float32Array.from(part));
+        else for (let j = 0; j < part.length; j++) sum[j] += part[j]!;
+      }
+    };
+    add(ownGrads.indices, ownGrads.data);
+    for (const r of others) add(r.gradIndices, r.grads);
+    const grads = new Map<string, tf.Tensor>();
+    for (const i of [...sums.keys()].sort((a, b) => a - b)) grads.set(layout.names[i]!, tf.tensor(sums.get(i)!, [...layout.shapes[i]!]));
+
+    if (state.length > 0) {
+      const mean = new Float64Array(ownState.length);
+      const weights = sizes.map((s) => s / n);
+      for (let j = 0; j < mean.length; j++) mean[j] = weights[0]! * ownState[j]!;
+      others.forEach((r, k) => {
+        for (let j = 0; j < mean.length; j++) mean[j] += weights[k + 1]! * r.state[j]!;
+      });
+      assignVariables(net, layout, { indices: state, data: Float32Array.from(mean) });
+    }
+    const l1 = sizes.reduce((s, rows, k) => s + (rows / n) * (k === 0 ? own.l1 : others[k - 1]!.l1), 0);
+    return { grads, l1, ...(own.terms ? { terms: own.terms } : {}) };
+  };
+
+  return {
+    replicas,
+    gradients,
+    async alphaStep(batch, adam, o) {
+      const alphas = net.alphaVariables();
+      const g = await gradients('alpha', batch, o);
+      adam.apply(alphas, g.grads, o.lr);
+      tf.dispose([...g.grads.values()]);
+      const t = g.terms!;
+      return { loss: g.l1 + t.entropyTerm + t.penaltyTerm, l1: g.l1, entropy: t.regulariser, entropyTerm: t.entropyTerm, penaltyTerm: t.penaltyTerm, expectedBitops: t.bitops };
+    },
+    async weightStep(batch, adam, rate, clip) {
+      const weights = net.weightVariables();
+      const g = await gradients('w', batch);
+      const clipped = clipByGlobalNorm(g.grads, clip);
+      adam.apply(weights, clipped.grads, rate);
+      tf.dispose([clipped.norm, ...clipped.grads.values(), ...g.grads.values()]);
+      return g.l1;
+    },
+    close,
+  };
+}

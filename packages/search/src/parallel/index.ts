@@ -1,0 +1,9 @@
+export {
+  defaultWorkerScript,
+  SearchWorkerError,
+  shardSizes,
+  startDataParallel,
+  type DataParallel,
+  type DataParallelOptions,
+  type SummedGradients,
+} from './coordinator.js';

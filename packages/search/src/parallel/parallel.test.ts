@@ -1,0 +1,178 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend, tf } from '@quantnas/core-ops';
+import type { PatchBatch } from '@quantnas/data';
+import { resolveDataRoot } from '@quantnas/data';
+import { createSupernet, getSpace, type SupernetOptions } from '@quantnas/search-spaces';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readCheckpoint } from '../checkpoint.js';
+import { parseEventLog, type SearchEvent } from '../events.js';
+import { runSearch, type SearchOptions } from '../search.js';
+import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
+import { shardGradients } from './replica.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    searchWorker: string;
+  }
+}
+
+const script = inject('searchWorker');
+const dataRoot = resolveDataRoot();
+const work = mkdtempSync(join(tmpdir(), 'quantnas-parallel-'));
+let n = 0;
+const outDir = () => join(work, `run${n++}`);
+
+const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => ({
+  space: 'basic',
+  out,
+  dataRoot,
+  channels: 6,
+  cells: 1,
+  epochs: 3,
+  warmupEpochs: 1,
+  stepsPerEpoch: 2,
+  batchSize: 4,
+  lrPatchSize: 8,
+  validationPatches: 2,
+  validationPatchSize: 8,
+  checkpointEvery: 1000,
+  trainSets: ['T91'],
+  penalty: 1e-3,
+  seed: 5,
+  workers: 2,
+  ...extra,
+});
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+function randomBatch(rows: number, size: number, scale: number, seed: number): PatchBatch {
+  const lr = tf.randomUniform([rows, size, size, 3], 0, 1, 'float32', seed);
+  const hr = tf.randomUniform([rows, size * scale, size * scale, 3], 0, 1, 'float32', seed + 1);
+  const batch = { lr: lr.dataSync() as Float32Array, hr: hr.dataSync() as Float32Array, lrShape: [rows, size, size, 3], hrShape: [rows, size * scale, size * scale, 3] };
+  tf.dispose([lr, hr]);
+  return batch as unknown as PatchBatch;
+}
+
+async function values(grads: Map<string, tf.Tensor>): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, g] of grads) out.set(name, (await g.data()) as Float32Array);
+  tf.dispose([...grads.values()]);
+  return out;
+}
+
+function expectClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>) {
+  expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+  for (const [name, x] of a) {
+    const y = b.get(name)!;
+    let scale = 0;
+    for (const v of x) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!), `${name}[${i}]`).toBeLessThanOrEqual(1e-5 * scale + 1e-9);
+  }
+}
+
+describe('shardSizes', () => {
+  it('splits a batch as evenly as possible and refuses more workers than patches', () => {
+    expect(shardSizes(8, 2)).toEqual([4, 4]);
+    expect(shardSizes(7, 3)).toEqual([3, 2, 2]);
+    expect(() => shardSizes(1, 2)).toThrow(/cannot be split over 2 workers/);
+  });
+});
+
+describe('data-parallel gradients', () => {
+  // No batch statistics (ADQ off) and no noise (fp): the summed shard gradients must equal the batch's.
+  const options: SupernetOptions = { mode: 'fp', adq: false, seed: 3, channels: 6, cells: 1 };
+  const spec = getSpace('basic');
+  const batch = randomBatch(4, 8, spec.scale, 11);
+  let parallel: DataParallel | undefined;
+  afterAll(() => parallel?.close());
+
+  it('equal the full-batch gradients of one replica, α terms counted once', async () => {
+    const single = createSupernet(spec, options);
+    const net = createSupernet(spec, options);
+    try {
+      // Move α off zero so that the entropy and BitOps gradients are not trivial.
+      for (const [, v] of [...single.alphaVariables(), ...net.alphaVariables()]) v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 7));
+      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', spec, supernet: options, replayForwards: 0, lrPatchSize: 8, script });
+      const terms = { entropy: 'entropy' as const, entropyWeight: 0.1, penalty: 0.5, b0: 1e6 };
+      const full = (kind: 'alpha' | 'w') =>
+        shardGradients(single, kind, tf.tensor4d(batch.lr, batch.lrShape), tf.tensor4d(batch.hr, batch.hrShape), 1, kind === 'alpha' ? terms : undefined);
+
+      const fullW = await full('w');
+      const parW = await parallel.gradients('w', batch);
+      expect(Math.abs(parW.l1 - fullW.l1)).toBeLessThan(1e-5 * fullW.l1);
+      expectClose(await values(fullW.grads), await values(parW.grads));
+
+      const fullA = await full('alpha');
+      const parA = await parallel.gradients('alpha', batch, terms);
+      expect(parA.terms).toEqual(fullA.terms);
+      expectClose(await values(fullA.grads), await values(parA.grads));
+    } finally {
+      await parallel?.close();
+      single.dispose();
+      net.dispose();
+    }
+  });
+});
+
+describe('a search on 2 workers', () => {
+  let straight: string;
+  const events: SearchEvent[] = [];
+
+  beforeAll(async () => {
+    straight = outDir();
+    const result = await runSearch(tiny(straight), { onEvent: (e) => events.push(e), workerScript: script });
+    expect(result.completed).toBe(true);
+  });
+
+  it('completes and writes its outputs', () => {
+    for (const f of ['genotype.json', 'genotype-best.json', 'genotype.svg', 'search.jsonl', 'summary.json', 'checkpoint.qnc']) expect(existsSync(join(straight, f)), f).toBe(true);
+    const steps = events.filter((e) => e.status === 'step');
+    expect(steps).toHaveLength(6);
+    for (const e of steps) expect(Number.isFinite(e.wLoss)).toBe(true);
+    expect(steps.filter((e) => e.alphaLoss !== undefined)).toHaveLength(4);
+  });
+
+  it('resumes with the same worker count to the same result, bit for bit', async () => {
+    const dir = outDir();
+    const controller = new AbortController();
+    const stopped = await runSearch(tiny(dir, { checkpointEvery: 1 }), {
+      signal: controller.signal,
+      workerScript: script,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 3) controller.abort();
+      },
+    });
+    expect(stopped).toMatchObject({ completed: false, step: 3 });
+    const resumed = await runSearch({ out: dir, space: 'basic', dataRoot, resume: true }, { workerScript: script });
+    expect(resumed.completed).toBe(true);
+    const [a, b] = [readCheckpoint(join(straight, 'checkpoint.qnc')).tensors, readCheckpoint(join(dir, 'checkpoint.qnc')).tensors];
+    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+    const wLoss = (list: SearchEvent[]) => list.flatMap((e) => (e.status === 'step' ? [e.wLoss] : []));
+    const { readFileSync } = await import('node:fs');
+    expect(wLoss(parseEventLog<SearchEvent>(readFileSync(join(dir, 'search.jsonl'), 'utf8')))).toEqual(wLoss(events));
+  });
+
+  it('surfaces a failing worker as an error and stops the others', async () => {
+    // The real replica, plus a listener that throws on the first step.
+    const failing = join(work, 'failing-worker.mjs');
+    writeFileSync(
+      failing,
+      `import { parentPort } from 'node:worker_threads';\nimport ${JSON.stringify(script)};\n` +
+        `parentPort.on('message', (m) => { if (m.type === 'phase') throw new Error('replica exploded'); });\n`,
+    );
+    const dir = outDir();
+    const run = runSearch(tiny(dir, { workers: 3, batchSize: 3 }), { workerScript: failing });
+    await expect(run).rejects.toThrow(SearchWorkerError);
+    await expect(run).rejects.toThrow(/search worker \d of 2 failed: .*replica exploded/s);
+    // A checkpoint-free failure leaves an unfinished run that the next call can resume or refuse.
+    expect(existsSync(join(dir, 'summary.json'))).toBe(false);
+  });
+
+  it('refuses more workers than patches per batch', async () => {
+    await expect(runSearch(tiny(outDir(), { workers: 5 }), { workerScript: script })).rejects.toThrow(/workers \(5\) must not exceed batchSize \(4\)/);
+  });
+});

@@ -1,0 +1,105 @@
+import { tf } from '@quantnas/core-ops';
+import type { Supernet } from '@quantnas/search-spaces';
+import { alphaObjective } from '../search.js';
+import type { AlphaTerms, PhaseKind, VariableLayout, VariableUpdate } from './protocol.js';
+
+/** The supernet's variables in a fixed order, the same in every replica built from the same options. */
+export function variableLayout(net: Supernet): VariableLayout {
+  const entries = [...net.variables()];
+  return { names: entries.map(([n]) => n), sizes: entries.map(([, v]) => v.size), shapes: entries.map(([, v]) => [...v.shape]) };
+}
+
+/** Indices of the variables that no optimiser trains (batch-norm running statistics): forwards change them. */
+export function stateIndices(net: Supernet, layout: VariableLayout): number[] {
+  const trained = new Set([...net.weightVariables().keys(), ...net.alphaVariables().keys()]);
+  return layout.names.flatMap((n, i) => (trained.has(n) ? [] : [i]));
+}
+
+export function sameLayout(a: VariableLayout, b: VariableLayout): boolean {
+  return a.names.length === b.names.length && a.names.every((n, i) => n === b.names[i] && a.sizes[i] === b.sizes[i]);
+}
+
+/** Reads the listed variables into one buffer, in index order. */
+export async function packVariables(net: Supernet, layout: VariableLayout, indices: readonly number[], shared = false): Promise<Float32Array> {
+  const variables = net.variables();
+  const total = indices.reduce((s, i) => s + layout.sizes[i]!, 0);
+  const out = new Float32Array(shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4));
+  let offset = 0;
+  for (const i of indices) {
+    out.set((await variables.get(layout.names[i]!)!.data()) as Float32Array, offset);
+    offset += layout.sizes[i]!;
+  }
+  return out;
+}
+
+export function assignVariables(net: Supernet, layout: VariableLayout, update: VariableUpdate): void {
+  const variables = net.variables();
+  let offset = 0;
+  for (const i of update.indices) {
+    const size = layout.sizes[i]!;
+    const value = tf.tensor(update.data.subarray(offset, offset + size), [...layout.shapes[i]!]);
+    variables.get(layout.names[i]!)!.assign(value);
+    value.dispose();
+    offset += size;
+  }
+}
+
+export interface ShardResult {
+  /** Gradients of `weight`·L1 (+ the α regularisers when asked), by variable name; the caller disposes them. */
+  readonly grads: Map<string, tf.Tensor>;
+  /** The shard's L1, unscaled. */
+  readonly l1: number;
+  /** The α objective's other terms, when `terms` was given. */
+  readonly terms?: { readonly regulariser: number; readonly entropyTerm: number; readonly bitops: number; readonly penaltyTerm: number };
+}
+
+/**
+ * One replica's part of a step: the gradient of its shard's L1 scaled by the shard's share of the
+ * batch, so that the replicas' gradients sum to the full batch's. The α regularisers depend on α
+ * alone: exactly one replica adds them (`terms`), so they count once. Disposes `lr` and `hr`.
+ */
+export async function shardGradients(net: Supernet, kind: PhaseKind, lr: tf.Tensor4D, hr: tf.Tensor4D, weight: number, terms?: AlphaTerms): Promise<ShardResult> {
+  const trained = kind === 'alpha' ? net.alphaVariables() : net.weightVariables();
+  let l1: tf.Scalar | undefined;
+  let parts: ReturnType<typeof alphaObjective> | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    l1 = tf.keep(tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar);
+    const scaled = tf.mul(l1, weight) as tf.Scalar;
+    if (!terms) return scaled;
+    parts = alphaObjective(net, scaled, terms);
+    for (const t of [parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm]) tf.keep(t);
+    return parts.total;
+  }, [...trained.values()]);
+  tf.dispose([lr, hr]);
+  const named = new Map<string, tf.Tensor>();
+  for (const [name, v] of trained) {
+    const g = grads[v.name];
+    // A variable unused by this forward (a skipped op) gets no gradient.
+    if (g) named.set(name, g);
+  }
+  const read = async (t: tf.Tensor) => (await t.data())[0]!;
+  const result: ShardResult = {
+    grads: named,
+    l1: await read(l1!),
+    ...(parts
+      ? { terms: { regulariser: await read(parts.regulariser), entropyTerm: await read(parts.entropyTerm), bitops: await read(parts.bitops), penaltyTerm: await read(parts.penaltyTerm) } }
+      : {}),
+  };
+  tf.dispose([value, l1!]);
+  if (parts) tf.dispose([parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm]);
+  return result;
+}
+
+/** Packs gradients by layout index (ascending) and disposes them. */
+export async function packGradients(layout: VariableLayout, grads: Map<string, tf.Tensor>): Promise<{ indices: number[]; data: Float32Array }> {
+  const indices = layout.names.flatMap((n, i) => (grads.has(n) ? [i] : []));
+  const data = new Float32Array(indices.reduce((s, i) => s + layout.sizes[i]!, 0));
+  let offset = 0;
+  for (const i of indices) {
+    const g = grads.get(layout.names[i]!)!;
+    data.set((await g.data()) as Float32Array, offset);
+    offset += layout.sizes[i]!;
+  }
+  tf.dispose([...grads.values()]);
+  return { indices, data };
+}

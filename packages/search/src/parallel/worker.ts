@@ -1,0 +1,65 @@
+// A search replica in a worker thread: its own tfjs and supernet, driven by the coordinator
+// (coordinator.ts). It computes its shard's gradients; the coordinator owns the optimisers.
+import { parentPort } from 'node:worker_threads';
+import { initBackend, tf } from '@quantnas/core-ops';
+import { createSupernet, type Supernet } from '@quantnas/search-spaces';
+import type { CoordinatorMessage, PhaseRequest, ReplicaInit, ReplicaMessage, VariableLayout } from './protocol.js';
+import { assignVariables, packGradients, packVariables, shardGradients, stateIndices, variableLayout } from './replica.js';
+
+const port = parentPort;
+if (!port) throw new Error('the search replica must run in a worker thread');
+
+let net: Supernet | undefined;
+let layout: VariableLayout | undefined;
+let state: number[] = [];
+
+const post = (message: ReplicaMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+async function init(message: ReplicaInit): Promise<void> {
+  await initBackend(message.backend);
+  net = createSupernet(message.spec, message.supernet);
+  layout = variableLayout(net);
+  state = stateIndices(net, layout);
+  // The noise and Gumbel draws are numbered per forward: catch up with the coordinator's count.
+  if (message.replayForwards > 0) {
+    const x = tf.zeros([1, message.lrPatchSize, message.lrPatchSize, 3]) as tf.Tensor4D;
+    for (let i = 0; i < message.replayForwards; i++) {
+      const y = net.apply(x, { training: true });
+      await y.data();
+      y.dispose();
+    }
+    x.dispose();
+  }
+  post({ type: 'ready', layout });
+}
+
+async function phase(message: PhaseRequest): Promise<void> {
+  if (!net || !layout) throw new Error('phase before init');
+  if (message.update) assignVariables(net, layout, message.update);
+  if (message.refreshSkipped) await net.updateSkippedOps();
+  const lr = tf.tensor4d(message.lr, message.lrShape);
+  const hr = tf.tensor4d(message.hr, message.hrShape);
+  const shard = await shardGradients(net, message.kind, lr, hr, message.weight);
+  const packed = await packGradients(layout, shard.grads);
+  const stateData = await packVariables(net, layout, state);
+  post({ type: 'phase', gradIndices: packed.indices, grads: packed.data, state: stateData, l1: shard.l1 }, [packed.data.buffer as ArrayBuffer, stateData.buffer as ArrayBuffer]);
+}
+
+// Messages are handled one at a time, in order.
+let queue = Promise.resolve();
+port.on('message', (message: CoordinatorMessage) => {
+  queue = queue.then(async () => {
+    try {
+      if (message.type === 'init') await init(message);
+      else if (message.type === 'phase') await phase(message);
+      else {
+        net?.dispose();
+        net = undefined;
+        port.close();
+      }
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      post({ type: 'error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+    }
+  });
+});
