@@ -1,7 +1,9 @@
 import { mkdtemp, readFile, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initBackend } from '@quantnas/core-ops';
 import { decodePng, resolveDataRoot } from '@quantnas/data';
+import { runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from './io.js';
 import { main } from './main.js';
@@ -104,6 +106,107 @@ describe('eval --model bicubic', () => {
 
   it('rejects a bad scale', async () => {
     expectOneLineError(await run(['eval', '--model', 'bicubic', '--scale', 'four', '--data', dataRoot]), "'four'");
+  });
+});
+
+describe('eval --model <.qnas | training dir>', () => {
+  let trained: string;
+  let model: string;
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    const genotypePath = join(work, 'eval-genotype.json');
+    await writeFile(
+      genotypePath,
+      JSON.stringify({
+        schemaVersion: 1,
+        space: 'basic',
+        scale: 4,
+        channels: 6,
+        blocks: {
+          head0: { op: 'simple_3x3_grouped_3', bits: 8 },
+          head1: { op: 'simple_3x3', bits: 4 },
+          skip: { op: 'simple_1x1', bits: 4 },
+          body1: { op: 'conv_3x1_1x3', bits: 8 },
+          body2: { op: 'simple_3x3', bits: 4 },
+          upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
+          tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
+          tail2: { op: 'simple_1x1', bits: 4 },
+        },
+      }),
+    );
+    trained = join(work, 'eval-trained');
+    await runTraining({
+      genotype: genotypePath,
+      cells: 1,
+      out: trained,
+      dataRoot,
+      trainSets: ['T91'],
+      epochs: 1,
+      // Enough steps for a non-trivial image (a flat output would make the agreement check vacuous).
+      stepsPerEpoch: 40,
+      lr: 5e-3,
+      batchSize: 4,
+      lrPatchSize: 16,
+      validationPatches: 2,
+      validationPatchSize: 16,
+    });
+    model = join(work, 'eval-model.qnas');
+    expect((await run(['export', trained, '--out', model])).code).toBe(0);
+  });
+
+  it('scores the exported model within 0.01 dB of its checkpoint on every set, with the costs', async () => {
+    const sets = 'Set5,Set14';
+    const results = await Promise.all([
+      run(['eval', '--model', model, '--sets', sets, '--data', dataRoot, '--json']),
+      run(['eval', '--model', model, '--engine', 'reference', '--sets', 'Set5', '--data', dataRoot, '--json']),
+    ]);
+    const checkpoint = await run(['eval', '--model', trained, '--sets', sets, '--data', dataRoot, '--json']);
+    for (const r of [...results, checkpoint]) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const [int8, reference, fakeQuant] = [...results, checkpoint].map((r) => JSON.parse(r.stdout));
+    expect(int8.engine).toBe('int8');
+    expect(reference.engine).toBe('reference');
+    expect(fakeQuant.engine).toBe('fake-quant');
+    console.log('exported vs checkpoint', { int8: int8.sets, fakeQuant: fakeQuant.sets });
+    for (const set of ['Set5', 'Set14']) {
+      expect(Math.abs(int8.sets[set].psnr - fakeQuant.sets[set].psnr), set).toBeLessThan(0.01);
+      expect(int8.sets[set].psnr).toBeGreaterThan(15);
+    }
+    expect(reference.sets.Set5.psnr).toBe(int8.sets.Set5.psnr);
+    const summary = JSON.parse(await readFile(join(trained, 'summary.json'), 'utf8'));
+    for (const r of [int8, fakeQuant]) {
+      expect(r).toMatchObject({
+        scale: 4,
+        params: summary.cost.params,
+        macs_per_pixel: summary.cost.macsPerPixel,
+        bitops_32x32: summary.cost.bitops32x32,
+        bitops_per_output_mp: summary.cost.bitopsPerOutputMegapixel,
+      });
+    }
+  });
+
+  it('prints the engine and the costs in the table', async () => {
+    const result = await run(['eval', '--model', model, '--sets', 'Set5', '--data', dataRoot]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\(int8; Y channel/);
+    expect(result.stdout).toMatch(/params, \d+ MACs per LR pixel, BitOps .* at 32×32 LR/);
+  });
+
+  it('refuses a model for another scale, a damaged model and misplaced options, in one line', async () => {
+    expectOneLineError(await run(['eval', '--model', model, '--scale', '2', '--sets', 'Set5', '--data', dataRoot]), 'is a x4 model; --scale is 2');
+    expectOneLineError(await run(['eval', '--model', trained, '--scale', '3', '--sets', 'Set5', '--data', dataRoot]), 'trains a x4 model; --scale is 3');
+    expectOneLineError(await run(['eval', '--model', trained, '--engine', 'int8', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models');
+    expectOneLineError(await run(['eval', '--model', model, '--engine', 'fast', '--sets', 'Set5', '--data', dataRoot]), "--engine must be int8 or reference, got 'fast'");
+    expectOneLineError(await run(['eval', '--model', join(work, 'absent.qnas'), '--sets', 'Set5', '--data', dataRoot]), 'absent.qnas', 'no such file');
+    const torn = join(work, 'torn.qnas');
+    await writeFile(torn, (await readFile(model)).subarray(0, 100));
+    expectOneLineError(await run(['eval', '--model', torn, '--sets', 'Set5', '--data', dataRoot]), 'torn.qnas');
+    const notTrained = join(work, 'not-trained');
+    await mkdir(notTrained);
+    expectOneLineError(await run(['eval', '--model', notTrained, '--sets', 'Set5', '--data', dataRoot]), 'no best checkpoint');
   });
 });
 

@@ -58,11 +58,39 @@ export type SearchEvent =
   | { readonly status: 'done'; readonly genotypePath: string; readonly bestGenotypePath?: string; readonly seconds: number };
 
 export type TrainEvent =
-  | { readonly status: 'start'; readonly backend: string; readonly epochs: number; readonly stepsPerEpoch: number; readonly seed: number }
-  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly loss: number; readonly lr: number }
-  | { readonly status: 'epoch'; readonly epoch: number; readonly loss: number; readonly validationPsnr: number; readonly best: boolean }
+  | {
+      readonly status: 'start';
+      readonly backend: string;
+      readonly epochs: number;
+      readonly stepsPerEpoch: number;
+      readonly seed: number;
+      readonly space?: string;
+      readonly totalSteps?: number;
+      /** Set when the run continues from a checkpoint. */
+      readonly resumedFromStep?: number;
+      readonly checkpoint?: string;
+    }
+  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly loss: number; readonly lr: number; readonly totalSteps?: number }
+  | {
+      readonly status: 'epoch';
+      readonly epoch: number;
+      readonly loss: number;
+      readonly validationPsnr: number;
+      readonly best: boolean;
+      readonly bestValidationPsnr?: number;
+      /** Wall time of the training so far, resumed parts included. */
+      readonly seconds?: number;
+    }
   | { readonly status: 'checkpoint'; readonly epoch: number; readonly step: number; readonly path: string }
-  | { readonly status: 'done'; readonly checkpointPath: string; readonly bestValidationPsnr: number; readonly seconds: number };
+  | { readonly status: 'note'; readonly message: string }
+  | {
+      readonly status: 'done';
+      readonly checkpointPath: string;
+      readonly bestValidationPsnr: number;
+      readonly seconds: number;
+      readonly bestCheckpointPath?: string;
+      readonly bestEpoch?: number;
+    };
 
 /** One event as a JSONL line. */
 export function eventLine(event: SearchEvent | TrainEvent): string {

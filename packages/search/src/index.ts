@@ -41,3 +41,13 @@ export {
 } from './search.js';
 export { benchSearchStep, type SearchStepBench, type SearchStepBenchOptions } from './bench.js';
 export * from './export/index.js';
+export * from './train/index.js';
+export {
+  defaultWorkerScript,
+  SearchWorkerError,
+  shardSizes,
+  startDataParallel,
+  type DataParallel,
+  type DataParallelOptions,
+  type SummedGradients,
+} from './parallel/index.js';

@@ -1,17 +1,44 @@
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { bicubicUpscale, resolveDataRoot } from '@quantnas/data';
+import { bicubicUpscale, DataError, resolveDataRoot, toRgb, type ImageU8 } from '@quantnas/data';
 import { evaluate, standardProtocol, type EvaluationResult, type SrModel } from '@quantnas/metrics';
+import type { ArtifactCost, ModelArtifact, SessionOptions } from '@quantnas/runtime';
 import { UsageError, type CliIo } from '../io.js';
 import { parseScale, parseSetList } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTable } from '../table.js';
+import { TRAIN_USER_ERRORS } from './train.js';
 
-const MODELS: Record<string, (scale: number) => SrModel> = {
-  bicubic: (scale) => ({ name: 'bicubic', upscale: (lr) => bicubicUpscale(lr, scale) }),
-};
+/** How the model's images are computed. */
+export type EvalEngine = 'bicubic' | 'int8' | 'reference' | 'fake-quant';
+
+/** Cost figures reported next to the quality; null for bicubic. */
+interface ModelCost {
+  readonly params: number | null;
+  readonly macsPerPixel: number | null;
+  readonly bitops32x32: number | null;
+  readonly bitopsPerOutputMegapixel: number | null;
+}
+
+/** A model ready to run, with what the report says about it. */
+interface LoadedModel {
+  readonly model: SrModel;
+  readonly engine: EvalEngine;
+  readonly cost: ModelCost;
+  /** Frees sessions, networks. */
+  dispose(): Promise<void>;
+}
+
+const NO_COST: ModelCost = { params: null, macsPerPixel: null, bitops32x32: null, bitopsPerOutputMegapixel: null };
 
 interface EvalOptions {
   model: string;
+  engine?: string;
+  backend?: string;
   scale: string;
   sets: string;
   data?: string;
@@ -26,9 +53,16 @@ export function evalCommand(io: CliIo): Command {
     .description(
       'Upscales every LR image of the chosen benchmark sets with a model and measures PSNR and SSIM ' +
         'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their ' +
-        'gray values), output rounded to uint8, `scale` pixels shaved from every border.',
+        'gray values), output rounded to uint8, `scale` pixels shaved from every border.\n\nModels: ' +
+        '`bicubic`; an exported integer model (.qnas), run by the runtime (--engine int8: the WASM engine; ' +
+        'reference: the scalar reference engine); a training directory (quantnas train), whose best ' +
+        'checkpoint runs as the fake-quant tfjs network, so an export can be compared with its checkpoint. ' +
+        'Networks take RGB: a grayscale LR image is given as three equal channels, and the gray output is ' +
+        'the mean of the three output channels (each rounded to uint8 first, then the mean rounded).',
     )
-    .requiredOption('--model <name>', `model to evaluate (${Object.keys(MODELS).join(', ')})`)
+    .requiredOption('--model <model>', 'bicubic, an exported model (.qnas) or a training directory')
+    .option('--engine <engine>', 'for a .qnas model: int8 (WASM engine, default) or reference (scalar reference engine)')
+    .option('--backend <name>', 'tfjs backend for a training directory (default wasm)')
     .option('--scale <s>', 'upscaling factor', '4')
     .option('--sets <list>', 'comma-separated benchmark sets', 'Set5,Set14,B100')
     .option('--data <dir>', 'data root holding the sets (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
@@ -38,44 +72,201 @@ export function evalCommand(io: CliIo): Command {
     .action(async (options: EvalOptions) => {
       const scale = parseScale(options.scale);
       const sets = parseSetList(options.sets);
-      const makeModel = MODELS[options.model];
-      if (!makeModel) {
-        throw new UsageError(`unknown model '${options.model}' (available: ${Object.keys(MODELS).join(', ')})`);
-      }
-      const root = resolveDataRoot({ explicit: options.data, env: io.env });
-      const progress = createProgress(io, `eval ${options.model} x${scale}`);
+      const loaded = await loadModel(options, scale);
       let result: EvaluationResult;
       try {
-        result = await evaluate({
-          model: makeModel(scale),
-          scale,
-          sets,
-          root,
-          protocol: standardProtocol(scale),
-          lrSource: options.lrSource,
-          onProgress: (event) => {
-            if (event.status === 'image') progress.update(event.index + 1, event.total, `${event.set}/${event.image}`);
-          },
-        });
+        const root = resolveDataRoot({ explicit: options.data, env: io.env });
+        const progress = createProgress(io, `eval ${loaded.model.name} x${scale}`);
+        try {
+          result = await evaluate({
+            model: loaded.model,
+            scale,
+            sets,
+            root,
+            protocol: standardProtocol(scale),
+            lrSource: options.lrSource,
+            onProgress: (event) => {
+              if (event.status === 'image') progress.update(event.index + 1, event.total, `${event.set}/${event.image}`);
+            },
+          });
+        } finally {
+          progress.stop();
+        }
       } finally {
-        progress.stop();
+        await loaded.dispose();
       }
-      if (options.json) io.stdout(JSON.stringify(toJson(result, Boolean(options.perImage))) + '\n');
-      else io.stdout(toTable(result, Boolean(options.perImage)));
+      if (options.json) io.stdout(JSON.stringify(toJson(result, Boolean(options.perImage), loaded)) + '\n');
+      else io.stdout(toTable(result, Boolean(options.perImage), loaded));
     });
 }
 
-function toJson(result: EvaluationResult, perImage: boolean) {
+async function loadModel(options: EvalOptions, scale: number): Promise<LoadedModel> {
+  const name = options.model;
+  if (options.engine !== undefined && options.engine !== 'int8' && options.engine !== 'reference') {
+    throw new UsageError(`--engine must be int8 or reference, got '${options.engine}'`);
+  }
+  if (name === 'bicubic') {
+    if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models only');
+    return { model: { name: 'bicubic', upscale: (lr) => bicubicUpscale(lr, scale) }, engine: 'bicubic', cost: NO_COST, dispose: async () => {} };
+  }
+  if (existsSync(name) && statSync(name).isDirectory()) {
+    if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models; a training directory runs its fake-quant network');
+    return loadTrainingDir(name, scale, options.backend);
+  }
+  if (existsSync(name) || name.endsWith('.qnas')) return loadExported(name, scale, (options.engine ?? 'int8') as 'int8' | 'reference');
+  throw new UsageError(`unknown model '${name}' (expected bicubic, a .qnas file or a training directory)`);
+}
+
+/** Networks take RGB; a gray LR goes in as three equal channels and comes back as their mean. */
+function grayAware(upscaleRgb: (rgb: ImageU8) => Promise<Uint8Array>, scale: number) {
+  return async (lr: ImageU8): Promise<ImageU8> => {
+    const data = await upscaleRgb(toRgb(lr));
+    const [width, height] = [lr.width * scale, lr.height * scale];
+    if (lr.channels === 3) return { width, height, channels: 3, data };
+    const gray = new Uint8Array(width * height);
+    for (let i = 0, j = 0; i < gray.length; i++, j += 3) gray[i] = Math.round((data[j]! + data[j + 1]! + data[j + 2]!) / 3);
+    return { width, height, channels: 1, data: gray };
+  };
+}
+
+async function loadExported(path: string, scale: number, engine: 'int8' | 'reference'): Promise<LoadedModel> {
+  const runtime = await import('@quantnas/runtime');
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DataError(`${path}: cannot read the model: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`, path);
+  }
+  let artifact: ModelArtifact;
+  let graph: ReturnType<typeof runtime.validateArtifact>;
+  try {
+    artifact = runtime.decodeArtifact(bytes, path);
+    graph = runtime.validateArtifact(artifact, path);
+  } catch (error) {
+    if (error instanceof runtime.ArtifactError) {
+      const message = error.message.startsWith(`${path}:`) ? error.message : `${path}: ${error.message}`;
+      throw new DataError(message.split('\n')[0]!, path);
+    }
+    throw error;
+  }
+  if (artifact.header.scale !== scale) throw new UsageError(`${path} is a x${artifact.header.scale} model; --scale is ${scale}`);
+  const cost = exportedCost(artifact.header.metadata?.cost);
+  const model = (run: (rgb: ImageU8) => Promise<Uint8Array>): SrModel => ({ name: path, upscale: grayAware(run, scale) });
+  if (engine === 'reference') {
+    return {
+      model: model(async (rgb) => runtime.runReference(graph, { width: rgb.width, height: rgb.height, channels: 3, data: rgb.data }).data),
+      engine,
+      cost,
+      dispose: async () => {},
+    };
+  }
+  const session = await runtime.createSession(artifact, runtimeFiles());
+  return {
+    model: model(async (rgb) => (await session.upscale({ width: rgb.width, height: rgb.height, channels: 3, data: rgb.data })).data),
+    engine,
+    cost,
+    dispose: () => session.dispose(),
+  };
+}
+
+function exportedCost(stated: ArtifactCost | undefined): ModelCost {
+  const cost = stated as (ArtifactCost & Record<string, unknown>) | undefined;
+  if (!cost) return NO_COST;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const input = cost.costInput as { height?: number; width?: number } | undefined;
+  const at32 = input?.height === 32 && input.width === 32;
+  return {
+    params: num(cost.params),
+    macsPerPixel: num(cost.macsPerLrPixel),
+    bitops32x32: at32 ? num(cost.bitOps) : cost.bitOpsPerLrPixel !== undefined ? cost.bitOpsPerLrPixel * 1024 : null,
+    bitopsPerOutputMegapixel: num(cost.bitOpsPerOutputMegapixel),
+  };
+}
+
+async function loadTrainingDir(dir: string, scale: number, backend: string | undefined): Promise<LoadedModel> {
+  const core = await import('@quantnas/core-ops');
+  const search = await import('@quantnas/search');
+  const { roundHalfEven } = await import('@quantnas/runtime');
+  let backendName: import('@quantnas/core-ops').BackendName = 'wasm';
+  if (backend !== undefined) {
+    try {
+      backendName = core.parseBackendName(backend);
+    } catch (error) {
+      throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  await core.initBackend(backendName);
+  let loaded: import('@quantnas/search').TrainedNetwork;
+  try {
+    loaded = await search.loadTrainedNetwork(dir);
+  } catch (error) {
+    if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
+    throw error;
+  }
+  const net = loaded.network;
+  if (loaded.target.genotype.scale !== scale) {
+    net.dispose();
+    throw new UsageError(`${dir} trains a x${loaded.target.genotype.scale} model; --scale is ${scale}`);
+  }
+  const c = search.networkCost(net);
+  const { tf } = core;
+  // The output becomes bytes by the runtime's rule (round half to even of f32(x·255)), so the
+  // checkpoint and its export are measured alike.
+  const run = async (rgb: ImageU8): Promise<Uint8Array> => {
+    const x = tf.tensor4d(Float32Array.from(rgb.data, (u) => Math.fround(u / 255)), [1, rgb.height, rgb.width, 3]);
+    const y = net.apply(x, { training: false });
+    const values = (await y.data()) as Float32Array;
+    tf.dispose([x, y]);
+    return Uint8Array.from(values, (v) => {
+      const s = roundHalfEven(Math.fround(v * 255));
+      return s > 255 ? 255 : s > 0 ? s : 0;
+    });
+  };
+  return {
+    model: { name: resolve(dir), upscale: grayAware(run, scale) },
+    engine: 'fake-quant',
+    cost: { params: c.params, macsPerPixel: c.macsPerPixel, bitops32x32: c.bitops32x32, bitopsPerOutputMegapixel: c.bitopsPerOutputMegapixel },
+    dispose: async () => net.dispose(),
+  };
+}
+
+/**
+ * Where the runtime's compiled kernels are. A build finds them next to its own modules; when the
+ * runtime runs from its TypeScript sources (tests, development) they are only in its dist folder.
+ */
+function runtimeFiles(): Pick<SessionOptions, 'kernels'> {
+  try {
+    const dist = join(dirname(createRequire(import.meta.url).resolve('@quantnas/runtime/package.json')), 'dist');
+    if (!existsSync(join(dist, 'kernels.wasm'))) return {};
+    return { kernels: { source: pathToFileURL(join(dist, 'kernels.wasm')), relaxedSource: pathToFileURL(join(dist, 'kernels-relaxed.wasm')) } };
+  } catch {
+    return {};
+  }
+}
+
+function toJson(result: EvaluationResult, perImage: boolean, loaded: LoadedModel) {
   const sets = Object.fromEntries(
     Object.entries(result.sets).map(([name, s]) => [
       name,
       { psnr: round(s.psnr, 4), ssim: round(s.ssim, 5), images: s.images, ...(perImage ? { perImage: s.perImage } : {}) },
     ]),
   );
-  return { model: result.model, scale: result.scale, protocol: result.protocol, sets };
+  const { cost } = loaded;
+  return {
+    model: result.model,
+    scale: result.scale,
+    engine: loaded.engine,
+    protocol: result.protocol,
+    params: cost.params,
+    macs_per_pixel: cost.macsPerPixel,
+    bitops_32x32: cost.bitops32x32,
+    bitops_per_output_mp: cost.bitopsPerOutputMegapixel,
+    sets,
+  };
 }
 
-function toTable(result: EvaluationResult, perImage: boolean): string {
+function toTable(result: EvaluationResult, perImage: boolean, loaded: LoadedModel): string {
   const rows: string[][] = [];
   for (const [name, s] of Object.entries(result.sets)) {
     if (perImage) {
@@ -83,11 +274,22 @@ function toTable(result: EvaluationResult, perImage: boolean): string {
     }
     rows.push([name, String(s.images), s.psnr.toFixed(2), s.ssim.toFixed(4)]);
   }
-  const title = `${result.model} x${result.scale} (Y channel, shave ${result.protocol.shave}, uint8)\n`;
-  return title + renderTable(['set', 'images', 'PSNR dB', 'SSIM'], rows);
+  const title = `${result.model} x${result.scale} (${loaded.engine}; Y channel, shave ${result.protocol.shave}, uint8)\n`;
+  const { cost } = loaded;
+  const costLine =
+    cost.params === null
+      ? ''
+      : `${cost.params} params, ${Math.round(cost.macsPerPixel ?? 0)} MACs per LR pixel, BitOps ${formatG(cost.bitops32x32)} at 32×32 LR, ` +
+        `${formatG(cost.bitopsPerOutputMegapixel)} per output megapixel\n`;
+  return title + renderTable(['set', 'images', 'PSNR dB', 'SSIM'], rows) + costLine;
 }
 
 function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+function formatG(value: number | null): string {
+  if (value === null) return '-';
+  return value >= 1e9 ? `${(value / 1e9).toFixed(2)} G` : `${(value / 1e6).toFixed(2)} M`;
 }

@@ -1,0 +1,107 @@
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Command } from 'commander';
+import { UsageError, type CliIo } from '../io.js';
+import { TRAIN_USER_ERRORS } from './train.js';
+
+interface ExportCommandOptions {
+  out: string;
+  checkpoint: string;
+  force?: boolean;
+  backend?: string;
+  json?: boolean;
+}
+
+export function exportCommand(io: CliIo): Command {
+  return new Command('export')
+    .summary('export a trained network as an integer model (.qnas) for the runtime')
+    .description(
+      'Loads the best-validation checkpoint of a training directory (quantnas train) into its QAT network ' +
+        'and writes the integer model that `quantnas upscale` and @quantnas/runtime run. The file is ' +
+        'written atomically; an existing one is kept unless --force.',
+    )
+    .argument('<dir>', 'training directory (holds best.qnc)')
+    .requiredOption('--out <file>', 'model file to write (.qnas)')
+    .option('--checkpoint <which>', 'best (the best validation epoch) or last (the newest checkpoint)', 'best')
+    .option('--force', 'replace an existing --out file')
+    .option('--backend <name>', 'tfjs backend for loading the network (default wasm)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (dir: string, options: ExportCommandOptions) => {
+      if (options.checkpoint !== 'best' && options.checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got '${options.checkpoint}'`);
+      const out = resolve(options.out);
+      if (existsSync(out) && !options.force) throw new UsageError(`${out} exists; use --force to replace it`);
+      if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
+      const core = await import('@quantnas/core-ops');
+      const search = await import('@quantnas/search');
+      let backendName: import('@quantnas/core-ops').BackendName = 'wasm';
+      if (options.backend !== undefined) {
+        try {
+          backendName = core.parseBackendName(options.backend);
+        } catch (error) {
+          throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      await core.initBackend(backendName);
+      let loaded: import('@quantnas/search').TrainedNetwork;
+      let bytes: Uint8Array;
+      try {
+        loaded = await search.loadTrainedNetwork(dir, { checkpoint: options.checkpoint });
+        try {
+          bytes = await search.exportModel(loaded.network, {
+            spec: loaded.target.spec,
+            genotype: loaded.target.genotype,
+            metadata: {
+              training: {
+                dir: resolve(dir),
+                checkpoint: loaded.path,
+                epoch: loaded.epoch,
+                step: loaded.step,
+                validationPsnr: loaded.validationPsnr,
+                adq: loaded.target.adq,
+              },
+            },
+          });
+        } finally {
+          loaded.network.dispose();
+        }
+      } catch (error) {
+        if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
+        throw error;
+      }
+      writeAtomically(out, bytes);
+      const json = {
+        model: out,
+        bytes: bytes.byteLength,
+        checkpoint: loaded.path,
+        epoch: loaded.epoch,
+        validation_psnr: loaded.validationPsnr,
+        space: loaded.target.spec.id,
+        scale: loaded.target.genotype.scale,
+      };
+      if (options.json) io.stdout(JSON.stringify(json) + '\n');
+      else {
+        io.stdout(
+          `wrote ${out} (${bytes.byteLength} bytes; ${loaded.target.spec.id} x${loaded.target.genotype.scale}, ` +
+            `${options.checkpoint === 'best' ? `best epoch ${loaded.epoch}` : `step ${loaded.step}`} of ${resolve(dir)})\n`,
+        );
+      }
+    });
+}
+
+/** Temporary file beside the target, flushed, then renamed over it: a reader never sees half a model. */
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,154 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@quantnas/core-ops';
+import { resolveDataRoot } from '@quantnas/data';
+import type { Genotype } from '@quantnas/search-spaces';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../checkpoint.js';
+import { parseEventLog, type TrainEvent } from '../events.js';
+import { loadTrainedNetwork, resolveTrainTarget, runTraining, trainLr, type TrainOptions, type TrainState } from './index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'quantnas-train-'));
+const dataRoot = resolveDataRoot();
+
+/** A tiny `basic` genotype at C = 6, x4 (grouped ops need C divisible by 3). */
+const genotype: Genotype = {
+  schemaVersion: 1,
+  space: 'basic',
+  scale: 4,
+  channels: 6,
+  blocks: {
+    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
+    head1: { op: 'simple_3x3', bits: 4 },
+    skip: { op: 'simple_1x1', bits: 4 },
+    body1: { op: 'conv_3x1_1x3', bits: 8 },
+    body2: { op: 'simple_3x3', bits: 4 },
+    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail2: { op: 'simple_1x1', bits: 4 },
+  },
+};
+const genotypePath = join(work, 'genotype.json');
+writeFileSync(genotypePath, JSON.stringify(genotype));
+
+/** A few steps on tiny T91 patches: enough to exercise every part of the loop. */
+const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  genotype: genotypePath,
+  cells: 1,
+  out,
+  dataRoot,
+  trainSets: ['T91'],
+  epochs: 2,
+  stepsPerEpoch: 3,
+  batchSize: 2,
+  lrPatchSize: 12,
+  validationPatches: 2,
+  validationPatchSize: 12,
+  checkpointEvery: 2,
+  ...extra,
+});
+
+const events = (dir: string) => parseEventLog<TrainEvent>(readFileSync(join(dir, 'train.jsonl'), 'utf8'));
+const weightsOf = (path: string) => {
+  const { tensors } = readCheckpoint<TrainState>(path);
+  return new Map([...tensors].filter(([k]) => k.startsWith('var/')).map(([k, t]) => [k, Array.from(t.data)]));
+};
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('trainLr', () => {
+  it('holds the rate, then anneals it by a cosine over the last fraction', () => {
+    const c = { lr: 1e-3, lrMin: 0, decayFraction: 0.25 };
+    expect(trainLr(0, 100, c)).toBe(1e-3);
+    expect(trainLr(74, 100, c)).toBe(1e-3);
+    expect(trainLr(75, 100, c)).toBeCloseTo(1e-3, 12);
+    expect(trainLr(87.5, 100, c)).toBeCloseTo(5e-4, 12);
+    expect(trainLr(99, 100, c)).toBeLessThan(1e-5);
+    expect(trainLr(50, 100, { ...c, decayFraction: 1 })).toBeCloseTo(5e-4, 12);
+  });
+});
+
+describe('runTraining', () => {
+  const a = join(work, 'a');
+
+  it('trains a genotype with QAT and writes the checkpoints, the log and the summary', async () => {
+    const seen: TrainEvent[] = [];
+    const result = await runTraining(tiny(a), { onEvent: (e) => seen.push(e) });
+    expect(result.completed).toBe(true);
+    if (!result.completed) return;
+    for (const f of ['train.jsonl', 'summary.json', 'checkpoint.qnc', 'best.qnc', 'genotype.json', 'space.json']) expect(existsSync(join(a, f)), f).toBe(true);
+    expect(result.steps).toBe(6);
+    expect(result.cells).toBe(1);
+    expect(result.adq).toBe(true);
+    expect(result.bestValidationPsnr).toBeGreaterThan(5);
+    expect(result.cost.params).toBeGreaterThan(0);
+    expect(result.cost.bitops32x32).toBeGreaterThan(result.cost.macsPerPixel * 1024);
+    expect(result.cost.bitopsPerOutputMegapixel).toBeCloseTo((result.cost.bitops32x32 / (1024 * 16)) * 1e6, 0);
+    expect(JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8'))).toMatchObject({ bestEpoch: result.bestEpoch, steps: 6 });
+    const log = events(a);
+    expect(log).toEqual(seen);
+    expect(log.map((e) => e.status).filter((s) => s !== 'checkpoint')).toEqual(['start', 'step', 'step', 'step', 'epoch', 'step', 'step', 'step', 'epoch', 'done']);
+    const epochs = log.filter((e) => e.status === 'epoch');
+    expect(epochs[0]).toMatchObject({ epoch: 0, best: true });
+    // The best checkpoint holds the weights of the best-validation epoch.
+    const best = await loadTrainedNetwork(a);
+    expect(best.epoch).toBe(result.bestEpoch);
+    expect(best.validationPsnr).toBe(result.bestValidationPsnr);
+    best.network.dispose();
+  });
+
+  it('resumes a stopped run to the same weights and losses', async () => {
+    const b = join(work, 'b');
+    const controller = new AbortController();
+    const stopped = await runTraining(tiny(b), {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 4) controller.abort();
+      },
+    });
+    expect(stopped).toMatchObject({ completed: false, step: 4, totalSteps: 6 });
+    const resumed = await runTraining({ genotype: genotypePath, cells: 1, out: b, dataRoot, resume: true });
+    expect(resumed.completed).toBe(true);
+    expect(weightsOf(join(b, 'checkpoint.qnc'))).toEqual(weightsOf(join(a, 'checkpoint.qnc')));
+    expect(weightsOf(join(b, 'best.qnc'))).toEqual(weightsOf(join(a, 'best.qnc')));
+    const losses = (dir: string) => events(dir).flatMap((e) => (e.status === 'step' ? [[e.step, e.loss, e.lr]] : []));
+    expect(losses(b)).toEqual(losses(a));
+  });
+
+  it('refuses to overwrite or mix runs, in one line', async () => {
+    await expect(runTraining(tiny(a))).rejects.toThrow(/already holds a finished training run/);
+    const read = await runTraining({ ...tiny(a), resume: true });
+    expect(read.completed).toBe(true);
+
+    const other: Genotype = { ...genotype, blocks: { ...genotype.blocks, tail2: { op: 'simple_3x3', bits: 8 } } };
+    const otherPath = join(work, 'other.json');
+    writeFileSync(otherPath, JSON.stringify(other));
+    await expect(runTraining({ ...tiny(a), genotype: otherPath, resume: true })).rejects.toThrow(/was trained from another genotype/);
+
+    const c = join(work, 'c');
+    const controller = new AbortController();
+    controller.abort();
+    await runTraining(tiny(c), { signal: controller.signal });
+    await expect(runTraining(tiny(c))).rejects.toThrow(/holds an unfinished training run; resume it/);
+    await expect(runTraining({ ...tiny(c), genotype: otherPath, resume: true })).rejects.toThrow(/was trained from another genotype/);
+    await expect(runTraining({ ...tiny(c), seed: 7, resume: true })).rejects.toThrow(/different settings \(seed\)/);
+  });
+
+  it('checks the genotype against its space, and takes the cell count from the search beside it', async () => {
+    await expect(resolveTrainTarget({ genotype: genotypePath, space: 'rfdn' })).rejects.toThrow("the genotype is for space 'basic', not 'rfdn'");
+    const bad = join(work, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...genotype, blocks: { ...genotype.blocks, head0: { op: 'simple_1x1', bits: 8 } } }));
+    await expect(resolveTrainTarget({ genotype: bad })).rejects.toThrow(/head0\.op: 'simple_1x1' is not a candidate/);
+
+    const searchDir = join(work, 'search');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(searchDir);
+    writeFileSync(join(searchDir, 'genotype.json'), JSON.stringify(genotype));
+    writeFileSync(join(searchDir, 'summary.json'), JSON.stringify({ space: 'basic', config: { cells: 2, adq: false } }));
+    expect(await resolveTrainTarget({ genotype: join(searchDir, 'genotype.json') })).toMatchObject({ cells: 2, adq: false });
+    expect((await resolveTrainTarget({ genotype: genotypePath })).cells).toBe(3);
+  });
+});
