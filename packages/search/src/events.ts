@@ -42,6 +42,8 @@ export type SearchEvent =
       readonly wLoss: number;
       readonly alphaLoss?: number;
       readonly entropy: number;
+      /** The least decided block's largest pair probability (1 = every block has made its choice). */
+      readonly topProbability?: number;
       readonly expectedBitops: number;
       /** BitOps of the arg-max genotype's network at 32×32 LR, fixed layers included. */
       readonly exactBitops?: number;

@@ -372,6 +372,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
         const isBest = eligible && (state.best === null || record.validationPsnr > state.best.validationPsnr);
         if (isBest) state.best = record;
         const entropy = net.entropy();
+        const topProbability = await lowestTopProbability(net);
         const sums = state.epochSums;
         emit({
           status: 'epoch',
@@ -379,6 +380,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
           wLoss: sums.wLoss / sums.wCount,
           ...(sums.alphaCount > 0 ? { alphaLoss: sums.alphaLoss / sums.alphaCount } : {}),
           entropy: (await entropy.data())[0]!,
+          topProbability,
           expectedBitops: record.expectedBitops,
           exactBitops: record.exactBitops,
           validationPsnr: record.validationPsnr,
@@ -676,4 +678,15 @@ function writeGenotype(path: string, genotype: Genotype, record: GenotypeRecord)
 function atomicWrite(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
+}
+
+/** How decided the least decided block is: min over α groups of the largest pair probability. */
+async function lowestTopProbability(net: Supernet): Promise<number> {
+  let lowest = 1;
+  for (const p of net.probabilities().values()) {
+    const values = await p.data();
+    p.dispose();
+    lowest = Math.min(lowest, Math.max(...values));
+  }
+  return lowest;
 }
