@@ -15,3 +15,26 @@ export function parseSetList(value: string): string[] {
   if (names.length === 0) throw new UsageError(`--sets needs at least one set name, got '${value}'`);
   return names;
 }
+
+/** Parses an integer option that must be at least `min`. */
+export function parseInteger(value: string, option: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
+  }
+  return n;
+}
+
+/** `parseInteger` for an option without a default. */
+export function parseOptionalInteger(value: string | undefined, option: string, min: number): number | undefined {
+  return value === undefined ? undefined : parseInteger(value, option, min);
+}
+
+/** Runs another package's parser (backend names, ...), reporting its error as a usage error of `option`. */
+export function parseWith<T>(parse: (value: string) => T, value: string, option: string): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new UsageError(`${option}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

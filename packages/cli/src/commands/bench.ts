@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
+import { parseInteger, parseWith } from '../options.js';
 import { renderTable } from '../table.js';
 
 interface TrainStepOptions {
@@ -42,13 +43,13 @@ export function benchCommand(io: CliIo): Command {
     .option('--json', 'print one JSON object on stdout instead of a table')
     .action(async (options: TrainStepOptions) => {
       const core = await import('@quantnas/core-ops');
-      const backend = parseBackend(core.parseBackendName, options.backend, '--backend');
-      const compare = options.compare === undefined ? undefined : parseBackend(core.parseBackendName, options.compare, '--compare');
-      const steps = parseCount(options.steps, '--steps', 1);
-      const warmup = parseCount(options.warmup, '--warmup', 0);
-      const batch = parseCount(options.batch, '--batch', 1);
-      const size = parseCount(options.size, '--size', 1);
-      const compareBatch = parseCount(options.compareBatch, '--compare-batch', 1);
+      const backend = parseWith(core.parseBackendName, options.backend, '--backend');
+      const compare = options.compare === undefined ? undefined : parseWith(core.parseBackendName, options.compare, '--compare');
+      const steps = parseInteger(options.steps, '--steps', 1);
+      const warmup = parseInteger(options.warmup, '--warmup', 0);
+      const batch = parseInteger(options.batch, '--batch', 1);
+      const size = parseInteger(options.size, '--size', 1);
+      const compareBatch = parseInteger(options.compareBatch, '--compare-batch', 1);
       const run = async (o: Parameters<typeof core.benchTrainStep>[0]) => {
         try {
           return await core.benchTrainStep(o);
@@ -106,20 +107,6 @@ export function benchCommand(io: CliIo): Command {
   return bench.addCommand(trainStep).addCommand(searchStepCommand(io));
 }
 
-function parseBackend<T>(parse: (value: string) => T, value: string, option: string): T {
-  try {
-    return parse(value);
-  } catch (error) {
-    throw new UsageError(`${option}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-function parseCount(value: string, option: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-}
-
 interface SearchStepOptions {
   backend: string;
   space: string;
@@ -155,17 +142,17 @@ function searchStepCommand(io: CliIo): Command {
     .action(async (options: SearchStepOptions) => {
       const core = await import('@quantnas/core-ops');
       const { benchSearchStep } = await import('@quantnas/search');
-      const backend = parseBackend(core.parseBackendName, options.backend, '--backend');
+      const backend = parseWith(core.parseBackendName, options.backend, '--backend');
       const run = {
         backend,
         space: options.space,
-        channels: parseCount(options.channels, '--channels', 1),
-        cells: parseCount(options.cells, '--cells', 1),
-        batch: parseCount(options.batch, '--batch', 1),
-        size: parseCount(options.size, '--size', 1),
-        steps: parseCount(options.steps, '--steps', 1),
-        warmup: parseCount(options.warmup, '--warmup', 0),
-        workers: parseCount(options.workers, '--workers', 1),
+        channels: parseInteger(options.channels, '--channels', 1),
+        cells: parseInteger(options.cells, '--cells', 1),
+        batch: parseInteger(options.batch, '--batch', 1),
+        size: parseInteger(options.size, '--size', 1),
+        steps: parseInteger(options.steps, '--steps', 1),
+        warmup: parseInteger(options.warmup, '--warmup', 0),
+        workers: parseInteger(options.workers, '--workers', 1),
       };
       if (io.interactive) io.stderr(`timing ${run.warmup} + ${run.steps} search steps per mode on '${backend}'...\n`);
       let bench: Awaited<ReturnType<typeof benchSearchStep>>;

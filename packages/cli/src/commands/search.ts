@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions, SearchResult } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
+import { parseOptionalInteger, parseWith } from '../options.js';
 import { createProgress } from '../progress.js';
 
 interface SearchCommandOptions {
@@ -153,23 +154,11 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     if (bits.length === 0 || bits.some((b) => !allowed.includes(b))) throw new UsageError(`--bits must list bit-widths from 2..8 and 32, got '${o.bits}'`);
     if (new Set(bits).size !== bits.length) throw new UsageError(`--bits lists a bit-width twice: '${o.bits}'`);
   }
-  const integer = (value: string | undefined, option: string, min: number): number | undefined => {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
-    return n;
-  };
-  let backend: SearchOptions['backend'];
-  if (o.backend !== undefined) {
-    try {
-      backend = parseBackendName(o.backend) as SearchOptions['backend'];
-    } catch (error) {
-      throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const seed = integer(o.seed, '--seed', 0);
-  const epochs = integer(o.epochs, '--epochs', 1);
-  const workers = integer(o.workers, '--workers', 1);
+  const backend =
+    o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as SearchOptions['backend']);
+  const seed = parseOptionalInteger(o.seed, '--seed', 0);
+  const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
+  const workers = parseOptionalInteger(o.workers, '--workers', 1);
   return {
     space: o.space,
     out: resolve(o.out),

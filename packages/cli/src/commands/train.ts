@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { TrainEvent, TrainOptions, TrainResult } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
+import { parseOptionalInteger, parseWith } from '../options.js';
 import { createProgress } from '../progress.js';
 
 interface TrainCommandOptions {
@@ -118,23 +119,11 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
   if (o.genotype === undefined && !o.resume) throw new UsageError('--genotype <file> is required (except with --resume)');
   if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
-  const integer = (value: string | undefined, option: string, min: number): number | undefined => {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
-    return n;
-  };
-  let backend: TrainOptions['backend'];
-  if (o.backend !== undefined) {
-    try {
-      backend = parseBackendName(o.backend) as TrainOptions['backend'];
-    } catch (error) {
-      throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const seed = integer(o.seed, '--seed', 0);
-  const epochs = integer(o.epochs, '--epochs', 1);
-  const cells = integer(o.cells, '--cells', 1);
+  const backend =
+    o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as TrainOptions['backend']);
+  const seed = parseOptionalInteger(o.seed, '--seed', 0);
+  const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
+  const cells = parseOptionalInteger(o.cells, '--cells', 1);
   const dataRoot = o.data ?? io.env.QUANTNAS_DATA;
   return {
     out: resolve(o.out),
