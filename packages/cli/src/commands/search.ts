@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { SearchEvent, SearchOptions, SearchResult } from '@quantnas/search';
+import type { SearchEvent, SearchOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { parseOptionalInteger, parseWith } from '../options.js';
-import { createProgress } from '../progress.js';
+import { runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
   space: string;
@@ -62,34 +62,24 @@ export function searchCommand(io: CliIo): Command {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
       const searchOptions = parseOptions(options, core.parseBackendName);
-      const controller = new AbortController();
-      const onSigint = () => controller.abort();
-      process.once('SIGINT', onSigint);
-      const progress = createProgress(io, `search ${options.space}`);
-      let epochLabel = '';
-      const onEvent = (event: SearchEvent) => {
-        if (event.status === 'epoch') {
-          epochLabel = `epoch ${event.epoch} val ${event.validationPsnr?.toFixed(2) ?? '-'} dB`;
-        } else if (event.status === 'step' && event.totalSteps !== undefined) {
-          progress.update(event.step, event.totalSteps, `e${event.epoch} w ${event.wLoss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
-        } else if (event.status === 'note' && !options.json) {
-          io.stderr(`quantnas: note: ${event.message}\n`);
-        }
-      };
-      let result: SearchResult;
-      try {
-        result = await search.runSearch(searchOptions, { onEvent, signal: controller.signal });
-      } catch (error) {
-        if (error instanceof Error && USER_ERRORS.has(error.name)) throw new UsageError(error.message);
-        throw error;
-      } finally {
-        progress.stop();
-        process.removeListener('SIGINT', onSigint);
-      }
-      if (!result.completed) {
-        if (options.json) io.stdout(JSON.stringify({ completed: false, step: result.step, total_steps: result.totalSteps, checkpoint: result.checkpoint }) + '\n');
-        throw new UsageError(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.checkpoint}; rerun with --resume to continue`);
-      }
+      const result = await runCheckpointed(io, {
+        title: `search ${options.space}`,
+        json: Boolean(options.json),
+        userErrors: USER_ERRORS,
+        run: (signal, progress) => {
+          let epochLabel = '';
+          const onEvent = (event: SearchEvent) => {
+            if (event.status === 'epoch') {
+              epochLabel = `epoch ${event.epoch} val ${event.validationPsnr?.toFixed(2) ?? '-'} dB`;
+            } else if (event.status === 'step' && event.totalSteps !== undefined) {
+              progress.update(event.step, event.totalSteps, `e${event.epoch} w ${event.wLoss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
+            } else if (event.status === 'note' && !options.json) {
+              io.stderr(`quantnas: note: ${event.message}\n`);
+            }
+          };
+          return search.runSearch(searchOptions, { onEvent, signal });
+        },
+      });
       const json = {
         completed: true,
         space: result.space,

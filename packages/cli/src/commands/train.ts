@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { TrainEvent, TrainOptions, TrainResult } from '@quantnas/search';
+import type { TrainEvent, TrainOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { parseOptionalInteger, parseWith } from '../options.js';
-import { createProgress } from '../progress.js';
+import { runCheckpointed } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
   genotype?: string;
@@ -54,34 +54,24 @@ export function trainCommand(io: CliIo): Command {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
       const trainOptions = parseOptions(options, core.parseBackendName, io);
-      const controller = new AbortController();
-      const onSigint = () => controller.abort();
-      process.once('SIGINT', onSigint);
-      const progress = createProgress(io, 'train');
-      let epochLabel = '';
-      const onEvent = (event: TrainEvent) => {
-        if (event.status === 'epoch') {
-          epochLabel = `epoch ${event.epoch} val ${event.validationPsnr.toFixed(2)} dB`;
-        } else if (event.status === 'step' && event.totalSteps !== undefined) {
-          progress.update(event.step, event.totalSteps, `e${event.epoch} L1 ${event.loss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
-        } else if (event.status === 'note' && !options.json) {
-          io.stderr(`quantnas: note: ${event.message}\n`);
-        }
-      };
-      let result: TrainResult;
-      try {
-        result = await search.runTraining(trainOptions, { onEvent, signal: controller.signal });
-      } catch (error) {
-        if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
-        throw error;
-      } finally {
-        progress.stop();
-        process.removeListener('SIGINT', onSigint);
-      }
-      if (!result.completed) {
-        if (options.json) io.stdout(JSON.stringify({ completed: false, step: result.step, total_steps: result.totalSteps, checkpoint: result.checkpoint }) + '\n');
-        throw new UsageError(`stopped at step ${result.step} of ${result.totalSteps}; checkpoint ${result.checkpoint}; rerun with --resume to continue`);
-      }
+      const result = await runCheckpointed(io, {
+        title: 'train',
+        json: Boolean(options.json),
+        userErrors: TRAIN_USER_ERRORS,
+        run: (signal, progress) => {
+          let epochLabel = '';
+          const onEvent = (event: TrainEvent) => {
+            if (event.status === 'epoch') {
+              epochLabel = `epoch ${event.epoch} val ${event.validationPsnr.toFixed(2)} dB`;
+            } else if (event.status === 'step' && event.totalSteps !== undefined) {
+              progress.update(event.step, event.totalSteps, `e${event.epoch} L1 ${event.loss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
+            } else if (event.status === 'note' && !options.json) {
+              io.stderr(`quantnas: note: ${event.message}\n`);
+            }
+          };
+          return search.runTraining(trainOptions, { onEvent, signal });
+        },
+      });
       const json = {
         completed: true,
         space: result.space,
