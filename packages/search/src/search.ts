@@ -21,6 +21,7 @@ import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
+import { resumeConflict } from './resume-settings.js';
 
 export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
   /** A space id, the path of a space document, or the document itself. */
@@ -157,11 +158,8 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       notes.push(`resuming with ${requested.workers} worker(s) instead of ${config.workers}: the result will differ from an uninterrupted run`);
       config = { ...config, workers: requested.workers };
     }
-    const differing = (Object.keys(overrides) as (keyof SearchConfig)[]).filter((k) => JSON.stringify(requested[k]) !== JSON.stringify(config[k]));
-    if (spaceName !== config.space) differing.unshift('space');
-    if (differing.length > 0) {
-      throw new SearchError(`cannot resume ${dir} with different settings (${differing.join(', ')}); the run was started with ${differing.map((k) => `${k}=${JSON.stringify(config[k])}`).join(', ')}`);
-    }
+    const conflict = resumeConflict(dir, overrides, requested, config, spaceName !== config.space ? ['space'] : []);
+    if (conflict) throw new SearchError(conflict);
     spec = validateSpec(JSON.parse(readFileSync(files.space, 'utf8')), files.space);
   } else {
     config = resolveSearchConfig({ ...overrides, space: spaceName });

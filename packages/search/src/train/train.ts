@@ -9,6 +9,7 @@ import { eventLine, type TrainEvent } from '../events.js';
 import { resolveTrainConfig, TrainError, trainLr, type TrainConfig, type TrainConfigOverrides } from './config.js';
 import { resolveTrainTarget, type TargetOptions, type TrainTarget } from './genotype-source.js';
 import { validationPsnr } from './validation.js';
+import { resumeConflict } from '../resume-settings.js';
 
 export interface TrainOptions extends Omit<TrainConfigOverrides, 'preset'>, Partial<TargetOptions> {
   readonly preset?: TrainConfig['preset'];
@@ -146,10 +147,8 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     config = loaded.state.config;
     target = loaded.state.target;
     const requested = resolveTrainConfig({ ...config, ...overrides });
-    const differing = (Object.keys(overrides) as (keyof TrainConfig)[]).filter((k) => JSON.stringify(requested[k]) !== JSON.stringify(config[k]));
-    if (differing.length > 0) {
-      throw new TrainError(`cannot resume ${dir} with different settings (${differing.join(', ')}); the run was started with ${differing.map((k) => `${k}=${JSON.stringify(config[k])}`).join(', ')}`);
-    }
+    const conflict = resumeConflict(dir, overrides, requested, config);
+    if (conflict) throw new TrainError(conflict);
     if (options.genotype !== undefined) checkSameTarget(dir, await resolveRequested(options), target);
   } else {
     if (options.genotype === undefined) throw new TrainError('a genotype is needed to start a training run');
