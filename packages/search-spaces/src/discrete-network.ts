@@ -4,7 +4,7 @@ import { qatQuantizers, type ActivationScheme, type BitWidth, type CostReport, t
 import { genotypeCost, type CostInput } from './cost.js';
 import type { Genotype } from './genotype.js';
 import { checkGenotype } from './genotype-check.js';
-import { buildGraph } from './graph-module.js';
+import { buildGraph, initialConvWeight } from './graph-module.js';
 import type { Grid, SpacePlan } from './plan.js';
 import { resolveSpace } from './resolve-space.js';
 import type { SearchSpaceSpec } from './spec.js';
@@ -89,6 +89,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         bias: step.bias,
         quantizers: quantizers(plan.fixedBits),
         seed: options.seed,
+        initialWeight: initialConvWeight(step),
       });
       convs.push({ conv, fixed: true, bits: fixedBits, grid: step.grid });
       return conv;

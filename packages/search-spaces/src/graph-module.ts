@@ -1,7 +1,12 @@
-import { pixelShuffle, repeatChannels, tf, type ForwardContext, type Module } from '@quantnas/core-ops';
+import { bicubicUpsampleFilter, pixelShuffle, repeatChannels, tf, type ForwardContext, type Module } from '@quantnas/core-ops';
 import type { ConvStep, EsaStep, GraphPlan, MixedStep, ResidualStep, Step } from './plan.js';
 
 /** How each kind of trainable step becomes a module; the rest of the graph is shared code. */
+/** The initial weights a fixed conv asks for, or undefined for the default initialisation. */
+export function initialConvWeight(step: ConvStep): Float32Array | undefined {
+  return step.init?.kind === 'bicubic' ? bicubicUpsampleFilter(step.inChannels, step.init.scale) : undefined;
+}
+
 export interface StepBuilders {
   mixed(step: MixedStep): Module;
   conv(step: ConvStep): Module;

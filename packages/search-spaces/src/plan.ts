@@ -49,6 +49,8 @@ export interface ConvStep extends StepBase {
   readonly kernel: readonly [number, number];
   readonly groups: number;
   readonly bias: boolean;
+  /** `bicubic`: starts as bicubic upscaling by `scale` (with the pixel shuffle after it). */
+  readonly init?: { readonly kind: 'bicubic'; readonly scale: number };
 }
 
 export interface AddStep extends StepBase {

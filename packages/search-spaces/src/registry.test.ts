@@ -9,19 +9,19 @@ const dir = await mkdtemp(join(tmpdir(), 'search-spaces-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('registry', () => {
-  it('ships rfdn and basic, validated and frozen', () => {
-    expect(SPACE_IDS).toEqual(['rfdn', 'basic']);
+  it('ships rfdn, basic, rfdn-bicubic and two fixed architectures, validated and frozen', () => {
+    expect(SPACE_IDS).toEqual(['rfdn', 'basic', 'rfdn-bicubic', 'fsrcnn', 'espcn']);
     const rfdn = getSpace('rfdn');
     expect([rfdn.id, rfdn.channels, rfdn.scale, rfdn.cells, rfdn.bits]).toEqual(['rfdn', 48, 4, 4, [4, 8]]);
     expect(getSpace('basic').channels).toBe(36);
     expect(Object.isFrozen(rfdn.nodes)).toBe(true);
     expect(getSpace('rfdn')).toBe(rfdn);
-    expect(() => getSpace('nope')).toThrow("unknown search space 'nope' (shipped: rfdn, basic");
+    expect(() => getSpace('nope')).toThrow("unknown search space 'nope' (shipped: rfdn, basic, rfdn-bicubic, fsrcnn, espcn");
   });
 
   it('loads a shipped id or a user file', async () => {
     expect(await loadSpec('basic')).toBe(getSpace('basic'));
-    expect((await loadSpec(exampleFile)).id).toBe('espcn');
+    expect((await loadSpec(exampleFile)).id).toBe('my-espcn');
   });
 
   it('names the file and the JSON path of a problem', async () => {

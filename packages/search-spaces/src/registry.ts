@@ -1,13 +1,19 @@
 import basicJson from './spaces/basic.json' with { type: 'json' };
 import rfdnJson from './spaces/rfdn.json' with { type: 'json' };
+import rfdnBicubicJson from './spaces/rfdn-bicubic.json' with { type: 'json' };
+import fsrcnnJson from './spaces/fsrcnn.json' with { type: 'json' };
+import espcnJson from './spaces/espcn.json' with { type: 'json' };
 import type { SearchSpaceSpec } from './spec.js';
 import { validateSpec } from './validate-spec.js';
 
-/** The spaces shipped with the package (method.md §6.1, §6.2). */
-export const SPACE_IDS = ['rfdn', 'basic'] as const;
+/**
+ * The spaces shipped with the package: method.md §6.1 and §6.2, rfdn with a bicubic-initialised
+ * global skip, and two fixed architectures (one op per block: searching them chooses bits only).
+ */
+export const SPACE_IDS = ['rfdn', 'basic', 'rfdn-bicubic', 'fsrcnn', 'espcn'] as const;
 export type SpaceId = (typeof SPACE_IDS)[number];
 
-const DOCUMENTS: Readonly<Record<SpaceId, unknown>> = { rfdn: rfdnJson, basic: basicJson };
+const DOCUMENTS: Readonly<Record<SpaceId, unknown>> = { rfdn: rfdnJson, basic: basicJson, 'rfdn-bicubic': rfdnBicubicJson, fsrcnn: fsrcnnJson, espcn: espcnJson };
 const cache = new Map<SpaceId, SearchSpaceSpec>();
 
 export function isSpaceId(value: string): value is SpaceId {

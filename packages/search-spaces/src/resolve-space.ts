@@ -65,6 +65,11 @@ export function resolveSpace(spec: SearchSpaceSpec, options: ResolveOptions = {}
   }
   if (scale > 1 && root.outputGrid !== 'hr') fail('$.output', `the output '${root.output}' is on the LR grid; a x${scale} space needs a pixel shuffle before it`);
   const groups = groupBlocks(ctx);
+  for (const [nodeId, op] of Object.entries(spec.baseline ?? {})) {
+    const blocks = ctx.blocks.filter((b) => blockNodeId(b) === nodeId);
+    if (blocks.length === 0) fail(`$.baseline.${nodeId}`, `'${nodeId}' is not the id of a searchable (mixed) node`);
+    for (const block of blocks) if (!block.candidates.includes(op)) fail(`$.baseline.${nodeId}`, `'${op}' is not a candidate of '${nodeId}' (candidates: ${block.candidates.join(', ')})`);
+  }
   return {
     spec,
     id: spec.id,
@@ -200,7 +205,15 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           const groups = n.groups ?? 1;
           if (cin % groups !== 0 || cout % groups !== 0) fail(`${path}.groups`, `channels ${cin} → ${cout} are not divisible by ${groups} groups`);
           const kernel: [number, number] = typeof n.kernel === 'number' ? [n.kernel, n.kernel] : [n.kernel[0], n.kernel[1]];
-          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, grid: t.grid };
+          const s = ctx.env.s;
+          if (n.init === 'bicubic') {
+            if (s < 2) fail(`${path}.init`, `bicubic initialisation needs a scale ≥ 2, the space's is ${s}`);
+            if (groups !== cin || cout !== cin * s * s || kernel[0] !== 5 || kernel[1] !== 5) {
+              fail(`${path}.init`, `bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got ${cin} → ${cout}, ${groups} group(s), ${kernel.join('×')}`);
+            }
+          }
+          const init = n.init === 'bicubic' ? { init: { kind: 'bicubic' as const, scale: s } } : {};
+          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, grid: t.grid, ...init };
         }
         case 'add':
         case 'concat': {
@@ -278,4 +291,9 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
     for (const r of 'inputs' in s ? s.inputs : [s.input]) used.add(r);
   }
   return { inputChannels: input.channels, inputGrid: input.grid, steps, output: graph.output, outputChannels: out.channels, outputGrid: out.grid };
+}
+
+/** The id of the node a block comes from: its name without the repeat prefixes (`cell2.skip0` → `skip0`). */
+export function blockNodeId(block: MixedStep): string {
+  return block.name.slice(block.name.lastIndexOf('.') + 1);
 }

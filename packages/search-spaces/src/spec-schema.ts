@@ -82,6 +82,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       kernel: z.union([kernelSize, z.tuple([kernelSize, kernelSize])]),
       groups: positiveInt.optional(),
       bias: z.boolean().optional(),
+      init: z.literal('bicubic').optional(),
     }),
     z.strictObject({ kind: z.literal('add'), id, inputs: z.array(id).min(2, { error: 'an add needs at least two inputs' }) }),
     z.strictObject({ kind: z.literal('concat'), id, inputs: z.array(id).min(2, { error: 'a concat needs at least two inputs' }) }),
@@ -119,6 +120,7 @@ export const searchSpaceSchema: z.ZodType<SearchSpaceSpec> = z.strictObject({
   bits: bitList,
   fixedBits: bitWidth.optional(),
   candidates: z.record(id, candidateList),
+  baseline: z.record(id, primitiveId).optional(),
   nodes: z.array(node).min(1, { error: 'a graph needs at least one node' }),
   output: id,
 }) as unknown as z.ZodType<SearchSpaceSpec>;

@@ -30,6 +30,12 @@ export interface SearchSpaceSpec {
   readonly fixedBits?: BitWidth;
   /** Named candidate lists, referenced by searchable nodes. */
   readonly candidates: Readonly<Record<string, readonly PrimitiveId[]>>;
+  /**
+   * The op of each searchable node (by node id) in the hand-designed architecture the space
+   * generalises (e.g. RFDN's in `rfdn`), for `baselineGenotype`; a node not named takes its
+   * first candidate.
+   */
+  readonly baseline?: Readonly<Record<string, PrimitiveId>>;
   /** The graph: its input tensor is `input`, the LR image. */
   readonly nodes: readonly NodeSpec[];
   /** The tensor that is the SR image. */
@@ -79,6 +85,12 @@ export interface ConvNodeSpec extends NodeBase {
   readonly groups?: number;
   /** Default false (method.md §3: convs are bias-free unless stated). */
   readonly bias?: boolean;
+  /**
+   * Initial weights; default kaiming-uniform. `bicubic`: bicubic upscaling by the space's scale
+   * when followed by a pixel shuffle (in = groups = image channels, out = in·s², kernel 5): a
+   * learnable global skip that lets a short training start from bicubic quality.
+   */
+  readonly init?: 'bicubic';
 }
 
 /** Element-wise sum; every input has the same channels and grid. */

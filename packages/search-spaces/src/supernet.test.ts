@@ -112,7 +112,7 @@ describe('supernet', () => {
       await expect(net.argmaxGenotype()).rejects.toThrow("α of 'feature' has no finite maximum");
       await setAlpha(net, 'feature', [0, 0, 0, 0, 0, 0]);
       const g = await net.argmaxGenotype();
-      expect([g.space, g.scale, g.channels, g.schemaVersion]).toEqual(['espcn', 3, 16, 1]);
+      expect([g.space, g.scale, g.channels, g.schemaVersion]).toEqual(['my-espcn', 3, 16, 1]);
     });
   });
 

@@ -25,7 +25,7 @@ import {
 import { genotypeCost, gridPixels, type CostInput } from './cost.js';
 import { GENOTYPE_SCHEMA_VERSION, type Genotype } from './genotype.js';
 import { checkGenotype } from './genotype-check.js';
-import { buildGraph } from './graph-module.js';
+import { buildGraph, initialConvWeight } from './graph-module.js';
 import type { AlphaGroupPlan, MixedStep, Pair, SpacePlan } from './plan.js';
 import { resolveSpace } from './resolve-space.js';
 import type { SearchSpaceSpec } from './spec.js';
@@ -208,6 +208,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
         bias: step.bias,
         quantizers: fixedQuantizers,
         seed: options.seed,
+        initialWeight: initialConvWeight(step),
       }),
     esa: (step) => createEsa({ name: step.name, channels: step.outChannels, quantizers: fixedQuantizers, seed: options.seed }),
     residual: (step, body) =>

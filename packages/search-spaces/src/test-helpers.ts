@@ -11,7 +11,7 @@ export const copy = <T>(value: T): any => structuredClone(value) as any;
 
 export const espcnGenotype: Genotype = {
   schemaVersion: 1,
-  space: 'espcn',
+  space: 'my-espcn',
   scale: 3,
   channels: 16,
   blocks: {

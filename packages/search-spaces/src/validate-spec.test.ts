@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getSpace } from './registry.js';
+import { getSpace, SPACE_IDS } from './registry.js';
 import { resolveSpace } from './resolve-space.js';
 import { SpecError } from './spec-error.js';
 import { copy, espcn } from './test-helpers.js';
@@ -21,12 +21,12 @@ function problem(mutate: Mutation, base: unknown = espcn): string {
 }
 
 describe('validateSpec', () => {
-  it.each(['rfdn', 'basic'])('accepts the shipped %s space', (id) => {
+  it.each([...SPACE_IDS])('accepts the shipped %s space', (id) => {
     expect(validateSpec(copy(getSpace(id)))).toEqual(getSpace(id));
   });
 
   it('accepts the user-style example', () => {
-    expect(validateSpec(copy(espcn)).id).toBe('espcn');
+    expect(validateSpec(copy(espcn)).id).toBe('my-espcn');
   });
 
   it.each<[string, Mutation, string]>([
@@ -45,6 +45,14 @@ describe('validateSpec', () => {
     ['bad expression', (s) => (s.nodes[1].out = 'C/*2'), "$.nodes[1].out: channel expression 'C/*2': unexpected '*'"],
     ['unknown variable', (s) => (s.nodes[1].out = 'K/2'), "$.nodes[1].out: channel expression 'K/2': unknown variable 'K'"],
     ['even kernel', (s) => (s.nodes[3].kernel = 2), '$.nodes[3].kernel: must be odd'],
+    ['unknown conv init', (s) => (s.nodes[3].init = 'zeros'), '$.nodes[3].init'],
+    [
+      'bicubic init on a conv that is not an upscaling one',
+      (s) => (s.nodes[3].init = 'bicubic'),
+      '$.nodes[3].init: bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got 8 → 27, 1 group(s), 3×3',
+    ],
+    ['baseline naming no searchable node', (s) => (s.baseline = { project: 'simple_3x3' }), "$.baseline.project: 'project' is not the id of a searchable (mixed) node"],
+    ['baseline op outside the candidates', (s) => (s.baseline = { shrink: 'simple_5x5' }), "$.baseline.shrink: 'simple_5x5' is not a candidate of 'shrink'"],
     ['duplicate id', (s) => (s.nodes[1].id = 'feature'), "$.nodes[1].id: duplicate id 'feature' (also at $.nodes[0])"],
     [
       'duplicate block name across a residual body',

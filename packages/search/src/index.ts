@@ -19,6 +19,7 @@ export {
   ENTROPY_KINDS,
   resolveSearchConfig,
   SearchError,
+  type BitWidth,
   type EntropyKind,
   type SearchConfig,
   type SearchOptionsOverrides,

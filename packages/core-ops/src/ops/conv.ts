@@ -102,6 +102,8 @@ export interface ConvConfig {
   readonly quantizers: ConvQuantizerFactory;
   readonly seed: number;
   readonly method?: GroupedConvMethod;
+  /** Initial weights, [kh, kw, in/groups, out] row-major; default kaiming-uniform from (seed, name). */
+  readonly initialWeight?: Float32Array;
 }
 
 /** A conv layer: `out = conv(quantizer.input(x), quantizer.weight(w)) + b`. */
@@ -142,8 +144,13 @@ export function createConv(config: ConvConfig): Conv {
   const fanIn = kernelH * kernelW * (inChannels / groups);
   // Before the variables, so that a factory that throws leaves nothing allocated.
   const quantizer = config.quantizers({ name, shape });
+  const weightShape: [number, number, number, number] = [kernelH, kernelW, inChannels / groups, outChannels];
+  if (config.initialWeight && config.initialWeight.length !== weightShape.reduce((a, b) => a * b, 1)) {
+    quantizer.dispose();
+    throw new Error(`${where}: initialWeight has ${config.initialWeight.length} values, the filter [${weightShape.join(', ')}] needs ${weightShape.reduce((a, b) => a * b, 1)}`);
+  }
   const weight = variableFrom(
-    kaimingUniform(seed, `${name}.weight`, [kernelH, kernelW, inChannels / groups, outChannels], fanIn) as tf.Tensor4D,
+    config.initialWeight ? tf.tensor4d(config.initialWeight, weightShape) : (kaimingUniform(seed, `${name}.weight`, weightShape, fanIn) as tf.Tensor4D),
     true,
   );
   const bias = config.bias ? variableFrom(kaimingUniform(seed, `${name}.bias`, [outChannels], fanIn) as tf.Tensor1D, true) : null;

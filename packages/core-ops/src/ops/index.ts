@@ -1,4 +1,5 @@
 export { blockDiagonalFilter, conv2d, createConv, kaimingUniform } from './conv.js';
+export { bicubicUpsampleFilter, BICUBIC_UPSAMPLE_KERNEL } from './bicubic-filter.js';
 export type { Conv, Conv2dOptions, ConvConfig, ConvPadding, GroupedConvMethod } from './conv.js';
 export { plainConvQuantizer, plainQuantizers } from './plain-quantizer.js';
 export { createPrimitive, type PrimitiveConfig, type PrimitiveModule } from './primitive.js';

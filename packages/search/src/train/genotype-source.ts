@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  baselineGenotype,
   checkGenotype,
   getSpace,
   GenotypeError,
@@ -12,6 +13,7 @@ import {
   type Genotype,
   type SearchSpaceSpec,
 } from '@quantnas/search-spaces';
+import type { BitWidth } from '../config.js';
 import { TrainError } from './config.js';
 
 /** What a discrete network needs besides its weights. */
@@ -138,4 +140,27 @@ function inferCells(spec: SearchSpaceSpec, genotype: Genotype): number {
   if (fits()) return fallback;
   for (let cells = 1; cells <= 16; cells++) if (cells !== fallback && fits(cells)) return cells;
   return fallback;
+}
+
+export interface BaselineTargetOptions {
+  /** A space id or a space document's path: its `baseline` ops (else each block's first candidate). */
+  readonly arch: string;
+  readonly bits: BitWidth;
+  readonly channels?: number;
+  readonly cells?: number;
+}
+
+/**
+ * A fixed architecture at uniform bits as a training target (`quantnas train --arch fsrcnn
+ * --bits 8`): the space restricted to those bits and its baseline genotype.
+ */
+export async function resolveBaselineTarget(options: BaselineTargetOptions): Promise<Required<Pick<TargetOptions, 'space' | 'cells'>> & { readonly genotype: Genotype }> {
+  const spec = await loadSpace(options.arch);
+  try {
+    const baseline = baselineGenotype(spec, options);
+    return { genotype: baseline.genotype, space: baseline.spec, cells: options.cells ?? spec.cells ?? 1 };
+  } catch (error) {
+    if (error instanceof Error && (error.name === 'SpecError' || error.name === 'GenotypeError')) throw new TrainError(error.message);
+    throw error;
+  }
 }

@@ -9,7 +9,7 @@ export {
   type TrainPreset,
   type TrainPresetName,
 } from './config.js';
-export { resolveTrainTarget, type TargetOptions, type TrainTarget } from './genotype-source.js';
+export { resolveBaselineTarget, resolveTrainTarget, type BaselineTargetOptions, type TargetOptions, type TrainTarget } from './genotype-source.js';
 export {
   buildNetwork,
   networkCost,

@@ -1,0 +1,45 @@
+import { bicubicUpsampleFilter, initBackend, tf } from '@quantnas/core-ops';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { baselineGenotype } from './baseline.js';
+import { checkGenotype } from './genotype-check.js';
+import { createDiscreteNetwork } from './discrete-network.js';
+import { getSpace } from './registry.js';
+import { resolveSpace } from './resolve-space.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('baselineGenotype', () => {
+  it("gives rfdn RFDN's own ops (1×1 distillation, 3×3 bodies, 3×3 upsampling) at uniform bits", () => {
+    const { spec, genotype } = baselineGenotype(getSpace('rfdn'), { bits: 4, channels: 12, cells: 2 });
+    expect([genotype.space, genotype.channels, genotype.scale, spec.bits, spec.fixedBits]).toEqual(['rfdn', 12, 4, [4], 8]);
+    expect(genotype.blocks['cell1.skip2']).toEqual({ op: 'simple_1x1', bits: 4 });
+    expect(genotype.blocks['cell0.body3']).toEqual({ op: 'simple_3x3', bits: 4 });
+    expect(genotype.blocks.upsample).toEqual({ op: 'simple_3x3', bits: 4 });
+    expect(Object.keys(genotype.blocks)).toHaveLength(2 * 7 + 2);
+    checkGenotype(resolveSpace(spec, { channels: 12, cells: 2 }), genotype);
+  });
+
+  it('takes the only op of a fixed architecture, and 32 bits makes the fixed layers full precision too', () => {
+    const { spec, genotype } = baselineGenotype(getSpace('fsrcnn'), { bits: 32 });
+    expect([spec.bits, spec.fixedBits, genotype.channels]).toEqual([[32], 32, 56]);
+    expect(Object.keys(genotype.blocks)).toEqual(['feature', 'shrink', 'map0.conv', 'map1.conv', 'map2.conv', 'map3.conv', 'expand', 'upsample']);
+    expect(new Set(Object.values(genotype.blocks).map((b) => b.bits))).toEqual(new Set([32]));
+  });
+
+  it('rfdn-bicubic starts as bicubic upscaling: its anchor conv holds the bicubic filter', () => {
+    const { spec, genotype } = baselineGenotype(getSpace('rfdn-bicubic'), { bits: 8, channels: 12, cells: 1 });
+    const net = createDiscreteNetwork(spec, genotype, { mode: 'fp', adq: true, seed: 1, cells: 1 });
+    try {
+      const anchor = net.convs.find((c) => c.conv.name === 'anchor');
+      expect(anchor?.fixed).toBe(true);
+      expect(Array.from(anchor!.conv.weight.dataSync())).toEqual(Array.from(bicubicUpsampleFilter(3, 4)));
+      expect(anchor!.conv.shape).toMatchObject({ kernelH: 5, kernelW: 5, inChannels: 3, outChannels: 48, groups: 3 });
+      const y = tf.tidy(() => net.apply(tf.zeros([1, 16, 16, 3]), { training: false }).shape);
+      expect(y).toEqual([1, 64, 64, 3]);
+    } finally {
+      net.dispose();
+    }
+  });
+});
