@@ -38,3 +38,18 @@ export function parseWith<T>(parse: (value: string) => T, value: string, option:
     throw new UsageError(`${option}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+
+/**
+ * The engines an exported model (.qnas) runs on (eval, upscale): int8, the runtime's WASM integer
+ * engine; reference, the tfjs-wasm fake-quant engine; scalar, the runtime's plain-loop specification.
+ */
+export const EXPORTED_ENGINES = ['int8', 'reference', 'scalar'] as const;
+export type ExportedEngine = (typeof EXPORTED_ENGINES)[number];
+
+/** Checks an --engine value: one line naming the choices. */
+export function parseExportedEngine(value: string): ExportedEngine {
+  if (!(EXPORTED_ENGINES as readonly string[]).includes(value)) {
+    throw new UsageError(`--engine must be int8, reference or scalar, got '${value}'`);
+  }
+  return value as ExportedEngine;
+}

@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
 import { parseInteger, parseWith } from '../options.js';
 import { renderTable } from '../table.js';
+import { esrganBenchCommand } from './bench-esrgan.js';
+import { runtimeBenchCommand } from './bench-runtime.js';
 
 interface TrainStepOptions {
   backend: string;
@@ -17,7 +19,11 @@ interface TrainStepOptions {
 export function benchCommand(io: CliIo): Command {
   const bench = new Command('bench')
     .summary('measure how fast this machine trains and runs networks')
-    .description('Benchmarks on the compute backends of @quantnas/core-ops (wasm, cpu, webgpu, tensorflow).');
+    .description(
+      'Benchmarks: train-step and search-step on the compute backends of @quantnas/core-ops (wasm, cpu, ' +
+        'webgpu, tensorflow); runtime: an exported model on the int8 engine against the same network in ' +
+        'fp32 on tfjs-wasm; esrgan-slim: an exported model against UpscalerJS\'s ESRGAN Slim on the benchmark sets.',
+    );
   const trainStep = new Command('train-step')
     .summary('throughput of one training step of the reference SR net')
     .description(
@@ -104,7 +110,7 @@ export function benchCommand(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  return bench.addCommand(trainStep).addCommand(searchStepCommand(io));
+  return bench.addCommand(trainStep).addCommand(searchStepCommand(io)).addCommand(runtimeBenchCommand(io)).addCommand(esrganBenchCommand(io));
 }
 
 interface SearchStepOptions {

@@ -1,20 +1,23 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { bicubicUpscale, DataError, resolveDataRoot, toRgb, type ImageU8 } from '@quantnas/data';
 import { evaluate, standardProtocol, type EvaluationResult, type SrModel } from '@quantnas/metrics';
-import type { ArtifactCost, ModelArtifact, SessionOptions } from '@quantnas/runtime';
+import type { ArtifactCost, ModelArtifact } from '@quantnas/runtime';
 import { UsageError, type CliIo } from '../io.js';
-import { parseScale, parseSetList } from '../options.js';
+import { parseExportedEngine, parseScale, parseSetList, type ExportedEngine } from '../options.js';
 import { createProgress } from '../progress.js';
+import { runtimeFiles } from '../runtime-files.js';
 import { renderTable } from '../table.js';
 import { TRAIN_USER_ERRORS } from './train.js';
 
-/** How the model's images are computed. */
-export type EvalEngine = 'bicubic' | 'int8' | 'reference' | 'fake-quant';
+/**
+ * How the model's images are computed: bicubic; a .qnas model on the integer WASM engine (int8),
+ * on the tfjs-wasm fake-quant engine (reference) or on the runtime's scalar specification (scalar);
+ * a training directory's checkpoint as its fake-quant tfjs network (fake-quant).
+ */
+export type EvalEngine = 'bicubic' | 'int8' | 'reference' | 'scalar' | 'fake-quant';
 
 /** Cost figures reported next to the quality; null for bicubic. */
 interface ModelCost {
@@ -54,14 +57,17 @@ export function evalCommand(io: CliIo): Command {
       'Upscales every LR image of the chosen benchmark sets with a model and measures PSNR and SSIM ' +
         'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their ' +
         'gray values), output rounded to uint8, `scale` pixels shaved from every border.\n\nModels: ' +
-        '`bicubic`; an exported integer model (.qnas), run by the runtime (--engine int8: the WASM engine; ' +
-        'reference: the scalar reference engine); a training directory (quantnas train), whose best ' +
+        '`bicubic`; an exported integer model (.qnas), run by --engine int8 (the runtime\'s WASM integer ' +
+        'engine, the default), reference (the model simulated in float32 on tfjs-wasm, fake-quant: ' +
+        'byte-identical to int8 except where float32 cannot follow the integer arithmetic; an independent ' +
+        'check of the integer engine at tfjs speed) or scalar (the runtime\'s plain-loop specification, ' +
+        'slow); a training directory (quantnas train), whose best ' +
         'checkpoint runs as the fake-quant tfjs network, so an export can be compared with its checkpoint. ' +
         'Networks take RGB: a grayscale LR image is given as three equal channels, and the gray output is ' +
         'the mean of the three output channels (each rounded to uint8 first, then the mean rounded).',
     )
     .requiredOption('--model <model>', 'bicubic, an exported model (.qnas) or a training directory')
-    .option('--engine <engine>', 'for a .qnas model: int8 (WASM engine, default) or reference (scalar reference engine)')
+    .option('--engine <engine>', 'for a .qnas model: int8 (WASM integer engine, default), reference (tfjs-wasm fake-quant) or scalar (plain-loop specification)')
     .option('--backend <name>', 'tfjs backend for a training directory (default wasm)')
     .option('--scale <s>', 'upscaling factor', '4')
     .option('--sets <list>', 'comma-separated benchmark sets', 'Set5,Set14,B100')
@@ -102,9 +108,7 @@ export function evalCommand(io: CliIo): Command {
 
 async function loadModel(options: EvalOptions, scale: number): Promise<LoadedModel> {
   const name = options.model;
-  if (options.engine !== undefined && options.engine !== 'int8' && options.engine !== 'reference') {
-    throw new UsageError(`--engine must be int8 or reference, got '${options.engine}'`);
-  }
+  const engine = options.engine === undefined ? undefined : parseExportedEngine(options.engine);
   if (name === 'bicubic') {
     if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models only');
     return { model: { name: 'bicubic', upscale: (lr) => bicubicUpscale(lr, scale) }, engine: 'bicubic', cost: NO_COST, dispose: async () => {} };
@@ -113,7 +117,7 @@ async function loadModel(options: EvalOptions, scale: number): Promise<LoadedMod
     if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models; a training directory runs its fake-quant network');
     return loadTrainingDir(name, scale, options.backend);
   }
-  if (existsSync(name) || name.endsWith('.qnas')) return loadExported(name, scale, (options.engine ?? 'int8') as 'int8' | 'reference');
+  if (existsSync(name) || name.endsWith('.qnas')) return loadExported(name, scale, engine ?? 'int8');
   throw new UsageError(`unknown model '${name}' (expected bicubic, a .qnas file or a training directory)`);
 }
 
@@ -129,7 +133,7 @@ function grayAware(upscaleRgb: (rgb: ImageU8) => Promise<Uint8Array>, scale: num
   };
 }
 
-async function loadExported(path: string, scale: number, engine: 'int8' | 'reference'): Promise<LoadedModel> {
+async function loadExported(path: string, scale: number, engine: ExportedEngine): Promise<LoadedModel> {
   const runtime = await import('@quantnas/runtime');
   let bytes: Uint8Array;
   try {
@@ -153,12 +157,22 @@ async function loadExported(path: string, scale: number, engine: 'int8' | 'refer
   if (artifact.header.scale !== scale) throw new UsageError(`${path} is a x${artifact.header.scale} model; --scale is ${scale}`);
   const cost = exportedCost(artifact.header.metadata?.cost);
   const model = (run: (rgb: ImageU8) => Promise<Uint8Array>): SrModel => ({ name: path, upscale: grayAware(run, scale) });
-  if (engine === 'reference') {
+  if (engine === 'scalar') {
     return {
       model: model(async (rgb) => runtime.runReference(graph, { width: rgb.width, height: rgb.height, channels: 3, data: rgb.data }).data),
       engine,
       cost,
       dispose: async () => {},
+    };
+  }
+  if (engine === 'reference') {
+    const { createTfjsEngine } = await import('../tfjs-engine.js');
+    const tfjs = await createTfjsEngine(graph, 'fake-quant');
+    return {
+      model: model(async (rgb) => (await tfjs.upscale({ width: rgb.width, height: rgb.height, channels: 3, data: rgb.data })).data),
+      engine,
+      cost,
+      dispose: async () => tfjs.dispose(),
     };
   }
   const session = await runtime.createSession(artifact, runtimeFiles());
@@ -229,20 +243,6 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
     cost: { params: c.params, macsPerPixel: c.macsPerPixel, bitops32x32: c.bitops32x32, bitopsPerOutputMegapixel: c.bitopsPerOutputMegapixel },
     dispose: async () => net.dispose(),
   };
-}
-
-/**
- * Where the runtime's compiled kernels are. A build finds them next to its own modules; when the
- * runtime runs from its TypeScript sources (tests, development) they are only in its dist folder.
- */
-function runtimeFiles(): Pick<SessionOptions, 'kernels'> {
-  try {
-    const dist = join(dirname(createRequire(import.meta.url).resolve('@quantnas/runtime/package.json')), 'dist');
-    if (!existsSync(join(dist, 'kernels.wasm'))) return {};
-    return { kernels: { source: pathToFileURL(join(dist, 'kernels.wasm')), relaxedSource: pathToFileURL(join(dist, 'kernels-relaxed.wasm')) } };
-  } catch {
-    return {};
-  }
 }
 
 function toJson(result: EvaluationResult, perImage: boolean, loaded: LoadedModel) {

@@ -62,9 +62,10 @@ describe('quantnas upscale', () => {
     expect(Buffer.from(png.data).equals(Buffer.from(expected.data))).toBe(true);
   });
 
-  it('gives the same bytes on the reference engine, on 2 threads and with small tiles', async () => {
+  it('gives the same bytes on the scalar and tfjs fake-quant engines, on 2 threads and with small tiles', async () => {
     const base = await readFile(join(work, 'out.png'));
     for (const [name, extra] of [
+      ['scalar.png', ['--engine', 'scalar']],
       ['ref.png', ['--engine', 'reference']],
       ['threads.png', ['--threads', '2', '--tile', '7']],
     ] as const) {
@@ -108,7 +109,12 @@ describe('quantnas upscale', () => {
         await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
         return ['--model', model, path];
       }, ['tiny.png', 'too small']],
-      ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', 'fp16']],
+      ['an image too small, on the tfjs engine', async () => {
+        const path = join(work, 'tiny-ref.png');
+        await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
+        return ['--model', model, '--engine', 'reference', path];
+      }, ['tiny-ref.png', 'too small']],
+      ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', "'fp16'", 'int8, reference or scalar']],
       ['a bad thread count', async () => ['--model', model, '--threads', '0', input], ['--threads', "'0'"]],
       ['a bad tile', async () => ['--model', model, '--tile', '8px', input], ['--tile', "'8px'"]],
     ];

@@ -1,8 +1,4 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { DataError, readImage, toRgb, writePng } from '@quantnas/data';
 import {
@@ -12,12 +8,14 @@ import {
   runReference,
   validateArtifact,
   type RgbImage,
-  type SessionOptions,
 } from '@quantnas/runtime';
 import { UsageError, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { runtimeFiles } from '../runtime-files.js';
+import { parseExportedEngine, type ExportedEngine } from '../options.js';
 
-export type UpscaleEngine = 'int8' | 'reference';
+/** int8: the WASM integer engine; reference: the tfjs-wasm fake-quant engine; scalar: the plain-loop specification. */
+export type UpscaleEngine = ExportedEngine;
 
 /** What `--json` prints. */
 export interface UpscaleResult {
@@ -45,24 +43,6 @@ function positiveInteger(name: string, value: string, max: number): number {
   return n;
 }
 
-/**
- * Where the runtime's compiled kernels and worker script are. A build finds them next to its own
- * modules; when the runtime runs from its TypeScript sources (tests, development) they are only in
- * its dist folder, so point there whenever that folder has them.
- */
-function runtimeFiles(): Pick<SessionOptions, 'kernels' | 'workerUrl'> {
-  try {
-    const dist = join(dirname(createRequire(import.meta.url).resolve('@quantnas/runtime/package.json')), 'dist');
-    if (!existsSync(join(dist, 'kernels.wasm'))) return {};
-    return {
-      kernels: { source: pathToFileURL(join(dist, 'kernels.wasm')), relaxedSource: pathToFileURL(join(dist, 'kernels-relaxed.wasm')) },
-      ...(existsSync(join(dist, 'engine-worker.js')) ? { workerUrl: pathToFileURL(join(dist, 'engine-worker.js')) } : {}),
-    };
-  } catch {
-    return {};
-  }
-}
-
 async function readModel(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -84,11 +64,15 @@ export function upscaleCommand(io: CliIo): Command {
     .summary('upscale an image with an exported integer model (.qnas)')
     .description(
       'Runs an exported model on the integer WebAssembly engine (tiled, optionally on worker threads; ' +
-        'the result does not depend on the tile size or the thread count) or on the scalar reference ' +
-        'engine, and writes the result as a PNG. Grayscale inputs are upscaled as RGB.',
+        'the result does not depend on the tile size or the thread count), on the tfjs-wasm fake-quant ' +
+        'engine (--engine reference: the model simulated in float32, whole image at once) or on the ' +
+        'scalar specification (--engine scalar, slow), and writes the result as a PNG. Grayscale inputs ' +
+        'are upscaled as RGB.',
     )
     .requiredOption('--model <file>', 'exported model (.qnas)')
-    .addOption(new Option('--engine <engine>', 'int8: the WASM SIMD engine; reference: the plain-loop specification (slow)').default('int8'))
+    .addOption(
+      new Option('--engine <engine>', 'int8: the WASM SIMD integer engine; reference: tfjs-wasm fake-quant; scalar: the plain-loop specification (slow)').default('int8'),
+    )
     .option('--threads <n>', 'worker threads for the int8 engine', '1')
     .option('--tile <n>', 'tile edge in LR pixels for the int8 engine', '128')
     .option('--json', 'print the result as JSON on stdout')
@@ -108,10 +92,7 @@ export function upscaleCommand(io: CliIo): Command {
 }
 
 async function upscale(io: CliIo, inPath: string, outPath: string, options: UpscaleOptions): Promise<UpscaleResult> {
-  if (options.engine !== 'int8' && options.engine !== 'reference') {
-    throw new UsageError(`--engine must be int8 or reference, got '${options.engine}'`);
-  }
-  const engine: UpscaleEngine = options.engine;
+  const engine: UpscaleEngine = parseExportedEngine(options.engine);
   const threads = positiveInteger('threads', options.threads, 64);
   const tile = positiveInteger('tile', options.tile, 65536);
 
@@ -135,7 +116,7 @@ async function upscale(io: CliIo, inPath: string, outPath: string, options: Upsc
     if (error instanceof RangeError) throw new DataError(`${inPath}: ${error.message}`, inPath);
     throw error;
   };
-  if (engine === 'reference') {
+  if (engine === 'scalar') {
     const started = performance.now();
     try {
       output = runReference(graph, image);
@@ -143,6 +124,18 @@ async function upscale(io: CliIo, inPath: string, outPath: string, options: Upsc
       return tooSmall(error);
     }
     ms = performance.now() - started;
+  } else if (engine === 'reference') {
+    const { createTfjsEngine } = await import('../tfjs-engine.js');
+    const tfjs = await createTfjsEngine(graph, 'fake-quant');
+    try {
+      const started = performance.now();
+      output = await tfjs.upscale(image);
+      ms = performance.now() - started;
+    } catch (error) {
+      return tooSmall(error);
+    } finally {
+      tfjs.dispose();
+    }
   } else {
     const progress = createProgress(io, 'upscale');
     const session = await createSession(artifact, { threads, tile, ...runtimeFiles() });
