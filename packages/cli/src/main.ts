@@ -5,6 +5,8 @@ import { benchCommand } from './commands/bench.js';
 import { downscaleCommand } from './commands/downscale.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
 import { searchCommand } from './commands/search.js';
 import { setsCommand } from './commands/sets.js';
 import { trainCommand } from './commands/train.js';
@@ -25,7 +27,7 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  const commands = [searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)];
+  const commands = [runCommand(io, createProgram), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)];
   for (const command of commands) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);

@@ -75,6 +75,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         width: step.width,
         quantizers: quantizers(choice.bits),
         seed: options.seed,
+        ...(step.initScale !== undefined ? { outputInitScale: step.initScale } : {}),
       });
       for (const conv of op.convs) convs.push({ conv, fixed: false, bits: fullPrecision ? 32 : choice.bits, grid: step.grid });
       return op;

@@ -36,6 +36,8 @@ export interface MixedStep extends StepBase {
   readonly input: string;
   readonly inChannels: number;
   readonly width: number;
+  /** Scales the default initialisation of each candidate's last conv. */
+  readonly initScale?: number;
   readonly candidates: readonly PrimitiveId[];
   readonly bits: readonly BitWidth[];
   /** The α group: `alphaGroup` if the node names one, else the block name. */

@@ -191,6 +191,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             inChannels: cin,
             outChannels: cout,
             width,
+            ...(n.initScale !== undefined ? { initScale: n.initScale } : {}),
             candidates,
             bits: ctx.bits ?? n.bits ?? ctx.spec.bits,
             group: n.alphaGroup ?? name,

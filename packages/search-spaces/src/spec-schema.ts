@@ -72,6 +72,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       alphaGroup: id.optional(),
       bits: bitList.optional(),
       width: channelExpr.optional(),
+      initScale: z.number().positive().max(1).optional(),
     }),
     z.strictObject({
       kind: z.literal('conv'),

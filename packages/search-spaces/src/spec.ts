@@ -72,6 +72,11 @@ export interface MixedNodeSpec extends NodeBase {
   readonly bits?: readonly BitWidth[];
   /** Middle width of growth and factorized ops; default "C". */
   readonly width?: ChannelExpr;
+  /**
+   * Scales the default initialisation of every candidate's last conv (≤ 1): a branch added to a
+   * skip (e.g. to rfdn-bicubic's bicubic anchor) then starts near zero instead of as noise.
+   */
+  readonly initScale?: number;
 }
 
 /** A conv that is not searched, always at the space's fixed bits; stride 1, 'same' padding. */

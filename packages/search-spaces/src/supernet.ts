@@ -162,6 +162,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
             width: step.width,
             quantizers: opQuantizers(group, k),
             seed: options.seed,
+            ...(step.initScale !== undefined ? { outputInitScale: step.initScale } : {}),
           }),
         ),
       );

@@ -7,6 +7,9 @@ import { runCheckpointed } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
   genotype?: string;
+  arch?: string;
+  bits?: string;
+  channels?: string;
   space?: string;
   preset?: string;
   out: string;
@@ -39,6 +42,9 @@ export function trainCommand(io: CliIo): Command {
         'cpu (about 80 min), paper (the reference settings; for a fast backend).',
     )
     .option('--genotype <file>', 'genotype JSON (e.g. genotype.json of a search); optional with --resume')
+    .option('--arch <space>', 'train a fixed architecture instead of a genotype: fsrcnn, espcn, rfdn (RFDN\'s own ops), rfdn-bicubic, or a space document (its baseline ops)')
+    .option('--bits <b>', 'with --arch: every block\'s bits, 2..8, or 32 for full precision (default 8)')
+    .option('--channels <n>', 'with --arch: channel width C (default: the space\'s)')
     .requiredOption('--out <dir>', 'output directory')
     .option('--space <space>', 'search space: rfdn, basic or the path of a space document (default: from the genotype)')
     .option('--preset <name>', `settings preset: ${PRESETS.join(', ')} (default quick)`)
@@ -53,7 +59,7 @@ export function trainCommand(io: CliIo): Command {
     .action(async (options: TrainCommandOptions) => {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
-      const trainOptions = parseOptions(options, core.parseBackendName, io);
+      const trainOptions = { ...parseOptions(options, core.parseBackendName, io), ...(await baselineOptions(options, search)) };
       const result = await runCheckpointed(io, {
         title: 'train',
         json: Boolean(options.json),
@@ -106,7 +112,9 @@ export function trainCommand(io: CliIo): Command {
 }
 
 function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) => unknown, io: CliIo): TrainOptions {
-  if (o.genotype === undefined && !o.resume) throw new UsageError('--genotype <file> is required (except with --resume)');
+  if (o.genotype === undefined && o.arch === undefined && !o.resume) throw new UsageError('--genotype <file> or --arch <space> is required (except with --resume)');
+  if (o.genotype !== undefined && o.arch !== undefined) throw new UsageError('--genotype and --arch exclude each other');
+  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined)) throw new UsageError('--bits and --channels apply to --arch only');
   if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
   const backend =
@@ -128,6 +136,26 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
     ...(dataRoot !== undefined ? { dataRoot } : {}),
     ...(o.resume ? { resume: true } : {}),
   };
+}
+
+/** With --arch: the fixed architecture's genotype and space, restricted to --bits. */
+async function baselineOptions(o: TrainCommandOptions, search: typeof import('@quantnas/search')): Promise<Partial<TrainOptions>> {
+  if (o.arch === undefined) return {};
+  const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? 8;
+  if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
+  const channels = parseOptionalInteger(o.channels, '--channels', 1);
+  const cells = parseOptionalInteger(o.cells, '--cells', 1);
+  try {
+    return await search.resolveBaselineTarget({
+      arch: o.arch,
+      bits: bits as import('@quantnas/search').BitWidth,
+      ...(channels !== undefined ? { channels } : {}),
+      ...(cells !== undefined ? { cells } : {}),
+    });
+  } catch (error) {
+    if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function formatG(value: number): string {

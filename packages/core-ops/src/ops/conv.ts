@@ -81,8 +81,8 @@ export function blockDiagonalFilter(w: tf.Tensor4D, groups: number): tf.Tensor4D
  * PyTorch's default conv initialisation (kaiming_uniform with a = √5): weights and bias uniform in
  * ±1/√fan_in, fan_in = kh·kw·in/groups. Drawn from (seed, variable name), so reproducible.
  */
-export function kaimingUniform(seed: number, key: string, shape: readonly number[], fanIn: number): tf.Tensor {
-  const bound = 1 / Math.sqrt(fanIn);
+export function kaimingUniform(seed: number, key: string, shape: readonly number[], fanIn: number, scale = 1): tf.Tensor {
+  const bound = scale / Math.sqrt(fanIn);
   const count = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(seededUniform(seed, key, count, -bound, bound), [...shape]);
 }
@@ -104,6 +104,8 @@ export interface ConvConfig {
   readonly method?: GroupedConvMethod;
   /** Initial weights, [kh, kw, in/groups, out] row-major; default kaiming-uniform from (seed, name). */
   readonly initialWeight?: Float32Array;
+  /** Multiplies the default initialisation (not `initialWeight`): < 1 starts a residual branch near zero. */
+  readonly initScale?: number;
 }
 
 /** A conv layer: `out = conv(quantizer.input(x), quantizer.weight(w)) + b`. */
@@ -150,7 +152,9 @@ export function createConv(config: ConvConfig): Conv {
     throw new Error(`${where}: initialWeight has ${config.initialWeight.length} values, the filter [${weightShape.join(', ')}] needs ${weightShape.reduce((a, b) => a * b, 1)}`);
   }
   const weight = variableFrom(
-    config.initialWeight ? tf.tensor4d(config.initialWeight, weightShape) : (kaimingUniform(seed, `${name}.weight`, weightShape, fanIn) as tf.Tensor4D),
+    config.initialWeight
+      ? tf.tensor4d(config.initialWeight, weightShape)
+      : (kaimingUniform(seed, `${name}.weight`, weightShape, fanIn, config.initScale) as tf.Tensor4D),
     true,
   );
   const bias = config.bias ? variableFrom(kaimingUniform(seed, `${name}.bias`, [outChannels], fanIn) as tf.Tensor1D, true) : null;

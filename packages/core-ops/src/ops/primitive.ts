@@ -15,6 +15,8 @@ export interface PrimitiveConfig {
   readonly quantizers: ConvQuantizerFactory;
   readonly seed: number;
   readonly groupedConvMethod?: GroupedConvMethod;
+  /** Scales the default initialisation of the op's last conv (a residual branch that starts near zero). */
+  readonly outputInitScale?: number;
 }
 
 /** One operation of method.md §3 as a trainable module. */
@@ -85,6 +87,7 @@ export function createPrimitive(id: PrimitiveId | string, config: PrimitiveConfi
           quantizers,
           seed,
           ...(config.groupedConvMethod ? { method: config.groupedConvMethod } : {}),
+          ...(config.outputInitScale !== undefined && i === shapes.length - 1 ? { initScale: config.outputInitScale } : {}),
         }),
       );
     });

@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@quantnas/core-ops';
+import { readImageInfo, resolveDataRoot } from '@quantnas/data';
+import { resolveBaselineTarget, runTraining } from '@quantnas/search';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../io.js';
+import { main } from '../main.js';
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-run-'));
+const runDir = join(work, 'espcn8');
+
+// The pipeline's stages continue what their directories hold: a tiny finished training stands in
+// for the preset's minutes, and `run` then exports, evaluates and upscales for real.
+beforeAll(async () => {
+  await initBackend('wasm');
+  const target = await resolveBaselineTarget({ arch: 'espcn', bits: 8, channels: 4 });
+  await runTraining({
+    ...target,
+    out: join(runDir, 'train'),
+    preset: 'quick',
+    dataRoot: resolveDataRoot(),
+    trainSets: ['T91'],
+    epochs: 1,
+    stepsPerEpoch: 2,
+    batchSize: 2,
+    lrPatchSize: 12,
+    validationPatches: 2,
+    validationPatchSize: 12,
+  });
+}, 120_000);
+
+describe('quantnas run', () => {
+  it('explains itself', async () => {
+    const result = await run(['run', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Searches a genotype[\s\S]*--out <dir>[\s\S]*--preset[\s\S]*--space[\s\S]*--arch[\s\S]*--bits[\s\S]*--json/);
+  });
+
+  it.each([
+    [['--preset', 'paper'], "--preset must be one of quick, cpu, got 'paper'"],
+    [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
+    [['--bits', '4'], '--bits and --channels apply to --arch only'],
+    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty applies to the search'],
+    [['--arch', 'fsrcnn', '--bits', '9'], '--bits must be 2..8 or 32, got 9'],
+  ])('rejects %j', async (args, message) => {
+    const result = await run(['run', '--out', join(work, 'never'), ...args]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+    expect(existsSync(join(work, 'never'))).toBe(false);
+  });
+
+  it('finishes a baseline run: export, evaluation next to bicubic, a sample, run.json; a report reads it', async () => {
+    const result = await run(['run', '--arch', 'espcn', '--bits', '8', '--channels', '4', '--out', runDir, '--sets', 'Set5', '--json']);
+    expect(result.stderr).not.toMatch(/internal error/);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ kind: 'baseline', label: 'espcn 8-bit', space: 'espcn', bits: 8, engine: 'int8' });
+    expect(summary.sets.Set5.bicubic_psnr).toBeCloseTo(28.43, 1);
+    expect(summary.sets.Set5.gain_db).toBeCloseTo(summary.sets.Set5.psnr - summary.sets.Set5.bicubic_psnr, 3);
+    expect(summary.bitops_32x32).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
+    expect(existsSync(join(runDir, 'model.qnas'))).toBe(true);
+    const sample = await readImageInfo(join(runDir, 'sample-x4.png'));
+    expect([sample.width % 4, sample.height % 4]).toEqual([0, 0]);
+    expect(result.stderr).toMatch(/\[1\/4\] train[\s\S]*\[2\/4\] export[\s\S]*\[3\/4\] evaluate[\s\S]*\[4\/4\] upscale/);
+
+    // A second run directory with another cost, written by hand, and the report over both.
+    const other = join(work, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'run.json'), JSON.stringify({ ...summary, kind: 'searched', label: 'searched', bitops_32x32: summary.bitops_32x32 / 2, sets: { Set5: { ...summary.sets.Set5, psnr: summary.sets.Set5.psnr + 1 } } }));
+    const report = await run(['report', runDir, other, '--out', join(work, 'report'), '--json']);
+    expect(report.code).toBe(0);
+    const parsed = JSON.parse(report.stdout);
+    expect(parsed.runs.map((r: { label: string; pareto: boolean }) => [r.label, r.pareto])).toEqual([
+      ['espcn 8-bit', false],
+      ['searched', true],
+    ]);
+    const md = readFileSync(join(work, 'report.md'), 'utf8');
+    expect(md).toMatch(/\| searched \| searched \| quick \|[^\n]*★ \|/);
+    expect(md).toContain('| espcn 8-bit | baseline |');
+    const svg = readFileSync(join(work, 'report.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+    for (const part of [/<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</, /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</, />bicubic 28\.4\d</]) expect(svg).toMatch(part);
+  }, 120_000);
+
+  it('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {
+    const missing = await run(['report', work, '--out', join(work, 'r2')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('no run summary');
+    const noSet = await run(['report', runDir, '--out', join(work, 'r2'), '--set', 'B100']);
+    expect(noSet.stderr).toContain('was not evaluated on B100');
+    expect(existsSync(join(work, 'r2.md'))).toBe(false);
+  });
+});
