@@ -56,7 +56,7 @@ const common = {
 /**
  * The presets, as data. `quick` and `cpu` are sized for the 2-core wasm machine (measured with an
  * rfdn genotype at C = 12, 1 cell, 25K MACs per LR pixel: 0.46 s per step at batch 16 of 32×32,
- * 0.95 s at 48×48, so about 4 and 80 minutes; larger networks take longer). For such short
+ * 0.95 s at 48×48, so about 9 and 50 minutes; larger networks take longer). For such short
  * budgets the rate stays at 1e-3 for most of the run and decays over the last quarter (a decay
  * spread over a short run loses quality). `paper` is the reference: Adam 1e-4, cosine annealing
  * over the whole run, batch 32, one pass over the patches per epoch.
@@ -64,8 +64,8 @@ const common = {
 export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   quick: {
     ...common,
-    epochs: 4,
-    stepsPerEpoch: 120,
+    epochs: 6,
+    stepsPerEpoch: 200,
     batchSize: 16,
     lrPatchSize: 32,
     lr: 1e-3,
@@ -76,7 +76,7 @@ export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   },
   cpu: {
     ...common,
-    epochs: 16,
+    epochs: 10,
     stepsPerEpoch: 300,
     batchSize: 16,
     lrPatchSize: 48,
