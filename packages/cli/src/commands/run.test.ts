@@ -49,7 +49,7 @@ describe('quantnas run', () => {
   it.each([
     [['--preset', 'paper'], "--preset must be one of quick, cpu, got 'paper'"],
     [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
-    [['--bits', '4'], '--bits and --channels apply to --arch only'],
+    [['--bits', '4'], '--bits, --channels and --cells apply to --arch only'],
     [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty applies to the search'],
     [['--arch', 'fsrcnn', '--bits', '9'], '--bits must be 2..8 or 32, got 9'],
   ])('rejects %j', async (args, message) => {

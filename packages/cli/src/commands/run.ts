@@ -12,6 +12,7 @@ interface RunCommandOptions {
   arch?: string;
   bits?: string;
   channels?: string;
+  cells?: string;
   penalty?: string;
   seed?: string;
   sets: string;
@@ -71,6 +72,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
     .option('--arch <space>', 'skip the search; train this fixed architecture (fsrcnn, espcn, rfdn, ...) at --bits')
     .option('--bits <b>', 'with --arch: every block\'s bits (2..8, or 32 for full precision; default 8)')
     .option('--channels <n>', 'with --arch: channel width C (default: the space\'s)')
+    .option('--cells <n>', 'with --arch: cell count N (default: the space\'s)')
     .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
     .option('--seed <n>', 'seed of every stage (default 1)')
     .option('--sets <list>', 'benchmark sets to evaluate', 'Set5,Set14,B100')
@@ -86,7 +88,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
 async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOptions): Promise<RunSummary> {
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
-  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined)) throw new UsageError('--bits and --channels apply to --arch only');
+  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined || o.cells !== undefined)) throw new UsageError('--bits, --channels and --cells apply to --arch only');
   if (o.arch !== undefined && o.penalty !== undefined) throw new UsageError('--penalty applies to the search; --arch has none');
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? (o.arch !== undefined ? 8 : null);
   if (bits !== null && !(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
@@ -131,7 +133,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
     label = `${space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}`;
   } else {
     space = o.arch;
-    genotypeArgs = ['--arch', o.arch, '--bits', String(bits), ...(o.channels !== undefined ? ['--channels', o.channels] : [])];
+    genotypeArgs = ['--arch', o.arch, '--bits', String(bits), ...(o.channels !== undefined ? ['--channels', o.channels] : []), ...(o.cells !== undefined ? ['--cells', o.cells] : [])];
     label = `${o.arch} ${fullPrecision ? 'fp32' : `${bits}-bit`}`;
   }
   const train = await stage(`train (${o.preset})`, ['train', ...genotypeArgs, '--preset', o.preset, '--out', paths.train, '--json', ...common, ...resume(paths.train)]);
