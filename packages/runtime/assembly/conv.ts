@@ -9,6 +9,7 @@
 // Weights: packed by src/conv-pack.ts into blocks of 8 (or, at a group's tail, 4) output channels;
 // one 16-byte vector holds [w(o,c), w(o,c+1)] for 4 outputs o, as i16, so that i32x4.dot_i16x8_s of
 // a splatted input pair with it yields 4 output partial sums.
+import { codes, divideF64, narrowBytes } from './quantizer';
 
 /** Bytes of the accumulator scratch a tile writes (8 pixels x 8 channels of i32). */
 export const TILE_SCRATCH_BYTES: i32 = 8 * 8 * 4 + 64;
@@ -16,20 +17,39 @@ export const TILE_SCRATCH_BYTES: i32 = 8 * 8 * 4 + 64;
 export const MODE_UINT8: i32 = 0;
 export const MODE_INT32: i32 = 1;
 export const MODE_FLOAT32: i32 = 2;
+export const MODE_FLOAT32_ADD: i32 = 3;
 
 /**
- * Copies a uint8 NHWC image (h x w x c) into dst as int16 at (padTop, padLeft) of an hp x wp image
- * with cs = groups * cgp channels per pixel (group g's channel i at g * cgp + i); everything else 0.
+ * Zeroes the `total` bytes at dst except the h rows of `row` bytes, `stride` apart from `first`,
+ * that the image's pixels will overwrite: the padded image's border.
+ */
+function fillBorder(dst: usize, total: i32, first: i32, row: i32, stride: i32, h: i32): void {
+  if (h == 0 || row == 0) {
+    memory.fill(dst, 0, <usize>total);
+    return;
+  }
+  memory.fill(dst, 0, <usize>first);
+  const gap = stride - row;
+  for (let y = 1; y < h; y++) memory.fill(dst + <usize>(first + (y - 1) * stride + row), 0, <usize>gap);
+  const end = first + (h - 1) * stride + row;
+  memory.fill(dst + <usize>end, 0, <usize>(total - end));
+}
+
+/**
+ * Copies a uint8 NHWC image (h x w x c, rows srcStride bytes apart) into dst as int16 at
+ * (padTop, padLeft) of an hp x wp image with cs = groups * cgp channels per pixel (group g's
+ * channel i at g * cgp + i); everything else 0.
  */
 export function padWidenI16(
-  src: usize, h: i32, w: i32, c: i32, groups: i32,
+  src: usize, srcStride: i32, h: i32, w: i32, c: i32, groups: i32,
   dst: usize, hp: i32, wp: i32, padTop: i32, padLeft: i32, cgp: i32,
 ): void {
   const cs = groups * cgp;
-  memory.fill(dst, 0, (<usize>hp * <usize>wp * <usize>cs) << 1);
   const cg = c / groups;
+  if (cg == cgp) fillBorder(dst, (hp * wp * cs) << 1, ((padTop * wp + padLeft) * cs) << 1, (w * cs) << 1, (wp * cs) << 1, h);
+  else memory.fill(dst, 0, (<usize>hp * <usize>wp * <usize>cs) << 1);
   for (let y = 0; y < h; y++) {
-    const srow = src + <usize>(y * w * c);
+    const srow = src + <usize>(y * srcStride);
     const drow = dst + (<usize>(((y + padTop) * wp + padLeft) * cs) << 1);
     if (cg == cgp) {
       // Same channel layout as the source: widen the whole row at once.
@@ -72,19 +92,20 @@ function dot4<T>(v: v128, w: v128): v128 {
 }
 
 /**
- * Copies a uint8 NHWC image into dst as uint8 at (padTop, padLeft) of an hp x wp image with
- * groups * cgp channels per pixel (cgp: a group's channel count rounded up to 4); everything else 0.
- * For the relaxed-SIMD kernel, whose steps are channel quads.
+ * Copies a uint8 NHWC image (rows srcStride bytes apart) into dst as uint8 at (padTop, padLeft) of
+ * an hp x wp image with groups * cgp channels per pixel (cgp: a group's channel count rounded up
+ * to 4); everything else 0. For the relaxed-SIMD kernel, whose steps are channel quads.
  */
 export function padU8(
-  src: usize, h: i32, w: i32, c: i32, groups: i32,
+  src: usize, srcStride: i32, h: i32, w: i32, c: i32, groups: i32,
   dst: usize, hp: i32, wp: i32, padTop: i32, padLeft: i32, cgp: i32,
 ): void {
   const cs = groups * cgp;
-  memory.fill(dst, 0, <usize>hp * <usize>wp * <usize>cs);
   const cg = c / groups;
+  if (cg == cgp) fillBorder(dst, hp * wp * cs, (padTop * wp + padLeft) * cs, w * cs, wp * cs, h);
+  else memory.fill(dst, 0, <usize>hp * <usize>wp * <usize>cs);
   for (let y = 0; y < h; y++) {
-    const srow = src + <usize>(y * w * c);
+    const srow = src + <usize>(y * srcStride);
     const drow = dst + <usize>(((y + padTop) * wp + padLeft) * cs);
     if (cg == cgp) {
       memory.copy(drow, srow, <usize>(w * c));
@@ -101,12 +122,15 @@ export function padU8(
 /**
  * 4 pixels x 8 output channels. xp: the first pixel's first tap; ps: bytes between the tile's
  * pixels; the reduction runs over kh rows of `outer` runs of `inner` channel pairs (a run is
- * contiguous in the padded image; consecutive runs are tapStep apart). Leaves 8 i32x4 in acc:
- * pixel p's channels 0-3 at acc + 32p, 4-7 at acc + 32p + 16.
+ * contiguous in the padded image; consecutive runs are tapStep apart). Without `direct`, leaves 8
+ * i32x4 in acc: pixel p's channels 0-3 at acc + 32p, 4-7 at acc + 32p + 16. With it, writes the
+ * tile (4 whole pixels, 8 valid channels) to out itself, from the registers (see writeTile).
  */
 function tile4x8<T>(
   xp: usize, ps: usize, rowStride: usize, tapStep: usize,
-  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize,
+  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize, direct: bool,
+  out: usize, outStride: usize, m: usize, b: usize, mode: i32, lo: i32, hi: i32,
+  clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize,
 ): void {
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
@@ -137,6 +161,10 @@ function tile4x8<T>(
       xr += tapStep;
     }
   }
+  if (direct) {
+    writeTile(out, outStride, a0, a1, a2, a3, a4, a5, a6, a7, m, b, mode, lo, hi, clamp, flo, fhi, res, cp);
+    return;
+  }
   v128.store(acc, a0, 0);
   v128.store(acc, a1, 16);
   v128.store(acc, a2, 32);
@@ -145,6 +173,115 @@ function tile4x8<T>(
   v128.store(acc, a5, 80);
   v128.store(acc, a6, 96);
   v128.store(acc, a7, 112);
+}
+
+/**
+ * uint8 codes of 8 channels (a: 0-3, c: 4-7) in the low 8 bytes. Clamping before rounding equals
+ * rounding first, the bounds being integers; pmin/pmax suffice as y is never NaN (finite m and b);
+ * adding 1.5 * 2^23 rounds a value of [0, 255] half to even and leaves it in the low byte.
+ */
+@inline
+function codes8(a: v128, c: v128, m0: v128, m1: v128, b0: v128, b1: v128, vlo: v128, vhi: v128): v128 {
+  const magic = f32x4.splat(12582912.0);
+  const p = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a), m0), b0), vlo), vhi), magic);
+  const q = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(c), m1), b1), vlo), vhi), magic);
+  return i8x16.shuffle(p, q, 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+}
+
+/** float32 outputs of 4 channels; no clamp when both bounds are infinite (y is never NaN). */
+@inline
+function floats4(a: v128, m: v128, b: v128, clamp: bool, vflo: v128, vfhi: v128): v128 {
+  const y = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a), m), b);
+  return clamp ? f32x4.min(f32x4.max(y, vflo), vfhi) : y;
+}
+
+// A conv with a float32 output can also write its output's activation codes, computed from the
+// final float32 values as the quantize layer does (that layer, fused), and then skip the float32
+// output itself when nothing else reads it: set by convolve per call.
+let quantOn = false;
+let quantPixel: usize = 0;
+let quantStep: f64 = 1;
+let quantMax: i32 = 255;
+let floatsOn = true;
+
+/** The fused quantizer of the next conv: codes `pixel` bytes apart; floats: the float32 output too. */
+function setQuantizer(on: bool, pixel: usize, step: f64, max: i32, floats: bool): void {
+  quantOn = on;
+  quantPixel = pixel;
+  quantStep = step;
+  quantMax = max;
+  floatsOn = floats;
+}
+
+/** The codes of 8 float32 values in the low 8 bytes. */
+@inline
+function quantize8(y0: v128, y1: v128, vstep: v128, vmax: v128): v128 {
+  const a = codes(divideF64(y0, vstep), vmax);
+  const b = codes(divideF64(y1, vstep), vmax);
+  return narrowBytes(a, b, a, b);
+}
+
+/** storeTile for a whole 4 x 8 tile whose accumulators are still in registers. */
+@inline
+function writeTile(
+  out: usize, outStride: usize, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128,
+  m: usize, b: usize, mode: i32, lo: i32, hi: i32, clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize,
+): void {
+  const m0 = v128.load(m);
+  const m1 = v128.load(m, 16);
+  const b0 = v128.load(b);
+  const b1 = v128.load(b, 16);
+  if (mode == MODE_UINT8) {
+    const vlo = f32x4.splat(<f32>lo);
+    const vhi = f32x4.splat(<f32>hi);
+    v128.store64_lane(out, codes8(a0, a1, m0, m1, b0, b1, vlo, vhi), 0);
+    v128.store64_lane(out + outStride, codes8(a2, a3, m0, m1, b0, b1, vlo, vhi), 0);
+    v128.store64_lane(out + (outStride << 1), codes8(a4, a5, m0, m1, b0, b1, vlo, vhi), 0);
+    v128.store64_lane(out + outStride * 3, codes8(a6, a7, m0, m1, b0, b1, vlo, vhi), 0);
+    return;
+  }
+  const vflo = f32x4.splat(flo);
+  const vfhi = f32x4.splat(fhi);
+  let y0 = floats4(a0, m0, b0, clamp, vflo, vfhi);
+  let y1 = floats4(a1, m1, b1, clamp, vflo, vfhi);
+  let y2 = floats4(a2, m0, b0, clamp, vflo, vfhi);
+  let y3 = floats4(a3, m1, b1, clamp, vflo, vfhi);
+  let y4 = floats4(a4, m0, b0, clamp, vflo, vfhi);
+  let y5 = floats4(a5, m1, b1, clamp, vflo, vfhi);
+  let y6 = floats4(a6, m0, b0, clamp, vflo, vfhi);
+  let y7 = floats4(a7, m1, b1, clamp, vflo, vfhi);
+  const o1 = outStride;
+  const o2 = outStride << 1;
+  const o3 = outStride * 3;
+  if (mode == MODE_FLOAT32_ADD) {
+    y0 = f32x4.add(y0, v128.load(res));
+    y1 = f32x4.add(y1, v128.load(res, 16));
+    y2 = f32x4.add(y2, v128.load(res + o1));
+    y3 = f32x4.add(y3, v128.load(res + o1, 16));
+    y4 = f32x4.add(y4, v128.load(res + o2));
+    y5 = f32x4.add(y5, v128.load(res + o2, 16));
+    y6 = f32x4.add(y6, v128.load(res + o3));
+    y7 = f32x4.add(y7, v128.load(res + o3, 16));
+  }
+  if (floatsOn) {
+    v128.store(out, y0);
+    v128.store(out, y1, 16);
+    v128.store(out + o1, y2);
+    v128.store(out + o1, y3, 16);
+    v128.store(out + o2, y4);
+    v128.store(out + o2, y5, 16);
+    v128.store(out + o3, y6);
+    v128.store(out + o3, y7, 16);
+  }
+  if (quantOn) {
+    const vstep = f64x2.splat(quantStep);
+    const vmax = i32x4.splat(quantMax);
+    const p = quantPixel;
+    v128.store64_lane(cp, quantize8(y0, y1, vstep, vmax), 0);
+    v128.store64_lane(cp + p, quantize8(y2, y3, vstep, vmax), 0);
+    v128.store64_lane(cp + (p << 1), quantize8(y4, y5, vstep, vmax), 0);
+    v128.store64_lane(cp + p * 3, quantize8(y6, y7, vstep, vmax), 0);
+  }
 }
 
 /** 8 pixels x 4 output channels (a group's last 1-4 channels). Pixel p's sums at acc + 16p. */
@@ -249,51 +386,107 @@ function widenInto(acc: usize, s0: v128, s1: v128, s2: v128, s3: v128, s4: v128,
   v128.store(acc, i32x4.add(v128.load(acc, 112), i32x4.extadd_pairwise_i16x8_s(s7)), 112);
 }
 
+/** Requantizes one i32x4 of accumulators to uint8 codes (as i32 lanes). */
+@inline
+function requantU8(acc: v128, m: v128, b: v128, vlo: v128, vhi: v128): v128 {
+  const y = f32x4.nearest(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(acc), m), b));
+  return i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(y), vlo), vhi);
+}
+
 /**
  * Writes `pixels` pixels of a tile whose accumulators are at acc (per pixel `lanes` i32, lanes = 4
  * or 8) to out, `valid` channels each, pixels outStride bytes apart.
- *   uint8:   clamp(nearestEven(f32(f32(acc) * m) + b), lo, hi)
- *   int32:   acc
- *   float32: min(max(f32(f32(acc) * m) + b, flo), fhi)
- * f32(.) is IEEE-754 binary32 rounding to nearest even; there is no fused multiply-add.
+ *   uint8:        clamp(nearestEven(f32(f32(acc) * m) + b), lo, hi)
+ *   int32:        acc
+ *   float32:      min(max(f32(f32(acc) * m) + b, flo), fhi)
+ *   float32 add:  f32(that + res), res a float32 tensor laid out like the output (a fused residual add)
+ * f32(.) is IEEE-754 binary32 rounding to nearest even; there is no fused multiply-add. Full
+ * vectors are stored directly; only a block's last channels go through scalar stores.
  */
 export function storeTile(
   acc: usize, pixels: i32, lanes: i32, valid: i32, out: usize, outStride: usize,
-  m: usize, b: usize, mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
+  m: usize, b: usize, mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32, res: usize, codeAt: usize,
 ): void {
   const tmp = acc + 8 * 8 * 4;
-  const vlo = i32x4.splat(lo);
-  const vhi = i32x4.splat(hi);
+  const quads = lanes >> 2;
+  if (mode == MODE_UINT8) {
+    const vlo = i32x4.splat(lo);
+    const vhi = i32x4.splat(hi);
+    const m0 = v128.load(m);
+    const b0 = v128.load(b);
+    if (lanes == 8) {
+      const m1 = v128.load(m, 16);
+      const b1 = v128.load(b, 16);
+      for (let p = 0; p < pixels; p++) {
+        const src = acc + <usize>(p << 5);
+        const dst = out + <usize>p * outStride;
+        const h = i16x8.narrow_i32x4_s(requantU8(v128.load(src), m0, b0, vlo, vhi), requantU8(v128.load(src, 16), m1, b1, vlo, vhi));
+        const bytes = i8x16.narrow_i16x8_u(h, h);
+        if (valid == 8) v128.store64_lane(dst, bytes, 0);
+        else {
+          v128.store(tmp, bytes);
+          for (let j = 0; j < valid; j++) store<u8>(dst + <usize>j, load<u8>(tmp + <usize>j));
+        }
+      }
+    } else {
+      for (let p = 0; p < pixels; p++) {
+        const src = acc + <usize>(p << 4);
+        const dst = out + <usize>p * outStride;
+        const r = requantU8(v128.load(src), m0, b0, vlo, vhi);
+        const h = i16x8.narrow_i32x4_s(r, r);
+        const bytes = i8x16.narrow_i16x8_u(h, h);
+        if (valid == 4) v128.store32_lane(dst, bytes, 0);
+        else {
+          v128.store(tmp, bytes);
+          for (let j = 0; j < valid; j++) store<u8>(dst + <usize>j, load<u8>(tmp + <usize>j));
+        }
+      }
+    }
+    return;
+  }
   const vflo = f32x4.splat(flo);
   const vfhi = f32x4.splat(fhi);
-  const quads = lanes >> 2;
+  const vstep = f64x2.splat(quantStep);
+  const vmax = i32x4.splat(quantMax);
   for (let p = 0; p < pixels; p++) {
     const src = acc + <usize>(p * lanes * 4);
     const dst = out + <usize>p * outStride;
-    if (mode == MODE_UINT8) {
-      for (let q = 0; q < quads; q++) {
-        const o = <usize>(q << 4);
-        let y = f32x4.mul(f32x4.convert_i32x4_s(v128.load(src + o)), v128.load(m + o));
-        y = f32x4.nearest(f32x4.add(y, v128.load(b + o)));
-        const r = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(y), vlo), vhi);
-        v128.store(tmp + o, r);
+    const rp = res + <usize>p * outStride;
+    const cp = codeAt + <usize>p * quantPixel;
+    for (let k = 0; k < quads; k++) {
+      const o = <usize>(k << 4);
+      const left = valid - (k << 2);
+      if (left <= 0) break;
+      let y = v128.load(src + o);
+      if (mode != MODE_INT32) {
+        y = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(y), v128.load(m + o)), v128.load(b + o));
+        y = f32x4.min(f32x4.max(y, vflo), vfhi);
       }
-      if (valid == 8) {
-        const h = i16x8.narrow_i32x4_s(v128.load(tmp), v128.load(tmp, 16));
-        v128.store64_lane(dst, i8x16.narrow_i16x8_u(h, h), 0);
+      if (left >= 4) {
+        if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, v128.load(rp + o));
+        if (floatsOn) v128.store(dst + o, y);
+        if (quantOn) {
+          const c = codes(divideF64(y, vstep), vmax);
+          v128.store32_lane(cp + <usize>(k << 2), narrowBytes(c, c, c, c), 0);
+        }
       } else {
-        for (let j = 0; j < valid; j++) store<u8>(dst + <usize>j, load<i32>(tmp + <usize>(j << 2)));
+        if (mode == MODE_FLOAT32_ADD) {
+          // Only the valid lanes of the residual are read: the vector may end past its tensor.
+          v128.store(tmp, y);
+          for (let j = 0; j < left; j++) {
+            const at = <usize>j << 2;
+            store<f32>(tmp + at, load<f32>(tmp + at) + load<f32>(rp + o + at));
+          }
+          y = v128.load(tmp);
+        }
+        v128.store(tmp, y);
+        if (floatsOn) for (let j = 0; j < left; j++) store<u32>(dst + o + (<usize>j << 2), load<u32>(tmp + (<usize>j << 2)));
+        if (quantOn) {
+          const c = codes(divideF64(y, vstep), vmax);
+          v128.store(tmp, narrowBytes(c, c, c, c));
+          for (let j = 0; j < left; j++) store<u8>(cp + <usize>((k << 2) + j), load<u8>(tmp + <usize>j));
+        }
       }
-    } else if (mode == MODE_INT32) {
-      memory.copy(dst, src, <usize>(valid << 2));
-    } else {
-      for (let q = 0; q < quads; q++) {
-        const o = <usize>(q << 4);
-        let y = f32x4.mul(f32x4.convert_i32x4_s(v128.load(src + o)), v128.load(m + o));
-        y = f32x4.add(y, v128.load(b + o));
-        v128.store(tmp + o, f32x4.min(f32x4.max(y, vflo), vfhi));
-      }
-      memory.copy(dst, tmp, <usize>(valid << 2));
     }
   }
 }
@@ -311,6 +504,12 @@ export function storeTile(
  *   elem: bytes per output element (1, 4)
  *   scratch: TILE_SCRATCH_BYTES of 16-byte-aligned memory
  *   chunk (T = i8 only): > 1 sums the relaxed dots of 8-channel blocks in int16 for that many steps
+ *   res, resRowStride (mode MODE_FLOAT32_ADD): the residual added to the output, its pixels laid
+ *     out like the output's (cout float32), its rows resRowStride bytes apart
+ *   codes, codePixel, step, qmax (float32 modes; codes 0: none): also writes
+ *     clamp(roundHalfEven(f32(y / step)), 0, qmax) of each output y there, as uint8, pixels
+ *     codePixel bytes apart (heap addresses are never 0); floats: whether to write the float32
+ *     output too (always when there are no codes)
  */
 @inline
 export function convolve<T>(
@@ -320,9 +519,13 @@ export function convolve<T>(
   groups: i32, coutG: i32, cout: i32,
   w: usize, m: usize, b: usize,
   mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
-  out: usize, elem: i32, scratch: usize, chunk: i32,
+  out: usize, elem: i32, scratch: usize, chunk: i32, res: usize, resRowStride: i32,
+  codes: usize, codePixel: i32, step: f64, qmax: i32, floats: bool,
 ): void {
+  const quantized = codes != 0 && mode != MODE_INT32;
+  setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
   const outStride = <usize>(cout * elem);
+  const clamp = flo != -Infinity || fhi != Infinity;
   const ps = <usize>pixStep;
   const rs = <usize>rowStride;
   const ts = <usize>tapStep;
@@ -330,6 +533,8 @@ export function convolve<T>(
   for (let oy = 0; oy < outH; oy++) {
     const xrow = x + <usize>(oy * stride) * rs;
     const orow = out + <usize>(oy * outW) * outStride;
+    const rrow = res + <usize>(oy * resRowStride);
+    const crow = codes + <usize>(oy * outW * codePixel);
     let wb = w;
     let mb = m;
     let bb = b;
@@ -338,16 +543,27 @@ export function convolve<T>(
       for (let c0 = 0; c0 < coutG; c0 += 8) {
         const left = coutG - c0;
         const oc = orow + <usize>((g * coutG + c0) * elem);
+        const rc = rrow + <usize>((g * coutG + c0) << 2);
+        const cc = crow + <usize>(g * coutG + c0);
         if (left > 4) {
           const valid = left < 8 ? left : 8;
           for (let ox = 0; ox < outW; ox += 4) {
+            const n = outW - ox < 4 ? outW - ox : 4;
+            const dst = oc + <usize>ox * outStride;
+            const rp = rc + <usize>ox * outStride;
+            const cp = cc + <usize>(ox * codePixel);
             if (sizeof<T>() == 1 && chunk > 1) {
               tile4x8Chunked(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch, chunk);
+            } else if (n == 4 && valid == 8 && mode != MODE_INT32) {
+              // A whole tile: written straight from the accumulator registers.
+              tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
+                true, dst, outStride, mb, bb, mode, lo, hi, clamp, flo, fhi, rp, cp);
+              continue;
             } else {
-              tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch);
+              tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
+                false, 0, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0);
             }
-            const n = outW - ox < 4 ? outW - ox : 4;
-            storeTile(scratch, n, 8, valid, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi);
+            storeTile(scratch, n, 8, valid, dst, outStride, mb, bb, mode, lo, hi, flo, fhi, rp, cp);
           }
           wb += <usize>(taps * 32);
           mb += 32;
@@ -356,7 +572,8 @@ export function convolve<T>(
           for (let ox = 0; ox < outW; ox += 8) {
             tile8x4<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch);
             const n = outW - ox < 8 ? outW - ox : 8;
-            storeTile(scratch, n, 4, left, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi);
+            storeTile(scratch, n, 4, left, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi,
+              rc + <usize>ox * outStride, cc + <usize>(ox * codePixel));
           }
           wb += <usize>(taps * 16);
           mb += 16;
@@ -367,7 +584,7 @@ export function convolve<T>(
   }
 }
 
-/** convolve over int16 channel pairs (plain SIMD128). */
+/** convolve over int16 channel pairs (plain SIMD128); chunk is ignored (convI8Relaxed's signature). */
 export function convI16(
   x: usize, rowStride: i32, pixStep: i32, tapStep: i32, groupStep: i32,
   outH: i32, outW: i32, stride: i32,
@@ -375,10 +592,12 @@ export function convI16(
   groups: i32, coutG: i32, cout: i32,
   w: usize, m: usize, b: usize,
   mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
-  out: usize, elem: i32, scratch: usize,
+  out: usize, elem: i32, scratch: usize, chunk: i32, res: usize, resRowStride: i32,
+  codes: usize, codePixel: i32, step: f64, qmax: i32, floats: bool,
 ): void {
   convolve<i16>(x, rowStride, pixStep, tapStep, groupStep, outH, outW, stride, kh, outer, inner,
-    groups, coutG, cout, w, m, b, mode, lo, hi, flo, fhi, out, elem, scratch, 0);
+    groups, coutG, cout, w, m, b, mode, lo, hi, flo, fhi, out, elem, scratch, 0, res, resRowStride,
+    codes, codePixel, step, qmax, floats);
 }
 
 /** The largest of n bytes at src: the relaxed kernel's check that inputs fit the declared bits. */

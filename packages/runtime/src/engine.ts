@@ -1,6 +1,6 @@
 import { decodeArtifact, type ModelArtifact } from './container.js';
 import type { InferenceEvent } from './events.js';
-import { adqFactor, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
+import { adqPhi, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
 import { checkImage, type RgbImage } from './image.js';
 import { planGraph, tileGrid, type Plan, type Rect } from './plan.js';
 import { TileExecutor, type Piece, type RunContext } from './tile-executor.js';
@@ -138,6 +138,7 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
     ...(typeof cost?.bitOpsPerLrPixel === 'number' ? { bitOpsPerLrPixel: cost.bitOpsPerLrPixel } : {}),
   };
   let busy = false;
+  const spare = new SpareBuffers();
   return {
     info,
     async upscale(image, upscaleOptions = {}) {
@@ -145,7 +146,7 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
       busy = true;
       try {
         return await upscale(graph, plan, image, {
-          executor, pool, tile, threads,
+          executor, pool, tile, threads, spare, kernels,
           signal: upscaleOptions.signal ?? options.signal,
           onProgress: upscaleOptions.onProgress ?? options.onProgress,
         });
@@ -160,7 +161,61 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
   };
 }
 
+/**
+ * Buffers of freed stores, held weakly, for later passes and later upscales of the session: every
+ * store is written in full before it is read, and reused memory spares the page faults that fresh
+ * allocations take on first write; the garbage collector may still take them from an idle session.
+ */
+class SpareBuffers {
+  private readonly bySize = new Map<number, WeakRef<ArrayBufferLike>[]>();
+
+  take(bytes: number): ArrayBufferLike | undefined {
+    const list = this.bySize.get(bytes);
+    if (!list) return undefined;
+    let buffer: ArrayBufferLike | undefined;
+    while (!buffer && list.length > 0) buffer = list.pop()!.deref();
+    if (list.length === 0) this.bySize.delete(bytes);
+    return buffer;
+  }
+
+  give(buffer: ArrayBufferLike): void {
+    const list = this.bySize.get(buffer.byteLength) ?? [];
+    list.push(new WeakRef(buffer));
+    this.bySize.set(buffer.byteLength, list);
+  }
+}
+
+/**
+ * The sum of squared deviations from the mean that adqFactor (graph.ts) computes, in the same order
+ * and arithmetic, by the kernels on chunks copied into their heap (JS loops over a whole tensor
+ * cost several times more).
+ */
+function deviationSums(kernels: IntegerKernels, values: Float32Array | Uint8Array, step: number): number {
+  const elem = values instanceof Float32Array ? 4 : 1;
+  const n = values.length;
+  const chunk = Math.min(n, 65536);
+  const heap = kernels.heap;
+  const at = heap.alloc(chunk * elem);
+  try {
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const sweep = (mean: number) => {
+      let sum = 0;
+      for (let i = 0; i < n; i += chunk) {
+        const m = Math.min(chunk, n - i);
+        heap.bytes().set(bytes.subarray(i * elem, (i + m) * elem), at);
+        sum = kernels.exports.adqSum(at, m, elem, step, mean, sum);
+      }
+      return sum;
+    };
+    return sweep(sweep(NaN) / n);
+  } finally {
+    heap.release(at);
+  }
+}
+
 interface RunSetup {
+  readonly kernels: IntegerKernels;
+  readonly spare: SpareBuffers;
   readonly executor: TileExecutor | undefined;
   readonly pool: TilePool | undefined;
   readonly tile: number;
@@ -177,11 +232,13 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   const sizes = inferSizes(graph, image.height, image.width);
   const shared = pool !== undefined;
   const bufferOf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const { spare } = setup;
   const stores = new Map<string, SharedStore>();
   const addStore = (name: string): SharedStore => {
     const { h, w } = sizes.get(name)!;
     const info = graph.tensors.get(name)!.info;
-    const store = { name, h, w, c: info.channels, dtype: info.dtype, buffer: bufferOf(h * w * info.channels * (info.dtype === 'uint8' ? 1 : 4)) };
+    const bytes = h * w * info.channels * (info.dtype === 'uint8' ? 1 : 4);
+    const store = { name, h, w, c: info.channels, dtype: info.dtype, buffer: spare.take(bytes) ?? bufferOf(bytes) };
     stores.set(name, store);
     return store;
   };
@@ -216,13 +273,19 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
     for (const name of pass.statistics) {
       const store = contextFromShared({ sizes: [], stores: [stores.get(name)!], factors: [], output }).stores.get(name)!;
       const info = graph.tensors.get(name)!.info;
+      const squares = deviationSums(setup.kernels, store.data, info.dtype === 'uint8' ? info.step : 1);
       for (const i of graph.tensors.get(name)!.statisticOf) {
         const layer = graph.layers[i]!.layer;
         if (layer.op !== 'adq_scale') continue;
-        factors.set(i, adqFactor(store.data, info.dtype === 'uint8' ? info.step : 1, layer.deviation, layer.slope, layer.offset));
+        factors.set(i, adqPhi(squares, store.data.length, layer.deviation, layer.slope, layer.offset));
       }
     }
-    for (const name of plan.freeAfter[p]!) stores.delete(name);
+    for (const name of plan.freeAfter[p]!) {
+      const store = stores.get(name);
+      if (!store) continue;
+      stores.delete(name);
+      spare.give(store.buffer);
+    }
   }
   onProgress?.({ status: 'done', milliseconds: performance.now() - started });
   // A plain buffer for the caller, not the workers' shared one.

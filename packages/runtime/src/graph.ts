@@ -411,6 +411,11 @@ export function adqFactor(values: Float32Array | Uint8Array, step: number, devia
     const d = values[i]! * step - mean;
     squares += d * d;
   }
+  return adqPhi(squares, n, deviation, slope, offset);
+}
+
+/** φ from the sum of squared deviations of n values. */
+export function adqPhi(squares: number, n: number, deviation: 'population' | 'sample', slope: number, offset: number): number {
   const divisor = deviation === 'sample' ? n - 1 : n;
   const sigma = divisor > 0 ? Math.sqrt(squares / divisor) : 0;
   return Math.fround(slope * sigma + offset);

@@ -43,6 +43,7 @@ export {
   WasmConv,
   loadIntegerKernels,
   supportsRelaxedSimd,
+  type ConvCodes,
   type ConvKernelChoice,
   type LoadKernelsOptions,
   type WasmSource,

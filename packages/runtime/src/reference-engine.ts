@@ -1,4 +1,5 @@
 import { conv2dReference } from './conv-reference.js';
+import { sigmoidF32 } from './exp.js';
 import { adqFactor, bilinearTaps, convParams, f32, inferSizes, outputByte, quantizeCode, type ModelGraph } from './graph.js';
 import type { RgbImage } from './image.js';
 
@@ -91,7 +92,7 @@ export function runReference(graph: ModelGraph, image: RgbImage): RgbImage {
         break;
       }
       case 'sigmoid':
-        for (let i = 0; i < n; i++) data[i] = 1 / (1 + Math.exp(-x.data[i]!));
+        for (let i = 0; i < n; i++) data[i] = sigmoidF32(x.data[i]!);
         break;
       case 'clamp':
         for (let i = 0; i < n; i++) data[i] = Math.min(Math.max(x.data[i]!, layer.min), layer.max);

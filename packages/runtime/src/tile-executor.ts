@@ -1,7 +1,7 @@
 import type { ArtifactLayer } from './artifact-header.js';
-import { bilinearTaps, convParams, outputByte, type GraphLayer, type ModelGraph } from './graph.js';
+import { bilinearTaps, convParams, type GraphLayer, type ModelGraph } from './graph.js';
 import { rectEmpty, union, type Plan, type Rect } from './plan.js';
-import type { IntegerKernels, WasmConv } from './wasm-kernels.js';
+import type { ConvCodes, IntegerKernels, LayerKernels, WasmConv } from './wasm-kernels.js';
 
 /** A tensor over a rectangle of its grid (NHWC rows of w pixels × c channels). */
 export interface Piece {
@@ -25,7 +25,62 @@ export interface RunContext {
 }
 
 type Taps = ReturnType<typeof bilinearTaps>;
-const ROUND = 1.5 * 2 ** 52;
+
+/** A tile's tensor in the kernel heap: a rectangle of its grid, NHWC rows of w pixels × c channels. */
+interface Slab {
+  readonly y0: number;
+  readonly x0: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  /** Bytes per value: 1 (uint8 codes) or 4 (float32). */
+  readonly elem: number;
+  readonly at: number;
+}
+
+/** Address of global (y, x) in s. */
+function addr(s: Slab, y: number, x: number): number {
+  return s.at + ((y - s.y0) * s.w + (x - s.x0)) * s.c * s.elem;
+}
+
+function rowBytes(s: Slab): number {
+  return s.w * s.c * s.elem;
+}
+
+/**
+ * A layer whose output only feeds one next layer of the same pass, which it computes itself: a
+ * conv with a float32 output and a residual add (the conv adds the other input while storing its
+ * tiles), or a float32 concat and the quantizer after it (each input quantized straight into its
+ * channels of the uint8 result, no float32 concat in between).
+ */
+interface Fused {
+  /** The consumer, skipped when the pass runs. */
+  readonly layer: number;
+  readonly output: string;
+  /** The add's other input. */
+  readonly residual?: string;
+}
+
+/** A conv whose float32 output only feeds a fused concat + quantizer: it writes its channels' codes itself. */
+interface IntoConcat {
+  /** The quantizer's output, and this input's first channel in it. */
+  readonly output: string;
+  readonly offset: number;
+  readonly step: number;
+  readonly max: number;
+}
+
+/**
+ * A quantize layer computed by the conv or affine layer whose float32 output it reads, from the
+ * values in registers rather than from memory.
+ */
+interface Quantized {
+  /** The quantize layer, skipped when the pass runs. */
+  readonly layer: number;
+  readonly output: string;
+  readonly step: number;
+  readonly max: number;
+}
 
 /** TensorFlow's 'same' padding before the first row (or column). */
 function padBefore(size: number, k: number, stride: number, padding: 'same' | 'valid'): number {
@@ -40,25 +95,107 @@ function padBefore(size: number, k: number, stride: number, padding: 'same' | 'v
  * in global coordinates, and writes the targets' tiles. Because every layer is evaluated at global
  * positions with the zero padding only at the real image border, a tile's values equal the
  * untiled ones exactly.
+ *
+ * A tile's tensors live in the kernel heap from the layer that makes them to their last reader, and
+ * every layer runs there (assembly/layers.ts, the convs reading their input in place), so the only
+ * copies are the stored tensors a pass reads (their rectangle, once per tile) and the targets it
+ * writes. Some layers run inside the one before them (see Fused, Quantized and IntoConcat).
  */
 export class TileExecutor {
   private readonly convs = new Map<number, WasmConv>();
   private readonly taps = new Map<string, Taps>();
+  /** Bilinear taps in the heap, 16 bytes per output index: i0, i1 (i32), w0, w1 (f32). */
+  private readonly heapTaps = new Map<string, number>();
+  private readonly affine = new Map<number, { scale: number; shift: number }>();
+  private readonly fused = new Map<number, Fused>();
+  private readonly quantized = new Map<number, Quantized>();
+  private readonly intoConcat = new Map<number, IntoConcat>();
+  /** Per fused concat: the inputs its convs write. */
+  private readonly writtenInputs = new Map<number, Set<string>>();
+  private readonly skipped = new Set<number>();
   private readonly producedBy: ReadonlySet<string>[];
+  private readonly k: LayerKernels;
 
-  constructor(private readonly graph: ModelGraph, private readonly plan: Plan, kernels: IntegerKernels) {
+  constructor(private readonly graph: ModelGraph, private readonly plan: Plan, private readonly kernels: IntegerKernels) {
+    this.k = kernels.exports;
     for (const gl of graph.layers) {
-      if (gl.layer.op !== 'conv') continue;
-      const k = Math.max(...gl.layer.kernel);
-      // Prepared at a nominal size: runPadded supplies each tile's.
-      this.convs.set(gl.index, kernels.prepareConv(convParams(gl, graph.tensors.get(gl.layer.inputs[0]!)!, k, k)));
+      if (gl.layer.op === 'conv') {
+        const k = Math.max(...gl.layer.kernel);
+        // Prepared at a nominal size: runCropAt supplies each tile's.
+        this.convs.set(gl.index, kernels.prepareConv(convParams(gl, graph.tensors.get(gl.layer.inputs[0]!)!, k, k)));
+      } else if (gl.affine) {
+        this.affine.set(gl.index, { scale: this.place(gl.affine.scale), shift: this.place(gl.affine.shift) });
+      }
     }
     this.producedBy = plan.passes.map((p) => new Set(p.layers.map((i) => graph.layers[i]!.layer.output)));
+    const passOf = new Map<number, number>();
+    plan.passes.forEach((p, n) => p.layers.forEach((i) => passOf.set(i, n)));
+    for (const gl of graph.layers) {
+      const t = graph.tensors.get(gl.layer.output)!;
+      if (t.consumers.length !== 1 || t.statisticOf.length > 0 || t.name === graph.header.output) continue;
+      const next = t.consumers[0]!;
+      const consumer = graph.layers[next]!.layer;
+      if (passOf.get(next) !== passOf.get(gl.index)) continue;
+      if (gl.layer.op === 'conv' && gl.conv?.kind === 'float32' && consumer.op === 'add') {
+        const residual = consumer.inputs[0] === t.name ? consumer.inputs[1]! : consumer.inputs[0]!;
+        // The residual must exist when the conv runs (the add may read one made after the conv).
+        if (residual === t.name || graph.tensors.get(residual)!.producer >= gl.index) continue;
+        this.fused.set(gl.index, { layer: next, output: consumer.output, residual });
+      } else if (gl.layer.op === 'concat' && t.info.dtype === 'float32' && consumer.op === 'quantize') {
+        this.fused.set(gl.index, { layer: next, output: consumer.output });
+      } else continue;
+      this.skipped.add(next);
+    }
+    for (const gl of graph.layers) {
+      if (!(gl.layer.op === 'conv' && gl.conv?.kind === 'float32') && gl.layer.op !== 'affine') continue;
+      const t = graph.tensors.get(this.fused.get(gl.index)?.output ?? gl.layer.output)!;
+      const q = t.consumers.find((c) => graph.layers[c]!.layer.op === 'quantize' && passOf.get(c) === passOf.get(gl.index) && !this.skipped.has(c));
+      if (q === undefined) continue;
+      const output = graph.layers[q]!.layer.output;
+      const info = graph.tensors.get(output)!.info as { step: number; bits: number };
+      this.quantized.set(gl.index, { layer: q, output, step: info.step, max: 2 ** info.bits - 1 });
+      this.skipped.add(q);
+    }
+    for (const [index, f] of this.fused) {
+      const concat = graph.layers[index]!.layer;
+      if (concat.op !== 'concat') continue;
+      const info = graph.tensors.get(f.output)!.info as { step: number; bits: number };
+      const written = new Set<string>();
+      let offset = 0;
+      for (const name of concat.inputs) {
+        const t = graph.tensors.get(name)!;
+        const producer = graph.layers[t.producer];
+        if (
+          producer?.layer.op === 'conv' && producer.conv?.kind === 'float32' && t.consumers.length === 1 && t.statisticOf.length === 0 &&
+          t.name !== graph.header.output && passOf.get(t.producer) === passOf.get(index) && !this.fused.has(t.producer) &&
+          !this.quantized.has(t.producer)
+        ) {
+          this.intoConcat.set(t.producer, { output: f.output, offset, step: info.step, max: 2 ** info.bits - 1 });
+          written.add(name);
+        }
+        offset += t.info.channels;
+      }
+      this.writtenInputs.set(index, written);
+    }
   }
 
   dispose(): void {
     for (const conv of this.convs.values()) conv.dispose();
     this.convs.clear();
+    const heap = this.kernels.heap;
+    for (const { scale, shift } of this.affine.values()) {
+      heap.release(scale);
+      heap.release(shift);
+    }
+    this.affine.clear();
+    for (const at of this.heapTaps.values()) heap.release(at);
+    this.heapTaps.clear();
+  }
+
+  private place(values: Float32Array): number {
+    const at = this.kernels.heap.alloc(values.byteLength);
+    new Float32Array(this.kernels.heap.memory.buffer, at, values.length).set(values);
+    return at;
   }
 
   private tapsFor(inSize: number, outSize: number): Taps {
@@ -66,6 +203,26 @@ export class TileExecutor {
     let t = this.taps.get(key);
     if (!t) this.taps.set(key, (t = bilinearTaps(inSize, outSize)));
     return t;
+  }
+
+  private heapTapsFor(inSize: number, outSize: number): number {
+    const key = `${inSize}:${outSize}`;
+    let at = this.heapTaps.get(key);
+    if (at === undefined) {
+      const t = this.tapsFor(inSize, outSize);
+      at = this.kernels.heap.alloc(outSize * 16);
+      const buffer = this.kernels.heap.memory.buffer;
+      const ints = new Int32Array(buffer, at, outSize * 4);
+      const floats = new Float32Array(buffer, at, outSize * 4);
+      for (let o = 0; o < outSize; o++) {
+        ints[4 * o] = t.i0[o]!;
+        ints[4 * o + 1] = t.i1[o]!;
+        floats[4 * o + 2] = t.w0[o]!;
+        floats[4 * o + 3] = t.w1[o]!;
+      }
+      this.heapTaps.set(key, at);
+    }
+    return at;
   }
 
   /** The rectangle of `input` that `layer` reads to produce rectangle r of its output. */
@@ -132,217 +289,241 @@ export class TileExecutor {
         cores.set(out, need.get(out)!);
       }
     }
-    const local = new Map<string, Piece>();
-    const get = (name: string): Piece => local.get(name) ?? ctx.stores.get(name)!;
-    pass.layers.forEach((i, k) => {
-      const gl = layers[i]!;
-      const r = need.get(gl.layer.output);
-      if (r && !rectEmpty(r)) {
-        const piece = this.compute(gl, r, get, ctx);
-        local.set(gl.layer.output, piece);
-        const core = cores.get(gl.layer.output);
-        if (core && pass.targets.includes(gl.layer.output)) this.store(gl.layer.output, piece, core, ctx);
+    // What the pass reads of tensors stored by earlier passes: one copy into the heap per tile.
+    const reads = new Map<string, Rect>();
+    for (const i of pass.layers) {
+      const layer = layers[i]!.layer;
+      const r = need.get(layer.output);
+      if (!r || rectEmpty(r)) continue;
+      for (const input of layer.inputs) {
+        if (!produced.has(input)) reads.set(input, union(reads.get(input), this.inputRect(layer, input, r, ctx)));
       }
-      for (const name of pass.releaseAfter[k]!) local.delete(name);
-    });
+    }
+    const heap = this.kernels.heap;
+    const local = new Map<string, Slab>();
+    const held: Slab[] = [];
+    const get = (name: string): Slab => local.get(name)!;
+    try {
+      for (const [name, r] of reads) {
+        const slab = this.load(ctx.stores.get(name)!, r);
+        held.push(slab);
+        local.set(name, slab);
+      }
+      pass.layers.forEach((i, k) => {
+        const gl = layers[i]!;
+        const r = need.get(gl.layer.output);
+        const into = this.intoConcat.get(i);
+        if (r && !rectEmpty(r) && into) {
+          // Its codes go straight into the fused concat's result, which covers the same rectangle.
+          let target = local.get(into.output);
+          if (!target) {
+            target = this.alloc(r, this.graph.tensors.get(into.output)!.info.channels, 1);
+            local.set(into.output, target);
+          }
+          this.runConv(gl, r, get(gl.layer.inputs[0]!), 0, ctx, undefined, {
+            at: addr(target, r.y0, r.x0) + into.offset, step: into.step, max: into.max, pixel: target.c, only: true,
+          });
+        } else if (r && !rectEmpty(r) && !this.skipped.has(i)) {
+          const fused = this.fused.get(i);
+          const quantized = this.quantized.get(i);
+          const name = fused ? fused.output : gl.layer.output;
+          let codes: Slab | undefined;
+          if (quantized) {
+            // Over the conv's rectangle, which covers what the quantizer's readers need.
+            codes = this.alloc(r, this.graph.tensors.get(quantized.output)!.info.channels, 1);
+            local.set(quantized.output, codes);
+          }
+          // A fused concat's convs may have made its result already.
+          const into = fused && gl.layer.op === 'concat' ? local.get(fused.output) : undefined;
+          const slab = this.compute(gl, r, get, ctx, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max }, into);
+          local.set(name, slab);
+          for (const [n, s] of quantized ? [[name, slab], [quantized.output, codes!]] as const : [[name, slab]] as const) {
+            const core = cores.get(n);
+            if (core && pass.targets.includes(n)) this.store(n, s, core, ctx);
+          }
+        }
+        for (const name of pass.releaseAfter[k]!) {
+          const slab = local.get(name);
+          if (slab && produced.has(name)) {
+            heap.release(slab.at);
+            local.delete(name);
+          }
+        }
+      });
+    } finally {
+      for (const [name, slab] of local) if (produced.has(name)) heap.release(slab.at);
+      for (const slab of held) heap.release(slab.at);
+    }
   }
 
-  private store(name: string, piece: Piece, core: Rect, ctx: RunContext): void {
+  private alloc(r: Rect, c: number, elem: number): Slab {
+    const h = r.y1 - r.y0;
+    const w = r.x1 - r.x0;
+    return { y0: r.y0, x0: r.x0, h, w, c, elem, at: this.kernels.heap.alloc(h * w * c * elem) };
+  }
+
+  /** Copies rectangle r of a stored tensor into the heap. */
+  private load(store: Piece, r: Rect): Slab {
+    const elem = store.data instanceof Uint8Array ? 1 : 4;
+    const slab = this.alloc(r, store.c, elem);
+    const n = slab.w * store.c;
+    const buffer = this.kernels.heap.memory.buffer;
+    const dst = elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * n) : new Float32Array(buffer, slab.at, slab.h * n);
+    for (let y = 0; y < slab.h; y++) {
+      const src = ((r.y0 + y - store.y0) * store.w + (r.x0 - store.x0)) * store.c;
+      dst.set(store.data.subarray(src, src + n), y * n);
+    }
+    return slab;
+  }
+
+  private store(name: string, slab: Slab, core: Rect, ctx: RunContext): void {
     const width = core.x1 - core.x0;
+    const rows = core.y1 - core.y0;
+    const heap = this.kernels.heap;
     if (name === this.graph.header.output) {
       const w = ctx.sizes.get(name)!.w;
-      for (let y = core.y0; y < core.y1; y++) {
-        const src = ((y - piece.y0) * piece.w + (core.x0 - piece.x0)) * 3;
-        const dst = (y * w + core.x0) * 3;
-        for (let i = 0; i < width * 3; i++) ctx.output[dst + i] = outputByte(piece.data[src + i]!);
+      const n = width * 3;
+      const bytes = heap.alloc(rows * n);
+      try {
+        this.k.outputBytes(addr(slab, core.y0, core.x0), rowBytes(slab), bytes, n, rows, n);
+        const src = new Uint8Array(heap.memory.buffer, bytes, rows * n);
+        for (let y = 0; y < rows; y++) ctx.output.set(src.subarray(y * n, (y + 1) * n), ((core.y0 + y) * w + core.x0) * 3);
+      } finally {
+        heap.release(bytes);
       }
       return;
     }
     const store = ctx.stores.get(name)!;
-    const c = piece.c;
+    const c = slab.c;
+    const buffer = heap.memory.buffer;
+    const src = slab.elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * slab.w * c) : new Float32Array(buffer, slab.at, slab.h * slab.w * c);
     for (let y = core.y0; y < core.y1; y++) {
-      const src = ((y - piece.y0) * piece.w + (core.x0 - piece.x0)) * c;
-      store.data.set(piece.data.subarray(src, src + width * c), (y * store.w + core.x0) * c);
+      const s = ((y - slab.y0) * slab.w + (core.x0 - slab.x0)) * c;
+      store.data.set(src.subarray(s, s + width * c), (y * store.w + core.x0) * c);
     }
   }
 
-  private compute(gl: GraphLayer, r: Rect, get: (name: string) => Piece, ctx: RunContext): Piece {
+  private compute(
+    gl: GraphLayer, r: Rect, get: (name: string) => Slab, ctx: RunContext, fused: Fused | undefined, codes?: ConvCodes, into?: Slab,
+  ): Slab {
     const layer = gl.layer;
-    const info = this.graph.tensors.get(layer.output)!.info;
-    const h = r.y1 - r.y0;
-    const w = r.x1 - r.x0;
+    const info = this.graph.tensors.get(fused?.output ?? layer.output)!.info;
     const c = info.channels;
-    const x = get(layer.inputs[0]!);
-    const make = (): Float32Array | Uint8Array => (info.dtype === 'uint8' ? new Uint8Array(h * w * c) : new Float32Array(h * w * c));
-    const piece = (data: Float32Array | Uint8Array): Piece => ({ y0: r.y0, x0: r.x0, h, w, c, data });
-    /** Offset of global (y, x) in p. */
-    const at = (p: Piece, y: number, xx: number) => ((y - p.y0) * p.w + (xx - p.x0)) * p.c;
-    /** f applied to each row run of one input over r (same grid, same channel count). */
-    const map = (f: (src: Float32Array | Uint8Array, s: number, dst: Float32Array | Uint8Array, d: number, n: number) => void) => {
-      const out = make();
-      for (let y = r.y0; y < r.y1; y++) f(x.data, at(x, y, r.x0), out, (y - r.y0) * w * c, w * c);
-      return piece(out);
+    const elem = info.dtype === 'uint8' ? 1 : 4;
+    const out = into ?? this.alloc(r, c, elem);
+    try {
+      this.fill(gl, r, out, get, ctx, fused, codes);
+    } catch (error) {
+      if (!into) this.kernels.heap.release(out.at);
+      throw error;
+    }
+    return out;
+  }
+
+  /** Conv gl over output rectangle r, reading its input from x, into outAt (see WasmConv.runCropAt). */
+  private runConv(gl: GraphLayer, r: Rect, x: Slab, outAt: number, ctx: RunContext, residual?: { at: number; rowStride: number }, codes?: ConvCodes): void {
+    const layer = gl.layer;
+    if (layer.op !== 'conv') throw new Error('not a conv layer');
+    const inRect = this.inputRect(layer, layer.inputs[0]!, r, ctx);
+    const s = ctx.sizes.get(layer.inputs[0]!)!;
+    const [kh, kw] = layer.kernel;
+    const padTop = inRect.y0 - (r.y0 * layer.stride - padBefore(s.h, kh, layer.stride, layer.padding));
+    const padLeft = inRect.x0 - (r.x0 * layer.stride - padBefore(s.w, kw, layer.stride, layer.padding));
+    this.convs.get(gl.index)!.runCropAt(
+      addr(x, inRect.y0, inRect.x0), rowBytes(x), inRect.y1 - inRect.y0, inRect.x1 - inRect.x0,
+      padTop, padLeft, r.y1 - r.y0, r.x1 - r.x0, outAt, residual, codes,
+    );
+  }
+
+  /** Computes layer gl over r into out. */
+  private fill(
+    gl: GraphLayer, r: Rect, out: Slab, get: (name: string) => Slab, ctx: RunContext, fused: Fused | undefined,
+    codes: ConvCodes | undefined,
+  ): void {
+    const layer = gl.layer;
+    const { h, w, c, elem } = out;
+    // The first input (a concat reads each of its inputs itself: some may exist only inside its result).
+    const x = layer.op === 'concat' ? out : get(layer.inputs[0]!);
+    const k = this.k;
+    const outRow = w * c * elem;
+    /** A per-element kernel over r: (src, srcStride, dst, dstStride, rows, n); one long row when both are contiguous. */
+    const each = (f: (src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number) => void) => {
+      if (x.w === w) f(addr(x, r.y0, r.x0), rowBytes(x), out.at, outRow, 1, h * w * c);
+      else f(addr(x, r.y0, r.x0), rowBytes(x), out.at, outRow, h, w * c);
     };
     switch (layer.op) {
       case 'conv': {
-        const inRect = this.inputRect(layer, layer.inputs[0]!, r, ctx);
-        const s = ctx.sizes.get(layer.inputs[0]!)!;
-        const ih = inRect.y1 - inRect.y0;
-        const iw = inRect.x1 - inRect.x0;
-        let crop = x.data as Uint8Array;
-        if (x.y0 !== inRect.y0 || x.x0 !== inRect.x0 || x.h !== ih || x.w !== iw) {
-          crop = new Uint8Array(ih * iw * x.c);
-          for (let y = 0; y < ih; y++) {
-            const src = at(x, inRect.y0 + y, inRect.x0);
-            crop.set((x.data as Uint8Array).subarray(src, src + iw * x.c), y * iw * x.c);
-          }
+        let residual: { at: number; rowStride: number } | undefined;
+        if (fused) {
+          const res = get(fused.residual!);
+          residual = { at: addr(res, r.y0, r.x0), rowStride: rowBytes(res) };
         }
-        const [kh, kw] = layer.kernel;
-        const padTop = inRect.y0 - (r.y0 * layer.stride - padBefore(s.h, kh, layer.stride, layer.padding));
-        const padLeft = inRect.x0 - (r.x0 * layer.stride - padBefore(s.w, kw, layer.stride, layer.padding));
-        return piece(this.convs.get(gl.index)!.runPadded(crop, ih, iw, padTop, padLeft, h, w) as Float32Array | Uint8Array);
+        this.runConv(gl, r, x, out.at, ctx, residual, codes);
+        break;
       }
       case 'add':
       case 'mul': {
-        const a = x.data as Float32Array;
-        const bp = get(layer.inputs[1]!);
-        const b = bp.data as Float32Array;
-        const out = new Float32Array(h * w * c);
-        const add = layer.op === 'add';
-        for (let y = r.y0; y < r.y1; y++) {
-          const ia = at(x, y, r.x0);
-          const ib = at(bp, y, r.x0);
-          const o = (y - r.y0) * w * c;
-          if (add) for (let i = 0; i < w * c; i++) out[o + i] = a[ia + i]! + b[ib + i]!;
-          else for (let i = 0; i < w * c; i++) out[o + i] = a[ia + i]! * b[ib + i]!;
-        }
-        return piece(out);
+        const b = get(layer.inputs[1]!);
+        const op = layer.op === 'add' ? 0 : 1;
+        if (x.w === w && b.w === w) k.binaryF32(op, addr(x, r.y0, r.x0), 0, addr(b, r.y0, r.x0), 0, out.at, 0, 1, h * w * c);
+        else k.binaryF32(op, addr(x, r.y0, r.x0), rowBytes(x), addr(b, r.y0, r.x0), rowBytes(b), out.at, outRow, h, w * c);
+        break;
       }
       case 'concat': {
-        const out = make();
         let c0 = 0;
+        const q = fused && (this.graph.tensors.get(fused.output)!.info as { step: number; bits: number });
+        const written = this.writtenInputs.get(gl.index);
         for (const name of layer.inputs) {
+          if (written?.has(name)) {
+            c0 += this.graph.tensors.get(name)!.info.channels;
+            continue;
+          }
           const p = get(name);
-          const pc = p.c;
-          const src = p.data;
-          for (let y = r.y0; y < r.y1; y++) {
-            let s = at(p, y, r.x0);
-            let d = (y - r.y0) * w * c + c0;
-            // Element by element: a typed-array copy per pixel of a few channels costs more than it saves.
-            for (let xx = 0; xx < w; xx++, s += pc, d += c) for (let k = 0; k < pc; k++) out[d + k] = src[s + k]!;
-          }
-          c0 += pc;
+          const at = addr(p, r.y0, r.x0);
+          if (q) k.quantize(at, rowBytes(p), p.c * 4, out.at + c0, outRow, c, h, w, p.c, q.step, 2 ** q.bits - 1);
+          else k.copyPixels(at, rowBytes(p), p.c * elem, out.at + c0 * elem, outRow, c * elem, h, w, p.c * elem);
+          c0 += p.c;
         }
-        return piece(out);
+        break;
       }
-      case 'pixel_shuffle': {
-        const f = layer.factor;
-        const out = make();
-        for (let y = r.y0; y < r.y1; y++) {
-          for (let xx = r.x0; xx < r.x1; xx++) {
-            const s = at(x, Math.floor(y / f), Math.floor(xx / f)) + (y % f) * f + (xx % f);
-            const d = ((y - r.y0) * w + (xx - r.x0)) * c;
-            for (let k = 0; k < c; k++) out[d + k] = x.data[s + k * f * f]!;
-          }
-        }
-        return piece(out);
-      }
-      case 'repeat_channels': {
-        const out = make();
-        const src = x.data;
-        const xc = x.c;
-        for (let y = r.y0; y < r.y1; y++) {
-          let s = at(x, y, r.x0);
-          let d = (y - r.y0) * w * c;
-          for (let xx = 0; xx < w; xx++, s += xc) for (let k = 0; k < c; k++) out[d++] = src[s + (k % xc)]!;
-        }
-        return piece(out);
-      }
-      case 'max_pool': {
-        const out = make();
-        const { kernel: k, stride: st } = layer;
-        for (let y = r.y0; y < r.y1; y++) {
-          for (let xx = r.x0; xx < r.x1; xx++) {
-            const d = ((y - r.y0) * w + (xx - r.x0)) * c;
-            for (let ch = 0; ch < c; ch++) out[d + ch] = -Infinity;
-            for (let dy = 0; dy < k; dy++) {
-              for (let dx = 0; dx < k; dx++) {
-                const s = at(x, y * st + dy, xx * st + dx);
-                for (let ch = 0; ch < c; ch++) if (x.data[s + ch]! > out[d + ch]!) out[d + ch] = x.data[s + ch]!;
-              }
-            }
-          }
-        }
-        return piece(out);
-      }
+      case 'pixel_shuffle':
+        k.pixelShuffle(x.at, rowBytes(x), x.y0, x.x0, x.c, out.at, outRow, r.y0, r.x0, h, w, c, layer.factor, elem);
+        break;
+      case 'repeat_channels':
+        k.repeatChannels(addr(x, r.y0, r.x0), rowBytes(x), x.c, out.at, outRow, c, h, w, elem);
+        break;
+      case 'max_pool':
+        k.maxPoolF32(addr(x, r.y0 * layer.stride, r.x0 * layer.stride), rowBytes(x), out.at, outRow, h, w, c, layer.kernel, layer.stride);
+        break;
       case 'bilinear_resize': {
         const s = ctx.sizes.get(layer.inputs[0]!)!;
         const o = ctx.sizes.get(layer.output)!;
-        const ty = this.tapsFor(s.h, o.h);
-        const tx = this.tapsFor(s.w, o.w);
-        const out = make();
-        const f32 = Math.fround;
-        const v = x.data;
-        for (let y = r.y0; y < r.y1; y++) {
-          const wy0 = ty.w0[y]!;
-          const wy1 = ty.w1[y]!;
-          for (let xx = r.x0; xx < r.x1; xx++) {
-            const wx0 = tx.w0[xx]!;
-            const wx1 = tx.w1[xx]!;
-            const a = at(x, ty.i0[y]!, tx.i0[xx]!);
-            const b = at(x, ty.i0[y]!, tx.i1[xx]!);
-            const cc = at(x, ty.i1[y]!, tx.i0[xx]!);
-            const dd = at(x, ty.i1[y]!, tx.i1[xx]!);
-            const dst = ((y - r.y0) * w + (xx - r.x0)) * c;
-            for (let k = 0; k < c; k++) {
-              const top = f32(f32(v[a + k]! * wx0) + f32(v[b + k]! * wx1));
-              const bottom = f32(f32(v[cc + k]! * wx0) + f32(v[dd + k]! * wx1));
-              out[dst + k] = f32(top * wy0) + f32(bottom * wy1);
-            }
-          }
-        }
-        return piece(out);
+        k.bilinearF32(x.at, rowBytes(x), x.y0, x.x0, c, out.at, outRow, r.y0, r.x0, h, w, this.heapTapsFor(s.h, o.h), this.heapTapsFor(s.w, o.w));
+        break;
       }
       case 'sigmoid':
-        return map((src, s, dst, d, n) => {
-          for (let i = 0; i < n; i++) dst[d + i] = 1 / (1 + Math.exp(-src[s + i]!));
-        });
+        each(k.sigmoidF32);
+        break;
       case 'clamp': {
         const { min, max } = layer;
-        return map((src, s, dst, d, n) => {
-          for (let i = 0; i < n; i++) dst[d + i] = Math.min(Math.max(src[s + i]!, min), max);
-        });
+        each((src, ss, dst, ds, rows, n) => k.clampF32(src, ss, dst, ds, rows, n, min, max));
+        break;
       }
       case 'adq_scale': {
         const phi = ctx.factors.get(gl.index)!;
-        return map((src, s, dst, d, n) => {
-          for (let i = 0; i < n; i++) dst[d + i] = src[s + i]! * phi;
-        });
+        each((src, ss, dst, ds, rows, n) => k.scaleF32(src, ss, dst, ds, rows, n, phi));
+        break;
       }
       case 'affine': {
-        const { scale, shift } = gl.affine!;
-        const f32 = Math.fround;
-        return map((src, s, dst, d, n) => {
-          for (let i = 0, k = 0; i < n; i++, k = k + 1 === c ? 0 : k + 1) dst[d + i] = f32(src[s + i]! * scale[k]!) + shift[k]!;
-        });
+        const { scale, shift } = this.affine.get(gl.index)!;
+        k.affineF32(addr(x, r.y0, r.x0), rowBytes(x), out.at, outRow, h, w, c, scale, shift, codes?.at ?? 0, codes?.step ?? 1, codes?.max ?? 0);
+        break;
       }
       case 'quantize': {
-        const q = info as { step: number; bits: number };
+        const q = this.graph.tensors.get(layer.output)!.info as { step: number; bits: number };
         const max = 2 ** q.bits - 1;
-        const step = q.step;
-        const src = x.data as Float32Array;
-        const out = new Uint8Array(h * w * c);
-        const f32 = Math.fround;
-        for (let y = r.y0; y < r.y1; y++) {
-          const s = at(x, y, r.x0);
-          const d = (y - r.y0) * w * c;
-          for (let i = 0; i < w * c; i++) {
-            const v = f32(src[s + i]! / step);
-            // Adding and removing 1.5·2^52 rounds a double to an integer, half to even (as quantizeCode).
-            out[d + i] = v > 0 ? (v >= max ? max : v + ROUND - ROUND) : 0;
-          }
-        }
-        return piece(out);
+        each((src, ss, dst, ds, rows, n) => k.quantize(src, ss, 0, dst, ds, 0, rows, 1, n, q.step, max));
+        break;
       }
     }
   }

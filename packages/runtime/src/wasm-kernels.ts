@@ -29,12 +29,46 @@ type ConvFn = (
   groups: number, coutG: number, cout: number,
   w: number, m: number, b: number,
   mode: number, lo: number, hi: number, flo: number, fhi: number,
-  out: number, elem: number, scratch: number, chunk: number,
+  out: number, elem: number, scratch: number, chunk: number, res: number, resRowStride: number,
+  codes: number, codePixel: number, step: number, qmax: number, floats: number,
 ) => void;
 
-type PadFn = (src: number, h: number, w: number, c: number, groups: number, dst: number, hp: number, wp: number, padTop: number, padLeft: number, cgp: number) => void;
+type PadFn = (
+  src: number, srcStride: number, h: number, w: number, c: number, groups: number,
+  dst: number, hp: number, wp: number, padTop: number, padLeft: number, cgp: number,
+) => void;
 
-interface KernelExports {
+/** Element-wise and data-movement layers (assembly/layers.ts): addresses and strides in bytes. */
+export interface LayerKernels {
+  quantize(
+    src: number, srcStride: number, srcRun: number, dst: number, dstStride: number, dstRun: number,
+    rows: number, w: number, n: number, step: number, max: number,
+  ): void;
+  outputBytes(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number): void;
+  binaryF32(op: number, a: number, aStride: number, b: number, bStride: number, dst: number, dstStride: number, rows: number, n: number): void;
+  scaleF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number, k: number): void;
+  clampF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number, lo: number, hi: number): void;
+  affineF32(
+    src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number, c: number, scale: number, shift: number,
+    codes: number, step: number, max: number,
+  ): void;
+  sigmoidF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number): void;
+  expF64(x: number): number;
+  adqSum(src: number, n: number, elem: number, step: number, mean: number, sum: number): number;
+  copyPixels(src: number, srcStride: number, srcPixel: number, dst: number, dstStride: number, dstPixel: number, rows: number, w: number, bytes: number): void;
+  repeatChannels(src: number, srcStride: number, xc: number, dst: number, dstStride: number, c: number, rows: number, w: number, elem: number): void;
+  pixelShuffle(
+    src: number, srcStride: number, sy0: number, sx0: number, cin: number,
+    dst: number, dstStride: number, y0: number, x0: number, rows: number, w: number, c: number, f: number, elem: number,
+  ): void;
+  maxPoolF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number, c: number, kernel: number, stride: number): void;
+  bilinearF32(
+    src: number, srcStride: number, sy0: number, sx0: number, c: number,
+    dst: number, dstStride: number, y0: number, x0: number, rows: number, w: number, ty: number, tx: number,
+  ): void;
+}
+
+interface KernelExports extends LayerKernels {
   readonly memory: WebAssembly.Memory;
   readonly TILE_SCRATCH_BYTES: WebAssembly.Global;
   heapBase(): number;
@@ -153,7 +187,19 @@ export class IntegerKernels {
   }
 }
 
+/** Where and how a float32 conv also writes its output as activation codes (see runCropAt). */
+export interface ConvCodes {
+  readonly at: number;
+  readonly step: number;
+  readonly max: number;
+  /** Bytes between pixels; default outChannels. */
+  readonly pixel?: number;
+  /** Only the codes, no float32 output. */
+  readonly only?: boolean;
+}
+
 const MODES = { uint8: 0, int32: 1, float32: 2 } as const;
+const MODE_FLOAT32_ADD = 3;
 
 interface ConvLayout {
   h: number; w: number; padTop: number; padLeft: number; outH: number; outW: number;
@@ -262,7 +308,7 @@ export class WasmConv {
    * (4-byte aligned for int32/float32): how a graph keeps activations in the heap between layers.
    */
   runAt(inputAt: number, outputAt: number): void {
-    this.execute(inputAt, outputAt, this.layout);
+    this.execute(inputAt, this.layout.w * this.geometry.inChannels, outputAt, this.layout);
   }
 
   /**
@@ -280,7 +326,7 @@ export class WasmConv {
     const outputAt = heap.alloc(outputBytes);
     try {
       heap.bytes().set(input, inputAt);
-      this.execute(inputAt, outputAt, layout);
+      this.execute(inputAt, w * g.inChannels, outputAt, layout);
       const buffer = heap.memory.buffer.slice(outputAt, outputAt + outputBytes);
       return this.outputKind === 'uint8' ? new Uint8Array(buffer) : this.outputKind === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
     } finally {
@@ -289,36 +335,59 @@ export class WasmConv {
     }
   }
 
-  private execute(inputAt: number, outputAt: number, l: ConvLayout): void {
+  /**
+   * runPadded on data in the kernel heap: the crop's rows are inputRowStride bytes apart (a
+   * rectangle of a larger tensor), the outH × outW output goes to outputAt. Two layers after a
+   * float32 conv can run inside it: with `residual`, the output is f32(conv + residual) (a
+   * residual add; residual's pixels laid out like the output's, its rows rowStride bytes apart);
+   * with `codes`, the final float32 output y is also written as uint8 codes
+   * clamp(roundHalfEven(f32(y / step)), 0, max) to codes.at, pixels codes.pixel bytes apart
+   * (default outChannels; more for a slice of a concat's channels), and with codes.only, instead of
+   * the float32 output (the activation quantizer in front of a following conv).
+   */
+  runCropAt(
+    inputAt: number, inputRowStride: number, h: number, w: number, padTop: number, padLeft: number,
+    outH: number, outW: number, outputAt: number,
+    residual?: { readonly at: number; readonly rowStride: number },
+    codes?: ConvCodes,
+  ): void {
+    if ((residual || codes) && this.outputKind !== 'float32') throw new Error('conv: a fused residual or quantizer needs a float32 output');
+    this.execute(inputAt, inputRowStride, outputAt, this.layoutFor(h, w, padTop, padLeft, outH, outW), residual, codes);
+  }
+
+  private execute(
+    inputAt: number, inputRowStride: number, outputAt: number, l: ConvLayout,
+    residual?: { readonly at: number; readonly rowStride: number }, codes?: ConvCodes,
+  ): void {
     if (this.disposed) throw new Error('conv: used after dispose()');
     const g = this.geometry;
     const e = this.kernels.exports;
-    const inputBytes = l.h * l.w * g.inChannels;
-    if (this.packedKind === 'i8') {
-      // The relaxed dot's i7 operand gives engine-dependent sums when its top bit is set, and the
-      // int16 chunks rely on the declared input bits: refuse anything larger.
-      const found = e.maxU8(inputAt, inputBytes);
-      if (found > this.maxInput) {
-        throw new RangeError(`conv: input value ${found} exceeds the declared ${Math.log2(this.maxInput + 1)} input bits (relaxed-SIMD kernel)`);
-      }
-    }
     const scratchBytes = (e.TILE_SCRATCH_BYTES.value as number);
     const workspace = this.kernels.workspaceFor(l.paddedBytes + scratchBytes + 16);
     const padded = workspace;
     const scratch = workspace + Math.ceil(l.paddedBytes / 16) * 16;
     const pad = this.packedKind === 'i8' ? e.padU8 : e.padWidenI16;
-    pad(inputAt, l.h, l.w, g.inChannels, g.groups, padded, l.hp, l.wp, l.padTop, l.padLeft, l.cgp);
-    const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : e.convI16;
+    pad(inputAt, inputRowStride, l.h, l.w, g.inChannels, g.groups, padded, l.hp, l.wp, l.padTop, l.padLeft, l.cgp);
+    if (this.packedKind === 'i8') {
+      // The relaxed dot's i7 operand gives engine-dependent sums when its top bit is set, and the
+      // int16 chunks rely on the declared input bits: refuse anything larger (the padding is 0).
+      const found = e.maxU8(padded, l.paddedBytes);
+      if (found > this.maxInput) {
+        throw new RangeError(`conv: input value ${found} exceeds the declared ${Math.log2(this.maxInput + 1)} input bits (relaxed-SIMD kernel)`);
+      }
+    }
     const o = this.output;
+    const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : e.convI16;
     conv(
       padded, l.rowStride, g.stride * l.pixelBytes, l.pixelBytes, l.pixelBytes / g.groups,
       l.outH, l.outW, g.stride,
       g.kh, l.outer, l.inner,
       g.groups, g.outPerGroup, g.outChannels,
       this.weightsAt, this.multipliersAt, this.offsetsAt,
-      MODES[o.kind], o.kind === 'uint8' ? o.min : 0, o.kind === 'uint8' ? o.max : 0,
+      residual ? MODE_FLOAT32_ADD : MODES[o.kind], o.kind === 'uint8' ? o.min : 0, o.kind === 'uint8' ? o.max : 0,
       o.kind === 'float32' ? o.min : 0, o.kind === 'float32' ? o.max : 0,
-      outputAt, o.kind === 'uint8' ? 1 : 4, scratch, this.int16Chunk,
+      outputAt, o.kind === 'uint8' ? 1 : 4, scratch, this.int16Chunk, residual?.at ?? 0, residual?.rowStride ?? 0,
+      codes?.at ?? 0, codes?.pixel ?? g.outChannels, codes?.step ?? 1, codes?.max ?? 0, codes?.only ? 0 : 1,
     );
   }
 
