@@ -2,7 +2,7 @@ import { currentBackend, initBackend, tf, type BackendName } from '@quantnas/cor
 import type { PatchBatch } from '@quantnas/data';
 import { createSupernet, loadSpec, type SearchMode, type SupernetOptions } from '@quantnas/search-spaces';
 import { createAdam } from './adam.js';
-import { startDataParallel } from './parallel/index.js';
+import { startDataParallel, type DataParallel, type ParallelProfile } from './parallel/index.js';
 import { alphaStep, weightStep } from './search.js';
 
 export interface SearchStepBenchOptions {
@@ -38,14 +38,20 @@ export interface SearchStepBench {
   readonly parallelMs?: Readonly<Partial<Record<SearchMode, number>>>;
   /** With `workers` > 1: steps per second on the replicas over steps per second on one thread. */
   readonly workerSpeedup?: Readonly<Partial<Record<SearchMode, number>>>;
+  /** With `workers` > 1: where a data-parallel step's time went, milliseconds per step (means over the timed steps). */
+  readonly parallelProfile?: Readonly<Partial<Record<SearchMode, ParallelStepProfile>>>;
 }
+
+/** `ParallelProfile` per search step (its two phases together), plus the step's wall time. */
+export type ParallelStepProfile = Omit<ParallelProfile, 'phases'> & { readonly stepMs: number };
 
 /**
  * Times the search's step (an α step with the full objective, then a w step with gradient
  * clipping and Adam) of one supernet per mode, on the same batch, in one process. Medians of
- * `steps` timed steps after `warmup` untimed ones. With `workers` > 1 the same
- * supernet then takes the same step data-parallel on that many replicas, and the ratio of step
- * rates is reported (both measured in this run, so a shared machine's load affects both alike).
+ * `steps` timed steps after `warmup` untimed ones. With `workers` > 1 the same supernet also
+ * takes the same step data-parallel on that many replicas, the two kinds of step alternating
+ * (one-thread, parallel, one-thread, ...) so that a shared machine's changing load affects both
+ * alike, and the ratio of the medians' step rates is reported.
  */
 export async function benchSearchStep(options: SearchStepBenchOptions = {}): Promise<SearchStepBench> {
   const space = options.space ?? 'rfdn';
@@ -64,16 +70,21 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
   const patches: PatchBatch = { lr: (await x.data()) as Float32Array, lrShape: x.shape, hr: (await y.data()) as Float32Array, hrShape: y.shape } as unknown as PatchBatch;
   const ms: Partial<Record<SearchMode, number>> = {};
   const parallelMs: Partial<Record<SearchMode, number>> = {};
-  const median = async (step: () => Promise<void>) => {
-    for (let i = 0; i < warmup; i++) await step();
-    const times: number[] = [];
+  const profiles: Partial<Record<SearchMode, ParallelStepProfile>> = {};
+  const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  // Each kind of step in turn, `warmup` untimed rounds then `steps` timed ones; returns the times per kind.
+  const alternate = async (kinds: (() => Promise<void>)[], afterWarmup: () => void) => {
+    for (let i = 0; i < warmup; i++) for (const step of kinds) await step();
+    afterWarmup();
+    const times = kinds.map(() => [] as number[]);
     for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      await step();
-      times.push(performance.now() - t0);
+      for (const [k, step] of kinds.entries()) {
+        const t0 = performance.now();
+        await step();
+        times[k]!.push(performance.now() - t0);
+      }
     }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)]!;
+    return times;
   };
   try {
     for (const mode of options.modes ?? ['noise', 'direct']) {
@@ -95,10 +106,12 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
         await net.updateSkippedOps();
         await weightStep(net, weights, wAdam, tf.clone(x), tf.clone(y), 1e-3, 5);
       };
+      let parallel: DataParallel | undefined;
       try {
-        ms[mode] = await median(step);
-        if (workers > 1) {
-          const parallel = await startDataParallel({
+        if (workers === 1) {
+          ms[mode] = median((await alternate([step], () => undefined))[0]!);
+        } else {
+          parallel = await startDataParallel({
             replicas: workers,
             net,
             backend: backend as BackendName,
@@ -108,17 +121,21 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
             lrPatchSize: size,
             ...(options.workerScript !== undefined ? { script: options.workerScript } : {}),
           });
-          try {
-            parallelMs[mode] = await median(async () => {
-              await parallel.alphaStep(patches, aAdam, { entropy: 'entropy', entropyWeight: 1e-3, penalty: 1e-4, b0, lr: 3e-4 });
-              await net.updateSkippedOps();
-              await parallel.weightStep(patches, wAdam, 1e-3, 5);
-            });
-          } finally {
-            await parallel.close();
-          }
+          const p = parallel;
+          const parallelStep = async () => {
+            await p.alphaStep(patches, aAdam, { entropy: 'entropy', entropyWeight: 1e-3, penalty: 1e-4, b0, lr: 3e-4 });
+            await net.updateSkippedOps();
+            await p.weightStep(patches, wAdam, 1e-3, 5);
+          };
+          const [one, many] = await alternate([step, parallelStep], () => p.resetProfile());
+          ms[mode] = median(one!);
+          parallelMs[mode] = median(many!);
+          const { phases: _, ...sums } = p.profile();
+          const perStep = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / steps])) as Omit<ParallelProfile, 'phases'>;
+          profiles[mode] = { ...perStep, stepMs: many!.reduce((s, t) => s + t, 0) / steps };
         }
       } finally {
+        await parallel?.close();
         net.dispose();
         wAdam.dispose();
         aAdam.dispose();
@@ -138,7 +155,7 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
     steps,
     ms,
     workers,
-    ...(workers > 1 ? { parallelMs, workerSpeedup: speedup } : {}),
+    ...(workers > 1 ? { parallelMs, workerSpeedup: speedup, parallelProfile: profiles } : {}),
   };
 }
 

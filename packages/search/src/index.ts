@@ -40,7 +40,7 @@ export {
   type SearchResult,
   type SearchSummary,
 } from './search.js';
-export { benchSearchStep, type SearchStepBench, type SearchStepBenchOptions } from './bench.js';
+export { benchSearchStep, type ParallelStepProfile, type SearchStepBench, type SearchStepBenchOptions } from './bench.js';
 export * from './export/index.js';
 export * from './train/index.js';
 export {
@@ -50,5 +50,6 @@ export {
   startDataParallel,
   type DataParallel,
   type DataParallelOptions,
+  type ParallelProfile,
   type SummedGradients,
 } from './parallel/index.js';

@@ -123,8 +123,11 @@ interface SearchStepOptions {
   steps: string;
   warmup: string;
   workers: string;
+  modes: string;
   json?: boolean;
 }
+
+const SEARCH_STEP_MODES = ['noise', 'direct', 'fp'] as const;
 
 function searchStepCommand(io: CliIo): Command {
   const command = new Command('search-step')
@@ -133,7 +136,11 @@ function searchStepCommand(io: CliIo): Command {
       'Times the search\'s step (an α step with L1 + entropy + BitOps penalty, then a weight step with ' +
         'gradient clipping and Adam) of the same supernet built in noise mode (quantization noise, one ' +
         'convolution per op) and in direct mode (LSQ/HWGQ per bit-width, mixed), on the same random batch, ' +
-        'in one process. Medians over --steps after --warmup steps. The paper reports noise about 1.3× faster.',
+        'in one process. Medians over --steps after --warmup steps. The paper reports noise about 1.3× faster.' +
+        '\n\nWith --workers n the same step is also timed data-parallel over n replicas (this thread and n − 1 ' +
+        'worker threads), alternating with the one-thread step so that both see the same machine load; the JSON ' +
+        'then holds worker_speedup (ratio of step rates) and parallel_profile (ms per step: sending, own shard, ' +
+        'waiting for the workers, reducing, optimiser; the workers\' assign, compute and pack times).',
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'wasm')
     .option('--space <space>', 'search space id or document path', 'rfdn')
@@ -143,13 +150,20 @@ function searchStepCommand(io: CliIo): Command {
     .option('--size <n>', 'LR patch side in pixels (rfdn needs ≥ 15)', '16')
     .option('--steps <n>', 'timed steps per mode', '3')
     .option('--warmup <n>', 'untimed steps first', '1')
-    .option('--workers <n>', 'also time the step data-parallel over n worker threads and report the speedup', '1')
+    .option('--workers <n>', 'also time the step data-parallel over n replicas (n − 1 worker threads) and report the speedup', '1')
+    .option('--modes <list>', `comma-separated modes to time (${SEARCH_STEP_MODES.join(', ')})`, 'noise,direct')
     .option('--json', 'print one JSON object on stdout instead of text')
     .action(async (options: SearchStepOptions) => {
       const core = await import('@quantnas/core-ops');
       const { benchSearchStep } = await import('@quantnas/search');
       const backend = parseWith(core.parseBackendName, options.backend, '--backend');
+      const modes = options.modes.split(',').map((m) => m.trim());
+      const unknown = modes.filter((m) => !(SEARCH_STEP_MODES as readonly string[]).includes(m));
+      if (modes.length === 0 || unknown.length > 0 || new Set(modes).size !== modes.length) {
+        throw new UsageError(`--modes must list distinct modes among ${SEARCH_STEP_MODES.join(', ')}, got '${options.modes}'`);
+      }
       const run = {
+        modes: modes as (typeof SEARCH_STEP_MODES)[number][],
         backend,
         space: options.space,
         channels: parseInteger(options.channels, '--channels', 1),
@@ -170,12 +184,11 @@ function searchStepCommand(io: CliIo): Command {
         }
         throw error;
       }
-      const noise = bench.ms.noise!;
-      const direct = bench.ms.direct!;
+      const noise = bench.ms.noise;
+      const direct = bench.ms.direct;
       const result = {
-        noise_ms: noise,
-        direct_ms: direct,
-        speedup: direct / noise,
+        ...Object.fromEntries(Object.entries(bench.ms).map(([mode, t]) => [`${mode}_ms`, t])),
+        ...(noise !== undefined && direct !== undefined ? { speedup: direct / noise } : {}),
         backend: bench.backend,
         space: bench.space,
         channels: bench.channels,
@@ -183,7 +196,9 @@ function searchStepCommand(io: CliIo): Command {
         batch: bench.batch,
         size: bench.size,
         steps: bench.steps,
-        ...(bench.workerSpeedup ? { workers: bench.workers, parallel_ms: bench.parallelMs, worker_speedup: bench.workerSpeedup } : {}),
+        ...(bench.workerSpeedup
+          ? { workers: bench.workers, parallel_ms: bench.parallelMs, worker_speedup: bench.workerSpeedup, parallel_profile: bench.parallelProfile }
+          : {}),
       };
       if (options.json) {
         io.stdout(JSON.stringify(result) + '\n');
@@ -191,13 +206,14 @@ function searchStepCommand(io: CliIo): Command {
       }
       io.stdout(
         `search step (α + w) of ${bench.space} C=${bench.channels} cells=${bench.cells}, batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
-          renderTable(['mode', 'ms/step'], [['noise', noise.toFixed(1)], ['direct', direct.toFixed(1)]]) +
-          `noise is ${(direct / noise).toFixed(2)}× as fast as direct\n` +
-          (bench.workerSpeedup
-            ? Object.entries(bench.workerSpeedup)
-                .map(([mode, x]) => `${mode} on ${bench.workers} workers: ${x!.toFixed(2)}× the single-thread step rate\n`)
-                .join('')
-            : ''),
+          renderTable(
+            bench.parallelMs ? ['mode', 'ms/step', `ms/step on ${bench.workers}`, 'speedup'] : ['mode', 'ms/step'],
+            Object.entries(bench.ms).map(([mode, t]) => {
+              const p = bench.parallelMs?.[mode as keyof typeof bench.ms];
+              return [mode, t!.toFixed(1), ...(p !== undefined ? [p.toFixed(1), `${(t! / p).toFixed(2)}×`] : [])];
+            }),
+          ) +
+          (noise !== undefined && direct !== undefined ? `noise is ${(direct / noise).toFixed(2)}× as fast as direct\n` : ''),
       );
     });
   return command

@@ -105,4 +105,13 @@ describe('quantnas bench search-step', () => {
     expect(json.direct_ms).toBeGreaterThan(0);
     expect(json.speedup).toBeCloseTo(json.direct_ms / json.noise_ms, 10);
   });
+  it('times only the modes asked for, and refuses unknown ones', async () => {
+    const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--modes', 'noise', '--json']);
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.noise_ms).toBeGreaterThan(0);
+    expect(json).not.toHaveProperty('direct_ms');
+    expect(json).not.toHaveProperty('speedup');
+    expectOneLineError(await run(['bench', 'search-step', '--modes', 'noise,bogus']), '--modes must list distinct modes');
+  });
 });

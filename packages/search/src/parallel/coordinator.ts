@@ -51,6 +51,30 @@ export interface DataParallelOptions {
   readonly script?: URL | string;
 }
 
+/**
+ * Where a data-parallel run's time went since it started (or since `resetProfile`), in
+ * milliseconds summed over phases (two per search step: α, then w).
+ */
+export interface ParallelProfile {
+  readonly phases: number;
+  /** This thread: packing the variables and the shards and posting them. */
+  readonly sendMs: number;
+  /** This thread: its own shard's forward and backward, the gradients and statistics read back. */
+  readonly ownMs: number;
+  /** This thread: idle, waiting for the workers after its own shard. */
+  readonly waitMs: number;
+  /** This thread: summing the gradients, averaging the batch-norm statistics. */
+  readonly reduceMs: number;
+  /** This thread: clipping and Adam (while the workers wait for the next phase). */
+  readonly optimizerMs: number;
+  /** Workers (mean over them): assigning the variables they received and refreshing the skip set. */
+  readonly workerAssignMs: number;
+  /** Workers (mean): their shard's forward and backward. */
+  readonly workerComputeMs: number;
+  /** Workers (mean): reading their gradients and statistics into the reply. */
+  readonly workerPackMs: number;
+}
+
 export interface SummedGradients {
   /** Σ over replicas of each shard's gradient, by variable name; the caller disposes them. */
   readonly grads: Map<string, tf.Tensor>;
@@ -70,6 +94,9 @@ export interface DataParallel {
   gradients(kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients>;
   alphaStep(batch: PatchBatch, adam: Adam, options: AlphaStepOptions): Promise<AlphaStepInfo>;
   weightStep(batch: PatchBatch, adam: Adam, rate: number, clip: number): Promise<number>;
+  /** Time spent per part since the start or the last `resetProfile()`. */
+  profile(): ParallelProfile;
+  resetProfile(): void;
   /** Stops the workers; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -145,9 +172,23 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   // Everything is sent before the first phase (a resumed coordinator differs from fresh replicas).
   let alphaChanged = true;
 
+  const emptyProfile = (): { -readonly [K in keyof ParallelProfile]: number } => ({
+    phases: 0,
+    sendMs: 0,
+    ownMs: 0,
+    waitMs: 0,
+    reduceMs: 0,
+    optimizerMs: 0,
+    workerAssignMs: 0,
+    workerComputeMs: 0,
+    workerPackMs: 0,
+  });
+  let profile = emptyProfile();
+
   const gradients = async (kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients> => {
     const [n, h, w, c] = batch.lrShape;
     const [, hh, hw] = batch.hrShape;
+    const t0 = performance.now();
     const sizes = shardSizes(n, replicas);
     const lrRow = h * w * c;
     const hrRow = hh * hw * c;
@@ -170,6 +211,7 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
     // A failing worker rejects `replies` while this thread computes its own shard: awaited below.
     replies.catch(() => undefined);
     alphaChanged = kind === 'alpha';
+    const t1 = performance.now();
 
     const own = await shardGradients(
       net,
@@ -181,7 +223,9 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
     );
     const ownGrads = await packGradients(layout, own.grads);
     const ownState = await packVariables(net, layout, state);
+    const t2 = performance.now();
     const others = (await replies) as PhaseReply[];
+    const t3 = performance.now();
 
     // Sums in replica order, in float32: the same inputs give the same bits.
     const sums = new Map<number, Float32Array>();
@@ -210,6 +254,16 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       assignVariables(net, layout, { indices: state, data: Float32Array.from(mean) });
     }
     const l1 = sizes.reduce((s, rows, k) => s + (rows / n) * (k === 0 ? own.l1 : others[k - 1]!.l1), 0);
+    profile.phases++;
+    profile.sendMs += t1 - t0;
+    profile.ownMs += t2 - t1;
+    profile.waitMs += t3 - t2;
+    profile.reduceMs += performance.now() - t3;
+    for (const r of others) {
+      profile.workerAssignMs += r.timing.assign / others.length;
+      profile.workerComputeMs += r.timing.compute / others.length;
+      profile.workerPackMs += r.timing.pack / others.length;
+    }
     return { grads, l1, ...(own.terms ? { terms: own.terms } : {}) };
   };
 
@@ -219,18 +273,26 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
     async alphaStep(batch, adam, o) {
       const alphas = net.alphaVariables();
       const g = await gradients('alpha', batch, o);
+      const t0 = performance.now();
       adam.apply(alphas, g.grads, o.lr);
       tf.dispose([...g.grads.values()]);
+      profile.optimizerMs += performance.now() - t0;
       const t = g.terms!;
       return { loss: g.l1 + t.entropyTerm + t.penaltyTerm, l1: g.l1, entropy: t.regulariser, entropyTerm: t.entropyTerm, penaltyTerm: t.penaltyTerm, expectedBitops: t.bitops };
     },
     async weightStep(batch, adam, rate, clip) {
       const weights = net.weightVariables();
       const g = await gradients('w', batch);
+      const t0 = performance.now();
       const clipped = clipByGlobalNorm(g.grads, clip);
       adam.apply(weights, clipped.grads, rate);
       tf.dispose([clipped.norm, ...clipped.grads.values(), ...g.grads.values()]);
+      profile.optimizerMs += performance.now() - t0;
       return g.l1;
+    },
+    profile: () => ({ ...profile }),
+    resetProfile() {
+      profile = emptyProfile();
     },
     close,
   };

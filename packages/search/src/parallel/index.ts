@@ -5,5 +5,6 @@ export {
   startDataParallel,
   type DataParallel,
   type DataParallelOptions,
+  type ParallelProfile,
   type SummedGradients,
 } from './coordinator.js';

@@ -6,6 +6,7 @@ import type { PatchBatch } from '@quantnas/data';
 import { resolveDataRoot } from '@quantnas/data';
 import { createSupernet, getSpace, type SupernetOptions } from '@quantnas/search-spaces';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { benchSearchStep } from '../bench.js';
 import { readCheckpoint } from '../checkpoint.js';
 import { parseEventLog, type SearchEvent } from '../events.js';
 import { runSearch, type SearchOptions } from '../search.js';
@@ -115,6 +116,24 @@ describe('data-parallel gradients', () => {
       single.dispose();
       net.dispose();
     }
+  });
+});
+
+describe('benchSearchStep on 2 workers', () => {
+  it('reports the speedup and where the parallel step spent its time', async () => {
+    const bench = await benchSearchStep({ space: 'basic', channels: 6, batch: 2, size: 8, steps: 2, warmup: 0, modes: ['noise'], workers: 2, workerScript: script });
+    expect(bench.ms.noise).toBeGreaterThan(0);
+    expect(bench.parallelMs?.noise).toBeGreaterThan(0);
+    expect(bench.workerSpeedup?.noise).toBeCloseTo(bench.ms.noise! / bench.parallelMs!.noise!, 10);
+    const profile = bench.parallelProfile?.noise;
+    expect(profile).toBeDefined();
+    for (const key of ['sendMs', 'ownMs', 'waitMs', 'reduceMs', 'optimizerMs', 'workerAssignMs', 'workerComputeMs', 'workerPackMs', 'stepMs'] as const) {
+      expect(profile![key], key).toBeGreaterThanOrEqual(0);
+    }
+    expect(profile!.ownMs).toBeGreaterThan(0);
+    expect(profile!.workerComputeMs).toBeGreaterThan(0);
+    // The parts are measured inside the step.
+    expect(profile!.sendMs + profile!.ownMs + profile!.waitMs + profile!.reduceMs + profile!.optimizerMs).toBeLessThanOrEqual(profile!.stepMs);
   });
 });
 

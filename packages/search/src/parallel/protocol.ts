@@ -62,6 +62,17 @@ export interface PhaseReply {
   readonly state: Float32Array;
   /** The shard's L1, unscaled. */
   readonly l1: number;
+  /** Where the replica's time went, in milliseconds (for `DataParallel.profile`). */
+  readonly timing: ReplicaTiming;
+}
+
+export interface ReplicaTiming {
+  /** Assigning the received variables and refreshing the skip set. */
+  readonly assign: number;
+  /** The shard's forward and backward. */
+  readonly compute: number;
+  /** Reading the gradients and the batch-norm statistics into the reply. */
+  readonly pack: number;
 }
 
 export interface ErrorReply {

@@ -35,14 +35,21 @@ async function init(message: ReplicaInit): Promise<void> {
 
 async function phase(message: PhaseRequest): Promise<void> {
   if (!net || !layout) throw new Error('phase before init');
+  const t0 = performance.now();
   if (message.update) assignVariables(net, layout, message.update);
   if (message.refreshSkipped) await net.updateSkippedOps();
+  const t1 = performance.now();
   const lr = tf.tensor4d(message.lr, message.lrShape);
   const hr = tf.tensor4d(message.hr, message.hrShape);
   const shard = await shardGradients(net, message.kind, lr, hr, message.weight);
+  const t2 = performance.now();
   const packed = await packGradients(layout, shard.grads);
   const stateData = await packVariables(net, layout, state);
-  post({ type: 'phase', gradIndices: packed.indices, grads: packed.data, state: stateData, l1: shard.l1 }, [packed.data.buffer as ArrayBuffer, stateData.buffer as ArrayBuffer]);
+  const timing = { assign: t1 - t0, compute: t2 - t1, pack: performance.now() - t2 };
+  post({ type: 'phase', gradIndices: packed.indices, grads: packed.data, state: stateData, l1: shard.l1, timing }, [
+    packed.data.buffer as ArrayBuffer,
+    stateData.buffer as ArrayBuffer,
+  ]);
 }
 
 // Messages are handled one at a time, in order.
