@@ -160,17 +160,20 @@ function summary(dir, mode, seconds) {
     if (validation[p]) entry.webgpu_validation_errors = validation[p];
     pairs.push(entry);
   }
+  const adapter = read('adapter');
   print({
     check: 'gpu-search-step',
     mode,
     seconds: Number(seconds),
     host: read('host'),
-    adapter: read('adapter'),
+    adapter,
     gradients: read('gradients'),
     speed: pairs,
     exit_codes: status,
     ...(Object.keys(validation).length ? { validation_errors: validation } : {}),
-    addn_chunks: process.env.QUANTNAS_WEBGPU_ADDN !== 'raw',
+    // Which AddN webgpu ran, from core-ops' backend detail ("AddN in chunks of 7"; null: a build
+    // of core-ops without the chunked AddN).
+    addn: /(?:^|, )([^,]*AddN[^,]*)/.exec(adapter?.backend?.detail ?? '')?.[1] ?? null,
     skipped: text('skipped', 'txt').split('\n').filter(Boolean),
   });
 }

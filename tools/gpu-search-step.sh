@@ -38,7 +38,8 @@
 # timeout, so `timeout_s=330` leaves room for the start and one rerun.
 #
 # Env: QUANTNAS_GPU_BUDGET (seconds), QUANTNAS_GPU_LOADER=system|carried (default: try system),
-#      QUANTNAS_WEBGPU_ADDN=raw (leave tfjs-webgpu's AddN as it is; see tools/webgpu-addn-chunks.mjs),
+#      QUANTNAS_WEBGPU_ADDN=raw (tfjs-webgpu's own AddN instead of @quantnas/core-ops' chunked one,
+#      which shows its validation failure; the adapter phase's backend.detail says which runs),
 #      QUANTNAS_GPU_CHECK_DIR (payload directory, default <repo>/.cache/gpu-check),
 #      QUANTNAS_GPU_WORK (where to unpack, default <repo>/.cache), QUANTNAS_GPU_KEEP=1 (keep the
 #      unpacked payload and the phases' output there).
@@ -114,7 +115,7 @@ pack() {
       IFS='|' read -r phase timeout cmd <<< "$spec"
       # shellcheck disable=SC2086
       (cd "$repo" && timeout "$timeout" strace -f -qq -e trace=openat,open -e status=successful -o "$stage/trace.$phase" \
-        node --import ./tools/webgpu-addn-chunks.mjs $cmd > "$stage/out.$phase" 2> "$stage/err.$phase") ||
+        node $cmd > "$stage/out.$phase" 2> "$stage/err.$phase") ||
         die "traced phase $phase failed: $(tail -n 5 "$stage/err.$phase")"
     done
     cat "$stage"/trace.* > "$stage/trace"
@@ -134,7 +135,6 @@ pack() {
     (cd "$repo" && ls node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm)
     echo tools/gpu-search-step.sh
     echo tools/gpu-search-step.mjs
-    echo tools/webgpu-addn-chunks.mjs
     echo packages/cli/bin/quantnas.js
   } | sort -u > "$list"
   grep -qx "$dawn_rel" "$list" || die "the trace did not open $dawn_rel: was webgpu really used?"
@@ -274,7 +274,7 @@ run_check() {
     log "$phase (timeout ${timeout} s)"
     rc=0
     # shellcheck disable=SC2086
-    (cd "$app" && timeout -k 5 "$timeout" bash -c 'qnode --import ./tools/webgpu-addn-chunks.mjs "$@"' qnode $cmd) \
+    (cd "$app" && timeout -k 5 "$timeout" bash -c 'qnode "$@"' qnode $cmd) \
       > "$res/$phase.json" 2> "$res/$phase.err" || rc=$?
     echo "$rc" > "$res/$phase.rc"
     if [ "$rc" -ne 0 ]; then

@@ -4,6 +4,7 @@
 // backend loaded.
 import { tf } from '../tf.js';
 import type { BackendInfo, WebGpuAdapterSummary } from '../backend.js';
+import { addNChunkSize, chunkedAddNConfig } from './kernels/AddN.webgpu.js';
 import { BackendUnavailableError, importFile, isNode, messageOf, resolveOptional } from './optional-module.js';
 
 export interface WebGpuOptions {
@@ -30,6 +31,8 @@ const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
 const probes = new Map<string, Promise<WebGpuProbe>>();
 /** Dawn's GPU object; held so that it lives as long as the backend. */
 let gpu: GpuLike | undefined;
+/** The chunked AddN once registered (see kernels/AddN.webgpu.ts). */
+let chunkedAddN: tf.KernelConfig | undefined;
 
 /** True for adapters that run on the CPU: on these WebGPU is a correctness path, not a fast one. */
 export function isSoftwareAdapter(info: {
@@ -154,13 +157,34 @@ export async function initWebGpu(options: WebGpuOptions = {}): Promise<BackendIn
     const why = failure ? `: ${messageOf(failure)}` : ' (device creation failed)';
     throw new BackendUnavailableError('webgpu', `backend 'webgpu' failed to start on '${probe.adapter.description}'${why}`, { cause: failure });
   }
+  const addN = registerWebGpuAddN();
   const a = probe.adapter;
   const mib = Math.floor(a.maxStorageBufferBindingSize / 2 ** 20);
   return {
     name: 'webgpu',
-    detail: `${a.description || a.device || a.vendor}${a.software ? ' (software adapter)' : ''}, max tensor ${mib} MiB`,
+    detail: `${a.description || a.device || a.vendor}${a.software ? ' (software adapter)' : ''}, max tensor ${mib} MiB, ${addN}`,
     webgpu: a,
   };
+}
+
+/**
+ * Replaces the webgpu backend's AddN by one that sums in chunks its device can bind (idempotent;
+ * other backends are untouched). QUANTNAS_WEBGPU_ADDN=raw keeps the backend's own AddN, which fails
+ * validation beyond maxStorageBuffersPerShaderStage − 1 inputs. Call it with webgpu active; it says
+ * which AddN runs, for `BackendInfo.detail`.
+ */
+function registerWebGpuAddN(): string {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env?.['QUANTNAS_WEBGPU_ADDN'] === 'raw') return "tfjs' own AddN (QUANTNAS_WEBGPU_ADDN=raw)";
+  const current = tf.getKernel(tf.AddN, 'webgpu');
+  if (!current) return 'no AddN kernel';
+  if (current !== chunkedAddN) {
+    chunkedAddN = chunkedAddNConfig(current);
+    // Unregister first: registerKernel would replace it too, but with a console warning.
+    tf.unregisterKernel(tf.AddN, 'webgpu');
+    tf.registerKernel(chunkedAddN);
+  }
+  return `AddN in chunks of ${addNChunkSize(tf.backend())}`;
 }
 
 /** Whether a Vulkan loader could find any driver (Linux); elsewhere assume it can. */
