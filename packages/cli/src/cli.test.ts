@@ -5,37 +5,7 @@ import { initBackend } from '@quantnas/core-ops';
 import { decodePng, resolveDataRoot } from '@quantnas/data';
 import { runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from './io.js';
-import { main } from './main.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env,
-    interactive: false,
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
-
-/** A failure the user caused: one line, naming what is wrong, no stack trace. */
-function expectOneLineError(result: Run, ...mentions: string[]) {
-  expect(result.code).not.toBe(0);
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^quantnas: /);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-  for (const m of mentions) expect(result.stderr).toContain(m);
-}
+import { expectOneLineError, runCli as run } from './test-helpers.js';
 
 const dataRoot = resolveDataRoot();
 let work: string;

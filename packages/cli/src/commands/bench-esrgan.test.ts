@@ -5,16 +5,7 @@ import { bicubicDownscale, bicubicUpscale, encodePng, type ImageU8 } from '@quan
 import { encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { esrganSlimMissing, findEsrganSlim, loadEsrganSlim } from '../esrgan-slim.js';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli as run } from '../test-helpers.js';
 
 /** Smooth gradients and a soft edge: a picture whose x4 any sensible upscaler gets close to bicubic on. */
 function smooth(width: number, height: number): ImageU8 {

@@ -3,16 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli as run } from '../test-helpers.js';
 
 let model: string;
 

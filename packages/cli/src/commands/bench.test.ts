@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli as run } from '../test-helpers.js';
 
 // Tiny shapes: these check the command, not the machine's speed.
 const tiny = ['--steps', '1', '--warmup', '0', '--batch', '1', '--size', '8'];

@@ -4,16 +4,7 @@ import { join } from 'node:path';
 import { bicubicDownscale, encodePng, type ImageU8 } from '@quantnas/data';
 import { encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli as run } from '../test-helpers.js';
 
 function picture(width: number, height: number, channels: 1 | 3): ImageU8 {
   const data = new Uint8Array(width * height * channels);

@@ -5,16 +5,7 @@ import { initBackend } from '@quantnas/core-ops';
 import { readImageInfo, resolveDataRoot } from '@quantnas/data';
 import { resolveBaselineTarget, runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli as run } from '../test-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-run-'));
 const runDir = join(work, 'espcn8');

@@ -5,24 +5,7 @@ import { initBackend } from '@quantnas/core-ops';
 import { resolveDataRoot } from '@quantnas/data';
 import { runSearch } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
-
-function expectOneLineError(result: { code: number; stderr: string }, ...mentions: string[]) {
-  expect(result.code).not.toBe(0);
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^quantnas: /);
-  for (const m of mentions) expect(result.stderr).toContain(m);
-}
+import { expectOneLineError, runCli as run } from '../test-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-search-'));
 

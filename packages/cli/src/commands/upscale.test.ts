@@ -5,31 +5,7 @@ import { join } from 'node:path';
 import { decodePng, encodePng } from '@quantnas/data';
 import { encodeArtifact, runReference, syntheticRfdn, validateArtifact } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../io.js';
-import { main } from '../main.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interactive: false };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
-
-function expectOneLineError(result: Run, ...mentions: string[]) {
-  expect(result.code).not.toBe(0);
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^quantnas: /);
-  expect(lines[0]).not.toMatch(/internal error/);
-  for (const m of mentions) expect(result.stderr).toContain(m);
-}
+import { expectOneLineError, runCli as run } from '../test-helpers.js';
 
 const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 4 });
 const modelBytes = encodeArtifact(artifact.header, artifact.blob);
