@@ -128,7 +128,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
       'search', '--space', space, '--preset', o.preset, '--out', paths.search, '--json',
       ...(o.penalty !== undefined ? ['--penalty', o.penalty] : []), ...common, ...resume(paths.search),
     ]);
-    seconds.search = search.seconds;
+    seconds.search = stageSeconds(search);
     genotypeArgs = ['--genotype', join(paths.search, 'genotype.json')];
     label = `${space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}`;
   } else {
@@ -137,7 +137,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
     label = `${o.arch} ${fullPrecision ? 'fp32' : `${bits}-bit`}`;
   }
   const train = await stage(`train (${o.preset})`, ['train', ...genotypeArgs, '--preset', o.preset, '--out', paths.train, '--json', ...common, ...resume(paths.train)]);
-  seconds.train = train.seconds;
+  seconds.train = stageSeconds(train);
 
   let evalModel = paths.train;
   if (!fullPrecision) {
@@ -188,6 +188,12 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   };
   writeFileSync(paths.summary, JSON.stringify(summary, null, 2) + '\n');
   return summary;
+}
+
+/** A checkpointed stage's own working time (summed over resumes; a finished stage read back keeps it), else the wall time. */
+function stageSeconds(stage: StageResult): number {
+  const own = stage.json.seconds;
+  return typeof own === 'number' ? own : stage.seconds;
 }
 
 async function quietEval(program: ProgramFactory, io: CliIo, argv: string[]): Promise<Record<string, unknown>> {
