@@ -118,8 +118,8 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   const yAll = bicubic !== undefined ? [...ys, bicubic] : ys;
   const [x0, x1] = padRange(Math.min(...xs), Math.max(...xs), 0.15);
   const [y0, y1] = padRange(Math.min(...yAll), Math.max(...yAll), 0.25);
-  const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
-  const py = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  const px = (x: number) => round1(m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right));
+  const py = (y: number) => round1(H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -147,7 +147,7 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   }
   const front = rows.filter((r) => r.pareto).sort((a, b) => a.run.bitops_32x32 - b.run.bitops_32x32);
   if (front.length > 1) {
-    parts.push(`<polyline fill="none" stroke="#d62728" stroke-opacity="0.5" points="${front.map((r) => `${px(Math.log10(r.run.bitops_32x32))},${py(r.run.sets[set]!.psnr)}`).join(' ')}"/>`);
+    parts.push(`<polyline fill="none" stroke="#555" stroke-opacity="0.5" points="${front.map((r) => `${px(Math.log10(r.run.bitops_32x32))},${py(r.run.sets[set]!.psnr)}`).join(' ')}"/>`);
   }
   rows.forEach((r, i) => {
     const x = px(xs[i]!);
@@ -157,7 +157,10 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
       r.run.kind === 'searched'
         ? `<circle cx="${x}" cy="${y}" r="5" fill="${colour}"/>`
         : `<rect x="${x - 4.5}" y="${y - 4.5}" width="9" height="9" fill="${colour}"/>`,
-      `<text x="${x + 8}" y="${y + 4}" fill="${colour}">${escapeXml(r.run.label)}</text>`,
+      // Labels of points near the right edge go to their left, inside the plot.
+      x > W - m.right - 150
+        ? `<text x="${x - 8}" y="${y + 4}" text-anchor="end" fill="${colour}">${escapeXml(r.run.label)}</text>`
+        : `<text x="${x + 8}" y="${y + 4}" fill="${colour}">${escapeXml(r.run.label)}</text>`,
     );
   });
   const lx = W - m.right + 16;
@@ -169,6 +172,8 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   );
   return parts.join('\n');
 }
+
+const round1 = (v: number) => Math.round(v * 10) / 10;
 
 function padRange(lo: number, hi: number, fraction: number): [number, number] {
   const span = hi - lo || Math.max(Math.abs(hi) * 0.02, 0.5);
