@@ -22,7 +22,7 @@
  * for the benchmark sets.
  */
 import { initBackend, tf } from '@quantnas/core-ops';
-import type { GraphLayer, ModelGraph, RgbImage } from '@quantnas/runtime';
+import { inferSizes, type GraphLayer, type ModelGraph, type RgbImage } from '@quantnas/runtime';
 
 export type TfjsPrecision = 'fake-quant' | 'fp32';
 
@@ -74,7 +74,7 @@ export async function createTfjsEngine(graph: ModelGraph, precision: TfjsPrecisi
   async function forward(input: Tensor4D): Promise<Tensor4D> {
     const [, height, width, channels] = input.shape;
     if (channels !== 3) throw new RangeError(`input must have 3 channels, got ${channels}`);
-    const sizes = tensorSizes(graph, height, width);
+    const sizes = inferSizes(graph, height, width);
     const values = new Map<string, Tensor4D>([[graph.header.input, input]]);
     const release = (index: number) => {
       for (const [name, last] of lastUse) {
@@ -356,40 +356,9 @@ function lastReaders(graph: ModelGraph): Map<string, number> {
   return last;
 }
 
-/**
- * Every tensor's height and width for an input of height × width (the runtime's rules); an image
- * too small for a `valid` conv or a pooling window is a RangeError naming the layer.
- */
-export function tensorSizes(graph: ModelGraph, height: number, width: number): Map<string, { h: number; w: number }> {
-  const sizes = new Map<string, { h: number; w: number }>([[graph.header.input, { h: height, w: width }]]);
-  for (const { layer } of graph.layers) {
-    const s = sizes.get(layer.inputs[0]!)!;
-    let size = s;
-    const tooSmall = (k: number) => {
-      if (s.h < k || s.w < k) throw new RangeError(`layer '${layer.id}': the image is too small (${s.w}×${s.h} at this layer, the window is ${k})`);
-    };
-    if (layer.op === 'conv') {
-      const [kh, kw] = layer.kernel;
-      if (layer.padding === 'valid') {
-        tooSmall(Math.max(kh, kw));
-        size = { h: Math.floor((s.h - kh) / layer.stride) + 1, w: Math.floor((s.w - kw) / layer.stride) + 1 };
-      } else size = { h: Math.ceil(s.h / layer.stride), w: Math.ceil(s.w / layer.stride) };
-    } else if (layer.op === 'max_pool') {
-      tooSmall(layer.kernel);
-      size = { h: Math.floor((s.h - layer.kernel) / layer.stride) + 1, w: Math.floor((s.w - layer.kernel) / layer.stride) + 1 };
-    } else if (layer.op === 'pixel_shuffle') {
-      size = { h: s.h * layer.factor, w: s.w * layer.factor };
-    } else if (layer.op === 'bilinear_resize') {
-      size = sizes.get(layer.sizeOf)!;
-    }
-    sizes.set(layer.output, size);
-  }
-  return sizes;
-}
-
 /** Multiply-accumulates of one forward pass at height × width (every conv, at its real output size). */
 export function graphMacs(graph: ModelGraph, height: number, width: number): number {
-  const sizes = tensorSizes(graph, height, width);
+  const sizes = inferSizes(graph, height, width);
   let macs = 0;
   for (const gl of graph.layers) {
     const l = gl.layer;
