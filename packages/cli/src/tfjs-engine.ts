@@ -22,7 +22,7 @@
  * for the benchmark sets.
  */
 import { initBackend, tf } from '@quantnas/core-ops';
-import { inferSizes, type GraphLayer, type ModelGraph, type RgbImage } from '@quantnas/runtime';
+import { adqFactor, bilinearTaps, inferSizes, outputByte, type GraphLayer, type ModelGraph, type RgbImage } from '@quantnas/runtime';
 
 export type TfjsPrecision = 'fake-quant' | 'fp32';
 
@@ -294,55 +294,12 @@ function bilinear(x: Tensor4D, outH: number, outW: number): Tensor4D {
   });
 }
 
-/** The runtime's taps: s = max((o + 0.5)·in/out − 0.5, 0) in double, i0 = ⌊s⌋, i1 = min(i0 + 1, in − 1), w1 = f32(s − i0), w0 = f32(1 − w1). */
-function bilinearTaps(inSize: number, outSize: number) {
-  const i0 = new Int32Array(outSize);
-  const i1 = new Int32Array(outSize);
-  const w0 = new Float32Array(outSize);
-  const w1 = new Float32Array(outSize);
-  const ratio = inSize / outSize;
-  for (let o = 0; o < outSize; o++) {
-    const s = Math.max((o + 0.5) * ratio - 0.5, 0);
-    const a = Math.min(Math.floor(s), inSize - 1);
-    i0[o] = a;
-    i1[o] = Math.min(a + 1, inSize - 1);
-    w1[o] = s - a;
-    w0[o] = 1 - w1[o]!;
-  }
-  return { i0, i1, w0, w1 };
-}
-
 /** f32(1 / (1 + exp(−x))) in double, as the runtime computes it. */
 async function exactSigmoid(x: Tensor4D): Promise<Tensor4D> {
   const v = (await x.data()) as Float32Array;
   const out = new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = 1 / (1 + Math.exp(-v[i]!));
   return tf.tensor4d(out, x.shape);
-}
-
-/** The ADQ factor φ = f32(slope·σ + offset), σ over the whole tensor in double (mean, then mean squared deviation). */
-function adqFactor(values: Float32Array, step: number, deviation: 'population' | 'sample', slope: number, offset: number): number {
-  const n = values.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += values[i]! * step;
-  const mean = sum / n;
-  let squares = 0;
-  for (let i = 0; i < n; i++) {
-    const d = values[i]! * step - mean;
-    squares += d * d;
-  }
-  const divisor = deviation === 'sample' ? n - 1 : n;
-  return Math.fround(slope * (divisor > 0 ? Math.sqrt(squares / divisor) : 0) + offset);
-}
-
-/** The output byte: clamp(roundHalfEven(f32(x · 255)), 0, 255), NaN → 0. */
-function outputByte(x: number): number {
-  const v = Math.fround(x * 255);
-  if (!(v > 0)) return 0;
-  if (v >= 255) return 255;
-  const f = Math.floor(v);
-  const d = v - f;
-  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
 }
 
 /** The layer index after which nothing reads each tensor (values and ADQ statistics). */

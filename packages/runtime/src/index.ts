@@ -19,7 +19,7 @@ export {
   type SigmoidLayer,
   type TensorInfo,
 } from './artifact-header.js';
-export { inferSizes, validateArtifact, type GraphLayer, type GraphTensor, type ModelGraph } from './graph.js';
+export { adqFactor, bilinearTaps, inferSizes, outputByte, validateArtifact, type GraphLayer, type GraphTensor, type ModelGraph } from './graph.js';
 export { createSession, type Session, type SessionInfo, type SessionOptions, type UpscaleOptions } from './engine.js';
 export { runReference } from './reference-engine.js';
 export type { RgbImage } from './image.js';
