@@ -1,4 +1,4 @@
-import { bicubicUpsampleFilter, initBackend, tf } from '@quantnas/core-ops';
+import { bicubicUpsampleFilter, initBackend, tf, trainableVariables } from '@quantnas/core-ops';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { baselineGenotype } from './baseline.js';
 import { checkGenotype } from './genotype-check.js';
@@ -36,6 +36,9 @@ describe('baselineGenotype', () => {
       expect(anchor?.fixed).toBe(true);
       expect(Array.from(anchor!.conv.weight.dataSync())).toEqual(Array.from(bicubicUpsampleFilter(3, 4)));
       expect(anchor!.conv.shape).toMatchObject({ kernelH: 5, kernelW: 5, inChannels: 3, outChannels: 48, groups: 3 });
+      // Frozen: training leaves its weights alone (its quantizer's step is still trained).
+      expect(anchor!.conv.weight.trainable).toBe(false);
+      expect(trainableVariables(net)).not.toContain(anchor!.conv.weight);
       const y = tf.tidy(() => net.apply(tf.zeros([1, 16, 16, 3]), { training: false }).shape);
       expect(y).toEqual([1, 64, 64, 3]);
     } finally {

@@ -91,6 +91,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         quantizers: quantizers(plan.fixedBits),
         seed: options.seed,
         initialWeight: initialConvWeight(step),
+        trainable: !step.frozen,
       });
       convs.push({ conv, fixed: true, bits: fixedBits, grid: step.grid });
       return conv;

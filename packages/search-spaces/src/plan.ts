@@ -53,6 +53,8 @@ export interface ConvStep extends StepBase {
   readonly bias: boolean;
   /** `bicubic`: starts as bicubic upscaling by `scale` (with the pixel shuffle after it). */
   readonly init?: { readonly kind: 'bicubic'; readonly scale: number };
+  /** Not trained: the weights stay as initialised. */
+  readonly frozen: boolean;
 }
 
 export interface AddStep extends StepBase {

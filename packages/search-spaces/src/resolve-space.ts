@@ -213,8 +213,9 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
               fail(`${path}.init`, `bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got ${cin} → ${cout}, ${groups} group(s), ${kernel.join('×')}`);
             }
           }
+          if (n.frozen && n.init === undefined) fail(`${path}.frozen`, 'a frozen conv needs an init (it would keep random weights)');
           const init = n.init === 'bicubic' ? { init: { kind: 'bicubic' as const, scale: s } } : {};
-          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, grid: t.grid, ...init };
+          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, frozen: n.frozen ?? false, grid: t.grid, ...init };
         }
         case 'add':
         case 'concat': {

@@ -84,6 +84,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       groups: positiveInt.optional(),
       bias: z.boolean().optional(),
       init: z.literal('bicubic').optional(),
+      frozen: z.boolean().optional(),
     }),
     z.strictObject({ kind: z.literal('add'), id, inputs: z.array(id).min(2, { error: 'an add needs at least two inputs' }) }),
     z.strictObject({ kind: z.literal('concat'), id, inputs: z.array(id).min(2, { error: 'a concat needs at least two inputs' }) }),

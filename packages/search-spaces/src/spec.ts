@@ -96,6 +96,13 @@ export interface ConvNodeSpec extends NodeBase {
    * learnable global skip that lets a short training start from bicubic quality.
    */
   readonly init?: 'bicubic';
+  /**
+   * True keeps the initial weights: the conv is not trained (its quantizer's step still is). Needs
+   * `init`. A frozen bicubic skip keeps its DC gain at 1; a trained one drifts under Adam's
+   * per-weight steps (measured: gains 0.86–0.90 after 2,500 steps, a colour cast the rest of a small
+   * network did not undo).
+   */
+  readonly frozen?: boolean;
 }
 
 /** Element-wise sum; every input has the same channels and grid. */

@@ -210,6 +210,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
         quantizers: fixedQuantizers,
         seed: options.seed,
         initialWeight: initialConvWeight(step),
+        trainable: !step.frozen,
       }),
     esa: (step) => createEsa({ name: step.name, channels: step.outChannels, quantizers: fixedQuantizers, seed: options.seed }),
     residual: (step, body) =>

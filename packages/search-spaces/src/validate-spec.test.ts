@@ -51,6 +51,7 @@ describe('validateSpec', () => {
       (s) => (s.nodes[3].init = 'bicubic'),
       '$.nodes[3].init: bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got 8 → 27, 1 group(s), 3×3',
     ],
+    ['frozen conv without an init', (s) => (s.nodes[3].frozen = true), '$.nodes[3].frozen: a frozen conv needs an init (it would keep random weights)'],
     ['baseline naming no searchable node', (s) => (s.baseline = { project: 'simple_3x3' }), "$.baseline.project: 'project' is not the id of a searchable (mixed) node"],
     ['baseline op outside the candidates', (s) => (s.baseline = { shrink: 'simple_5x5' }), "$.baseline.shrink: 'simple_5x5' is not a candidate of 'shrink'"],
     ['duplicate id', (s) => (s.nodes[1].id = 'feature'), "$.nodes[1].id: duplicate id 'feature' (also at $.nodes[0])"],

@@ -106,6 +106,8 @@ export interface ConvConfig {
   readonly initialWeight?: Float32Array;
   /** Multiplies the default initialisation (not `initialWeight`): < 1 starts a residual branch near zero. */
   readonly initScale?: number;
+  /** False keeps the weights (and bias) as initialised: their variables are not trainable. Default true. */
+  readonly trainable?: boolean;
 }
 
 /** A conv layer: `out = conv(quantizer.input(x), quantizer.weight(w)) + b`. */
@@ -155,9 +157,9 @@ export function createConv(config: ConvConfig): Conv {
     config.initialWeight
       ? tf.tensor4d(config.initialWeight, weightShape)
       : (kaimingUniform(seed, `${name}.weight`, weightShape, fanIn, config.initScale) as tf.Tensor4D),
-    true,
+    config.trainable ?? true,
   );
-  const bias = config.bias ? variableFrom(kaimingUniform(seed, `${name}.bias`, [outChannels], fanIn) as tf.Tensor1D, true) : null;
+  const bias = config.bias ? variableFrom(kaimingUniform(seed, `${name}.bias`, [outChannels], fanIn) as tf.Tensor1D, config.trainable ?? true) : null;
   const method = config.method ?? 'auto';
   const options: Conv2dOptions = { groups, stride, padding, method };
 
