@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
@@ -15,6 +16,7 @@ interface RunCommandOptions {
   cells?: string;
   penalty?: string;
   seed?: string;
+  workers?: string;
   sets: string;
   data?: string;
   json?: boolean;
@@ -75,6 +77,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
     .option('--cells <n>', 'with --arch: cell count N (default: the space\'s)')
     .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
     .option('--seed <n>', 'seed of every stage (default 1)')
+    .option('--workers <n>', 'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)')
     .option('--sets <list>', 'benchmark sets to evaluate', 'Set5,Set14,B100')
     .option('--data <dir>', 'data root (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--json', 'print the summary as one JSON object on stdout')
@@ -93,9 +96,15 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? (o.arch !== undefined ? 8 : null);
   if (bits !== null && !(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
+  // Both stages are mostly one-threaded tfjs-wasm: a second replica is what uses the second core.
+  const workers = parseOptionalInteger(o.workers, '--workers', 1) ?? Math.min(2, availableParallelism());
   const dir = resolve(o.out);
   mkdirSync(dir, { recursive: true });
-  const common = [...(seed !== undefined ? ['--seed', String(seed)] : []), ...(o.data !== undefined ? ['--data', o.data] : [])];
+  const common = [
+    ...(seed !== undefined ? ['--seed', String(seed)] : []),
+    '--workers', String(workers),
+    ...(o.data !== undefined ? ['--data', o.data] : []),
+  ];
   const paths = {
     search: join(dir, 'search'),
     train: join(dir, 'train'),

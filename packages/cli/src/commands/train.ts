@@ -18,6 +18,7 @@ interface TrainCommandOptions {
   epochs?: string;
   seed?: string;
   backend?: string;
+  workers?: string;
   data?: string;
   resume?: boolean;
   json?: boolean;
@@ -53,6 +54,7 @@ export function trainCommand(io: CliIo): Command {
     .option('--epochs <n>', 'training epochs (default: the preset\'s)')
     .option('--seed <n>', 'seed of everything random (default 1)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
+    .option('--workers <n>', 'split each batch over n replicas of the network, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -122,6 +124,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const cells = parseOptionalInteger(o.cells, '--cells', 1);
+  const workers = parseOptionalInteger(o.workers, '--workers', 1);
   const dataRoot = o.data ?? io.env.QUANTNAS_DATA;
   return {
     out: resolve(o.out),
@@ -133,6 +136,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
     ...(seed !== undefined ? { seed } : {}),
     ...(epochs !== undefined ? { epochs } : {}),
     ...(backend !== undefined ? { backend } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     ...(dataRoot !== undefined ? { dataRoot } : {}),
     ...(o.resume ? { resume: true } : {}),
   };

@@ -3,12 +3,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { tf, type BackendName } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
-import type { SearchSpaceSpec, Supernet, SupernetOptions } from '@quantnas/search-spaces';
 import { clipByGlobalNorm, type Adam } from '../adam.js';
 import { SearchError } from '../config.js';
 import type { AlphaStepInfo, AlphaStepOptions } from '../search.js';
-import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, VariableLayout } from './protocol.js';
-import { assignVariables, packGradients, packVariables, sameLayout, shardGradients, stateIndices, variableLayout } from './replica.js';
+import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
+import { assignVariables, packGradients, packVariables, sameLayout, shardGradients, stateIndices, variableLayout, type ReplicaNet } from './replica.js';
 
 /** A replica thread failed (an exception in its step, or it exited); every replica has been terminated. */
 export class SearchWorkerError extends Error {
@@ -34,15 +33,14 @@ export function shardSizes(batch: number, replicas: number): number[] {
 }
 
 export interface DataParallelOptions {
-  /** Replicas in all, ≥ 2: the coordinator's supernet is the first, the others run in worker threads. */
+  /** Replicas in all, ≥ 2: the coordinator's network is the first, the others run in worker threads. */
   readonly replicas: number;
-  /** The coordinator's supernet: it holds the authoritative variables. */
-  readonly net: Supernet;
+  /** The coordinator's network: it holds the authoritative variables. */
+  readonly net: ReplicaNet;
   /** The backend each worker initialises (wasm or cpu). */
   readonly backend: BackendName;
-  readonly spec: SearchSpaceSpec;
-  /** The options `net` was built with: the replicas start identical. */
-  readonly supernet: SupernetOptions;
+  /** How `net` was built: the replicas build the same. */
+  readonly network: ReplicaNetwork;
   /** Training forwards `net` has made (a resumed run): the replicas replay as many. */
   readonly replayForwards: number;
   /** LR patch side of the replayed forwards. */
@@ -84,8 +82,8 @@ export interface SummedGradients {
 }
 
 /**
- * Data parallelism for the search: each step's batch is split over replicas of the supernet, each
- * replica computes the gradient of its shard's L1 weighted by its share of the batch, the
+ * Data parallelism for the search and for training: each step's batch is split over replicas of
+ * the network, each replica computes the gradient of its shard's L1 weighted by its share of the batch, the
  * coordinator sums them in replica order, applies its Adam once and sends every variable back
  * before the next phase. Batch-norm running statistics are averaged over the replicas (weighted).
  */
@@ -111,7 +109,7 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   if (!(Number.isInteger(replicas) && replicas >= 2)) throw new RangeError(`data parallelism needs at least 2 replicas, got ${replicas}`);
   const script = options.script ?? defaultWorkerScript();
   const scriptPath = script instanceof URL || script.startsWith('file:') ? fileURLToPath(script) : script;
-  if (!existsSync(scriptPath)) throw new SearchError(`the search worker script ${scriptPath} is missing: build @quantnas/search first (npm run build)`);
+  if (!existsSync(scriptPath)) throw new SearchError(`the worker script ${scriptPath} is missing: build @quantnas/search first (npm run build)`);
 
   const layout = variableLayout(net);
   const state = stateIndices(net, layout);
@@ -124,7 +122,7 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   const terminateAll = () => Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
   const fail = (index: number, message: string) => {
     if (failure || closed) return;
-    failure = new SearchWorkerError(`search worker ${index + 1} of ${workers.length} failed: ${message}`);
+    failure = new SearchWorkerError(`worker ${index + 1} of ${workers.length} failed: ${message}`);
     for (const p of pending.values()) p.reject(failure);
     pending.clear();
     void terminateAll();
@@ -158,11 +156,11 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   try {
     const ready = await Promise.all(
       workers.map((_, k) =>
-        request(k, { type: 'init', backend: options.backend, spec: options.spec, supernet: options.supernet, replayForwards: options.replayForwards, lrPatchSize: options.lrPatchSize }),
+        request(k, { type: 'init', backend: options.backend, network: options.network, replayForwards: options.replayForwards, lrPatchSize: options.lrPatchSize }),
       ),
     );
     for (const r of ready) {
-      if (r.type !== 'ready' || !sameLayout(r.layout as VariableLayout, layout)) throw new SearchWorkerError('a search worker built a different supernet than the coordinator');
+      if (r.type !== 'ready' || !sameLayout(r.layout as VariableLayout, layout)) throw new SearchWorkerError('a worker built a different network than the coordinator');
     }
   } catch (error) {
     await close();

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { initBackend, tf } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 import { resolveDataRoot } from '@quantnas/data';
-import { createSupernet, getSpace, type SupernetOptions } from '@quantnas/search-spaces';
+import { createDiscreteNetwork, createSupernet, getSpace, type DiscreteNetworkOptions, type Genotype, type SupernetOptions } from '@quantnas/search-spaces';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { benchSearchStep } from '../bench.js';
 import { readCheckpoint } from '../checkpoint.js';
 import { parseEventLog, type SearchEvent } from '../events.js';
 import { runSearch, type SearchOptions } from '../search.js';
+import { runTraining, type TrainOptions, type TrainState } from '../train/index.js';
 import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
-import { shardGradients } from './replica.js';
+import { discreteReplicaNet, shardGradients } from './replica.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -97,7 +98,7 @@ describe('data-parallel gradients', () => {
     try {
       // Move α off zero so that the entropy and BitOps gradients are not trivial.
       for (const [, v] of [...single.alphaVariables(), ...net.alphaVariables()]) v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 7));
-      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', spec, supernet: options, replayForwards: 0, lrPatchSize: 8, script });
+      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', network: { kind: 'supernet', spec, options }, replayForwards: 0, lrPatchSize: 8, script });
       const terms = { entropy: 'entropy' as const, entropyWeight: 0.1, penalty: 0.5, b0: 1e6 };
       const full = (kind: 'alpha' | 'w') =>
         shardGradients(single, kind, tf.tensor4d(batch.lr, batch.lrShape), tf.tensor4d(batch.hr, batch.hrShape), 1, kind === 'alpha' ? terms : undefined);
@@ -186,12 +187,106 @@ describe('a search on 2 workers', () => {
     const dir = outDir();
     const run = runSearch(tiny(dir, { workers: 3, batchSize: 3 }), { workerScript: failing });
     await expect(run).rejects.toThrow(SearchWorkerError);
-    await expect(run).rejects.toThrow(/search worker \d of 2 failed: .*replica exploded/s);
+    await expect(run).rejects.toThrow(/worker \d of 2 failed: .*replica exploded/s);
     // A checkpoint-free failure leaves an unfinished run that the next call can resume or refuse.
     expect(existsSync(join(dir, 'summary.json'))).toBe(false);
   });
 
   it('refuses more workers than patches per batch', async () => {
     await expect(runSearch(tiny(outDir(), { workers: 5 }), { workerScript: script })).rejects.toThrow(/workers \(5\) must not exceed batchSize \(4\)/);
+  });
+});
+
+/** A tiny `basic` genotype at C = 6 with 4- and 8-bit blocks. */
+const genotype: Genotype = {
+  schemaVersion: 1,
+  space: 'basic',
+  scale: 4,
+  channels: 6,
+  blocks: {
+    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
+    head1: { op: 'simple_3x3', bits: 4 },
+    skip: { op: 'simple_1x1', bits: 4 },
+    body1: { op: 'conv_3x1_1x3', bits: 8 },
+    body2: { op: 'simple_3x3', bits: 4 },
+    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail2: { op: 'simple_1x1', bits: 4 },
+  },
+};
+
+describe('data-parallel QAT training', () => {
+  it('sums the shard gradients of a genotype network to the full batch\'s', async () => {
+    // ADQ off: no batch statistics, so the shards' gradients add up exactly.
+    const options: DiscreteNetworkOptions = { mode: 'qat', adq: false, seed: 4, cells: 1 };
+    const spec = getSpace('basic');
+    const batch = randomBatch(4, 8, spec.scale, 21);
+    const single = discreteReplicaNet(createDiscreteNetwork(spec, genotype, options));
+    const net = discreteReplicaNet(createDiscreteNetwork(spec, genotype, options));
+    let parallel: DataParallel | undefined;
+    try {
+      // The LSQ steps are set by the first forward: take one on each, outside the tape.
+      for (const m of [single, net]) tf.dispose(m.apply(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, { training: false }));
+      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', network: { kind: 'discrete', spec, genotype, options }, replayForwards: 0, lrPatchSize: 8, script });
+      const full = await shardGradients(single, 'w', tf.tensor4d(batch.lr, batch.lrShape), tf.tensor4d(batch.hr, batch.hrShape), 1);
+      const par = await parallel.gradients('w', batch);
+      expect(Math.abs(par.l1 - full.l1)).toBeLessThan(1e-5 * full.l1);
+      expect(par.grads.size).toBe(single.weightVariables().size);
+      expectClose(await values(full.grads), await values(par.grads));
+    } finally {
+      await parallel?.close();
+      single.dispose();
+      net.dispose();
+    }
+  });
+
+  const genotypePath = join(work, 'genotype.json');
+  writeFileSync(genotypePath, JSON.stringify(genotype));
+  const tinyTrain = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+    genotype: genotypePath,
+    cells: 1,
+    out,
+    dataRoot,
+    trainSets: ['T91'],
+    epochs: 2,
+    stepsPerEpoch: 3,
+    batchSize: 4,
+    lrPatchSize: 12,
+    validationPatches: 2,
+    validationPatchSize: 12,
+    checkpointEvery: 1000,
+    workers: 2,
+    ...extra,
+  });
+  const weights = (dir: string) => new Map([...readCheckpoint<TrainState>(join(dir, 'checkpoint.qnc')).tensors].filter(([k]) => k.startsWith('var/')));
+
+  it('trains on 2 workers, close to one thread, and resumes to the same weights bit for bit', async () => {
+    const [two, one, stopped] = [outDir(), outDir(), outDir()];
+    const a = await runTraining(tinyTrain(two), { workerScript: script });
+    const b = await runTraining(tinyTrain(one, { workers: 1 }), { workerScript: script });
+    expect(a.completed && b.completed).toBe(true);
+    if (!a.completed || !b.completed) return;
+    expect(a.config.workers).toBe(2);
+    // Same data, same start; only the float summation order differs.
+    expect(Math.abs(a.lastValidationPsnr - b.lastValidationPsnr)).toBeLessThan(0.05);
+
+    const controller = new AbortController();
+    const first = await runTraining(tinyTrain(stopped, { checkpointEvery: 1 }), {
+      signal: controller.signal,
+      workerScript: script,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 4) controller.abort();
+      },
+    });
+    expect(first).toMatchObject({ completed: false, step: 4 });
+    const resumed = await runTraining({ out: stopped, dataRoot, resume: true, workers: 2 }, { workerScript: script });
+    expect(resumed.completed).toBe(true);
+    const [x, y] = [weights(two), weights(stopped)];
+    expect(y.size).toBe(x.size);
+    for (const [k, t] of x) expect(y.get(k)!.data, k).toEqual(t.data);
+  });
+
+  it('refuses more workers than patches per batch', async () => {
+    await expect(runTraining(tinyTrain(outDir(), { workers: 5 }), { workerScript: script })).rejects.toThrow(/workers \(5\) must not exceed batchSize \(4\)/);
   });
 });

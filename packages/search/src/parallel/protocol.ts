@@ -1,13 +1,17 @@
 import type { BackendName } from '@quantnas/core-ops';
-import type { SearchSpaceSpec, SupernetOptions } from '@quantnas/search-spaces';
+import type { DiscreteNetworkOptions, Genotype, SearchSpaceSpec, SupernetOptions } from '@quantnas/search-spaces';
 import type { AlphaStepOptions } from '../search.js';
 
-/** What a replica needs to build the coordinator's supernet. */
+/** How to build a replica of the coordinator's network: the search's supernet, or a genotype's network for training. */
+export type ReplicaNetwork =
+  | { readonly kind: 'supernet'; readonly spec: SearchSpaceSpec; readonly options: SupernetOptions }
+  | { readonly kind: 'discrete'; readonly spec: SearchSpaceSpec; readonly genotype: Genotype; readonly options: DiscreteNetworkOptions };
+
+/** What a replica needs to build the coordinator's network. */
 export interface ReplicaInit {
   readonly type: 'init';
   readonly backend: BackendName;
-  readonly spec: SearchSpaceSpec;
-  readonly supernet: SupernetOptions;
+  readonly network: ReplicaNetwork;
   /** Training forwards to replay so that the replica's noise and Gumbel counters match the coordinator's. */
   readonly replayForwards: number;
   readonly lrPatchSize: number;

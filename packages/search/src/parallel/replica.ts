@@ -1,16 +1,44 @@
-import { tf } from '@quantnas/core-ops';
-import type { Supernet } from '@quantnas/search-spaces';
+import { tf, type Module } from '@quantnas/core-ops';
+import { createDiscreteNetwork, createSupernet, type Supernet } from '@quantnas/search-spaces';
 import { alphaObjective } from '../search.js';
-import type { AlphaTerms, PhaseKind, VariableLayout, VariableUpdate } from './protocol.js';
+import type { AlphaTerms, PhaseKind, ReplicaNetwork, VariableLayout, VariableUpdate } from './protocol.js';
 
-/** The supernet's variables in a fixed order, the same in every replica built from the same options. */
-export function variableLayout(net: Supernet): VariableLayout {
+/**
+ * What data parallelism needs of a network: its variables, the two trained groups and the skip-set
+ * refresh of the search. A supernet is one; a genotype's network has no α and nothing to skip.
+ */
+export interface ReplicaNet extends Module {
+  weightVariables(): Map<string, tf.Variable>;
+  alphaVariables(): Map<string, tf.Variable>;
+  updateSkippedOps(): Promise<unknown>;
+}
+
+/** A genotype's network seen as a replica: every trainable variable is a weight. */
+export function discreteReplicaNet(net: Module): ReplicaNet {
+  return {
+    apply: (x, ctx) => net.apply(x, ctx),
+    variables: () => net.variables(),
+    dispose: () => net.dispose(),
+    weightVariables: () => new Map([...net.variables()].filter(([, v]) => v.trainable)),
+    alphaVariables: () => new Map(),
+    updateSkippedOps: async () => undefined,
+  };
+}
+
+/** Builds the network a replica init describes. */
+export function buildReplicaNet(network: ReplicaNetwork): ReplicaNet {
+  if (network.kind === 'supernet') return createSupernet(network.spec, network.options);
+  return discreteReplicaNet(createDiscreteNetwork(network.spec, network.genotype, network.options));
+}
+
+/** The network's variables in a fixed order, the same in every replica built from the same options. */
+export function variableLayout(net: ReplicaNet): VariableLayout {
   const entries = [...net.variables()];
   return { names: entries.map(([n]) => n), sizes: entries.map(([, v]) => v.size), shapes: entries.map(([, v]) => [...v.shape]) };
 }
 
 /** Indices of the variables that no optimiser trains (batch-norm running statistics): forwards change them. */
-export function stateIndices(net: Supernet, layout: VariableLayout): number[] {
+export function stateIndices(net: ReplicaNet, layout: VariableLayout): number[] {
   const trained = new Set([...net.weightVariables().keys(), ...net.alphaVariables().keys()]);
   return layout.names.flatMap((n, i) => (trained.has(n) ? [] : [i]));
 }
@@ -20,7 +48,7 @@ export function sameLayout(a: VariableLayout, b: VariableLayout): boolean {
 }
 
 /** Reads the listed variables into one buffer, in index order. */
-export async function packVariables(net: Supernet, layout: VariableLayout, indices: readonly number[], shared = false): Promise<Float32Array> {
+export async function packVariables(net: ReplicaNet, layout: VariableLayout, indices: readonly number[], shared = false): Promise<Float32Array> {
   const variables = net.variables();
   const total = indices.reduce((s, i) => s + layout.sizes[i]!, 0);
   const out = new Float32Array(shared ? new SharedArrayBuffer(total * 4) : new ArrayBuffer(total * 4));
@@ -32,7 +60,7 @@ export async function packVariables(net: Supernet, layout: VariableLayout, indic
   return out;
 }
 
-export function assignVariables(net: Supernet, layout: VariableLayout, update: VariableUpdate): void {
+export function assignVariables(net: ReplicaNet, layout: VariableLayout, update: VariableUpdate): void {
   const variables = net.variables();
   let offset = 0;
   for (const i of update.indices) {
@@ -58,7 +86,7 @@ export interface ShardResult {
  * batch, so that the replicas' gradients sum to the full batch's. The α regularisers depend on α
  * alone: exactly one replica adds them (`terms`), so they count once. Disposes `lr` and `hr`.
  */
-export async function shardGradients(net: Supernet, kind: PhaseKind, lr: tf.Tensor4D, hr: tf.Tensor4D, weight: number, terms?: AlphaTerms): Promise<ShardResult> {
+export async function shardGradients(net: ReplicaNet, kind: PhaseKind, lr: tf.Tensor4D, hr: tf.Tensor4D, weight: number, terms?: AlphaTerms): Promise<ShardResult> {
   const trained = kind === 'alpha' ? net.alphaVariables() : net.weightVariables();
   let l1: tf.Scalar | undefined;
   let parts: ReturnType<typeof alphaObjective> | undefined;
@@ -66,7 +94,8 @@ export async function shardGradients(net: Supernet, kind: PhaseKind, lr: tf.Tens
     l1 = tf.keep(tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar);
     const scaled = tf.mul(l1, weight) as tf.Scalar;
     if (!terms) return scaled;
-    parts = alphaObjective(net, scaled, terms);
+    if (!('expectedBitops' in net)) throw new Error('α terms need a supernet replica');
+    parts = alphaObjective(net as Supernet, scaled, terms);
     for (const t of [parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm]) tf.keep(t);
     return parts.total;
   }, [...trained.values()]);

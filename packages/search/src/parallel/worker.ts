@@ -1,15 +1,15 @@
-// A search replica in a worker thread: its own tfjs and supernet, driven by the coordinator
-// (coordinator.ts). It computes its shard's gradients; the coordinator owns the optimisers.
+// A replica in a worker thread: its own tfjs and network (the search's supernet or a genotype's
+// network in training), driven by the coordinator (coordinator.ts). It computes its shard's
+// gradients; the coordinator owns the optimisers.
 import { parentPort } from 'node:worker_threads';
 import { initBackend, tf } from '@quantnas/core-ops';
-import { createSupernet, type Supernet } from '@quantnas/search-spaces';
 import type { CoordinatorMessage, PhaseRequest, ReplicaInit, ReplicaMessage, VariableLayout } from './protocol.js';
-import { assignVariables, packGradients, packVariables, shardGradients, stateIndices, variableLayout } from './replica.js';
+import { assignVariables, buildReplicaNet, packGradients, packVariables, shardGradients, stateIndices, variableLayout, type ReplicaNet } from './replica.js';
 
 const port = parentPort;
-if (!port) throw new Error('the search replica must run in a worker thread');
+if (!port) throw new Error('a data-parallel replica must run in a worker thread');
 
-let net: Supernet | undefined;
+let net: ReplicaNet | undefined;
 let layout: VariableLayout | undefined;
 let state: number[] = [];
 
@@ -17,7 +17,7 @@ const post = (message: ReplicaMessage, transfer: ArrayBuffer[] = []) => port.pos
 
 async function init(message: ReplicaInit): Promise<void> {
   await initBackend(message.backend);
-  net = createSupernet(message.spec, message.supernet);
+  net = buildReplicaNet(message.network);
   layout = variableLayout(net);
   state = stateIndices(net, layout);
   // The noise and Gumbel draws are numbered per forward: catch up with the coordinator's count.

@@ -33,9 +33,14 @@ export interface TrainConfig {
   /** Checkpoint every this many steps (and at every epoch end). */
   readonly checkpointEvery: number;
   readonly seed: number;
+  /**
+   * Replicas each batch is split over, n − 1 of them in worker threads (data parallelism; the
+   * machine's setting, not the preset's). The same count gives the same result.
+   */
+  readonly workers: number;
 }
 
-export type TrainPreset = Omit<TrainConfig, 'preset' | 'seed'>;
+export type TrainPreset = Omit<TrainConfig, 'preset' | 'seed' | 'workers'>;
 export type TrainConfigOverrides = { -readonly [K in keyof TrainConfig]?: TrainConfig[K] | undefined };
 
 /** A problem with a training run's options, inputs or output directory; the message is one line. */
@@ -64,8 +69,8 @@ const common = {
 export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   quick: {
     ...common,
-    epochs: 6,
-    stepsPerEpoch: 200,
+    epochs: 10,
+    stepsPerEpoch: 250,
     batchSize: 16,
     lrPatchSize: 32,
     lr: 1e-3,
@@ -106,7 +111,7 @@ export function resolveTrainConfig(options: TrainConfigOverrides = {}): TrainCon
   const presetName = options.preset ?? 'quick';
   if (!TRAIN_PRESET_NAMES.includes(presetName)) throw new TrainError(`unknown preset '${String(presetName)}' (expected ${TRAIN_PRESET_NAMES.join(', ')})`);
   const overrides = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const config = { ...TRAIN_PRESETS[presetName], seed: 1, preset: presetName, ...overrides } as TrainConfig;
+  const config = { ...TRAIN_PRESETS[presetName], seed: 1, workers: 1, preset: presetName, ...overrides } as TrainConfig;
   validateTrainConfig(config);
   return config;
 }
@@ -121,7 +126,8 @@ function validateTrainConfig(c: TrainConfig): void {
   };
   int('epochs', 1);
   if (c.stepsPerEpoch !== 'pass') int('stepsPerEpoch', 1);
-  for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery'] as const) int(n, 1);
+  for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'workers'] as const) int(n, 1);
+  if (c.workers > c.batchSize) fail(`workers (${c.workers}) must not exceed batchSize (${c.batchSize}): each worker takes a share of the batch`);
   if (!Number.isSafeInteger(c.seed)) fail(`seed must be an integer, got ${JSON.stringify(c.seed)}`);
   for (const n of ['lr', 'lrMin', 'weightDecay'] as const) {
     if (typeof c[n] !== 'number' || !Number.isFinite(c[n]) || c[n] < 0) fail(`${n} must be a finite number ≥ 0, got ${JSON.stringify(c[n])}`);

@@ -2,7 +2,7 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync
 import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
 import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch } from '@quantnas/data';
-import { createDiscreteNetwork, genotypeToJson, type DiscreteNetwork, type Genotype, type SearchSpaceSpec } from '@quantnas/search-spaces';
+import { createDiscreteNetwork, genotypeToJson, type DiscreteNetwork, type DiscreteNetworkOptions, type Genotype, type SearchSpaceSpec } from '@quantnas/search-spaces';
 import { clipByGlobalNorm, createAdam, type Adam } from '../adam.js';
 import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from '../checkpoint.js';
 import { eventLine, type TrainEvent } from '../events.js';
@@ -10,6 +10,8 @@ import { resolveTrainConfig, TrainError, trainLr, type TrainConfig, type TrainCo
 import { resolveTrainTarget, type TargetOptions, type TrainTarget } from './genotype-source.js';
 import { validationPsnr } from './validation.js';
 import { resumeConflict } from '../resume-settings.js';
+import { startDataParallel, type DataParallel } from '../parallel/index.js';
+import { discreteReplicaNet } from '../parallel/replica.js';
 
 export interface TrainOptions extends Omit<TrainConfigOverrides, 'preset'>, Partial<TargetOptions> {
   readonly preset?: TrainConfig['preset'];
@@ -27,6 +29,8 @@ export interface TrainHooks {
   readonly onEvent?: (event: TrainEvent) => void;
   /** Stops the run after the step in progress; a checkpoint is written first. */
   readonly signal?: AbortSignal;
+  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
+  readonly workerScript?: URL | string;
 }
 
 export interface TrainFiles {
@@ -143,10 +147,17 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
   const overrides = pickOverrides(options);
   let config: TrainConfig;
   let target: StoredTarget;
+  const notes: string[] = [];
   if (loaded) {
-    config = loaded.state.config;
+    // Checkpoints from before `workers` existed ran on one thread.
+    config = { ...loaded.state.config, workers: loaded.state.config.workers ?? 1 };
     target = loaded.state.target;
     const requested = resolveTrainConfig({ ...config, ...overrides });
+    // The worker count belongs to the machine: it may change on resume, at the cost of bit-identity.
+    if (requested.workers !== config.workers) {
+      notes.push(`resuming with ${requested.workers} worker(s) instead of ${config.workers}: the result will differ from an uninterrupted run`);
+      config = { ...config, workers: requested.workers };
+    }
     const conflict = resumeConflict(dir, overrides, requested, config);
     if (conflict) throw new TrainError(conflict);
     if (options.genotype !== undefined) checkSameTarget(dir, await resolveRequested(options), target);
@@ -158,10 +169,12 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
   }
 
   const backend = options.backend ? (await initBackend(options.backend)).name : await ensureBackend();
+  if (config.workers > 1 && backend !== 'wasm' && backend !== 'cpu') {
+    throw new TrainError(`workers > 1 needs the wasm or cpu backend (each worker thread starts its own), not ${backend}`);
+  }
   const root = resolveDataRoot({ explicit: options.dataRoot });
   const images = await listTrainingImages(root, config.trainSets);
   const [trainImages, validationImages] = splitImages(images, [1 - config.validationFraction, config.validationFraction], hashSeed(config.seed, 'train-splits'));
-  const notes: string[] = [];
   const sampler = createPatchSampler({
     images: trainImages!,
     scale: target.genotype.scale,
@@ -196,6 +209,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
   const weights = new Map([...net.variables()].filter(([, v]) => v.trainable));
 
   let log: number | undefined;
+  let parallel: DataParallel | undefined;
   try {
     let state: TrainState;
     if (loaded) {
@@ -231,6 +245,17 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     // LSQ steps start from the weights at the first forward; take it outside the gradient tape.
     // Restored steps are positive and kept, so this changes nothing on resume.
     await initialiseQuantizers(net, config.lrPatchSize);
+    if (config.workers > 1) {
+      parallel = await startDataParallel({
+        replicas: config.workers,
+        net: discreteReplicaNet(net),
+        backend: backend as BackendName,
+        network: { kind: 'discrete', spec: target.spec, genotype: target.genotype, options: networkOptions(target) },
+        replayForwards: 0,
+        lrPatchSize: config.lrPatchSize,
+        ...(hooks.workerScript !== undefined ? { script: hooks.workerScript } : {}),
+      });
+    }
 
     const logFd = log;
     let logBytes = state.logBytes;
@@ -273,7 +298,8 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     while (state.step < totalSteps) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       const lr = trainLr(state.step, totalSteps, config);
-      const loss = await trainStep(net, weights, adam, await sampler.next(), lr, config.gradClip);
+      const batch = await sampler.next();
+      const loss = parallel ? await parallel.weightStep(batch, adam, lr, config.gradClip) : await trainStep(net, weights, adam, batch, lr, config.gradClip);
       state.step++;
       if (!Number.isFinite(loss)) throw new TrainError(`the training diverged at step ${state.step} (loss ${loss}); try a lower learning rate`);
       state.epochSums.loss += loss;
@@ -332,6 +358,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     atomicWrite(files.summary, JSON.stringify(summary, null, 2) + '\n');
     return { completed: true, ...summary };
   } finally {
+    await parallel?.close();
     if (log !== undefined) closeSync(log);
     net.dispose();
     adam.dispose();
@@ -340,7 +367,11 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
 
 /** The QAT network of a stored target, untrained. */
 export function buildNetwork(target: StoredTarget): DiscreteNetwork {
-  return createDiscreteNetwork(target.spec, target.genotype, { mode: 'qat', adq: target.adq, seed: target.seed, cells: target.cells });
+  return createDiscreteNetwork(target.spec, target.genotype, networkOptions(target));
+}
+
+function networkOptions(target: StoredTarget): DiscreteNetworkOptions {
+  return { mode: 'qat', adq: target.adq, seed: target.seed, cells: target.cells };
 }
 
 /** Cost figures of a network at 32×32 LR (the literature's size) and per output megapixel. */
@@ -432,7 +463,7 @@ async function ensureBackend(): Promise<string> {
 
 const CONFIG_KEYS: readonly (keyof TrainConfig)[] = [
   'preset', 'epochs', 'stepsPerEpoch', 'batchSize', 'lrPatchSize', 'patchesPerImage', 'augment', 'lr', 'lrMin', 'decayFraction',
-  'weightDecay', 'gradClip', 'trainSets', 'validationFraction', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'seed',
+  'weightDecay', 'gradClip', 'trainSets', 'validationFraction', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'seed', 'workers',
 ];
 
 function pickOverrides(options: TrainOptions): TrainConfigOverrides {
