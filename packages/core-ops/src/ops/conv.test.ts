@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf.js';
 import { checkGradients } from './gradient-check.js';
-import { blockDiagonalFilter, conv2d, createConv, type GroupedConvMethod } from './conv.js';
+import { BLOCK_DIAGONAL_MAX_IN, blockDiagonalFilter, conv2d, createConv, type GroupedConvMethod } from './conv.js';
 import { plainQuantizers } from './plain-quantizer.js';
 import { awayFromZero, maxAbsDiff, referenceConv, relu64, smoothQuantizers, toNhwc } from './test-helpers.js';
 
@@ -63,6 +63,21 @@ describe('grouped conv2d', () => {
     const report = await checkGradients(() => conv2d(x as tf.Tensor4D, w as tf.Tensor4D, { groups, method }), new Map([['x', x], ['w', w]]));
     expect(report.maxError).toBeLessThan(1e-2);
     tf.dispose([x, w]);
+  });
+
+  it('auto: block-diagonal for narrow inputs, split for wide ones, depthwise where groups = inputs', async () => {
+    const kernelsOf = async (cin: number, groups: number) => {
+      const x = tf.ones([1, 4, 4, cin]) as tf.Tensor4D;
+      const w = tf.ones([3, 3, cin / groups, cin]) as tf.Tensor4D;
+      const info = await tf.profile(() => conv2d(x, w, { groups }));
+      tf.dispose([x, w]);
+      return new Set(info.kernelNames);
+    };
+    const narrow = await kernelsOf(BLOCK_DIAGONAL_MAX_IN, 2);
+    expect(narrow.has('SplitV')).toBe(false);
+    expect(narrow.has('Conv2D')).toBe(true);
+    expect((await kernelsOf(BLOCK_DIAGONAL_MAX_IN + 2, 2)).has('SplitV')).toBe(true);
+    expect((await kernelsOf(4, 4)).has('DepthwiseConv2dNative')).toBe(true);
   });
 
   it('rejects a filter that does not fit the input channels', () => {

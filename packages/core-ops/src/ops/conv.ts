@@ -11,9 +11,14 @@ import { seededUniform } from './seeded-random.js';
  * - `blockDiagonal`: one dense conv with a block-diagonal filter (zeros between groups), so
  *   `groups`× the MACs but a single kernel call;
  * - `depthwise`: tfjs' depthwise conv, only when groups = input channels;
- * - `auto`: depthwise where it applies, otherwise split (faster on cpu and wasm; see README).
+ * - `auto`: depthwise where it applies; else block-diagonal up to `BLOCK_DIAGONAL_MAX_IN` input
+ *   channels (narrow convs: the split's slicing and concatenation cost more than the zero blocks'
+ *   MACs), split above (faster on cpu and wasm at 48 channels; see README).
  */
 export type GroupedConvMethod = 'auto' | 'split' | 'blockDiagonal' | 'depthwise';
+
+/** Widest input for which `auto` picks the block-diagonal method. */
+export const BLOCK_DIAGONAL_MAX_IN = 24;
 export type ConvPadding = 'same' | 'valid';
 
 export interface Conv2dOptions {
@@ -41,7 +46,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, options: Conv2dOptions = 
   }
   if (groups === 1) return tf.conv2d<tf.Tensor4D>(x, w, stride, padding);
   let method = options.method ?? 'auto';
-  if (method === 'auto') method = groups === inChannels ? 'depthwise' : 'split';
+  if (method === 'auto') method = groups === inChannels ? 'depthwise' : inChannels <= BLOCK_DIAGONAL_MAX_IN ? 'blockDiagonal' : 'split';
   switch (method) {
     case 'split':
       return tf.tidy(() => {
