@@ -65,8 +65,9 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
         'architecture is trained at uniform --bits (a baseline); --space fsrcnn (or espcn) searches the bit-widths ' +
         'of a fixed architecture only. A full-precision baseline (--bits 32) is evaluated from its training ' +
         'directory, as it has no integer export.\n\nEvery stage writes under DIR and checkpoints; running the same ' +
-        'command again continues where it stopped (Ctrl-C included).\n\nPresets: quick (about 15 min on 2 cores), ' +
-        'cpu (about 2 hours).',
+        'command again continues where it stopped (Ctrl-C included).\n\nSearch and training split each batch ' +
+        'over --workers replicas (2 by default on a machine with 2 or more cores).\n\nPresets: quick (about 12 min ' +
+        'on 2 cores), cpu (about 2 hours).',
     )
     .requiredOption('--out <dir>', 'output directory')
     .option('--preset <name>', `settings preset of every stage: ${PRESETS.join(', ')}`, 'quick')

@@ -59,9 +59,10 @@ const common = {
 } as const satisfies Partial<TrainPreset>;
 
 /**
- * The presets, as data. `quick` and `cpu` are sized for the 2-core wasm machine (measured with an
- * rfdn genotype at C = 12, 1 cell, 25K MACs per LR pixel: 0.46 s per step at batch 16 of 32×32,
- * 0.95 s at 48×48, so about 9 and 50 minutes; larger networks take longer). For such short
+ * The presets, as data. `quick` and `cpu` are sized for the 2-core wasm machine with 2 workers
+ * (measured with rfdn-bicubic genotypes at C = 12, 1 cell, 23–31K MACs per LR pixel: 0.17–0.19 s
+ * per step at batch 16 of 32×32 on 2 workers, 0.33 s on one thread, so `quick` takes about 9
+ * minutes; larger networks take longer). For such short
  * budgets the rate stays at 1e-3 for most of the run and decays over the last quarter (a decay
  * spread over a short run loses quality). `paper` is the reference: Adam 1e-4, cosine annealing
  * over the whole run, batch 32, one pass over the patches per epoch.
@@ -69,7 +70,7 @@ const common = {
 export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   quick: {
     ...common,
-    epochs: 10,
+    epochs: 12,
     stepsPerEpoch: 250,
     batchSize: 16,
     lrPatchSize: 32,
