@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initBackend, tf } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 import { resolveDataRoot } from '@quantnas/data';
-import { createDiscreteNetwork, createSupernet, getSpace, type DiscreteNetworkOptions, type Genotype, type SupernetOptions } from '@quantnas/search-spaces';
+import { createDiscreteNetwork, createSupernet, getSpace, type DiscreteNetworkOptions, type SupernetOptions } from '@quantnas/search-spaces';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { benchSearchStep } from '../bench.js';
 import { readCheckpoint } from '../checkpoint.js';
@@ -13,6 +13,7 @@ import { runSearch, type SearchOptions } from '../search.js';
 import { runTraining, type TrainOptions, type TrainState } from '../train/index.js';
 import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
 import { discreteReplicaNet, shardGradients } from './replica.js';
+import { tinyBasicGenotype } from '../test-helpers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -197,23 +198,7 @@ describe('a search on 2 workers', () => {
   });
 });
 
-/** A tiny `basic` genotype at C = 6 with 4- and 8-bit blocks. */
-const genotype: Genotype = {
-  schemaVersion: 1,
-  space: 'basic',
-  scale: 4,
-  channels: 6,
-  blocks: {
-    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
-    head1: { op: 'simple_3x3', bits: 4 },
-    skip: { op: 'simple_1x1', bits: 4 },
-    body1: { op: 'conv_3x1_1x3', bits: 8 },
-    body2: { op: 'simple_3x3', bits: 4 },
-    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail2: { op: 'simple_1x1', bits: 4 },
-  },
-};
+const genotype = tinyBasicGenotype;
 
 describe('data-parallel QAT training', () => {
   it('sums the shard gradients of a genotype network to the full batch\'s', async () => {

@@ -6,29 +6,14 @@ import { resolveDataRoot } from '@quantnas/data';
 import type { Genotype } from '@quantnas/search-spaces';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../checkpoint.js';
+import { tinyBasicGenotype } from '../test-helpers.js';
 import { parseEventLog, type TrainEvent } from '../events.js';
 import { loadTrainedNetwork, resolveTrainTarget, runTraining, trainLr, type TrainOptions, type TrainState } from './index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-train-'));
 const dataRoot = resolveDataRoot();
 
-/** A tiny `basic` genotype at C = 6, x4 (grouped ops need C divisible by 3). */
-const genotype: Genotype = {
-  schemaVersion: 1,
-  space: 'basic',
-  scale: 4,
-  channels: 6,
-  blocks: {
-    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
-    head1: { op: 'simple_3x3', bits: 4 },
-    skip: { op: 'simple_1x1', bits: 4 },
-    body1: { op: 'conv_3x1_1x3', bits: 8 },
-    body2: { op: 'simple_3x3', bits: 4 },
-    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail2: { op: 'simple_1x1', bits: 4 },
-  },
-};
+const genotype: Genotype = tinyBasicGenotype;
 const genotypePath = join(work, 'genotype.json');
 writeFileSync(genotypePath, JSON.stringify(genotype));
 

@@ -1,0 +1,19 @@
+import type { Genotype } from '@quantnas/search-spaces';
+
+/** A tiny `basic` genotype at C = 6, x4, with 4- and 8-bit blocks (grouped ops need C divisible by 3). */
+export const tinyBasicGenotype: Genotype = {
+  schemaVersion: 1,
+  space: 'basic',
+  scale: 4,
+  channels: 6,
+  blocks: {
+    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
+    head1: { op: 'simple_3x3', bits: 4 },
+    skip: { op: 'simple_1x1', bits: 4 },
+    body1: { op: 'conv_3x1_1x3', bits: 8 },
+    body2: { op: 'simple_3x3', bits: 4 },
+    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
+    tail2: { op: 'simple_1x1', bits: 4 },
+  },
+};
