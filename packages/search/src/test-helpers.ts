@@ -1,6 +1,6 @@
 import type { Genotype } from '@quantnas/search-spaces';
 
-/** A tiny `basic` genotype at C = 6, x4, with 4- and 8-bit blocks (grouped ops need C divisible by 3). */
+/** A tiny `basic` genotype at C = 6, x4, with 4- and 8-bit blocks (grouped ops need C divisible by 3; override scale and channels as needed). */
 export const tinyBasicGenotype: Genotype = {
   schemaVersion: 1,
   space: 'basic',

@@ -7,6 +7,7 @@ import { createSession, decodeArtifact, runReference, validateArtifact, type Rgb
 import { createDiscreteNetwork, getSpace, type DiscreteNetwork, type Genotype } from '@quantnas/search-spaces';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildArtifact, exportModel, ExportError } from './index.js';
+import { tinyBasicGenotype } from '../test-helpers.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -44,22 +45,7 @@ const rfdnGenotype: Genotype = {
   },
 };
 
-const basicGenotype: Genotype = {
-  schemaVersion: 1,
-  space: 'basic',
-  scale: 2,
-  channels: 12,
-  blocks: {
-    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
-    head1: { op: 'simple_3x3', bits: 4 },
-    skip: { op: 'simple_1x1', bits: 4 },
-    body1: { op: 'conv_3x1_1x3', bits: 8 },
-    body2: { op: 'simple_3x3', bits: 4 },
-    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail2: { op: 'simple_1x1', bits: 4 },
-  },
-};
+const basicGenotype: Genotype = { ...tinyBasicGenotype, scale: 2, channels: 12 };
 
 /** A crop of a Set5 image at the given scale: LR and the matching HR. */
 async function set5Crop(scale: number, size: number): Promise<{ lr: ImageU8; hr: ImageU8 }> {
