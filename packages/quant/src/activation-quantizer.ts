@@ -1,6 +1,6 @@
 import { tf } from '@quantnas/core-ops';
 import { parseBitWidth, type BitWidth } from './bits.js';
-import { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize } from './hwgq.js';
+import { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
 import { lsqGradScale } from './lsq.js';
 import type { ActivationScheme } from './quant-spec.js';
 
@@ -8,7 +8,7 @@ const MIN_INITIAL_STEP = 1e-8;
 
 export interface ActivationQuantizerOptions {
   readonly bits: BitWidth;
-  /** `hwgq` (default): the published fixed step, learned where none is published; `lsq`: learned. */
+  /** `hwgq` (default): the published fixed step, learned where none is published; `lsq`: learned; `image`: 1/(2^b − 1). */
   readonly scheme?: ActivationScheme;
   /** Start value of a learned step (e.g. a QuantSpec's activationStep). */
   readonly initialStep?: number;
@@ -23,9 +23,11 @@ export type ActivationStepKind = 'none' | 'fixed' | 'learned';
  * none, so they (and any bits with scheme `lsq`) use a learned step: LSQ on activations with the
  * unsigned range [0, 2^b − 1], gradient scale 1/sqrt((2^b − 1)·numel(x)) over the whole batch,
  * initialised on the first forward to 2·mean(x⁺)/sqrt(2^b − 1) unless a start value is given.
+ * Scheme `image` (convs reading an image in [0, 1]) has the fixed step 1/(2^b − 1) instead.
  */
 export class ActivationQuantizer {
   readonly bits: BitWidth;
+  readonly scheme: ActivationScheme;
   readonly stepKind: ActivationStepKind;
   /** The fixed step (float32), null unless stepKind is `fixed`. */
   readonly fixedStep: number | null;
@@ -36,9 +38,10 @@ export class ActivationQuantizer {
   constructor(options: ActivationQuantizerOptions) {
     this.bits = parseBitWidth(options.bits);
     const scheme = options.scheme ?? 'hwgq';
-    if (scheme !== 'hwgq' && scheme !== 'lsq') {
-      throw new Error(`unknown activation scheme '${String(scheme)}' (expected hwgq or lsq)`);
+    if (scheme !== 'hwgq' && scheme !== 'lsq' && scheme !== 'image') {
+      throw new Error(`unknown activation scheme '${String(scheme)}' (expected hwgq, lsq or image)`);
     }
+    this.scheme = scheme;
     const init = options.initialStep;
     if (init !== undefined && !(init > 0)) throw new Error(`initial activation step must be positive, got ${init}`);
     this.initialized = true;
@@ -48,10 +51,10 @@ export class ActivationQuantizer {
       this.stepKind = 'none';
       return;
     }
-    const published = scheme === 'hwgq' ? hwgqFixedStep(this.bits) : undefined;
+    const published = scheme === 'hwgq' ? hwgqFixedStep(this.bits) : scheme === 'image' ? imageStep(this.bits) : undefined;
     if (published !== undefined) {
       if (init !== undefined && Math.fround(init) !== published) {
-        throw new Error(`HWGQ ${this.bits}-bit activations have the fixed step ${published}, got ${init}`);
+        throw new Error(`${scheme === 'image' ? 'Image' : 'HWGQ'} ${this.bits}-bit activations have the fixed step ${published}, got ${init}`);
       }
       this.stepKind = 'fixed';
       this.fixedStep = published;

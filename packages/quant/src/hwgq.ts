@@ -15,6 +15,11 @@ export function hwgqFixedStep(bits: number): number | undefined {
   return step === undefined ? undefined : Math.fround(step);
 }
 
+/** The step (float32) of the uniform b-bit grid on [0, 1]: an image's own quantization at 8 bits. */
+export function imageStep(bits: number): number {
+  return Math.fround(1 / (2 ** quantizedBits(bits, 'image') - 1));
+}
+
 /**
  * HWGQ, unsigned: x̂ = round(clamp(x, 0, c) / s) · s with c = s·(2^b − 1), gradient 1 for
  * 0 < x < c and 0 elsewhere (straight-through rounding). A number `step` is a constant (float32);

@@ -10,7 +10,7 @@ export {
   type LayerCost,
 } from './cost-report.js';
 export { DirectConvQuantizer, directQuantizers, type DirectQuantizerOptions } from './direct-quantizers.js';
-export { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize } from './hwgq.js';
+export { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
 export { packInt4, unpackInt4 } from './int4.js';
 export {
   activationCodes,

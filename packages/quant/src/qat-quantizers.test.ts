@@ -1,6 +1,6 @@
 import { tf, type ConvSite } from '@quantnas/core-ops';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hwgqFixedStep } from './hwgq.js';
+import { hwgqFixedStep, imageStep } from './hwgq.js';
 import { qatQuantizers } from './qat-quantizers.js';
 import type { LayerQuant } from './quant-spec.js';
 
@@ -56,6 +56,28 @@ describe('qatQuantizers', () => {
     expect(spec.activationStep).toBe(Math.fround(0.05));
     expect(spec.activationScheme).toBe('lsq');
     q.dispose();
+  });
+
+  it('quantizes an image input on the grid of [0, 1]: at 8 bits every uint8 level passes, at 4 bits 16 levels', async () => {
+    const factory = qatQuantizers((s) => ({ weightBits: 8, activationBits: s.name === 'eight' ? 8 : 4, weightScheme: 'lsq', activationScheme: 'image' }));
+    const [eight, four] = ['eight', 'four'].map((n) => factory(site(n)));
+    expect(eight!.activationQuantizer.fixedStep).toBe(imageStep(8));
+    expect(imageStep(8)).toBe(Math.fround(1 / 255));
+    expect(four!.activationQuantizer.fixedStep).toBe(Math.fround(1 / 15));
+    expect([...eight!.variables().keys()]).toEqual(['wstep8']);
+    const levels = tf.tensor4d(Float32Array.from({ length: 256 }, (_, v) => v / 255), [1, 16, 16, 1]);
+    const codes = Array.from(await tf.round(tf.mul(eight!.input(levels), 255)).data());
+    expect(codes).toEqual(Array.from({ length: 256 }, (_, v) => v));
+    expect(new Set(Array.from(await tf.round(tf.mul(four!.input(levels), 15)).data())).size).toBe(16);
+    // A clipped or wrong range would show here: HWGQ's 8-bit step leaves 50 levels of [0, 1].
+    const hwgq = qatQuantizers(() => ({ weightBits: 8, activationBits: 8, weightScheme: 'lsq', activationScheme: 'hwgq' }))(site('h'));
+    expect(new Set(Array.from(await hwgq.input(levels).data())).size).toBe(50);
+    expect((await eight!.layerQuant(true)).activationScheme).toBe('image');
+    expect(() => qatQuantizers(() => ({ weightBits: 8, activationBits: 8, weightScheme: 'lsq', activationScheme: 'image', activationStep: 0.02 }))(site('x'))).toThrow(
+      /Image 8-bit activations have the fixed step/,
+    );
+    tf.dispose(levels);
+    for (const q of [eight!, four!, hwgq]) q.dispose();
   });
 
   it('rejects bad bit-widths naming the value', () => {

@@ -74,7 +74,7 @@ export class QatConvQuantizer implements ConvQuantizer {
       weightBits: wq.bits,
       activationBits: aq.bits,
       weightScheme: wq.scheme,
-      activationScheme: aq.stepKind === 'learned' ? 'lsq' : 'hwgq',
+      activationScheme: aq.stepKind === 'learned' ? 'lsq' : aq.scheme === 'image' ? 'image' : 'hwgq',
       fixed,
       ...(weightSteps !== undefined ? { weightSteps } : {}),
       ...(activationStep !== undefined ? { activationStep } : {}),

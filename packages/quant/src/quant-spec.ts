@@ -3,7 +3,12 @@ import type { BitWidth } from './bits.js';
 /** How weights are quantized: LSQ with the full signed range, or symmetric (what integer kernels prefer). */
 export type WeightScheme = 'lsq' | 'lsq-symmetric';
 /** How activations are quantized: HWGQ with its fixed steps, or a learned LSQ step. */
-export type ActivationScheme = 'hwgq' | 'lsq';
+/**
+ * `hwgq`: HWGQ's fixed steps (unit-variance activations); `lsq`: a learned step; `image`: the
+ * uniform grid on [0, 1] (step 1/(2^b − 1)), for convs that read an image: at 8 bits a uint8
+ * image passes unchanged, where HWGQ's 8-bit step (0.0203) would leave it 50 levels.
+ */
+export type ActivationScheme = 'hwgq' | 'lsq' | 'image';
 
 /** The quantization of one conv layer of a discrete network. */
 export interface LayerQuant {

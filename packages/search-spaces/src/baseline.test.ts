@@ -45,4 +45,23 @@ describe('baselineGenotype', () => {
       net.dispose();
     }
   });
+  it('rfdn-bicubic quantizes the image inputs of its skip and tail on [0, 1], everything else with HWGQ', () => {
+    const { spec, genotype } = baselineGenotype(getSpace('rfdn-bicubic'), { bits: 4, channels: 12, cells: 1 });
+    const tail = { op: 'growth1_3x3', bits: 4 as const };
+    const net = createDiscreteNetwork(spec, { ...genotype, blocks: { ...genotype.blocks, tail } }, { mode: 'qat', adq: true, seed: 1, cells: 1 });
+    try {
+      const scheme = (name: string) => {
+        const conv = net.convs.find((c) => c.conv.name === name)!.conv;
+        const aq = (conv.quantizer as unknown as { activationQuantizer: { scheme: string; fixedStep: number | null } }).activationQuantizer;
+        return [aq.scheme, aq.fixedStep];
+      };
+      expect(scheme('anchor')).toEqual(['image', Math.fround(1 / 255)]);
+      expect(scheme('tail.growth1_3x3.conv0')).toEqual(['image', Math.fround(1 / 15)]);
+      // The op's second conv reads features, not the image.
+      expect(scheme('tail.growth1_3x3.conv1')[0]).toBe('hwgq');
+      expect(scheme('merge')[0]).toBe('hwgq');
+    } finally {
+      net.dispose();
+    }
+  });
 });

@@ -52,14 +52,15 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
   });
   checkGenotype(plan, genotype);
   const fullPrecision = options.mode === 'fp';
-  const quantizers = (bits: BitWidth): ConvQuantizerFactory =>
+  // `imageSite`: the conv that reads an image in [0, 1] (the node's `imageInput`).
+  const quantizers = (bits: BitWidth, imageSite?: string): ConvQuantizerFactory =>
     fullPrecision
       ? plainQuantizers
-      : qatQuantizers(() => ({
+      : qatQuantizers((site) => ({
           weightBits: bits,
           activationBits: bits,
           weightScheme: options.weightScheme ?? 'lsq',
-          activationScheme: options.activationScheme ?? 'hwgq',
+          activationScheme: site.name === imageSite ? 'image' : (options.activationScheme ?? 'hwgq'),
         }));
   const fixedBits: BitWidth = fullPrecision ? 32 : plan.fixedBits;
   const convs: NetworkConv[] = [];
@@ -73,7 +74,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         inChannels: step.inChannels,
         outChannels: step.outChannels,
         width: step.width,
-        quantizers: quantizers(choice.bits),
+        quantizers: quantizers(choice.bits, step.imageInput ? `${step.name}.${choice.op}.conv0` : undefined),
         seed: options.seed,
         ...(step.initScale !== undefined ? { outputInitScale: step.initScale } : {}),
       });
@@ -88,7 +89,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         kernel: step.kernel,
         groups: step.groups,
         bias: step.bias,
-        quantizers: quantizers(plan.fixedBits),
+        quantizers: quantizers(plan.fixedBits, step.imageInput ? step.name : undefined),
         seed: options.seed,
         initialWeight: initialConvWeight(step),
         trainable: !step.frozen,

@@ -38,6 +38,8 @@ export interface MixedStep extends StepBase {
   readonly width: number;
   /** Scales the default initialisation of each candidate's last conv. */
   readonly initScale?: number;
+  /** Each op's first conv reads an image in [0, 1] (QAT quantizes it on [0, 1]'s grid). */
+  readonly imageInput: boolean;
   readonly candidates: readonly PrimitiveId[];
   readonly bits: readonly BitWidth[];
   /** The α group: `alphaGroup` if the node names one, else the block name. */
@@ -55,6 +57,8 @@ export interface ConvStep extends StepBase {
   readonly init?: { readonly kind: 'bicubic'; readonly scale: number };
   /** Not trained: the weights stay as initialised. */
   readonly frozen: boolean;
+  /** Reads an image in [0, 1] (QAT quantizes it on [0, 1]'s grid). */
+  readonly imageInput: boolean;
 }
 
 export interface AddStep extends StepBase {

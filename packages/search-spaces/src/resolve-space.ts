@@ -192,6 +192,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             outChannels: cout,
             width,
             ...(n.initScale !== undefined ? { initScale: n.initScale } : {}),
+            imageInput: n.imageInput ?? false,
             candidates,
             bits: ctx.bits ?? n.bits ?? ctx.spec.bits,
             group: n.alphaGroup ?? name,
@@ -215,7 +216,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           }
           if (n.frozen && n.init === undefined) fail(`${path}.frozen`, 'a frozen conv needs an init (it would keep random weights)');
           const init = n.init === 'bicubic' ? { init: { kind: 'bicubic' as const, scale: s } } : {};
-          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, frozen: n.frozen ?? false, grid: t.grid, ...init };
+          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, frozen: n.frozen ?? false, imageInput: n.imageInput ?? false, grid: t.grid, ...init };
         }
         case 'add':
         case 'concat': {

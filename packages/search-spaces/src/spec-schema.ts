@@ -73,6 +73,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       bits: bitList.optional(),
       width: channelExpr.optional(),
       initScale: z.number().positive().max(1).optional(),
+      imageInput: z.boolean().optional(),
     }),
     z.strictObject({
       kind: z.literal('conv'),
@@ -85,6 +86,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       bias: z.boolean().optional(),
       init: z.literal('bicubic').optional(),
       frozen: z.boolean().optional(),
+      imageInput: z.boolean().optional(),
     }),
     z.strictObject({ kind: z.literal('add'), id, inputs: z.array(id).min(2, { error: 'an add needs at least two inputs' }) }),
     z.strictObject({ kind: z.literal('concat'), id, inputs: z.array(id).min(2, { error: 'a concat needs at least two inputs' }) }),

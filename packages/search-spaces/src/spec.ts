@@ -77,6 +77,13 @@ export interface MixedNodeSpec extends NodeBase {
    * skip (e.g. to rfdn-bicubic's bicubic anchor) then starts near zero instead of as noise.
    */
   readonly initScale?: number;
+  /**
+   * The input is an image in [0, 1] (the network's input, or the upscaled image): in QAT its
+   * activations are quantized on the uniform grid of [0, 1] (step 1/(2^b − 1); at 8 bits a uint8
+   * image passes unchanged) instead of with HWGQ's steps, which assume unit-variance activations
+   * (8 bits: 50 levels over [0, 1]; 4 bits: 5). For a mixed node this is each op's first conv.
+   */
+  readonly imageInput?: boolean;
 }
 
 /** A conv that is not searched, always at the space's fixed bits; stride 1, 'same' padding. */
@@ -103,6 +110,13 @@ export interface ConvNodeSpec extends NodeBase {
    * network did not undo).
    */
   readonly frozen?: boolean;
+  /**
+   * The input is an image in [0, 1] (the network's input, or the upscaled image): in QAT its
+   * activations are quantized on the uniform grid of [0, 1] (step 1/(2^b − 1); at 8 bits a uint8
+   * image passes unchanged) instead of with HWGQ's steps, which assume unit-variance activations
+   * (8 bits: 50 levels over [0, 1]; 4 bits: 5). For a mixed node this is each op's first conv.
+   */
+  readonly imageInput?: boolean;
 }
 
 /** Element-wise sum; every input has the same channels and grid. */
