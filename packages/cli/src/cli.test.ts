@@ -5,7 +5,7 @@ import { initBackend } from '@quantnas/core-ops';
 import { decodePng, resolveDataRoot } from '@quantnas/data';
 import { runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineError, runCli as run } from './test-helpers.js';
+import { expectOneLineError, runCli as run, tinyBasicGenotype } from './test-helpers.js';
 
 const dataRoot = resolveDataRoot();
 let work: string;
@@ -86,25 +86,7 @@ describe('eval --model <.qnas | training dir>', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     const genotypePath = join(work, 'eval-genotype.json');
-    await writeFile(
-      genotypePath,
-      JSON.stringify({
-        schemaVersion: 1,
-        space: 'basic',
-        scale: 4,
-        channels: 6,
-        blocks: {
-          head0: { op: 'simple_3x3_grouped_3', bits: 8 },
-          head1: { op: 'simple_3x3', bits: 4 },
-          skip: { op: 'simple_1x1', bits: 4 },
-          body1: { op: 'conv_3x1_1x3', bits: 8 },
-          body2: { op: 'simple_3x3', bits: 4 },
-          upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
-          tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
-          tail2: { op: 'simple_1x1', bits: 4 },
-        },
-      }),
-    );
+    await writeFile(genotypePath, JSON.stringify(tinyBasicGenotype));
     trained = join(work, 'eval-trained');
     await runTraining({
       genotype: genotypePath,

@@ -6,25 +6,10 @@ import { resolveDataRoot } from '@quantnas/data';
 import { decodeArtifact } from '@quantnas/runtime';
 import { runTraining, type TrainOptions } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineError, runCli as run } from '../test-helpers.js';
+import { expectOneLineError, runCli as run, tinyBasicGenotype } from '../test-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-train-'));
-const genotype = {
-  schemaVersion: 1,
-  space: 'basic',
-  scale: 4,
-  channels: 6,
-  blocks: {
-    head0: { op: 'simple_3x3_grouped_3', bits: 8 },
-    head1: { op: 'simple_3x3', bits: 4 },
-    skip: { op: 'simple_1x1', bits: 4 },
-    body1: { op: 'conv_3x1_1x3', bits: 8 },
-    body2: { op: 'simple_3x3', bits: 4 },
-    upsample: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail1: { op: 'simple_3x3_grouped_3', bits: 8 },
-    tail2: { op: 'simple_1x1', bits: 4 },
-  },
-};
+const genotype = tinyBasicGenotype;
 const genotypePath = join(work, 'genotype.json');
 writeFileSync(genotypePath, JSON.stringify(genotype));
 const trained = join(work, 'trained');
