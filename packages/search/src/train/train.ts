@@ -206,7 +206,8 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
 
   const net = buildNetwork(target);
   const adam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.weightDecay });
-  const weights = new Map([...net.variables()].filter(([, v]) => v.trainable));
+  const replica = discreteReplicaNet(net);
+  const weights = replica.weightVariables();
 
   let log: number | undefined;
   let parallel: DataParallel | undefined;
@@ -248,7 +249,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     if (config.workers > 1) {
       parallel = await startDataParallel({
         replicas: config.workers,
-        net: discreteReplicaNet(net),
+        net: replica,
         backend: backend as BackendName,
         network: { kind: 'discrete', spec: target.spec, genotype: target.genotype, options: networkOptions(target) },
         replayForwards: 0,
