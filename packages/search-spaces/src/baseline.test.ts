@@ -47,7 +47,7 @@ describe('baselineGenotype', () => {
   });
   it('rfdn-bicubic quantizes the image inputs of its skip and tail on [0, 1], everything else with HWGQ', () => {
     const { spec, genotype } = baselineGenotype(getSpace('rfdn-bicubic'), { bits: 4, channels: 12, cells: 1 });
-    const tail = { op: 'growth1_3x3', bits: 4 as const };
+    const tail = { op: 'growth1_3x3' as const, bits: 4 as const };
     const net = createDiscreteNetwork(spec, { ...genotype, blocks: { ...genotype.blocks, tail } }, { mode: 'qat', adq: true, seed: 1, cells: 1 });
     try {
       const scheme = (name: string) => {

@@ -110,12 +110,7 @@ export interface ConvNodeSpec extends NodeBase {
    * network did not undo).
    */
   readonly frozen?: boolean;
-  /**
-   * The input is an image in [0, 1] (the network's input, or the upscaled image): in QAT its
-   * activations are quantized on the uniform grid of [0, 1] (step 1/(2^b − 1); at 8 bits a uint8
-   * image passes unchanged) instead of with HWGQ's steps, which assume unit-variance activations
-   * (8 bits: 50 levels over [0, 1]; 4 bits: 5). For a mixed node this is each op's first conv.
-   */
+  /** The input is an image in [0, 1]: quantized as `MixedNodeSpec.imageInput` describes. */
   readonly imageInput?: boolean;
 }
 
