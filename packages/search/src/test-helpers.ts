@@ -1,4 +1,5 @@
 import type { Genotype } from '@quantnas/search-spaces';
+import type { TrainOptions } from './train/index.js';
 
 /** A tiny `basic` genotype at C = 6, x4, with 4- and 8-bit blocks (grouped ops need C divisible by 3; override scale and channels as needed). */
 export const tinyBasicGenotype: Genotype = {
@@ -17,3 +18,20 @@ export const tinyBasicGenotype: Genotype = {
     tail2: { op: 'simple_1x1', bits: 4 },
   },
 };
+
+/** A training run of a few steps on tiny T91 patches: enough to exercise every part of the loop. */
+export const tinyTrainOptions = (genotype: string, dataRoot: string, out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  genotype,
+  cells: 1,
+  out,
+  dataRoot,
+  trainSets: ['T91'],
+  epochs: 2,
+  stepsPerEpoch: 3,
+  batchSize: 2,
+  lrPatchSize: 12,
+  validationPatches: 2,
+  validationPatchSize: 12,
+  checkpointEvery: 2,
+  ...extra,
+});

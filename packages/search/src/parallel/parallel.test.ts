@@ -13,7 +13,7 @@ import { runSearch, type SearchOptions } from '../search.js';
 import { runTraining, type TrainOptions, type TrainState } from '../train/index.js';
 import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
 import { discreteReplicaNet, shardGradients } from './replica.js';
-import { tinyBasicGenotype } from '../test-helpers.js';
+import { tinyBasicGenotype, tinyTrainOptions } from '../test-helpers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -227,22 +227,8 @@ describe('data-parallel QAT training', () => {
 
   const genotypePath = join(work, 'genotype.json');
   writeFileSync(genotypePath, JSON.stringify(genotype));
-  const tinyTrain = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-    genotype: genotypePath,
-    cells: 1,
-    out,
-    dataRoot,
-    trainSets: ['T91'],
-    epochs: 2,
-    stepsPerEpoch: 3,
-    batchSize: 4,
-    lrPatchSize: 12,
-    validationPatches: 2,
-    validationPatchSize: 12,
-    checkpointEvery: 1000,
-    workers: 2,
-    ...extra,
-  });
+  const tinyTrain = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
+    tinyTrainOptions(genotypePath, dataRoot, out, { batchSize: 4, checkpointEvery: 1000, workers: 2, ...extra });
   const weights = (dir: string) => new Map([...readCheckpoint<TrainState>(join(dir, 'checkpoint.qnc')).tensors].filter(([k]) => k.startsWith('var/')));
 
   it('trains on 2 workers, close to one thread, and resumes to the same weights bit for bit', async () => {

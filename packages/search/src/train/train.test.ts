@@ -6,7 +6,7 @@ import { resolveDataRoot } from '@quantnas/data';
 import type { Genotype } from '@quantnas/search-spaces';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../checkpoint.js';
-import { tinyBasicGenotype } from '../test-helpers.js';
+import { tinyBasicGenotype, tinyTrainOptions } from '../test-helpers.js';
 import { parseEventLog, type TrainEvent } from '../events.js';
 import { loadTrainedNetwork, resolveTrainTarget, runTraining, trainLr, type TrainOptions, type TrainState } from './index.js';
 
@@ -17,22 +17,7 @@ const genotype: Genotype = tinyBasicGenotype;
 const genotypePath = join(work, 'genotype.json');
 writeFileSync(genotypePath, JSON.stringify(genotype));
 
-/** A few steps on tiny T91 patches: enough to exercise every part of the loop. */
-const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  genotype: genotypePath,
-  cells: 1,
-  out,
-  dataRoot,
-  trainSets: ['T91'],
-  epochs: 2,
-  stepsPerEpoch: 3,
-  batchSize: 2,
-  lrPatchSize: 12,
-  validationPatches: 2,
-  validationPatchSize: 12,
-  checkpointEvery: 2,
-  ...extra,
-});
+const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => tinyTrainOptions(genotypePath, dataRoot, out, extra);
 
 const events = (dir: string) => parseEventLog<TrainEvent>(readFileSync(join(dir, 'train.jsonl'), 'utf8'));
 const weightsOf = (path: string) => {
