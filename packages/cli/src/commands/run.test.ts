@@ -61,6 +61,7 @@ describe('quantnas run', () => {
     expect(summary.bitops_32x32).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
     expect(existsSync(join(runDir, 'model.qnas'))).toBe(true);
+    expect(readFileSync(summary.paths.training_curve, 'utf8')).toMatch(/^<svg/);
     const sample = await readImageInfo(join(runDir, 'sample-x4.png'));
     expect([sample.width % 4, sample.height % 4]).toEqual([0, 0]);
     expect(result.stderr).toMatch(/\[1\/4\] train[\s\S]*\[2\/4\] export[\s\S]*\[3\/4\] evaluate[\s\S]*\[4\/4\] upscale/);

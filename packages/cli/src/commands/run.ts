@@ -192,6 +192,8 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
     paths: {
       ...(o.arch === undefined ? { search: paths.search, genotype: join(paths.search, 'genotype.json'), genotype_svg: join(paths.search, 'genotype.svg') } : {}),
       train: paths.train,
+      // Absent for a training finished before the curve existed, read back on resume.
+      ...(existsSync(join(paths.train, 'curve.svg')) ? { training_curve: join(paths.train, 'curve.svg') } : {}),
       ...(fullPrecision ? {} : { model: paths.model, sample: paths.sample }),
       summary: paths.summary,
     },

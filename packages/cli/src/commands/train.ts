@@ -37,7 +37,7 @@ export function trainCommand(io: CliIo): Command {
         'gradient norm, the rate held high and annealed by a cosine at the end (paper preset: 1e-4 annealed ' +
         'over the whole run). Validation PSNR every epoch.\n\nWrites to --out: best.qnc (best validation ' +
         'epoch), checkpoint.qnc (newest), train.jsonl (one event per line), summary.json, genotype.json, ' +
-        'space.json. Ctrl-C saves a checkpoint; --resume continues to the same result.\n\nThe space and the ' +
+        'space.json, curve.svg (validation PSNR and loss per epoch). Ctrl-C saves a checkpoint; --resume continues to the same result.\n\nThe space and the ' +
         'cell count come from the search directory holding the genotype (its space.json and summary.json), ' +
         'else from --space and --cells, else from the genotype.\n\nPresets: quick (about 8 minutes with --workers 2 on 2 cores), ' +
         'cpu (about 65 min with --workers 2), paper (the reference settings; for a fast backend).',

@@ -49,7 +49,9 @@ describe('runTraining', () => {
     const result = await runTraining(tiny(a), { onEvent: (e) => seen.push(e) });
     expect(result.completed).toBe(true);
     if (!result.completed) return;
-    for (const f of ['train.jsonl', 'summary.json', 'checkpoint.qnc', 'best.qnc', 'genotype.json', 'space.json']) expect(existsSync(join(a, f)), f).toBe(true);
+    for (const f of ['train.jsonl', 'summary.json', 'checkpoint.qnc', 'best.qnc', 'genotype.json', 'space.json', 'curve.svg']) expect(existsSync(join(a, f)), f).toBe(true);
+    // Two epochs: two points in each of the curve's panels.
+    expect(readFileSync(join(a, 'curve.svg'), 'utf8').match(/<circle [^>]*r="3"/g)).toHaveLength(4);
     expect(result.steps).toBe(6);
     expect(result.cells).toBe(1);
     expect(result.adq).toBe(true);
@@ -86,6 +88,8 @@ describe('runTraining', () => {
     expect(weightsOf(join(b, 'best.qnc'))).toEqual(weightsOf(join(a, 'best.qnc')));
     const losses = (dir: string) => events(dir).flatMap((e) => (e.status === 'step' ? [[e.step, e.loss, e.lr]] : []));
     expect(losses(b)).toEqual(losses(a));
+    // The epoch before the stop comes back from the checkpoint.
+    expect(readFileSync(join(b, 'curve.svg'), 'utf8')).toBe(readFileSync(join(a, 'curve.svg'), 'utf8'));
   });
 
   it('refuses to overwrite or mix runs, in one line', async () => {

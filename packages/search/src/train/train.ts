@@ -12,6 +12,7 @@ import { validationPsnr } from './validation.js';
 import { resumeConflict } from '../resume-settings.js';
 import { startDataParallel, type DataParallel } from '../parallel/index.js';
 import { discreteReplicaNet } from '../parallel/replica.js';
+import { trainingCurveSvg, type CurvePoint } from './curve-svg.js';
 
 export interface TrainOptions extends Omit<TrainConfigOverrides, 'preset'>, Partial<TargetOptions> {
   readonly preset?: TrainConfig['preset'];
@@ -40,6 +41,8 @@ export interface TrainFiles {
   readonly best: string;
   readonly genotype: string;
   readonly space: string;
+  /** Validation PSNR and training loss per epoch, rewritten at each epoch's end. */
+  readonly curve: string;
 }
 
 /** The network's cost, from its `costReport()` at 32×32 LR. */
@@ -98,6 +101,8 @@ export interface TrainState {
   step: number;
   best: EpochRecord | null;
   last: EpochRecord | null;
+  /** Every finished epoch, for the curve; absent in checkpoints written before the curve existed. */
+  history?: CurvePoint[];
   epochSums: { loss: number; count: number };
   seconds: number;
   logBytes: number;
@@ -115,6 +120,7 @@ export function trainFiles(out: string): TrainFiles {
     best: join(dir, 'best.qnc'),
     genotype: join(dir, 'genotype.json'),
     space: join(dir, 'space.json'),
+    curve: join(dir, 'curve.svg'),
   };
 }
 
@@ -236,6 +242,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         step: 0,
         best: null,
         last: null,
+        history: [],
         epochSums: { loss: 0, count: 0 },
         seconds: 0,
         logBytes: 0,
@@ -313,6 +320,9 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         const record: EpochRecord = { epoch, step: state.step, validationPsnr: psnr };
         const isBest = state.best === null || psnr > state.best.validationPsnr;
         state.last = record;
+        const loss = state.epochSums.loss / state.epochSums.count;
+        state.history = [...(state.history ?? []), { epoch, loss, validationPsnr: psnr }];
+        atomicWrite(files.curve, trainingCurveSvg(state.history, `training ${target.spec.id} (preset ${config.preset}): ${state.step} of ${totalSteps} steps`));
         if (isBest) {
           state.best = record;
           // Written before the checkpoint that records it: a crash in between replays the epoch and rewrites the same file.
@@ -321,7 +331,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         emit({
           status: 'epoch',
           epoch,
-          loss: state.epochSums.loss / state.epochSums.count,
+          loss,
           validationPsnr: psnr,
           best: isBest,
           bestValidationPsnr: state.best!.validationPsnr,
