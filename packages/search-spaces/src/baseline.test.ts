@@ -5,6 +5,7 @@ import { checkGenotype } from './genotype-check.js';
 import { createDiscreteNetwork } from './discrete-network.js';
 import { getSpace } from './registry.js';
 import { resolveSpace } from './resolve-space.js';
+import type { SearchSpaceSpec } from './spec.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -45,6 +46,29 @@ describe('baselineGenotype', () => {
       net.dispose();
     }
   });
+  it("fsrcnn's plain chain passes a gradient at 8 and 4 bits with He init; the default init starves HWGQ and stops it", () => {
+    const withoutHe = JSON.parse(JSON.stringify(getSpace('fsrcnn')), (k, v: unknown) => (k === 'init' && v === 'he' ? undefined : v));
+    const upsampleGradient = (space: SearchSpaceSpec, bits: 4 | 8) => {
+      const { spec, genotype } = baselineGenotype(space, { bits });
+      const net = createDiscreteNetwork(spec, genotype, { mode: 'qat', adq: true, seed: 1 });
+      try {
+        const x = tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const upsample = net.convs.find((c) => c.conv.name.startsWith('upsample'))!.conv.weight;
+        const { grads } = tf.variableGrads(() => tf.mean(tf.abs(net.apply(x, { training: true }))) as tf.Scalar, [upsample]);
+        const g = tf.max(tf.abs(grads[upsample.name]!)).dataSync()[0]!;
+        tf.dispose([x, ...Object.values(grads)]);
+        return g;
+      } finally {
+        net.dispose();
+      }
+    };
+    for (const bits of [8, 4] as const) {
+      expect(upsampleGradient(getSpace('fsrcnn'), bits)).toBeGreaterThan(1e-3);
+      // Seven convs at PyTorch's default bound shrink the activations below half of HWGQ's step: all zero.
+      expect(upsampleGradient(withoutHe, bits)).toBe(0);
+    }
+  });
+
   it('rfdn-bicubic quantizes the image inputs of its skip and tail on [0, 1], everything else with HWGQ', () => {
     const { spec, genotype } = baselineGenotype(getSpace('rfdn-bicubic'), { bits: 4, channels: 12, cells: 1 });
     const tail = { op: 'growth1_3x3' as const, bits: 4 as const };

@@ -77,6 +77,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
         quantizers: quantizers(choice.bits, step.imageInput ? `${step.name}.${choice.op}.conv0` : undefined),
         seed: options.seed,
         ...(step.initScale !== undefined ? { outputInitScale: step.initScale } : {}),
+        ...(step.initGain !== undefined ? { initGain: step.initGain } : {}),
       });
       for (const conv of op.convs) convs.push({ conv, fixed: false, bits: fullPrecision ? 32 : choice.bits, grid: step.grid });
       return op;

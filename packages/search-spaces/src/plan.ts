@@ -38,6 +38,8 @@ export interface MixedStep extends StepBase {
   readonly width: number;
   /** Scales the default initialisation of each candidate's last conv. */
   readonly initScale?: number;
+  /** Scales the default initialisation of every conv of each candidate (√6 for the node's `init: "he"`). */
+  readonly initGain?: number;
   /** Each op's first conv reads an image in [0, 1] (QAT quantizes it on [0, 1]'s grid). */
   readonly imageInput: boolean;
   readonly candidates: readonly PrimitiveId[];

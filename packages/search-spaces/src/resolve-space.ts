@@ -192,6 +192,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             outChannels: cout,
             width,
             ...(n.initScale !== undefined ? { initScale: n.initScale } : {}),
+            ...(n.init === 'he' ? { initGain: Math.sqrt(6) } : {}),
             imageInput: n.imageInput ?? false,
             candidates,
             bits: ctx.bits ?? n.bits ?? ctx.spec.bits,

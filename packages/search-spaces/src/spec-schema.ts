@@ -73,6 +73,7 @@ const node: z.ZodType<NodeSpec> = z.discriminatedUnion(
       bits: bitList.optional(),
       width: channelExpr.optional(),
       initScale: z.number().positive().max(1).optional(),
+      init: z.literal('he').optional(),
       imageInput: z.boolean().optional(),
     }),
     z.strictObject({

@@ -78,6 +78,13 @@ export interface MixedNodeSpec extends NodeBase {
    */
   readonly initScale?: number;
   /**
+   * `he`: every conv of every candidate starts with He's uniform bound √(6 / fan_in) instead of
+   * PyTorch's default 1 / √fan_in, which shrinks the activations' scale about 0.58× per conv through
+   * a ReLU. For plain chains without residuals or BN, whose activations would otherwise fall below
+   * HWGQ's fixed steps (then quantize to zero and stop the gradient).
+   */
+  readonly init?: 'he';
+  /**
    * The input is an image in [0, 1] (the network's input, or the upscaled image): in QAT its
    * activations are quantized on the uniform grid of [0, 1] (step 1/(2^b − 1); at 8 bits a uint8
    * image passes unchanged) instead of with HWGQ's steps, which assume unit-variance activations

@@ -163,6 +163,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
             quantizers: opQuantizers(group, k),
             seed: options.seed,
             ...(step.initScale !== undefined ? { outputInitScale: step.initScale } : {}),
+            ...(step.initGain !== undefined ? { initGain: step.initGain } : {}),
           }),
         ),
       );

@@ -112,6 +112,19 @@ describe('createPrimitive', () => {
     tf.dispose([x, y, z, gz, gs]);
   });
 
+  it('initGain scales the initial weights of every conv, outputInitScale those of the last one on top', () => {
+    const config = { name: 'b', inChannels: 3, outChannels: 2, width: 4, quantizers: plainQuantizers, seed: 5 };
+    const plain = createPrimitive('growth1_3x3', config);
+    const scaled = createPrimitive('growth1_3x3', { ...config, initGain: Math.sqrt(6), outputInitScale: 0.1 });
+    const weights = (op: typeof plain) => op.convs.map((c) => Array.from(c.weight.dataSync()));
+    const [p0, p1] = weights(plain);
+    const [s0, s1] = weights(scaled);
+    expect(maxAbsDiff(s0!, p0!.map((v) => Math.fround(v * Math.sqrt(6))))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(s1!, p1!.map((v) => Math.fround(v * Math.sqrt(6) * 0.1)))).toBeLessThan(1e-6);
+    plain.dispose();
+    scaled.dispose();
+  });
+
   it('rejects unknown ids and channel counts an op cannot take, naming the values', () => {
     const base = { name: 'b', width: 4, quantizers: plainQuantizers, seed: 1 };
     expect(() => createPrimitive('sep_conv_3x3', { ...base, inChannels: 4, outChannels: 4 })).toThrow("unknown op 'sep_conv_3x3'");

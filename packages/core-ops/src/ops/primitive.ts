@@ -17,6 +17,8 @@ export interface PrimitiveConfig {
   readonly groupedConvMethod?: GroupedConvMethod;
   /** Scales the default initialisation of the op's last conv (a residual branch that starts near zero). */
   readonly outputInitScale?: number;
+  /** Scales the default initialisation of every conv of the op (√6: He's variance-preserving bound under ReLU); combines with `outputInitScale`. */
+  readonly initGain?: number;
 }
 
 /** One operation of method.md §3 as a trainable module. */
@@ -87,7 +89,7 @@ export function createPrimitive(id: PrimitiveId | string, config: PrimitiveConfi
           quantizers,
           seed,
           ...(config.groupedConvMethod ? { method: config.groupedConvMethod } : {}),
-          ...(config.outputInitScale !== undefined && i === shapes.length - 1 ? { initScale: config.outputInitScale } : {}),
+          ...initScaleOf(config, i === shapes.length - 1),
         }),
       );
     });
@@ -117,4 +119,9 @@ export function createPrimitive(id: PrimitiveId | string, config: PrimitiveConfi
       for (const conv of convs) conv.dispose();
     },
   };
+}
+
+function initScaleOf(config: PrimitiveConfig, last: boolean): { initScale?: number } {
+  const scale = (config.initGain ?? 1) * (last ? (config.outputInitScale ?? 1) : 1);
+  return scale !== 1 ? { initScale: scale } : {};
 }
