@@ -40,7 +40,7 @@ export function trainCommand(io: CliIo): Command {
         'space.json, curve.svg (validation PSNR and loss per epoch). Ctrl-C saves a checkpoint; --resume continues to the same result.\n\nThe space and the ' +
         'cell count come from the search directory holding the genotype (its space.json and summary.json), ' +
         'else from --space and --cells, else from the genotype.\n\nPresets: quick (about 8 minutes with --workers 2 on 2 cores), ' +
-        'cpu (about 65 min with --workers 2), paper (the reference settings; for a fast backend).',
+        'cpu (about 56 min with --workers 2 for its 2-cell search result), paper (the reference settings; for a fast backend).',
     )
     .option('--genotype <file>', 'genotype JSON (e.g. genotype.json of a search); optional with --resume')
     .option('--arch <space>', 'train a fixed architecture instead of a genotype: fsrcnn, espcn, rfdn (RFDN\'s own ops), rfdn-bicubic, or a space document (its baseline ops)')

@@ -82,8 +82,8 @@ export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   },
   cpu: {
     ...common,
-    // 0.54 s per step on 2 workers for the cpu search's 2-cell genotype (33K MACs per LR pixel):
-    // about 63 minutes, the rest of `quantnas run --preset cpu`'s 2 hours after its search.
+    // Measured: 0.48 s per step on 2 workers for the cpu search's 2-cell genotype (16K MACs per LR
+    // pixel), 56 minutes; `quantnas run --preset cpu` takes about 80 with its 23-minute search.
     epochs: 14,
     stepsPerEpoch: 500,
     batchSize: 16,
