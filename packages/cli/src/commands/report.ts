@@ -149,18 +149,20 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   if (front.length > 1) {
     parts.push(`<polyline fill="none" stroke="#555" stroke-opacity="0.5" points="${front.map((r) => `${px(Math.log10(r.run.bitops_32x32))},${py(r.run.sets[set]!.psnr)}`).join(' ')}"/>`);
   }
+  const markers = rows.map((_, i) => ({ x: px(xs[i]!), y: py(ys[i]!) }));
+  const labels = placeLabels(
+    markers.map((p, i) => ({ ...p, text: rows[i]!.run.label })),
+    { left: m.left, right: W - m.right, top: m.top, bottom: H - m.bottom },
+  );
   rows.forEach((r, i) => {
-    const x = px(xs[i]!);
-    const y = py(ys[i]!);
+    const { x, y } = markers[i]!;
     const colour = r.run.kind === 'searched' ? '#d62728' : '#1f77b4';
+    const label = labels[i]!;
     parts.push(
       r.run.kind === 'searched'
         ? `<circle cx="${x}" cy="${y}" r="5" fill="${colour}"/>`
         : `<rect x="${x - 4.5}" y="${y - 4.5}" width="9" height="9" fill="${colour}"/>`,
-      // Labels of points near the right edge go to their left, inside the plot.
-      x > W - m.right - 150
-        ? `<text x="${x - 8}" y="${y + 4}" text-anchor="end" fill="${colour}">${escapeXml(r.run.label)}</text>`
-        : `<text x="${x + 8}" y="${y + 4}" fill="${colour}">${escapeXml(r.run.label)}</text>`,
+      `<text x="${label.x}" y="${label.y}" text-anchor="${label.anchor}" fill="${colour}">${escapeXml(r.run.label)}</text>`,
     );
   });
   const lx = W - m.right + 16;
@@ -174,6 +176,46 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
+
+interface Box {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
+/**
+ * Places each point's label (12 px sans-serif, about 6.6 px per character) at the first of: right,
+ * left, above, below, further above and below, whose box stays in the plot and overlaps no marker
+ * and no label placed before it; where none is free, at the right.
+ */
+function placeLabels(
+  points: readonly { x: number; y: number; text: string }[],
+  plot: { left: number; right: number; top: number; bottom: number },
+): { x: number; y: number; anchor: 'start' | 'end' }[] {
+  const taken: Box[] = points.map((p) => ({ x0: p.x - 6, y0: p.y - 6, x1: p.x + 6, y1: p.y + 6 }));
+  const overlaps = (a: Box, b: Box) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+  return points.map((p) => {
+    const w = p.text.length * 6.6;
+    const spots = [
+      { x: p.x + 8, y: p.y + 4, anchor: 'start' as const },
+      { x: p.x - 8, y: p.y + 4, anchor: 'end' as const },
+      ...[-14, 20, -28, 34].flatMap((dy) => [
+        { x: p.x - 4, y: p.y + dy, anchor: 'start' as const },
+        { x: p.x + 4, y: p.y + dy, anchor: 'end' as const },
+      ]),
+    ];
+    const boxOf = (s: (typeof spots)[number]): Box =>
+      s.anchor === 'start' ? { x0: s.x, y0: s.y - 11, x1: s.x + w, y1: s.y + 3 } : { x0: s.x - w, y0: s.y - 11, x1: s.x, y1: s.y + 3 };
+    const free = spots.find((s) => {
+      const b = boxOf(s);
+      return b.x0 >= plot.left && b.x1 <= plot.right && b.y0 >= plot.top && b.y1 <= plot.bottom && !taken.some((t) => overlaps(b, t));
+    });
+    const spot = free ?? spots[0]!;
+    taken.push(boxOf(spot));
+    return spot;
+  });
+}
 
 function padRange(lo: number, hi: number, fraction: number): [number, number] {
   const span = hi - lo || Math.max(Math.abs(hi) * 0.02, 0.5);
