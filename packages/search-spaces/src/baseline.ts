@@ -18,6 +18,11 @@ export interface Baseline {
   readonly genotype: Genotype;
 }
 
+/** A fixed architecture: every block has one candidate op, so searching it chooses bit-widths only. */
+export function isFixedArchitecture(spec: SearchSpaceSpec): boolean {
+  return resolveSpace(spec, {}).groups.every((g) => g.candidates.length === 1);
+}
+
 /**
  * A space's hand-designed architecture at uniform bits: each block takes the op its space names
  * in `baseline` (else its first candidate; fixed architectures have one), every block at `bits`.

@@ -38,7 +38,7 @@ export {
 } from './plan.js';
 export { getSpace, isSpaceId, loadSpec, SPACE_IDS, type SpaceId } from './registry.js';
 export { resolveSpace } from './resolve-space.js';
-export { baselineGenotype, type Baseline, type BaselineOptions } from './baseline.js';
+export { baselineGenotype, isFixedArchitecture, type Baseline, type BaselineOptions } from './baseline.js';
 export {
   SPEC_SCHEMA_VERSION,
   type AddNodeSpec,

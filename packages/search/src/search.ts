@@ -8,6 +8,7 @@ import {
   genotypeCost,
   genotypeSvg,
   genotypeToJson,
+  isFixedArchitecture,
   loadSpec,
   validateSpec,
   type Genotype,
@@ -162,8 +163,8 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     if (conflict) throw new SearchError(conflict);
     spec = validateSpec(JSON.parse(readFileSync(files.space, 'utf8')), files.space);
   } else {
-    config = resolveSearchConfig({ ...overrides, space: spaceName });
     spec = typeof options.space === 'string' ? await loadSpaceDocument(options.space) : validateSpec(structuredClone(options.space), 'space');
+    config = fixedArchitectureShape(resolveSearchConfig({ ...overrides, space: spaceName }), overrides, spec);
   }
 
   const backend = options.backend ? (await initBackend(options.backend)).name : await ensureBackend();
@@ -452,6 +453,15 @@ async function ensureBackend(): Promise<string> {
   } catch {
     return (await initBackend('wasm')).name;
   }
+}
+
+/**
+ * A fixed architecture (one op per block), searched for its bits only, keeps its own width and cell
+ * count unless the options name them: the preset's smaller ones would make it another network.
+ */
+export function fixedArchitectureShape(config: SearchConfig, overrides: SearchOptionsOverrides, spec: SearchSpaceSpec): SearchConfig {
+  if (!isFixedArchitecture(spec)) return config;
+  return { ...config, channels: overrides.channels ?? null, cells: overrides.cells ?? null };
 }
 
 function pickOverrides(options: SearchOptions): SearchOptionsOverrides {
