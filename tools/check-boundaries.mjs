@@ -1,4 +1,4 @@
-// Checks the package dependency direction of design.md. Run from a package directory (its `lint`
+// Checks the package dependency direction of docs/design.md. Run from a package directory (its `lint`
 // target) or from the repository root (checks every package).
 // 1. A package may depend only on the @quantnas packages its row below allows.
 // 2. Every @quantnas import in its sources is declared in its package.json.

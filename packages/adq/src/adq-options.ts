@@ -1,4 +1,4 @@
-/** Settings of one ADQ residual unit (method.md §5). */
+/** Settings of one ADQ residual unit (docs/method.md §5). */
 export interface AdqOptions {
   /** Off: `out = F(x) + x`. On: `out = F(BN(x)) · φ(σ(x)) + x`. */
   readonly enabled: boolean;

@@ -23,7 +23,7 @@ export interface AdqUnit extends Module {
 }
 
 /**
- * ADQ residual unit (method.md §5). On: `out = F(BN(x)) · φ(σ(x)) + x` with φ(σ) = a·σ + c
+ * ADQ residual unit (docs/method.md §5). On: `out = F(BN(x)) · φ(σ(x)) + x` with φ(σ) = a·σ + c
  * (learned scalars) and σ the per-sample deviation of x over (H, W, C); off: `out = F(x) + x`.
  * σ is taken on the unit's input before BN, per sample: in training and inference alike it
  * depends on the whole image, so a tiled runtime must compute it over the untiled input.

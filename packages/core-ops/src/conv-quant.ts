@@ -3,7 +3,7 @@ import type { tf } from './tf.js';
 
 /**
  * What happens to a convolution's input and weight before the conv: the hook through which the
- * quantizers of method.md §4 (quantization noise during the search, LSQ/HWGQ in QAT) enter every
+ * quantizers of docs/method.md §4 (quantization noise during the search, LSQ/HWGQ in QAT) enter every
  * conv of every op. Implementations live in @quantnas/quant; core-ops knows only this interface.
  */
 export interface ConvQuantizer {

@@ -1,5 +1,5 @@
 /**
- * Primitive operation ids of method.md §3, as a typed registry key. A misspelt id fails to compile
+ * Primitive operation ids of docs/method.md §3, as a typed registry key. A misspelt id fails to compile
  * where ids are literals, and fails `parsePrimitive` with the id named where they come from JSON.
  */
 export type KernelSize = 1 | 3 | 5;

@@ -1,6 +1,6 @@
 /**
  * An 8-bit image, rows top to bottom, pixels interleaved (HWC). Grayscale images keep one channel
- * so that metrics can measure them on their gray values (method.md §9); `toRgb` expands them.
+ * so that metrics can measure them on their gray values (docs/method.md §9); `toRgb` expands them.
  */
 export interface ImageU8 {
   readonly width: number;

@@ -19,7 +19,7 @@ export type ActivationStepKind = 'none' | 'fixed' | 'learned';
 
 /**
  * The unsigned activation quantizer in front of every conv: ReLU at 32 bits, otherwise HWGQ
- * (method.md §4.1). The step is HWGQ's published one for 2, 3, 4 and 8 bits; 5, 6 and 7 bits have
+ * (docs/method.md §4.1). The step is HWGQ's published one for 2, 3, 4 and 8 bits; 5, 6 and 7 bits have
  * none, so they (and any bits with scheme `lsq`) use a learned step: LSQ on activations with the
  * unsigned range [0, 2^b − 1], gradient scale 1/sqrt((2^b − 1)·numel(x)) over the whole batch,
  * initialised on the first forward to 2·mean(x⁺)/sqrt(2^b − 1) unless a start value is given.

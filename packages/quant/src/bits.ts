@@ -13,7 +13,7 @@ export function parseBitWidth(value: number | string): BitWidth {
 }
 
 /**
- * HWGQ's fixed activation steps by bit-width (method.md §4.1): the quantizer clips at
+ * HWGQ's fixed activation steps by bit-width (docs/method.md §4.1): the quantizer clips at
  * step·(2^b − 1). Widths without a published step use a learned step instead.
  */
 export const HWGQ_STEPS: Readonly<Partial<Record<number, number>>> = {

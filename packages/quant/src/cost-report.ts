@@ -31,7 +31,7 @@ export interface CostReport {
   readonly perOutputMegapixel: { readonly macs: number; readonly bitops: number };
 }
 
-/** BitOps of a layer: MACs · weight bits · activation bits (method.md §7). */
+/** BitOps of a layer: MACs · weight bits · activation bits (docs/method.md §7). */
 export function bitops(macs: number, weightBits: BitWidth, activationBits: BitWidth): number {
   return macs * weightBits * activationBits;
 }

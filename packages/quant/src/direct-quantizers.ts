@@ -16,7 +16,7 @@ export interface DirectQuantizerOptions {
 }
 
 /**
- * Direct quantization with shared weights during the search (method.md §4.3):
+ * Direct quantization with shared weights during the search (docs/method.md §4.3):
  * Ŵ = Σ_b (p_b/Σp)·LSQ_b(W), x̂ = Σ_b (p_b/Σp)·HWGQ_b(x), one weight tensor and one trained LSQ
  * step set per bit-width (`${site}.wstep${b}`; learned activation steps `${site}.astep${b}`).
  * Training and inference compute the same thing.

@@ -17,7 +17,7 @@ export interface LsqWeightQuantizerOptions {
 }
 
 /**
- * LSQ fake quantization of a conv weight with a learned per-output-channel step (method.md §4.1);
+ * LSQ fake quantization of a conv weight with a learned per-output-channel step (docs/method.md §4.1);
  * 32 bits passes the weight through. The step variable starts at 0, meaning "not initialised":
  * the first forward sets every non-positive channel step from the weight it sees
  * (2·mean|W_c|/sqrt(qp)), and keeps positive ones, so steps restored from a checkpoint before

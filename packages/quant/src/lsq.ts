@@ -29,7 +29,7 @@ export function quantizedBits(bits: number, what: string): number {
 
 /**
  * LSQ's step-gradient scale g = 1/sqrt(qp · numel), numel being the element count of the whole
- * quantized tensor (method.md §4.1), not of one output channel.
+ * quantized tensor (docs/method.md §4.1), not of one output channel.
  */
 export function lsqGradScale(qp: number, numel: number): number {
   return 1 / Math.sqrt(qp * numel);

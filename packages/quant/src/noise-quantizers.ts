@@ -28,7 +28,7 @@ export interface NoiseQuantizerOptions {
    * every forward inside the gradient scope so that gradients reach α.
    */
   readonly probabilities: (site: ConvSite) => () => tf.Tensor1D;
-  /** Default `uniform` (method.md §4.2). */
+  /** Default `uniform` (docs/method.md §4.2). */
   readonly noise?: NoiseKind;
   /** Default `through`. */
   readonly noiseGradient?: NoiseGradient;
@@ -41,7 +41,7 @@ const defaultSampler: NoiseSampler = (r) => unitNoise(r.shape, r.kind, r.seed);
 const NO_VARIABLES: ReadonlyMap<string, tf.Variable> = new Map();
 
 /**
- * Quantization noise for one conv during the search (method.md §4.2). Training: input →
+ * Quantization noise for one conv during the search (docs/method.md §4.2). Training: input →
  * f·x⁺ + Σ a_b·QN_b(x⁺), weight → f·W + Σ a_b·QN_b(W), fresh ξ each forward. Not training: the
  * expectation over ξ, (f + Σ a_b)·x⁺ and (f + Σ a_b)·W, so validation sees the scale the network
  * trained at (f + Σ a_b is not 1 in general). No learned variables.

@@ -24,7 +24,7 @@ export interface IntegerConvExport {
 
 /**
  * The quantizer of one conv in QAT: LSQ weights and HWGQ activations at the layer's bits
- * (method.md §4.1). Variables: `${site}.wstep${b}` (per-output-channel weight steps) and, for a
+ * (docs/method.md §4.1). Variables: `${site}.wstep${b}` (per-output-channel weight steps) and, for a
  * learned activation step, `${site}.astep${b}`.
  */
 export class QatConvQuantizer implements ConvQuantizer {

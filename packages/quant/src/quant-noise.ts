@@ -35,7 +35,7 @@ export function unitNoise(shape: readonly number[], kind: NoiseKind, seed: numbe
     : tf.randomNormal([...shape], 0, 0.5, 'float32', seed);
 }
 
-/** The in-block weights a_b = p_b / (Σ p + f) and f = 1/(|B| + 1) of method.md §4.2. */
+/** The in-block weights a_b = p_b / (Σ p + f) and f = 1/(|B| + 1) of docs/method.md §4.2. */
 export function quantNoiseWeights(p: tf.Tensor1D): { readonly a: tf.Tensor1D; readonly f: number } {
   const f = 1 / (p.shape[0] + 1);
   return { a: tf.tidy(() => tf.div(p, tf.add(tf.sum(p), f))), f };
@@ -53,7 +53,7 @@ export interface QuantNoiseMixInput<T extends tf.Tensor> {
 }
 
 /**
- * T̂ = f·T + Σ_b a_b·QN_b(T), QN_b(T) = T + Δ_b(T)·ξ_b (method.md §4.2). Computed as
+ * T̂ = f·T + Σ_b a_b·QN_b(T), QN_b(T) = T + Δ_b(T)·ξ_b (docs/method.md §4.2). Computed as
  * f·T + (Σ a_b)·T' + (max T − min T)·Σ_b a_b·ξ_b/(2^b − 1) with T' = T (`through`) or a constant
  * copy of T (`detached`); the gradient to each a_b is QN_b(T) either way.
  */

@@ -42,7 +42,7 @@ function makeLayer(size: number) {
   const c = CHANNELS;
   const ohwi = Int8Array.from({ length: c * KERNEL * KERNEL * c }, () => Math.round((random() - 0.5) * 200));
   const input = Uint8Array.from({ length: size * size * c }, () => Math.floor(random() * 256));
-  const inputScale = 0.020301; // HWGQ 8-bit step (method.md §4.1)
+  const inputScale = 0.020301; // HWGQ 8-bit step (docs/method.md §4.1)
   const weightScales = Float32Array.from({ length: c }, () => 0.0005 + random() * 0.001);
   // Output step chosen so that the uint8 outputs spread over the range (and some clip).
   const outputScale = inputScale * 3;

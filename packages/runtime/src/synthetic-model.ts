@@ -4,7 +4,7 @@ import type { ModelArtifact } from './container.js';
 import { packInt4 } from './conv-spec.js';
 
 /**
- * Random but valid rfdn-shaped models (method.md §6.1): the channel repeat, residual cells with
+ * Random but valid rfdn-shaped models (docs/method.md §6.1): the channel repeat, residual cells with
  * mixed 4/8-bit ops, concat and fixed 1×1 convs, ESA, ADQ with a folded batch norm, the global
  * 1×1 + 3×3 with the repeated input as residual, upsample conv + pixel shuffle, the HR tail with
  * its residual. For tests (every layer type) and benchmarks (realistic sizes); the weights are

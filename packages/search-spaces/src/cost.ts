@@ -24,7 +24,7 @@ export function gridPixels(grid: Grid, scale: number, input: CostInput): number 
 
 /**
  * Every conv of the discrete network a genotype describes, as cost accounting sees it: chosen ops
- * at their bits, fixed convs and ESA's convs at the space's fixed bits (method.md §7 counts all
+ * at their bits, fixed convs and ESA's convs at the space's fixed bits (docs/method.md §7 counts all
  * quantized convs). ESA's strided and pooled convs run on smaller grids; their MACs per pixel are
  * stated per pixel of ESA's own grid for the given input size (exact there, proportional elsewhere).
  * The genotype is trusted to match the plan (see `checkGenotype`).

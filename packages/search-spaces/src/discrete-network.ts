@@ -42,7 +42,7 @@ export interface DiscreteNetwork extends Module {
   costReport(input?: CostInput): CostReport;
 }
 
-/** The network a genotype describes, to be trained from scratch with QAT (method.md §8). */
+/** The network a genotype describes, to be trained from scratch with QAT (docs/method.md §8). */
 export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype, options: DiscreteNetworkOptions): DiscreteNetwork {
   if (options.mode !== 'qat' && options.mode !== 'fp') throw new Error(`unknown network mode '${String(options.mode)}' (expected qat or fp)`);
   const plan = resolveSpace(spec, {

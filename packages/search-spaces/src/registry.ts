@@ -7,7 +7,7 @@ import type { SearchSpaceSpec } from './spec.js';
 import { validateSpec } from './validate-spec.js';
 
 /**
- * The spaces shipped with the package: method.md §6.1 and §6.2, rfdn with a bicubic-initialised
+ * The spaces shipped with the package: docs/method.md §6.1 and §6.2, rfdn with a bicubic-initialised
  * global skip, and two fixed architectures (one op per block: searching them chooses bits only).
  */
 export const SPACE_IDS = ['rfdn', 'basic', 'rfdn-bicubic', 'fsrcnn', 'espcn'] as const;

@@ -5,7 +5,7 @@ import type { ChannelExpr } from './channel-expr.js';
 export const SPEC_SCHEMA_VERSION = 1;
 
 /**
- * A search space as data (method.md §6.3): a graph of nodes over named tensors, from which both
+ * A search space as data (docs/method.md §6.3): a graph of nodes over named tensors, from which both
  * the supernet and the discrete network are built. `rfdn` and `basic` ship as documents of this
  * shape. Channel counts are `ChannelExpr`s over C (`channels`), s (`scale`) and N (`cells`), so
  * the same document instantiates at another width, scale or cell count.
@@ -102,7 +102,7 @@ export interface ConvNodeSpec extends NodeBase {
   /** Odd; square K or [kh, kw]. */
   readonly kernel: number | readonly [number, number];
   readonly groups?: number;
-  /** Default false (method.md §3: convs are bias-free unless stated). */
+  /** Default false (docs/method.md §3: convs are bias-free unless stated). */
   readonly bias?: boolean;
   /**
    * Initial weights; default kaiming-uniform. `bicubic`: bicubic upscaling by the space's scale
@@ -154,7 +154,7 @@ export interface EsaNodeSpec extends NodeBase {
 }
 
 /**
- * A residual unit around `body` (method.md §5): with `adq` (and ADQ enabled for the build)
+ * A residual unit around `body` (docs/method.md §5): with `adq` (and ADQ enabled for the build)
  * out = F(BN(x))·φ(σ(x)) + x, else F(x) + x. F must keep the input's channels.
  */
 export interface ResidualNodeSpec extends NodeBase {

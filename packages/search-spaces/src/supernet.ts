@@ -30,7 +30,7 @@ import type { AlphaGroupPlan, MixedStep, Pair, SpacePlan } from './plan.js';
 import { resolveSpace } from './resolve-space.js';
 import type { SearchSpaceSpec } from './spec.js';
 
-/** How quantization is simulated in the search (method.md §4.2, §4.3), or not at all (`fp`). */
+/** How quantization is simulated in the search (docs/method.md §4.2, §4.3), or not at all (`fp`). */
 export type SearchMode = 'noise' | 'direct' | 'fp';
 export type Selector = 'softmax' | 'gumbel';
 
@@ -55,7 +55,7 @@ export interface SupernetOptions {
   readonly costInput?: CostInput;
   /**
    * How a pair's bit-width b enters `expectedBitops`: `linear` (default) multiplies MACs by b once,
-   * as method.md §7 writes B(α); `product` by b_w·b_a = b², the BitOps the pair would really cost.
+   * as docs/method.md §7 writes B(α); `product` by b_w·b_a = b², the BitOps the pair would really cost.
    */
   readonly penaltyBits?: 'linear' | 'product';
 }
@@ -83,7 +83,7 @@ export interface Supernet extends Module {
   /** Σ_groups −Σ_pairs p·log p, p = softmax(α); differentiable. */
   entropy(): tf.Scalar;
   /**
-   * B(α) = Σ_groups Σ_k Σ_b p[k,b]·MACs_k·b (method.md §7), p = softmax(α); MACs_k is op k's MACs
+   * B(α) = Σ_groups Σ_k Σ_b p[k,b]·MACs_k·b (docs/method.md §7), p = softmax(α); MACs_k is op k's MACs
    * per output pixel times its grid's pixels (LR or HR) for `costInput`, summed over the blocks
    * sharing the group; b enters as `penaltyBits` says. Searchable blocks only; differentiable.
    */
@@ -106,7 +106,7 @@ interface State {
   skipped: Map<string, ReadonlySet<number>>;
 }
 
-/** The differentiable supernet of a search space (method.md §2): one mixed op per searchable block. */
+/** The differentiable supernet of a search space (docs/method.md §2): one mixed op per searchable block. */
 export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions): Supernet {
   const mode = options.mode;
   if (mode !== 'noise' && mode !== 'direct' && mode !== 'fp') throw new Error(`unknown search mode '${String(mode)}' (expected noise, direct or fp)`);

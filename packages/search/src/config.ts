@@ -1,7 +1,7 @@
 import type { SearchMode, Selector, SupernetOptions } from '@quantnas/search-spaces';
 import { PRESET_NAMES, PRESETS, type PresetName } from './presets.js';
 
-/** Regularisers of the α step (method.md §7): the entropy H of softmax(α), or an L1 alternative. */
+/** Regularisers of the α step (docs/method.md §7): the entropy H of softmax(α), or an L1 alternative. */
 export type EntropyKind = 'entropy' | 'none' | 'l1-alpha' | 'l1-softmax';
 export const ENTROPY_KINDS: readonly EntropyKind[] = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
 export type BitWidth = NonNullable<SupernetOptions['bits']>[number];

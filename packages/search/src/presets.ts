@@ -32,7 +32,7 @@ const common = {
 /**
  * The presets, as data. `quick` and `cpu` scale the supernet down (width, cells, patches) to what
  * the 2-core wasm machine trains in about 10 and 40 minutes while keeping every block type of the
- * space; `paper` is the reference setting (method.md §7), meant for a fast backend.
+ * space; `paper` is the reference setting (docs/method.md §7), meant for a fast backend.
  * rfdn needs a width divisible by 6 (C/3 repeats of the input, C/2 split outputs, 2 groups).
  */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
 
-describe('entropy schedule w1·w2 (method.md §7)', () => {
+describe('entropy schedule w1·w2 (docs/method.md §7)', () => {
   it('matches hand values for the reference setting E = 20, W = 9 (u = 2)', () => {
     const w = (e: number) => entropyScheduleWeight(e, 20, 9);
     for (let e = 0; e <= 10; e++) expect(w(e)).toBe(0); // warm-up, then e − W < u

@@ -1,6 +1,6 @@
 /**
  * Weight of the entropy term in epoch `epoch` (0-based) of a search of `epochs` epochs whose first
- * `warmup` epochs train w only (method.md §7): w1(e)·w2(e) with u = floor((E − W)/4),
+ * `warmup` epochs train w only (docs/method.md §7): w1(e)·w2(e) with u = floor((E − W)/4),
  * w1(e) = (e − W)/(E − 1 − W), w2(e) = 0 while e − W < u, else log(e − W − u + 2)/log(E − W − u + 1).
  * Zero in the warm-up, one in the last epoch. With a single α epoch (E − 1 = W) w1 is taken as 1.
  */

@@ -124,7 +124,7 @@ export function searchFiles(out: string): SearchFiles {
 }
 
 /**
- * The search of method.md §1 and §7: alternating first-order DARTS over (operation, bit-width)
+ * The search of docs/method.md §1 and §7: alternating first-order DARTS over (operation, bit-width)
  * pairs. Each step after the α warm-up takes an α step on a batch of the α split (L1 + entropy
  * term + λ·B(α)/B(α₀)), then a w step on a batch of the w split (L1). Every epoch ends with a
  * validation PSNR on fixed held-out patches and the arg-max genotype. Everything random follows
@@ -492,7 +492,7 @@ export interface AlphaStepInfo {
   readonly expectedBitops: number;
 }
 
-/** The α objective's terms for a reconstruction loss `l1` (method.md §7); all scalars, the caller disposes them. */
+/** The α objective's terms for a reconstruction loss `l1` (docs/method.md §7); all scalars, the caller disposes them. */
 export function alphaObjective(
   net: Supernet,
   l1: tf.Scalar,

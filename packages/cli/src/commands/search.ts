@@ -31,7 +31,7 @@ const USER_ERRORS = new Set(['SearchError', 'CheckpointError', 'SpecError', 'Gen
 
 export function searchCommand(io: CliIo): Command {
   return new Command('search')
-    .summary('search a quantized SR architecture (method.md: QuantNAS)')
+    .summary('search a quantized SR architecture (docs/method.md: QuantNAS)')
     .description(
       'Alternating first-order differentiable search over (operation, bit-width) pairs: an α step on one ' +
         'image split (L1 + scheduled entropy + λ·BitOps/BitOps at start), then a weight step on another ' +

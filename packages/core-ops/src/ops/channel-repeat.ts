@@ -13,7 +13,7 @@ export function repeatChannels(x: tf.Tensor4D, times: number): tf.Tensor4D {
 
 /**
  * `y + repeatChannels(x, y.channels / x.channels)` without materialising the repeated tensor: a
- * broadcast add over a [.., times, C] view, cheaper than tiling on wasm (design.md, "Training on
+ * broadcast add over a [.., times, C] view, cheaper than tiling on wasm (docs/design.md, "Training on
  * these CPUs").
  */
 export function addRepeatedChannels(y: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D {

@@ -23,7 +23,7 @@ export interface EsaConfig {
   /** Quantizer of every conv; the rfdn space passes fixed 8-bit ones. */
   readonly quantizers: ConvQuantizerFactory;
   readonly seed: number;
-  /** RFDN's convs have biases (the default); false gives bias-free convs as in method.md §3. */
+  /** RFDN's convs have biases (the default); false gives bias-free convs as in docs/method.md §3. */
   readonly bias?: boolean;
 }
 
@@ -39,7 +39,7 @@ export interface Esa extends Module {
 }
 
 /**
- * RFDN's ESA, as the QuantNAS reference uses it (method.md §6.1), with f = floor(C/4):
+ * RFDN's ESA, as the QuantNAS reference uses it (docs/method.md §6.1), with f = floor(C/4):
  *
  *   c1_ = conv1(x)            1×1, C → f
  *   c1  = conv2(c1_)          3×3, stride 2, no padding
@@ -52,7 +52,7 @@ export interface Esa extends Module {
  *   out = x · m
  *
  * RFDN applies ReLU after conv_max and conv3; here every conv's input passes through its
- * quantizer, which begins with ReLU (method.md §2), so those ReLUs are implied and the inputs of
+ * quantizer, which begins with ReLU (docs/method.md §2), so those ReLUs are implied and the inputs of
  * conv1, conv2, conv_f and conv4 are rectified too, as in the QuantNAS reference's quantized ESA.
  * Heights and widths below ESA_MIN_SIZE are rejected.
  */

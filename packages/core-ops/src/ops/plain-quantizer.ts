@@ -4,7 +4,7 @@ import { tf } from '../tf.js';
 const NO_VARIABLES: ReadonlyMap<string, tf.Variable> = new Map();
 
 /**
- * Full precision (method.md §4.1, "32 bits"): the conv input goes through ReLU, as every quantized
+ * Full precision (docs/method.md §4.1, "32 bits"): the conv input goes through ReLU, as every quantized
  * activation is non-negative, and the weight is used as is. Stateless, so one instance serves
  * every conv; disposing it does nothing.
  */

@@ -12,7 +12,7 @@ beforeAll(async () => {
 
 const TRAIN = { training: true };
 
-// Every primitive of method.md §3 with channels it accepts: [id, in, out, width].
+// Every primitive of docs/method.md §3 with channels it accepts: [id, in, out, width].
 const CASES: [PrimitiveId, number, number, number][] = [
   ['simple_1x1', 4, 6, 4],
   ['simple_3x3', 4, 6, 4],

@@ -21,7 +21,7 @@ export interface PrimitiveConfig {
   readonly initGain?: number;
 }
 
-/** One operation of method.md §3 as a trainable module. */
+/** One operation of docs/method.md §3 as a trainable module. */
 export interface PrimitiveModule extends Module {
   readonly id: PrimitiveId;
   readonly primitive: Primitive;

@@ -10,7 +10,7 @@ import {
 import type { DiscreteNetwork, Genotype, GraphPlan, NetworkConv, SearchSpaceSpec, Step } from '@quantnas/search-spaces';
 
 /**
- * Export of a QAT-trained discrete network (method.md §4.1, §5, §8) to the runtime's `.qnas`
+ * Export of a QAT-trained discrete network (docs/method.md §4.1, §5, §8) to the runtime's `.qnas`
  * integer model. The graph is rebuilt from the network's resolved plan, step by step, with the
  * same arithmetic the fake-quant evaluation forward performs:
  *

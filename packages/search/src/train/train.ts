@@ -125,7 +125,7 @@ export function trainFiles(out: string): TrainFiles {
 }
 
 /**
- * QAT from scratch of a genotype (method.md §8): the discrete network with LSQ weights and HWGQ
+ * QAT from scratch of a genotype (docs/method.md §8): the discrete network with LSQ weights and HWGQ
  * activations at the genotype's bits, L1 on random aligned crops (flips, optional 90° rotations)
  * of a training split of T91 + BSD200, Adam with a clipped global gradient norm and a schedule that
  * holds the rate and anneals it by a cosine at the end. Every epoch ends with the validation PSNR
