@@ -3,6 +3,8 @@ import { parseBitWidth, type BitWidth } from './bits.js';
 import { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
 import { lsqGradScale } from './lsq.js';
 import type { ActivationScheme } from './quant-spec.js';
+import { fusedHwgq, fusedKernelsAvailable } from './fused/index.js';
+import type { QuantKernels } from './quant-kernels.js';
 
 const MIN_INITIAL_STEP = 1e-8;
 
@@ -12,6 +14,8 @@ export interface ActivationQuantizerOptions {
   readonly scheme?: ActivationScheme;
   /** Start value of a learned step (e.g. a QuantSpec's activationStep). */
   readonly initialStep?: number;
+  /** Default `fused`. */
+  readonly kernels?: QuantKernels;
 }
 
 /** How a quantizer's activation step is obtained. */
@@ -33,6 +37,7 @@ export class ActivationQuantizer {
   readonly fixedStep: number | null;
   /** The learned scalar step, null unless stepKind is `learned`. */
   readonly step: tf.Variable<tf.Rank.R0> | null;
+  readonly kernels: QuantKernels;
   private initialized: boolean;
 
   constructor(options: ActivationQuantizerOptions) {
@@ -42,6 +47,7 @@ export class ActivationQuantizer {
       throw new Error(`unknown activation scheme '${String(scheme)}' (expected hwgq, lsq or image)`);
     }
     this.scheme = scheme;
+    this.kernels = options.kernels ?? 'fused';
     const init = options.initialStep;
     if (init !== undefined && !(init > 0)) throw new Error(`initial activation step must be positive, got ${init}`);
     this.initialized = true;
@@ -68,11 +74,13 @@ export class ActivationQuantizer {
   /** The quantized activation (a new tensor). */
   apply<T extends tf.Tensor>(x: T): T {
     if (this.stepKind === 'none') return tf.relu(x);
-    if (this.fixedStep !== null) return hwgqQuantize(x, this.bits, this.fixedStep);
+    const fused = this.kernels === 'fused' && fusedKernelsAvailable();
+    const levels = activationLevels(this.bits);
+    if (this.fixedStep !== null) return fused ? fusedHwgq(x, levels, this.fixedStep) : hwgqQuantize(x, this.bits, this.fixedStep);
     const step = this.step!;
     this.initializeFrom(x);
-    const levels = activationLevels(this.bits);
-    return tf.tidy(() => hwgqQuantize(x, this.bits, step, lsqGradScale(levels, x.size)));
+    const gradScale = lsqGradScale(levels, x.size);
+    return fused ? fusedHwgq(x, levels, step, gradScale) : tf.tidy(() => hwgqQuantize(x, this.bits, step, gradScale));
   }
 
   private initializeFrom(x: tf.Tensor): void {

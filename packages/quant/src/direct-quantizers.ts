@@ -5,14 +5,20 @@ import { parseBitList } from './bit-list.js';
 import { LsqWeightQuantizer } from './lsq-weight-quantizer.js';
 import { checkProbabilities } from './quant-noise.js';
 import type { ActivationScheme, WeightScheme } from './quant-spec.js';
+import { fusedKernelsAvailable, fusedWeightedSum } from './fused/index.js';
+import { checkProbabilityRange, probabilitySlice, type QuantKernels } from './quant-kernels.js';
 
 export interface DirectQuantizerOptions {
   /** Candidate bit-widths B of every conv (32 = full precision). */
   readonly bits: readonly BitWidth[];
   /** For each conv, a function returning its in-block probabilities p_b, called every forward. */
   readonly probabilities: (site: ConvSite) => () => tf.Tensor1D;
+  /** Where this conv's p_b start in the vector `probabilities` returns (a whole α group); default 0. */
+  readonly probabilityOffset?: number;
   readonly weightScheme?: WeightScheme;
   readonly activationScheme?: ActivationScheme;
+  /** Default `fused`. */
+  readonly kernels?: QuantKernels;
 }
 
 /**
@@ -27,6 +33,8 @@ export class DirectConvQuantizer implements ConvQuantizer {
   readonly weightQuantizers: readonly LsqWeightQuantizer[];
   readonly activationQuantizers: readonly ActivationQuantizer[];
   private readonly probabilities: () => tf.Tensor1D;
+  private readonly offset: number | undefined;
+  private readonly kernels: QuantKernels;
   private readonly vars = new Map<string, tf.Variable>();
 
   constructor(site: ConvSite, options: DirectQuantizerOptions) {
@@ -34,8 +42,10 @@ export class DirectConvQuantizer implements ConvQuantizer {
     this.bits = parseBitList(options.bits);
     const weightScheme = options.weightScheme ?? 'lsq';
     const activationScheme = options.activationScheme ?? 'hwgq';
-    this.weightQuantizers = this.bits.map((bits) => new LsqWeightQuantizer({ bits, scheme: weightScheme, outChannels: site.shape.outChannels }));
-    this.activationQuantizers = this.bits.map((bits) => new ActivationQuantizer({ bits, scheme: activationScheme }));
+    this.kernels = options.kernels ?? 'fused';
+    const kernels = this.kernels;
+    this.weightQuantizers = this.bits.map((bits) => new LsqWeightQuantizer({ bits, scheme: weightScheme, outChannels: site.shape.outChannels, kernels }));
+    this.activationQuantizers = this.bits.map((bits) => new ActivationQuantizer({ bits, scheme: activationScheme, kernels }));
     this.bits.forEach((b, i) => {
       const ws = this.weightQuantizers[i]!.step;
       const as = this.activationQuantizers[i]!.step;
@@ -43,6 +53,7 @@ export class DirectConvQuantizer implements ConvQuantizer {
       if (as) this.vars.set(`astep${b}`, as);
     });
     this.probabilities = options.probabilities(site);
+    this.offset = options.probabilityOffset;
   }
 
   /** The same in training and inference. */
@@ -56,7 +67,14 @@ export class DirectConvQuantizer implements ConvQuantizer {
 
   private mix(quantized: (i: number) => tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const p = this.probabilities();
+      const vector = this.probabilities();
+      if (this.kernels === 'fused' && fusedKernelsAvailable()) {
+        if (this.offset === undefined) checkProbabilities(vector, this.bits);
+        else checkProbabilityRange(vector, this.offset, this.bits.length);
+        const terms = this.bits.map((_, i) => quantized(i));
+        return fusedWeightedSum(terms, vector, { weighting: 'normalized', terms: terms.map((_, i) => i), perOp: 0, offset: this.offset ?? 0 });
+      }
+      const p = probabilitySlice(vector, this.offset ?? 0, this.bits.length);
       checkProbabilities(p, this.bits);
       const weights = tf.unstack(tf.div(p, tf.sum(p)));
       return tf.addN(this.bits.map((_, i) => tf.mul(quantized(i), weights[i]!))) as tf.Tensor4D;

@@ -2,6 +2,8 @@ import { tf } from '@quantnas/core-ops';
 import { parseBitWidth, type BitWidth } from './bits.js';
 import { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, type LsqRange } from './lsq.js';
 import type { WeightScheme } from './quant-spec.js';
+import { fusedKernelsAvailable, fusedLsq } from './fused/index.js';
+import type { QuantKernels } from './quant-kernels.js';
 
 // A channel of all-zero weights would initialise its step to 0; any positive step quantizes it
 // to zeros, so the floor only keeps w/s finite.
@@ -14,6 +16,8 @@ export interface LsqWeightQuantizerOptions {
   readonly outChannels: number;
   /** Trained steps to start from (e.g. a QuantSpec's weightSteps); otherwise LSQ's init. */
   readonly initialSteps?: readonly number[];
+  /** Default `fused`. */
+  readonly kernels?: QuantKernels;
 }
 
 /**
@@ -31,11 +35,13 @@ export class LsqWeightQuantizer {
   readonly range: LsqRange | null;
   /** Per-output-channel steps, null at 32 bits. */
   readonly step: tf.Variable<tf.Rank.R1> | null;
+  readonly kernels: QuantKernels;
   private initialized: boolean;
 
   constructor(options: LsqWeightQuantizerOptions) {
     this.bits = parseBitWidth(options.bits);
     this.scheme = options.scheme ?? 'lsq';
+    this.kernels = options.kernels ?? 'fused';
     if (this.scheme !== 'lsq' && this.scheme !== 'lsq-symmetric') {
       throw new Error(`unknown weight scheme '${String(this.scheme)}' (expected lsq or lsq-symmetric)`);
     }
@@ -63,7 +69,9 @@ export class LsqWeightQuantizer {
     const n = step.shape[0];
     if (w.shape[3] !== n) throw new Error(`LSQ weight has ${w.shape[3]} output channels, the quantizer ${n}`);
     this.initializeFrom(w);
-    return tf.tidy(() => lsqQuantize(w, step, range, lsqGradScale(range.qp, w.size)));
+    const gradScale = lsqGradScale(range.qp, w.size);
+    if (this.kernels === 'fused' && fusedKernelsAvailable()) return fusedLsq(w, step, range, gradScale);
+    return tf.tidy(() => lsqQuantize(w, step, range, gradScale));
   }
 
   private initializeFrom(w: tf.Tensor4D): void {

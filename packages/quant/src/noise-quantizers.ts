@@ -3,6 +3,8 @@ import type { BitWidth } from './bits.js';
 import { parseBitList } from './bit-list.js';
 import { noiseSeed } from './noise-seed.js';
 import { checkProbabilities, quantNoiseExpectation, quantNoiseMix, unitNoise, type NoiseGradient, type NoiseKind } from './quant-noise.js';
+import { fusedKernelsAvailable, fusedNoiseMix } from './fused/index.js';
+import { checkProbabilityRange, probabilitySlice, type QuantKernels } from './quant-kernels.js';
 
 /** One unit-noise draw ξ the quantizer asks for. */
 export interface NoiseRequest {
@@ -25,15 +27,21 @@ export interface NoiseQuantizerOptions {
   readonly bits: readonly BitWidth[];
   /**
    * For each conv, a function returning its in-block probabilities p_b (length |B|), called on
-   * every forward inside the gradient scope so that gradients reach α.
+   * every forward inside the gradient scope so that gradients reach α; or a longer vector (a whole
+   * α group's softmax) holding them from `probabilityOffset` on.
    */
   readonly probabilities: (site: ConvSite) => () => tf.Tensor1D;
+  /** Where this conv's p_b start in the vector `probabilities` returns; default 0. */
+  readonly probabilityOffset?: number;
+  /** `fused` (default): one kernel per mix where the backend has them; `reference`: composed tfjs ops. */
+  readonly kernels?: QuantKernels;
   /** Default `uniform` (docs/method.md §4.2). */
   readonly noise?: NoiseKind;
   /** Default `through`. */
   readonly noiseGradient?: NoiseGradient;
   /** Run seed: the same seed gives the same noise sequence. */
   readonly seed: number;
+  /** Supplies ξ (tests, experiments); implies the reference kernels, which take ξ as tensors. */
   readonly sampleNoise?: NoiseSampler;
 }
 
@@ -52,6 +60,10 @@ export class NoiseConvQuantizer implements ConvQuantizer {
   readonly noise: NoiseKind;
   readonly noiseGradient: NoiseGradient;
   private readonly probabilities: () => tf.Tensor1D;
+  private readonly offset: number;
+  /** No offset given: the vector must hold exactly |B| probabilities. */
+  private readonly exact: boolean;
+  private readonly fused: boolean;
   private readonly seed: number;
   private readonly sample: NoiseSampler;
   private readonly draws = { weight: 0, input: 0 };
@@ -69,33 +81,49 @@ export class NoiseConvQuantizer implements ConvQuantizer {
     this.seed = options.seed;
     this.sample = options.sampleNoise ?? defaultSampler;
     this.probabilities = options.probabilities(site);
+    this.offset = options.probabilityOffset ?? 0;
+    this.exact = options.probabilityOffset === undefined;
+    this.fused = (options.kernels ?? 'fused') === 'fused' && options.sampleNoise === undefined;
   }
 
   input(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    return tf.tidy(() => this.apply(tf.relu(x), 'input', training));
+    return this.fused && fusedKernelsAvailable() ? this.applyFused(x, 'input', training) : tf.tidy(() => this.apply(tf.relu(x), 'input', training));
   }
 
   weight(w: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    return tf.tidy(() => this.apply(w, 'weight', training));
+    return this.fused && fusedKernelsAvailable() ? this.applyFused(w, 'weight', training) : tf.tidy(() => this.apply(w, 'weight', training));
+  }
+
+  private seedsOf(tensor: 'weight' | 'input', draw: number): number[] {
+    return this.bits.map((bits) => (bits === 32 ? 0 : noiseSeed(this.seed, this.site.name, tensor, bits, draw)));
+  }
+
+  private applyFused(t: tf.Tensor4D, tensor: 'weight' | 'input', training: boolean): tf.Tensor4D {
+    const p = this.probabilities();
+    if (this.exact) checkProbabilities(p, this.bits);
+    else checkProbabilityRange(p, this.offset, this.bits.length);
+    const draw = training ? this.draws[tensor]++ : 0;
+    return fusedNoiseMix(t, p, {
+      offset: this.offset,
+      bits: this.bits,
+      seeds: training ? this.seedsOf(tensor, draw) : this.bits.map(() => 0),
+      kind: this.noise,
+      relu: tensor === 'input',
+      through: this.noiseGradient === 'through',
+      noise: training,
+    });
   }
 
   private apply(t: tf.Tensor4D, tensor: 'weight' | 'input', training: boolean): tf.Tensor4D {
-    const p = this.probabilities();
+    const p = probabilitySlice(this.probabilities(), this.offset, this.bits.length);
     checkProbabilities(p, this.bits);
     if (!training) return quantNoiseExpectation(t, p, this.bits);
     const draw = this.draws[tensor]++;
-    const xi = this.bits.map((bits) =>
+    const seeds = this.seedsOf(tensor, draw);
+    const xi = this.bits.map((bits, i) =>
       bits === 32
         ? null
-        : this.sample({
-            site: this.site.name,
-            tensor,
-            bits,
-            draw,
-            shape: t.shape,
-            seed: noiseSeed(this.seed, this.site.name, tensor, bits, draw),
-            kind: this.noise,
-          }),
+        : this.sample({ site: this.site.name, tensor, bits, draw, shape: t.shape, seed: seeds[i]!, kind: this.noise }),
     );
     return quantNoiseMix({ tensor: t, probabilities: p, bits: this.bits, unitNoise: xi, gradient: this.noiseGradient });
   }

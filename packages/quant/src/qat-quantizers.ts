@@ -4,6 +4,7 @@ import { ActivationQuantizer } from './activation-quantizer.js';
 import { integerWeights, type IntegerWeights } from './integer.js';
 import { LsqWeightQuantizer } from './lsq-weight-quantizer.js';
 import type { ActivationScheme, LayerQuant, WeightScheme } from './quant-spec.js';
+import type { QuantKernels } from './quant-kernels.js';
 
 /** What QAT needs to know about one conv; a `LayerQuant` fits (its steps are start values). */
 export interface QatLayerSpec {
@@ -13,6 +14,8 @@ export interface QatLayerSpec {
   readonly activationScheme: ActivationScheme;
   readonly weightSteps?: readonly number[];
   readonly activationStep?: number;
+  /** Default `fused`. */
+  readonly kernels?: QuantKernels;
 }
 
 /** A QAT conv's integer form: null parts stay float (32 bits). */
@@ -42,11 +45,13 @@ export class QatConvQuantizer implements ConvQuantizer {
       scheme: spec.weightScheme,
       outChannels: site.shape.outChannels,
       ...(spec.weightSteps !== undefined ? { initialSteps: spec.weightSteps } : {}),
+      ...(spec.kernels !== undefined ? { kernels: spec.kernels } : {}),
     });
     this.activationQuantizer = new ActivationQuantizer({
       bits: activationBits,
       scheme: spec.activationScheme,
       ...(spec.activationStep !== undefined ? { initialStep: spec.activationStep } : {}),
+      ...(spec.kernels !== undefined ? { kernels: spec.kernels } : {}),
     });
     if (this.weightQuantizer.step) this.vars.set(`wstep${weightBits}`, this.weightQuantizer.step);
     if (this.activationQuantizer.step) this.vars.set(`astep${activationBits}`, this.activationQuantizer.step);

@@ -2,6 +2,7 @@ import { tf } from '@quantnas/core-ops';
 import type { BitWidth } from './bits.js';
 import { customOp } from './custom-grad.js';
 import { stopGradient } from './ste.js';
+import { fillUnitNoise } from './fused/unit-noise.js';
 
 /** ξ's distribution: U(−1/2, 1/2) (the paper's, DiffQ-style) or N(0, 1/4) (the reference code's). */
 export type NoiseKind = 'uniform' | 'gaussian';
@@ -26,13 +27,13 @@ export function quantNoiseStep(t: tf.Tensor, bits: BitWidth): tf.Scalar {
   return tf.tidy(() => tf.div(frozenRange(t), 2 ** bits - 1));
 }
 
-/** Unit noise ξ of the given kind; the same seed gives the same values. Seed must be non-zero. */
+/**
+ * Unit noise ξ of the given kind; the same seed gives the same values. Seed must be non-zero.
+ * Counter-based (a hash of seed and index), so the fused kernels regenerate exactly these values.
+ */
 export function unitNoise(shape: readonly number[], kind: NoiseKind, seed: number): tf.Tensor {
-  // tfjs treats a falsy seed as "unseeded".
   if (seed === 0) throw new Error('unit noise needs a non-zero seed');
-  return kind === 'uniform'
-    ? tf.randomUniform([...shape], -0.5, 0.5, 'float32', seed)
-    : tf.randomNormal([...shape], 0, 0.5, 'float32', seed);
+  return tf.tensor(fillUnitNoise(new Float32Array(tf.util.sizeFromShape([...shape])), seed, kind), [...shape]);
 }
 
 /** The in-block weights a_b = p_b / (Σ p + f) and f = 1/(|B| + 1) of docs/method.md §4.2. */
@@ -64,7 +65,8 @@ export function quantNoiseMix<T extends tf.Tensor>(input: QuantNoiseMixInput<T>)
   return tf.tidy(() => {
     const { a, f } = quantNoiseWeights(probabilities);
     const base = gradient === 'through' ? tensor : stopGradient(tensor);
-    const aScalars = tf.unstack(a);
+    // tfjs' unstack of one element has no working gradient (stack receives a lone tensor).
+    const aScalars = bits.length === 1 ? [tf.reshape(a, [])] : tf.unstack(a);
     const terms: tf.Tensor[] = [tf.mul(tensor, f), tf.mul(base, tf.sum(a))];
     const noisy: tf.Tensor[] = [];
     bits.forEach((b, i) => {

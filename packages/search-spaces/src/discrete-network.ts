@@ -1,6 +1,6 @@
 import { createConv, createEsa, createPrimitive, plainQuantizers, type Conv, type ConvQuantizerFactory, type Module } from '@quantnas/core-ops';
 import { createAdqUnit, DEFAULT_ADQ_OPTIONS, type AdqOptions } from '@quantnas/adq';
-import { qatQuantizers, type ActivationScheme, type BitWidth, type CostReport, type WeightScheme } from '@quantnas/quant';
+import { qatQuantizers, type ActivationScheme, type BitWidth, type CostReport, type QuantKernels, type WeightScheme } from '@quantnas/quant';
 import { genotypeCost, type CostInput } from './cost.js';
 import type { Genotype } from './genotype.js';
 import { checkGenotype } from './genotype-check.js';
@@ -22,6 +22,8 @@ export interface DiscreteNetworkOptions {
   readonly cells?: number;
   readonly weightScheme?: WeightScheme;
   readonly activationScheme?: ActivationScheme;
+  /** `fused` (default): one kernel per quantizer (and per gradient) where the backend has them; `reference`: composed tfjs ops. */
+  readonly kernels?: QuantKernels;
 }
 
 /** A conv of the network with what export and cost accounting need to know about it. */
@@ -61,6 +63,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
           activationBits: bits,
           weightScheme: options.weightScheme ?? 'lsq',
           activationScheme: site.name === imageSite ? 'image' : (options.activationScheme ?? 'hwgq'),
+          ...(options.kernels !== undefined ? { kernels: options.kernels } : {}),
         }));
   const fixedBits: BitWidth = fullPrecision ? 32 : plan.fixedBits;
   const convs: NetworkConv[] = [];

@@ -16,11 +16,14 @@ import {
 import { createAdqUnit, DEFAULT_ADQ_OPTIONS, type AdqOptions } from '@quantnas/adq';
 import {
   directQuantizers,
+  fusedKernelsAvailable,
+  fusedWeightedSum,
   noiseQuantizers,
   STANDARD_COST_INPUT,
   type BitWidth,
   type NoiseGradient,
   type NoiseKind,
+  type QuantKernels,
 } from '@quantnas/quant';
 import { genotypeCost, gridPixels, type CostInput } from './cost.js';
 import { GENOTYPE_SCHEMA_VERSION, type Genotype } from './genotype.js';
@@ -58,6 +61,11 @@ export interface SupernetOptions {
    * as docs/method.md §7 writes B(α); `product` by b_w·b_a = b², the BitOps the pair would really cost.
    */
   readonly penaltyBits?: 'linear' | 'product';
+  /**
+   * `fused` (default): each quantizer, noise mix and mixed op's sum is one kernel (and one per
+   * gradient) where the backend has them; `reference`: the same math in composed tfjs ops.
+   */
+  readonly kernels?: QuantKernels;
 }
 
 /** One α vector: its genotype key, its op-major pairs, the blocks that share it. */
@@ -117,6 +125,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
   if (!Number.isInteger(options.seed)) throw new Error(`seed must be an integer, got ${options.seed}`);
   const costInput = options.costInput ?? STANDARD_COST_INPUT;
   const penaltyBits = options.penaltyBits ?? 'linear';
+  const kernels = options.kernels ?? 'fused';
 
   const plan = resolveSpace(spec, {
     ...(options.channels !== undefined ? { channels: options.channels } : {}),
@@ -136,15 +145,15 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
   const one = () => () => tf.ones([1]) as tf.Tensor1D;
   const fixedQuantizers: ConvQuantizerFactory =
     mode === 'noise'
-      ? noiseQuantizers({ bits: [plan.fixedBits], probabilities: one, seed: options.seed, ...noiseOptions(options) })
+      ? noiseQuantizers({ bits: [plan.fixedBits], probabilities: one, seed: options.seed, kernels, ...noiseOptions(options) })
       : mode === 'direct'
-        ? directQuantizers({ bits: [plan.fixedBits], probabilities: one })
+        ? directQuantizers({ bits: [plan.fixedBits], probabilities: one, kernels })
         : plainQuantizers;
+  // Each op's quantizers read its bit-widths' probabilities from the group's whole vector.
   const opQuantizers = (group: AlphaGroupPlan, k: number): ConvQuantizerFactory => {
-    const n = group.bits.length;
-    const probabilities = () => () => tf.slice(currentOf(group.id), [k * n], [n]);
-    if (mode === 'noise') return noiseQuantizers({ bits: group.bits, probabilities, seed: options.seed, ...noiseOptions(options) });
-    if (mode === 'direct') return directQuantizers({ bits: group.bits, probabilities });
+    const slice = { probabilities: () => () => currentOf(group.id), probabilityOffset: k * group.bits.length, kernels };
+    if (mode === 'noise') return noiseQuantizers({ bits: group.bits, seed: options.seed, ...slice, ...noiseOptions(options) });
+    if (mode === 'direct') return directQuantizers({ bits: group.bits, ...slice });
     return plainQuantizers;
   };
 
@@ -176,13 +185,19 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
         return tf.tidy(() => {
           const p = currentOf(group.id);
           const skipped = state.skipped.get(group.id);
-          const terms: tf.Tensor4D[] = [];
+          const outputs: tf.Tensor4D[] = [];
+          const indices: number[] = [];
           ops.forEach((op, k) => {
             // A zero op contributes P_k·0: nothing to compute.
             if (op.primitive.kind === 'zero' || skipped?.has(k)) return;
-            terms.push(tf.mul(op.apply(x, ctx), tf.sum(tf.slice(p, [k * n], [n]))));
+            outputs.push(op.apply(x, ctx));
+            indices.push(k);
           });
-          if (terms.length === 0) return tf.zeros([x.shape[0], x.shape[1], x.shape[2], step.outChannels]);
+          if (outputs.length === 0) return tf.zeros([x.shape[0], x.shape[1], x.shape[2], step.outChannels]);
+          if (kernels === 'fused' && fusedKernelsAvailable()) {
+            return fusedWeightedSum(outputs, p, { weighting: 'opTotal', terms: indices, perOp: n, offset: 0 });
+          }
+          const terms = outputs.map((y, j) => tf.mul<tf.Tensor4D>(y, tf.sum(tf.slice(p, [indices[j]! * n], [n]))));
           return terms.length === 1 ? terms[0]! : (tf.addN(terms) as tf.Tensor4D);
         });
       },

@@ -1,0 +1,99 @@
+import { tf } from '@quantnas/core-ops';
+
+// Fused kernels run as plain loops over Float32Arrays, on the cpu backend's arrays and directly on
+// the wasm backend's heap (no copies): each replaces a chain of small tfjs kernels whose dispatch,
+// not arithmetic, dominated a search step.
+
+type TensorInfo = tf.TensorInfo;
+type Attrs = tf.NamedAttrMap;
+
+/** The backends that run fused kernels. */
+export const FUSED_BACKENDS = ['cpu', 'wasm'] as const;
+type FusedBackend = (typeof FUSED_BACKENDS)[number];
+
+export interface FusedKernel {
+  readonly name: string;
+  /** Input names in the order `compute` receives them. */
+  inputNames(attrs: Attrs): readonly string[];
+  /** Output shapes, from the input shapes (in `inputNames` order). */
+  outputShapes(inputShapes: readonly (readonly number[])[], attrs: Attrs): number[][];
+  /** Fills every element of every output (wasm outputs start uninitialised). */
+  compute(inputs: readonly Float32Array[], outputs: readonly Float32Array[], inputShapes: readonly (readonly number[])[], attrs: Attrs): void;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const a = (attrs ?? {}) as Attrs;
+    const infos = kernel.inputNames(a).map((name) => {
+      const t = (inputs as Record<string, TensorInfo | undefined>)[name];
+      if (!t) throw new Error(`${kernel.name}: missing input '${name}'`);
+      if (t.dtype !== 'float32') throw new Error(`${kernel.name}: input '${name}' must be float32, got ${t.dtype}`);
+      return t;
+    });
+    const shapes = infos.map((t) => t.shape);
+    const outShapes = kernel.outputShapes(shapes, a);
+    const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+    if (backendName === 'wasm') {
+      const b = backend as unknown as WasmBackendLike;
+      // Allocate first: an allocation may grow the heap and detach views taken before it.
+      const outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
+      kernel.compute(
+        infos.map((t) => b.typedArrayFromHeap(t)),
+        outs.map((t) => b.typedArrayFromHeap(t)),
+        shapes,
+        a,
+      );
+      return outs.length === 1 ? outs[0]! : outs;
+    }
+    const b = backend as unknown as CpuBackendLike;
+    const outValues = outShapes.map((s) => new Float32Array(size(s)));
+    kernel.compute(
+      infos.map((t) => b.data.get(t.dataId).values as Float32Array),
+      outValues,
+      shapes,
+      a,
+    );
+    const outs = outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', outValues[i]!));
+    return outs.length === 1 ? outs[0]! : outs;
+  };
+}
+
+const registered = new Set<string>();
+
+/** Registers a fused kernel for every fused backend (idempotent) and returns its name. */
+export function registerFusedKernel(kernel: FusedKernel): string {
+  if (registered.has(kernel.name)) return kernel.name;
+  for (const backendName of FUSED_BACKENDS) {
+    if (!tf.getKernel(kernel.name, backendName)) tf.registerKernel({ kernelName: kernel.name, backendName, kernelFunc: kernelFunc(kernel, backendName) });
+  }
+  registered.add(kernel.name);
+  return kernel.name;
+}
+
+/** Registers a gradient once (tfjs warns on a second registration). */
+export function registerFusedGradient(config: tf.GradConfig): void {
+  if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
+}
+
+/** Whether the current backend runs the fused kernels (else callers take the composed path). */
+export function fusedKernelsAvailable(): boolean {
+  return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
+
+export function runFused(name: string, inputs: tf.NamedTensorMap, attrs: Attrs): tf.Tensor {
+  return tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+}
+
+export function runFusedMulti(name: string, inputs: tf.NamedTensorMap, attrs: Attrs): tf.Tensor[] {
+  return tf.engine().runKernel(name, inputs, attrs) as unknown as tf.Tensor[];
+}

@@ -1,0 +1,219 @@
+import { tf } from '@quantnas/core-ops';
+import { roundHalfEven } from '../integer.js';
+import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from './define-kernel.js';
+
+// The QAT quantizers of docs/method.md §4.1 as one kernel each way, computing in float32 the same
+// operations as the composed path (division, clip, half-to-even rounding, product), so the forward
+// values are identical to it:
+// - LSQ weights with a learned per-output-channel step on the last axis;
+// - HWGQ activations with a fixed step, or with a learned scalar step (LSQ on activations).
+
+type Attrs = tf.NamedAttrMap;
+const f32 = Math.fround;
+
+interface LsqAttrs {
+  readonly qn: number;
+  readonly qp: number;
+  readonly gradScale: number;
+}
+
+const lsqForward: FusedKernel = {
+  name: 'QnasLsq',
+  inputNames: () => ['w', 's'],
+  outputShapes: ([w]) => [[...w!]],
+  compute([w, s], [y], shapes, attrs) {
+    const { qn, qp } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(shapes[0]!, shapes[1]!);
+    const x = w!;
+    const st = s!;
+    const out = y!;
+    for (let i = 0; i < x.length; i++) {
+      const step = st[i % channels]!;
+      const v = f32(x[i]! / step);
+      out[i] = f32(roundHalfEven(v < -qn ? -qn : v > qp ? qp : v) * step);
+    }
+  },
+};
+
+/** dw = dy where −qn < w/s < qp, else 0. */
+const lsqGradInput: FusedKernel = {
+  name: 'QnasLsqGradInput',
+  inputNames: () => ['dy', 'w', 's'],
+  outputShapes: ([, w]) => [[...w!]],
+  compute([dy, w, s], [dw], shapes, attrs) {
+    const { qn, qp } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(shapes[1]!, shapes[2]!);
+    const x = w!;
+    const d = dy!;
+    const st = s!;
+    const out = dw!;
+    for (let i = 0; i < x.length; i++) {
+      const v = f32(x[i]! / st[i % channels]!);
+      out[i] = v > -qn && v < qp ? d[i]! : 0;
+    }
+  },
+};
+
+/** ds_c = g·Σ dy·(round(v) − v inside, qp at or above the top, −qn at or below the bottom). */
+const lsqGradStep: FusedKernel = {
+  name: 'QnasLsqGradStep',
+  inputNames: () => ['dy', 'w', 's'],
+  outputShapes: ([, , s]) => [[...s!]],
+  compute([dy, w, s], [ds], shapes, attrs) {
+    const { qn, qp, gradScale } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(shapes[1]!, shapes[2]!);
+    const acc = new Float64Array(channels);
+    const x = w!;
+    const d = dy!;
+    const st = s!;
+    for (let i = 0; i < x.length; i++) {
+      const c = i % channels;
+      const v = f32(x[i]! / st[c]!);
+      const e = v >= qp ? qp : v <= -qn ? -qn : roundHalfEven(v) - v;
+      acc[c]! += d[i]! * e;
+    }
+    const out = ds!;
+    for (let c = 0; c < channels; c++) out[c] = acc[c]! * gradScale;
+  },
+};
+
+function checkChannels(wShape: readonly number[], sShape: readonly number[]): number {
+  const channels = wShape[wShape.length - 1]!;
+  if (sShape.length !== 1 || sShape[0] !== channels) throw new Error(`LSQ: a step of shape [${sShape.join(', ')}] for a weight with ${channels} output channels`);
+  return channels;
+}
+
+interface HwgqAttrs {
+  /** Fixed step (unused when the step is an input). */
+  readonly step: number;
+  /** 2^b − 1. */
+  readonly levels: number;
+  readonly gradScale: number;
+}
+
+const hwgqForward: FusedKernel = {
+  name: 'QnasHwgq',
+  inputNames: () => ['x'],
+  outputShapes: ([x]) => [[...x!]],
+  compute([x], [y], _shapes, attrs) {
+    const { step, levels } = attrs as unknown as HwgqAttrs;
+    quantizeActivations(x!, y!, f32(step), f32(f32(step) * levels));
+  },
+};
+
+const hwgqGrad: FusedKernel = {
+  name: 'QnasHwgqGrad',
+  inputNames: () => ['dy', 'x'],
+  outputShapes: ([, x]) => [[...x!]],
+  compute([dy, x], [dx], _shapes, attrs) {
+    const { step, levels } = attrs as unknown as HwgqAttrs;
+    passInside(dy!, x!, dx!, f32(f32(step) * levels));
+  },
+};
+
+const hwgqLearnedForward: FusedKernel = {
+  name: 'QnasHwgqLearned',
+  inputNames: () => ['x', 's'],
+  outputShapes: ([x]) => [[...x!]],
+  compute([x, s], [y], _shapes, attrs) {
+    const { levels } = attrs as unknown as HwgqAttrs;
+    const step = s![0]!;
+    quantizeActivations(x!, y!, step, f32(step * levels));
+  },
+};
+
+const hwgqLearnedGradInput: FusedKernel = {
+  name: 'QnasHwgqLearnedGradInput',
+  inputNames: () => ['dy', 'x', 's'],
+  outputShapes: ([, x]) => [[...x!]],
+  compute([dy, x, s], [dx], _shapes, attrs) {
+    const { levels } = attrs as unknown as HwgqAttrs;
+    passInside(dy!, x!, dx!, f32(s![0]! * levels));
+  },
+};
+
+/** ds = g·Σ dy·(round(x/s) − x/s inside (0, clip), 2^b − 1 at or above the clip, 0 below 0). */
+const hwgqLearnedGradStep: FusedKernel = {
+  name: 'QnasHwgqLearnedGradStep',
+  inputNames: () => ['dy', 'x', 's'],
+  outputShapes: ([, , s]) => [[...s!]],
+  compute([dy, x, s], [ds], _shapes, attrs) {
+    const { levels, gradScale } = attrs as unknown as HwgqAttrs;
+    const step = s![0]!;
+    const clip = f32(step * levels);
+    const t = x!;
+    const d = dy!;
+    let acc = 0;
+    for (let i = 0; i < t.length; i++) {
+      const v = t[i]!;
+      if (v >= clip) acc += d[i]! * levels;
+      else if (v > 0) {
+        const q = f32(v / step);
+        acc += d[i]! * (roundHalfEven(q) - q);
+      }
+    }
+    ds![0] = acc * gradScale;
+  },
+};
+
+function quantizeActivations(x: Float32Array, y: Float32Array, step: number, clip: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const c = v < 0 ? 0 : v > clip ? clip : v;
+    y[i] = f32(roundHalfEven(f32(c / step)) * step);
+  }
+}
+
+function passInside(dy: Float32Array, x: Float32Array, dx: Float32Array, clip: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    dx[i] = v > 0 && v < clip ? dy[i]! : 0;
+  }
+}
+
+let ready = false;
+function register(): void {
+  if (ready) return;
+  for (const k of [lsqForward, lsqGradInput, lsqGradStep, hwgqForward, hwgqGrad, hwgqLearnedForward, hwgqLearnedGradInput, hwgqLearnedGradStep]) {
+    registerFusedKernel(k);
+  }
+  registerFusedGradient({
+    kernelName: lsqForward.name,
+    inputsToSave: ['w', 's'],
+    gradFunc: (dy, [w, s], attrs) => {
+      const inputs = { dy: dy as tf.Tensor, w: w!, s: s! };
+      return { w: () => runFused(lsqGradInput.name, inputs, attrs), s: () => runFused(lsqGradStep.name, inputs, attrs) };
+    },
+  });
+  registerFusedGradient({
+    kernelName: hwgqForward.name,
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x], attrs) => ({ x: () => runFused(hwgqGrad.name, { dy: dy as tf.Tensor, x: x! }, attrs) }),
+  });
+  registerFusedGradient({
+    kernelName: hwgqLearnedForward.name,
+    inputsToSave: ['x', 's'],
+    gradFunc: (dy, [x, s], attrs) => {
+      const inputs = { dy: dy as tf.Tensor, x: x!, s: s! };
+      return {
+        x: () => runFused(hwgqLearnedGradInput.name, inputs, attrs),
+        s: () => runFused(hwgqLearnedGradStep.name, inputs, attrs),
+      };
+    },
+  });
+  ready = true;
+}
+
+/** LSQ fake quantization, fused: same values and gradients as `lsqQuantize`. */
+export function fusedLsq<T extends tf.Tensor>(w: T, step: tf.Tensor1D, range: { qn: number; qp: number }, gradScale: number): T {
+  register();
+  return runFused(lsqForward.name, { w, s: step }, { qn: range.qn, qp: range.qp, gradScale } as unknown as Attrs) as T;
+}
+
+/** HWGQ with a fixed or learned step, fused: same values and gradients as `hwgqQuantize`. */
+export function fusedHwgq<T extends tf.Tensor>(x: T, levels: number, step: number | tf.Tensor, gradScale = 1): T {
+  register();
+  if (typeof step === 'number') return runFused(hwgqForward.name, { x }, { step, levels, gradScale: 1 }) as T;
+  if (step.size !== 1) throw new Error(`HWGQ: a learned step must be one value, got shape [${step.shape.join(', ')}]`);
+  return runFused(hwgqLearnedForward.name, { x, s: step }, { step: 0, levels, gradScale }) as T;
+}

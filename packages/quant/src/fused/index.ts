@@ -1,0 +1,5 @@
+export { FUSED_BACKENDS, fusedKernelsAvailable } from './define-kernel.js';
+export { fusedHwgq, fusedLsq } from './fake-quant.js';
+export { fusedNoiseMix, type NoiseMixAttrs } from './noise-mix.js';
+export { fillUnitNoise } from './unit-noise.js';
+export { fusedWeightedSum, type WeightedSumAttrs } from './weighted-sum.js';

@@ -1,0 +1,153 @@
+import { tf } from '@quantnas/core-ops';
+import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from './define-kernel.js';
+
+// y = Σ_j w_j·y_j with weights read from a probability vector p, in one kernel (and one backward
+// kernel per input). Two weightings:
+// - `opTotal`: w_j = P_k = Σ_{b<n} p[k·n + b] with k = terms[j]: a mixed op's output, each op
+//   weighted by its total probability over its bit-widths (docs/method.md §2);
+// - `normalized`: w_j = p[offset + j] / Σ_{b<m} p[offset + b]: direct quantization's mix of the
+//   per-bit-width quantized copies (docs/method.md §4.3).
+
+export interface WeightedSumAttrs {
+  readonly weighting: 'opTotal' | 'normalized';
+  /** `opTotal`: the op index k of each term; `normalized`: unused (term j is bit j). */
+  readonly terms: readonly number[];
+  /** `opTotal`: bit-widths per op (n). */
+  readonly perOp: number;
+  /** `normalized`: index in p of the first bit-width. */
+  readonly offset: number;
+}
+
+type Attrs = tf.NamedAttrMap;
+const attrsOf = (a: Attrs) => a as unknown as WeightedSumAttrs;
+// The forward kernel takes its inputs as an array (tfjs saves variadic inputs only from arrays):
+// terms at indices 0..m−1, p at index m.
+const forwardNames = (a: Attrs) => [...attrsOf(a).terms.map((_, j) => String(j)), String(attrsOf(a).terms.length)];
+const termNames = (a: Attrs) => attrsOf(a).terms.map((_, j) => `y${j}`);
+
+function checkSlice(p: Float32Array, start: number, count: number): void {
+  if (start < 0 || start + count > p.length) throw new Error(`weighted sum: probabilities ${start}..${start + count - 1} lie outside a vector of ${p.length}`);
+}
+
+/** The weight of each term, and the normaliser (1 for `opTotal`). */
+function weightsOf(p: Float32Array, at: WeightedSumAttrs): { w: Float64Array; total: number } {
+  const m = at.terms.length;
+  const w = new Float64Array(m);
+  if (at.weighting === 'opTotal') {
+    at.terms.forEach((k, j) => {
+      checkSlice(p, k * at.perOp, at.perOp);
+      let s = 0;
+      for (let b = 0; b < at.perOp; b++) s += p[k * at.perOp + b]!;
+      w[j] = s;
+    });
+    return { w, total: 1 };
+  }
+  checkSlice(p, at.offset, m);
+  let total = 0;
+  for (let j = 0; j < m; j++) total += p[at.offset + j]!;
+  for (let j = 0; j < m; j++) w[j] = p[at.offset + j]! / total;
+  return { w, total };
+}
+
+const forward: FusedKernel = {
+  name: 'QnasWeightedSum',
+  inputNames: forwardNames,
+  outputShapes: ([first]) => [[...first!]],
+  compute(inputs, [y], shapes, attrs) {
+    const at = attrsOf(attrs);
+    const m = at.terms.length;
+    for (let j = 1; j < m; j++) {
+      if (!tf.util.arraysEqual([...shapes[j]!], [...shapes[0]!])) throw new Error(`weighted sum: term ${j} has shape [${shapes[j]!.join(', ')}], term 0 [${shapes[0]!.join(', ')}]`);
+    }
+    const { w } = weightsOf(inputs[m]!, at);
+    const out = y!;
+    const y0 = inputs[0]!;
+    const w0 = w[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = w0 * y0[i]!;
+    for (let j = 1; j < m; j++) {
+      const yj = inputs[j]!;
+      const wj = w[j]!;
+      for (let i = 0; i < out.length; i++) out[i] += wj * yj[i]!;
+    }
+  },
+};
+
+/** dy_j = w_j·dy for the term `attrs.term`. */
+const gradTerm: FusedKernel = {
+  name: 'QnasWeightedSumGradTerm',
+  inputNames: () => ['dy', 'p'],
+  outputShapes: ([dy]) => [[...dy!]],
+  compute([dy, p], [out], _shapes, attrs) {
+    const at = attrsOf(attrs);
+    const wj = weightsOf(p!, at).w[(attrs as { term?: number }).term!]!;
+    const d = dy!;
+    const o = out!;
+    for (let i = 0; i < d.length; i++) o[i] = wj * d[i]!;
+  },
+};
+
+/**
+ * dp from s_j = Σ dy·y_j: `opTotal` adds s_j to each p of op k; `normalized` gives
+ * dp_j = s_j / P − Σ_b s_b·p_b / P² (P the slice's total). Zero elsewhere.
+ */
+const gradProb: FusedKernel = {
+  name: 'QnasWeightedSumGradProb',
+  inputNames: (a) => ['dy', ...termNames(a), 'p'],
+  outputShapes: (shapes) => [[...shapes[shapes.length - 1]!]],
+  compute(inputs, [dp], _shapes, attrs) {
+    const at = attrsOf(attrs);
+    const m = at.terms.length;
+    const d = inputs[0]!;
+    const p = inputs[m + 1]!;
+    const s = new Float64Array(m);
+    for (let j = 0; j < m; j++) {
+      const yj = inputs[j + 1]!;
+      let acc = 0;
+      for (let i = 0; i < d.length; i++) acc += d[i]! * yj[i]!;
+      s[j] = acc;
+    }
+    const out = dp!;
+    out.fill(0);
+    if (at.weighting === 'opTotal') {
+      at.terms.forEach((k, j) => {
+        for (let b = 0; b < at.perOp; b++) out[k * at.perOp + b] = out[k * at.perOp + b]! + s[j]!;
+      });
+      return;
+    }
+    const { total } = weightsOf(p, at);
+    let weighted = 0;
+    for (let j = 0; j < m; j++) weighted += s[j]! * p[at.offset + j]!;
+    for (let j = 0; j < m; j++) out[at.offset + j] = s[j]! / total - weighted / (total * total);
+  },
+};
+
+let ready = false;
+function register(): void {
+  if (ready) return;
+  for (const k of [forward, gradTerm, gradProb]) registerFusedKernel(k);
+  registerFusedGradient({
+    kernelName: forward.name,
+    saveAllInputs: true,
+    gradFunc: (dy, saved, attrs) => {
+      const p = saved[saved.length - 1]!;
+      const terms = saved.slice(0, -1);
+      const grads: Record<string, () => tf.Tensor> = {
+        [String(terms.length)]: () => runFused(gradProb.name, { dy: dy as tf.Tensor, ...Object.fromEntries(terms.map((t, j) => [`y${j}`, t])), p }, attrs),
+      };
+      terms.forEach((_, j) => {
+        grads[String(j)] = () => runFused(gradTerm.name, { dy: dy as tf.Tensor, p }, { ...attrs, term: j });
+      });
+      return grads;
+    },
+  });
+  ready = true;
+}
+
+/** Σ_j w_j·terms[j], the weights read from `p` as `attrs.weighting` says. */
+export function fusedWeightedSum<T extends tf.Tensor>(terms: readonly T[], p: tf.Tensor1D, attrs: WeightedSumAttrs): T {
+  register();
+  if (terms.length === 0) throw new Error('weighted sum: no terms');
+  if (terms.length !== attrs.terms.length) throw new Error(`weighted sum: ${terms.length} tensors for ${attrs.terms.length} terms`);
+  const inputs = [...terms, p] as unknown as tf.NamedTensorMap;
+  return runFused(forward.name, inputs, { ...attrs, terms: [...attrs.terms] }) as T;
+}
