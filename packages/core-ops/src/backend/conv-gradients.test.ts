@@ -6,6 +6,7 @@ import { tf } from '../tf.js';
 import type { ResolvedBackend } from '../backend.js';
 import { initBackend } from './select.js';
 import { probeWebGpu } from './webgpu.js';
+import { filterGradientTuning } from './kernels/Conv2DBackpropFilter.js';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
@@ -48,6 +49,9 @@ conv2dCases.push(
   { x: [1, 7, 5, 3], w: [3, 3, 3, 2], stride: [2, 1], pad: 'same' },
   { x: [2, 5, 6, 2], w: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
   { x: [2, 6, 5, 2], w: [3, 3, 2, 3], stride: 2, pad: [[0, 0], [0, 2], [3, 1], [0, 0]] },
+  // Wide outputs: the wasm filter gradient as a GEMM.
+  { x: [2, 7, 6, 5], w: [3, 3, 5, 24], stride: 1, pad: 'same' },
+  { x: [2, 5, 6, 3], w: [1, 5, 3, 32], stride: 1, pad: 'valid' },
 );
 
 const depthwiseCases: ConvCase[] = [];
@@ -132,6 +136,17 @@ if (webgpuSkipReason && !requireWebGpu) {
 describe('wasm conv kernels match the cpu backend', () => {
   it.each(conv2dCases.map((c) => [label(c), c] as const))('conv2d %s', async (_, c) => {
     await expectMatchesCpu('wasm', c, 1e-5);
+  });
+
+  it('conv2d filter gradient as a GEMM over an im2col budget it exceeds (built and summed in parts)', async () => {
+    const budget = filterGradientTuning.im2colFloats;
+    // 3·3·4 rows × 12·12 positions per image: three images per part, five images in two parts.
+    filterGradientTuning.im2colFloats = 36 * 144 * 3;
+    try {
+      await expectMatchesCpu('wasm', { x: [5, 12, 12, 4], w: [3, 3, 4, 24], stride: 1, pad: 'same' }, 1e-5);
+    } finally {
+      filterGradientTuning.im2colFloats = budget;
+    }
   });
 
   it.each(depthwiseCases.map((c) => [label(c), c] as const))('%s', async (_, c) => {

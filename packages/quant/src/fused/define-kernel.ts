@@ -1,4 +1,5 @@
 import { tf } from '@quantnas/core-ops';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 // Fused kernels run as plain loops over Float32Arrays, on the cpu backend's arrays and directly on
 // the wasm backend's heap (no copies): each replaces a chain of small tfjs kernels whose dispatch,
@@ -11,19 +12,43 @@ type Attrs = tf.NamedAttrMap;
 export const FUSED_BACKENDS = ['cpu', 'wasm'] as const;
 type FusedBackend = (typeof FUSED_BACKENDS)[number];
 
+/** On wasm: the SIMD loops and the heap offsets of the kernel's inputs and outputs. */
+export interface SimdContext {
+  readonly k: SimdKernels;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+}
+
 export interface FusedKernel {
   readonly name: string;
   /** Input names in the order `compute` receives them. */
   inputNames(attrs: Attrs): readonly string[];
   /** Output shapes, from the input shapes (in `inputNames` order). */
   outputShapes(inputShapes: readonly (readonly number[])[], attrs: Attrs): number[][];
-  /** Fills every element of every output (wasm outputs start uninitialised). */
-  compute(inputs: readonly Float32Array[], outputs: readonly Float32Array[], inputShapes: readonly (readonly number[])[], attrs: Attrs): void;
+  /**
+   * Fills every element of every output (wasm outputs start uninitialised), with the SIMD loops
+   * where `simd` is given and the kernel has them.
+   */
+  compute(
+    inputs: readonly Float32Array[],
+    outputs: readonly Float32Array[],
+    inputShapes: readonly (readonly number[])[],
+    attrs: Attrs,
+    simd: SimdContext | null,
+  ): void;
 }
 
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  wasm: { asm?: { memory?: unknown } };
+}
+
+/** The SIMD loops on this backend's heap, when it exposes its memory and the engine has SIMD. */
+function simdOf(b: WasmBackendLike): SimdKernels | null {
+  const memory = b.wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? simdKernels(memory) : null;
 }
 
 interface CpuBackendLike {
@@ -47,11 +72,14 @@ function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFu
       const b = backend as unknown as WasmBackendLike;
       // Allocate first: an allocation may grow the heap and detach views taken before it.
       const outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
+      const k = simdOf(b);
+      const offset = (t: TensorInfo) => b.dataIdMap.get(t.dataId)!.memoryOffset;
       kernel.compute(
         infos.map((t) => b.typedArrayFromHeap(t)),
         outs.map((t) => b.typedArrayFromHeap(t)),
         shapes,
         a,
+        k ? { k, inputs: infos.map(offset), outputs: outs.map(offset) } : null,
       );
       return outs.length === 1 ? outs[0]! : outs;
     }
@@ -62,6 +90,7 @@ function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFu
       outValues,
       shapes,
       a,
+      null,
     );
     const outs = outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', outValues[i]!));
     return outs.length === 1 ? outs[0]! : outs;
@@ -88,6 +117,11 @@ export function registerFusedGradient(config: tf.GradConfig): void {
 /** Whether the current backend runs the fused kernels (else callers take the composed path). */
 export function fusedKernelsAvailable(): boolean {
   return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
+
+/** Whether fused kernels on the current backend run their SIMD loops (wasm with SIMD). */
+export function fusedSimdActive(): boolean {
+  return tf.getBackend() === 'wasm' && simdOf(tf.backend() as unknown as WasmBackendLike) !== null;
 }
 
 export function runFused(name: string, inputs: tf.NamedTensorMap, attrs: Attrs): tf.Tensor {

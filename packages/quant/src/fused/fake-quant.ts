@@ -95,9 +95,10 @@ const hwgqForward: FusedKernel = {
   name: 'QnasHwgq',
   inputNames: () => ['x'],
   outputShapes: ([x]) => [[...x!]],
-  compute([x], [y], _shapes, attrs) {
+  compute([x], [y], _shapes, attrs, simd) {
     const { step, levels } = attrs as unknown as HwgqAttrs;
-    quantizeActivations(x!, y!, f32(step), f32(f32(step) * levels));
+    if (simd) simd.k.hwgq(simd.inputs[0]!, simd.outputs[0]!, x!.length, f32(step), f32(f32(step) * levels));
+    else quantizeActivations(x!, y!, f32(step), f32(f32(step) * levels));
   },
 };
 
@@ -105,9 +106,10 @@ const hwgqGrad: FusedKernel = {
   name: 'QnasHwgqGrad',
   inputNames: () => ['dy', 'x'],
   outputShapes: ([, x]) => [[...x!]],
-  compute([dy, x], [dx], _shapes, attrs) {
+  compute([dy, x], [dx], _shapes, attrs, simd) {
     const { step, levels } = attrs as unknown as HwgqAttrs;
-    passInside(dy!, x!, dx!, f32(f32(step) * levels));
+    if (simd) simd.k.passInside(simd.inputs[0]!, simd.inputs[1]!, simd.outputs[0]!, x!.length, f32(f32(step) * levels));
+    else passInside(dy!, x!, dx!, f32(f32(step) * levels));
   },
 };
 
@@ -115,10 +117,11 @@ const hwgqLearnedForward: FusedKernel = {
   name: 'QnasHwgqLearned',
   inputNames: () => ['x', 's'],
   outputShapes: ([x]) => [[...x!]],
-  compute([x, s], [y], _shapes, attrs) {
+  compute([x, s], [y], _shapes, attrs, simd) {
     const { levels } = attrs as unknown as HwgqAttrs;
     const step = s![0]!;
-    quantizeActivations(x!, y!, step, f32(step * levels));
+    if (simd) simd.k.hwgq(simd.inputs[0]!, simd.outputs[0]!, x!.length, step, f32(step * levels));
+    else quantizeActivations(x!, y!, step, f32(step * levels));
   },
 };
 
@@ -126,9 +129,10 @@ const hwgqLearnedGradInput: FusedKernel = {
   name: 'QnasHwgqLearnedGradInput',
   inputNames: () => ['dy', 'x', 's'],
   outputShapes: ([, x]) => [[...x!]],
-  compute([dy, x, s], [dx], _shapes, attrs) {
+  compute([dy, x, s], [dx], _shapes, attrs, simd) {
     const { levels } = attrs as unknown as HwgqAttrs;
-    passInside(dy!, x!, dx!, f32(s![0]! * levels));
+    if (simd) simd.k.passInside(simd.inputs[0]!, simd.inputs[1]!, simd.outputs[0]!, x!.length, f32(s![0]! * levels));
+    else passInside(dy!, x!, dx!, f32(s![0]! * levels));
   },
 };
 

@@ -8,7 +8,7 @@ import { lsqGradScale, lsqQuantize, lsqRange } from '../lsq.js';
 import { noiseQuantizers } from '../noise-quantizers.js';
 import type { NoiseGradient, NoiseKind } from '../quant-noise.js';
 import type { QuantKernels } from '../quant-kernels.js';
-import { fusedKernelsAvailable } from './define-kernel.js';
+import { fusedKernelsAvailable, fusedSimdActive } from './define-kernel.js';
 import { fusedHwgq, fusedLsq } from './fake-quant.js';
 import { fillUnitNoise } from './unit-noise.js';
 import { fusedWeightedSum } from './weighted-sum.js';
@@ -117,8 +117,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       if (previous) await tf.setBackend(previous);
     });
 
-    it('run on this backend', () => {
+    it(`run on this backend${backend === 'wasm' ? ', with their SIMD loops' : ''}`, () => {
       expect(fusedKernelsAvailable()).toBe(true);
+      expect(fusedSimdActive()).toBe(backend === 'wasm');
     });
 
     for (const c of noiseCases) {

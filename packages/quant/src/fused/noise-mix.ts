@@ -85,7 +85,7 @@ const forward: FusedKernel = {
   name: 'QnasNoiseMix',
   inputNames: () => ['t', 'p'],
   outputShapes: ([t]) => [[...t!]],
-  compute([t, p], [y], _shapes, attrs) {
+  compute([t, p], [y], _shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const m = mixOf(p!, at);
     let s = 0;
@@ -95,6 +95,13 @@ const forward: FusedKernel = {
     const out = y!;
     const relu = at.relu;
     const count = at.noise ? m.noisy.length : 0;
+    if (simd && count <= 2 && (count === 0 || at.kind === 'uniform')) {
+      const [xp] = simd.inputs as [number];
+      const range = count > 0 ? simd.k.range(xp, x.length, relu) : 0;
+      const c = m.noisy.map((b, j) => range * m.a[b]! * m.inv[j]!);
+      simd.k.noiseMix(xp, simd.outputs[0]!, x.length, relu, scale, count, (m.keys[0] ?? 0) | 0, c[0] ?? 0, (m.keys[1] ?? 0) | 0, c[1] ?? 0);
+      return;
+    }
     if (count === 0) {
       for (let i = 0; i < x.length; i++) {
         const u = relu && x[i]! < 0 ? 0 : x[i]!;
@@ -135,12 +142,16 @@ const gradInput: FusedKernel = {
   name: 'QnasNoiseMixGradInput',
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, t]) => [[...t!]],
-  compute([dy, t, p], [dt], _shapes, attrs) {
+  compute([dy, t, p], [dt], _shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const m = mixOf(p!, at);
     let s = 0;
     for (let b = 0; b < m.a.length; b++) s += m.a[b]!;
     const g = at.through || !at.noise ? m.f + s : m.f;
+    if (simd) {
+      simd.k.scaleMasked(simd.inputs[0]!, simd.inputs[1]!, simd.outputs[0]!, t!.length, g, at.relu);
+      return;
+    }
     const d = dy!;
     const x = t!;
     const out = dt!;
@@ -157,7 +168,7 @@ const gradProb: FusedKernel = {
   name: 'QnasNoiseMixGradProb',
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, , p]) => [[...p!]],
-  compute([dy, t, p], [dp], _shapes, attrs) {
+  compute([dy, t, p], [dp], _shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const m = mixOf(p!, at);
     const d = dy!;
@@ -167,7 +178,12 @@ const gradProb: FusedKernel = {
     const xi = xiAt(at.kind);
     let dSum = 0;
     const nSum = new Float64Array(count);
-    if (count === 0) {
+    if (simd && count <= 2 && (count === 0 || at.kind === 'uniform')) {
+      simd.k.noiseMixSums(simd.inputs[0]!, simd.inputs[1]!, x.length, relu, count, (m.keys[0] ?? 0) | 0, (m.keys[1] ?? 0) | 0);
+      dSum = simd.k.sumDot();
+      if (count > 0) nSum[0] = simd.k.sumNoise0();
+      if (count > 1) nSum[1] = simd.k.sumNoise1();
+    } else if (count === 0) {
       for (let i = 0; i < x.length; i++) dSum += d[i]! * (relu && x[i]! < 0 ? 0 : x[i]!);
     } else if (count === 2) {
       const [k0, k1] = m.keys as [number, number];
@@ -188,7 +204,7 @@ const gradProb: FusedKernel = {
         for (let j = 0; j < count; j++) nSum[j]! += g * xi(m.keys[j]!, i);
       }
     }
-    const range = count > 0 ? rangeOf(x, relu) : 0;
+    const range = count === 0 ? 0 : simd ? simd.k.range(simd.inputs[1]!, x.length, relu) : rangeOf(x, relu);
     const n = at.bits.length;
     const gb = new Float64Array(n).fill(dSum);
     m.noisy.forEach((b, j) => {

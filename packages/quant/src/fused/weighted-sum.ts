@@ -53,7 +53,7 @@ const forward: FusedKernel = {
   name: 'QnasWeightedSum',
   inputNames: forwardNames,
   outputShapes: ([first]) => [[...first!]],
-  compute(inputs, [y], shapes, attrs) {
+  compute(inputs, [y], shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const m = at.terms.length;
     for (let j = 1; j < m; j++) {
@@ -61,6 +61,10 @@ const forward: FusedKernel = {
     }
     const { w } = weightsOf(inputs[m]!, at);
     const out = y!;
+    if (simd) {
+      for (let j = 0; j < m; j++) simd.k.axpy(simd.inputs[j]!, simd.outputs[0]!, out.length, w[j]!, j === 0);
+      return;
+    }
     const y0 = inputs[0]!;
     const w0 = w[0]!;
     for (let i = 0; i < out.length; i++) out[i] = w0 * y0[i]!;
@@ -77,10 +81,14 @@ const gradTerm: FusedKernel = {
   name: 'QnasWeightedSumGradTerm',
   inputNames: () => ['dy', 'p'],
   outputShapes: ([dy]) => [[...dy!]],
-  compute([dy, p], [out], _shapes, attrs) {
+  compute([dy, p], [out], _shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const wj = weightsOf(p!, at).w[(attrs as { term?: number }).term!]!;
     const d = dy!;
+    if (simd) {
+      simd.k.axpy(simd.inputs[0]!, simd.outputs[0]!, d.length, wj, true);
+      return;
+    }
     const o = out!;
     for (let i = 0; i < d.length; i++) o[i] = wj * d[i]!;
   },
@@ -94,13 +102,17 @@ const gradProb: FusedKernel = {
   name: 'QnasWeightedSumGradProb',
   inputNames: (a) => ['dy', ...termNames(a), 'p'],
   outputShapes: (shapes) => [[...shapes[shapes.length - 1]!]],
-  compute(inputs, [dp], _shapes, attrs) {
+  compute(inputs, [dp], _shapes, attrs, simd) {
     const at = attrsOf(attrs);
     const m = at.terms.length;
     const d = inputs[0]!;
     const p = inputs[m + 1]!;
     const s = new Float64Array(m);
     for (let j = 0; j < m; j++) {
+      if (simd) {
+        s[j] = simd.k.dot(simd.inputs[0]!, simd.inputs[j + 1]!, d.length);
+        continue;
+      }
       const yj = inputs[j + 1]!;
       let acc = 0;
       for (let i = 0; i < d.length; i++) acc += d[i]! * yj[i]!;

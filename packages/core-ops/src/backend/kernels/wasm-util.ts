@@ -22,6 +22,18 @@ export class Scratch {
     return out;
   }
 
+  /** A new uninitialised float32 tensor on the wasm heap, released like `run`'s outputs. */
+  alloc(shape: number[]): TensorInfo {
+    const out = (this.backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo }).makeOutput(shape, 'float32');
+    this.owned.push(out);
+    return out;
+  }
+
+  /** A view of a tensor's data in the wasm heap; valid until the next allocation. */
+  view(t: TensorInfo): Float32Array {
+    return (this.backend as unknown as { typedArrayFromHeap(t: TensorInfo): Float32Array }).typedArrayFromHeap(t);
+  }
+
   /** Releases every intermediate except `result`, which the engine takes over. */
   release(result: TensorInfo): TensorInfo {
     for (const t of this.owned) if (t !== result) this.backend.disposeData(t.dataId);
