@@ -20,7 +20,7 @@ export { imresize, bicubicUpscale, bicubicDownscale, contributions, cubic } from
 
 // Data root, caches and sets
 export type { Env, DataRootOptions, DataRootCandidate } from './data-root.js';
-export { resolveDataRoot, dataRootCandidates, findRepoRoot } from './data-root.js';
+export { resolveDataRoot, dataRootCandidates, findRepoRoot, userDataRoot, requireSets, FETCH_COMMAND } from './data-root.js';
 export { resolveCacheDir } from './cache-dir.js';
 export type { LrCacheKey } from './lr-cache.js';
 export { lrCachePath, cachedBicubicLr } from './lr-cache.js';
