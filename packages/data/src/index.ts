@@ -48,3 +48,9 @@ export type {
   SkippedImage,
 } from './patches.js';
 export { createPatchSampler, DEFAULT_PATCH_CACHE_BYTES } from './patches.js';
+
+// Downloading the SR sets
+export type { FetchEvent, FetchFile, FetchManifest, FetchOptions, FetchResult, FetchSetName } from './fetch/fetch-sets.js';
+export { fetchSets, FETCH_SETS, FETCH_MANIFEST, DEFAULT_FETCH_BASE_URL } from './fetch/fetch-sets.js';
+export { decodeBmp, encodeBmp } from './fetch/bmp.js';
+export { sha256Pixels } from './fetch/pixels-hash.js';
