@@ -12,7 +12,7 @@ export function createProgress(io: CliIo, title: string): Progress {
   if (!io.interactive) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${title} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {label}`,
+      format: `${title} [{bar}] {percentage}% | step {value} of {total} | ETA {eta_formatted} | {label}`,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
