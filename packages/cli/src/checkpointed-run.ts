@@ -45,7 +45,8 @@ export async function runCheckpointed<T extends { readonly completed: boolean }>
     if (options.json) {
       io.stdout(JSON.stringify({ completed: false, step: stopped.step, total_steps: stopped.totalSteps, checkpoint: stopped.checkpoint }) + '\n');
     }
-    throw new UsageError(`stopped at step ${stopped.step} of ${stopped.totalSteps}; checkpoint ${stopped.checkpoint}; rerun with --resume to continue`);
+    const hint = io.continueHint ?? 'rerun with --resume to continue';
+    throw new UsageError(`stopped at step ${stopped.step} of ${stopped.totalSteps}; checkpoint ${stopped.checkpoint}; ${hint}`);
   }
   return result as Extract<T, { readonly completed: true }>;
 }

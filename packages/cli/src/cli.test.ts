@@ -2,12 +2,14 @@ import { mkdtemp, readFile, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@quantnas/core-ops';
-import { decodePng, resolveDataRoot } from '@quantnas/data';
+import { decodePng } from '@quantnas/data';
+import { testDataRoot } from '@quantnas/data/test-helpers';
 import { runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, runCli as run, tinyBasicGenotype } from './test-helpers.js';
 
-const dataRoot = resolveDataRoot();
+const dataRoot = testDataRoot('cli: the commands on the SR data') ?? '';
+const withData = it.skipIf(dataRoot === '');
 let work: string;
 
 beforeAll(async () => {
@@ -33,7 +35,7 @@ describe('--help', () => {
 });
 
 describe('eval --model bicubic', () => {
-  it('prints the benchmark JSON shape on Set5 x4, honouring QUANTNAS_DATA', async () => {
+  withData('prints the benchmark JSON shape on Set5 x4, honouring QUANTNAS_DATA', async () => {
     const result = await run(['eval', '--model', 'bicubic', '--scale', '4', '--sets', 'Set5', '--json'], {
       QUANTNAS_DATA: dataRoot,
     });
@@ -45,17 +47,17 @@ describe('eval --model bicubic', () => {
     expect(Math.abs(json.sets.Set5.ssim - 0.8104)).toBeLessThan(0.002);
   });
 
-  it('prints a table for people', async () => {
+  withData('prints a table for people', async () => {
     const result = await run(['eval', '--model', 'bicubic', '--scale', '3', '--sets', 'Set5', '--data', dataRoot]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Set5\s+5\s+30\.(39|40)\s+0\.\d{4}/);
   });
 
-  it('names an unknown set and the available ones', async () => {
+  withData('names an unknown set and the available ones', async () => {
     expectOneLineError(await run(['eval', '--model', 'bicubic', '--sets', 'Set6', '--data', dataRoot]), 'Set6', 'Set5');
   });
 
-  it('names an unknown model', async () => {
+  withData('names an unknown model', async () => {
     expectOneLineError(await run(['eval', '--model', 'edsr', '--sets', 'Set5', '--data', dataRoot]), "unknown model 'edsr'");
   });
 
@@ -65,7 +67,7 @@ describe('eval --model bicubic', () => {
     expectOneLineError(await run(['eval', '--model', 'bicubic', '--sets', 'Set5'], { QUANTNAS_DATA: missing }), missing);
   });
 
-  it('names a file that pairs.csv lists but that does not exist', async () => {
+  withData('names a file that pairs.csv lists but that does not exist', async () => {
     const root = join(work, 'broken-root');
     await cp(join(dataRoot, 'Set5'), join(root, 'Set5'), { recursive: true });
     const csvPath = join(root, 'Set5', 'pairs.csv');
@@ -74,12 +76,12 @@ describe('eval --model bicubic', () => {
     expectOneLineError(await run(['eval', '--model', 'bicubic', '--sets', 'Set5', '--data', root]), 'missing-birdx4.png');
   });
 
-  it('rejects a bad scale', async () => {
+  withData('rejects a bad scale', async () => {
     expectOneLineError(await run(['eval', '--model', 'bicubic', '--scale', 'four', '--data', dataRoot]), "'four'");
   });
 });
 
-describe('eval --model <.qnas | training dir>', () => {
+describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
   let trained: string;
   let model: string;
 
@@ -168,7 +170,7 @@ describe('eval --model <.qnas | training dir>', () => {
 });
 
 describe('downscale', () => {
-  it.each([2, 3, 4])('reproduces the shipped Set5 LR files at x%i, pixel for pixel', async (scale) => {
+  withData.each([2, 3, 4])('reproduces the shipped Set5 LR files at x%i, pixel for pixel', async (scale) => {
     for (const name of ['baby', 'bird', 'butterfly', 'head', 'woman']) {
       const out = join(work, `${name}x${scale}.png`);
       const result = await run(['downscale', '--scale', String(scale), join(dataRoot, 'Set5', 'HR', `${name}.png`), out]);
@@ -180,7 +182,7 @@ describe('downscale', () => {
     }
   });
 
-  it('rejects a truncated PNG, naming it, and writes nothing', async () => {
+  withData('rejects a truncated PNG, naming it, and writes nothing', async () => {
     const truncated = join(work, 'truncated.png');
     const bytes = await readFile(join(dataRoot, 'Set5', 'HR', 'bird.png'));
     await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
@@ -202,7 +204,7 @@ describe('downscale', () => {
 });
 
 describe('sets', () => {
-  it('lists the sets at the data root as JSON', async () => {
+  withData('lists the sets at the data root as JSON', async () => {
     await mkdir(work, { recursive: true });
     const result = await run(['sets', '--json', '--data', dataRoot]);
     expect(result.code).toBe(0);

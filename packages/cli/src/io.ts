@@ -5,6 +5,12 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** True when stderr is a terminal: progress bars are drawn only then. */
   interactive: boolean;
+  /**
+   * How to continue a stopped checkpointed stage, when the command that runs it is not the one the
+   * user typed (`quantnas run` drives search and train): the stage's stop message says this instead
+   * of `--resume`.
+   */
+  continueHint?: string;
 }
 
 export function processIo(): CliIo {

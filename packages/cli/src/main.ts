@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { DataError } from '@quantnas/data';
 import { benchCommand } from './commands/bench.js';
+import { dataCommand } from './commands/data.js';
 import { downscaleCommand } from './commands/downscale.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -22,12 +23,13 @@ export function createProgram(io: CliIo): Command {
     .description(
       'Quantization-aware architecture search for image super-resolution, and integer inference on CPU. ' +
         'Data (Set5, Set14, B100, T91, BSD200) is read from --data DIR, else $QUANTNAS_DATA, else ' +
-        '../shared/data/sr next to the repository, else the per-user data directory.',
+        '../shared/data/sr next to the repository, else the per-user data directory, where `quantnas data fetch` ' +
+        'downloads it.',
     )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  const commands = [runCommand(io, createProgram), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), benchCommand(io)];
+  const commands = [runCommand(io, createProgram), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), dataCommand(io), benchCommand(io)];
   for (const command of commands) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);

@@ -12,7 +12,7 @@ export function createProgress(io: CliIo, title: string): Progress {
   if (!io.interactive) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${title} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {label}`,
+      format: `${title} [{bar}] {percentage}% | step {value} of {total} | ETA {eta_formatted} | {label}`,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
@@ -28,6 +28,38 @@ export function createProgress(io: CliIo, title: string): Progress {
       } else {
         bar.setTotal(total);
         bar.update(value, { label });
+      }
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** A progress bar over bytes (MiB done of total, rate and ETA) on an interactive terminal, nothing otherwise. */
+export function createByteProgress(io: CliIo, title: string): Progress {
+  if (!io.interactive) return { update: () => {}, stop: () => {} };
+  const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${title} [{bar}] {percentage}% | {done}/{all} MiB | ETA {eta_formatted} | {label}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 200,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(value, total, label) {
+      const payload = { label, done: mib(value), all: mib(total) };
+      if (!started) {
+        bar.start(total, value, payload);
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(value, payload);
       }
     },
     stop() {

@@ -9,11 +9,17 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the command line in-process with captured output, no terminal, and the given environment. */
+/**
+ * Runs the command line in-process with captured output and no terminal. It sees the test process's
+ * environment (so data given through QUANTNAS_DATA reaches it, as it reaches a user's shell), with
+ * `env` set on top; a variable set to undefined there is removed.
+ */
 export async function runCli(argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env, interactive: false };
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: merged, interactive: false };
   const code = await main(argv, io);
   return { code, stdout, stderr };
 }

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveCacheDir } from './cache-dir.js';
-import { dataRootCandidates, findRepoRoot, resolveDataRoot } from './data-root.js';
+import { dataRootCandidates, findRepoRoot, requireSets, resolveDataRoot, userDataRoot } from './data-root.js';
 import { DataError } from './errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quantnas-data-root-'));
@@ -72,13 +72,13 @@ describe('resolveDataRoot', () => {
     expect(message).not.toContain('\n');
   });
 
-  it('finds the real repository root from this module and the shared data beside it', () => {
+  it('finds the real repository root from this module, and looks for the data beside it', () => {
     const here = dirname(fileURLToPath(import.meta.url));
     const repo = findRepoRoot(here);
     expect(repo).toBeDefined();
     expect(findRepoRoot(join(here, '..', 'dist'))).toBe(repo);
-    // Tests read the shared data in place, through this same resolution.
-    expect(resolveDataRoot()).toMatch(/sr$/);
+    // The folder beside the checkout is the first implicit place looked, whether or not it exists.
+    expect(dataRootCandidates({ env: {} })[0]).toEqual({ path: resolve(repo!, '..', 'shared', 'data', 'sr'), origin: 'repository' });
   });
 });
 
@@ -87,5 +87,23 @@ describe('resolveCacheDir', () => {
     expect(resolveCacheDir({ QUANTNAS_CACHE: '/c/q', XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/c/q');
     expect(resolveCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/x/quantnas');
     expect(resolveCacheDir({ HOME: '/h' })).toBe('/h/.cache/quantnas');
+  });
+});
+
+describe('requireSets', () => {
+  it('passes when every set is there and names the missing ones and the fetch command otherwise', () => {
+    const root = join(tmp, 'partial');
+    mkdirSync(join(root, 'Set5'), { recursive: true });
+    expect(() => requireSets(root, ['Set5'])).not.toThrow();
+    expect(() => requireSets(root, ['Set5', 'T91', 'BSD200'])).toThrow(
+      new DataError(`${root} lacks T91, BSD200: run \`quantnas data fetch --sets T91,BSD200 --dir ${root}\` to download them, or pass --data DIR`, root),
+    );
+  });
+
+  it('the no-data error says how to fetch the data, and where it goes', () => {
+    const repo = fakeCheckout('no-data-fetch', false).repo;
+    const env = { HOME: join(tmp, 'nohome'), XDG_DATA_HOME: join(tmp, 'xdg-empty') };
+    expect(() => resolveDataRoot({ env, repoRoot: repo })).toThrow(/Run `quantnas data fetch` to download .* into .*xdg-empty\/quantnas\/sr/);
+    expect(userDataRoot(env)).toBe(join(tmp, 'xdg-empty', 'quantnas', 'sr'));
   });
 });

@@ -40,8 +40,31 @@ export function resolveDataRoot(opts: DataRootOptions = {}): string {
   for (const c of candidates) if (isDir(c.path)) return c.path;
   throw new DataError(
     `no SR data found; looked in ${candidates.map((c) => c.path).join(', ')} ` +
-      `(--data and QUANTNAS_DATA not set). Put the SR benchmark folders (Set5, Set14, B100, T91, ` +
-      `BSD200) in one of those places, set QUANTNAS_DATA=DIR, or pass --data DIR.`,
+      `(--data and QUANTNAS_DATA not set). Run \`${FETCH_COMMAND}\` to download the SR sets (Set5, Set14, ` +
+      `B100, T91, BSD200) into ${userDataRoot(env)}, or put them in one of those places, set QUANTNAS_DATA=DIR, ` +
+      `or pass --data DIR.`,
+  );
+}
+
+/** The command that downloads the data (`@quantnas/cli`); error messages name it. */
+export const FETCH_COMMAND = 'quantnas data fetch';
+
+/** The per-user data root, `$XDG_DATA_HOME/quantnas/sr` (default `~/.local/share/quantnas/sr`): where the data is fetched to. */
+export function userDataRoot(env: Env = process.env): string {
+  return join(userDataHome(env), 'quantnas', 'sr');
+}
+
+/**
+ * A DataError unless every set in `names` is a folder under `root`; the message names the missing
+ * sets, the root and how to get them. For commands that should fail before doing any work.
+ */
+export function requireSets(root: string, names: readonly string[]): void {
+  const missing = names.filter((n) => !isDir(join(root, n)));
+  if (missing.length === 0) return;
+  throw new DataError(
+    `${root} lacks ${missing.join(', ')}: run \`${FETCH_COMMAND} --sets ${missing.join(',')} --dir ${root}\` ` +
+      `to download them, or pass --data DIR`,
+    root,
   );
 }
 
@@ -54,7 +77,7 @@ export function dataRootCandidates(opts: DataRootOptions = {}): DataRootCandidat
     out.push({ path: resolve(repoRoot, '..', 'shared', 'data', 'sr'), origin: 'repository' });
     out.push({ path: resolve(repoRoot, 'shared', 'data', 'sr'), origin: 'repository' });
   }
-  out.push({ path: join(userDataHome(env), 'quantnas', 'sr'), origin: 'user' });
+  out.push({ path: userDataRoot(env), origin: 'user' });
   return out;
 }
 

@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import { encode } from 'jpeg-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crop, modcrop } from './crop.js';
-import { resolveDataRoot } from './data-root.js';
 import { GENERATED_LR_SOURCE, openSet } from './datasets.js';
 import { DataError } from './errors.js';
 import { createImage, type ImageU8 } from './image.js';
 import { readImage, writePng } from './image-file.js';
 import { bicubicDownscale } from './imresize.js';
 import { listSets } from './set-folders.js';
+import { testDataRoot } from './test-helpers.js';
 
-const root = resolveDataRoot();
+const root = testDataRoot('data: the set tests on the SR data') ?? '';
+const withData = it.skipIf(root === '');
 const tmp = mkdtempSync(join(tmpdir(), 'quantnas-datasets-'));
 const cacheDir = join(tmp, 'cache');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -36,7 +37,7 @@ const sameBytes = (a: ImageU8, b: ImageU8): boolean =>
   a.width === b.width && a.height === b.height && a.channels === b.channels && Buffer.from(a.data).equals(Buffer.from(b.data));
 
 describe('listSets', () => {
-  it('lists the shared sets, test and training, sorted', () => {
+  withData('lists the shared sets, test and training, sorted', () => {
     const sets = listSets(root);
     for (const s of ['B100', 'BSD200', 'Set14', 'Set5', 'T91']) expect(sets).toContain(s);
     expect([...sets].sort()).toEqual(sets);
@@ -53,7 +54,7 @@ describe('listSets', () => {
 });
 
 describe('openSet with pairs.csv', () => {
-  it('Set5 has 5 pairs, one LR source (the first listed), sorted by name', async () => {
+  withData('Set5 has 5 pairs, one LR source (the first listed), sorted by name', async () => {
     const set = await openSet(root, 'Set5', { scale: 2 });
     expect(set.pairs.map((p) => p.name)).toEqual(['baby', 'bird', 'butterfly', 'head', 'woman']);
     expect(set.lrSource).toBe('edsr_benchmark_via_SwinIR');
@@ -66,7 +67,7 @@ describe('openSet with pairs.csv', () => {
     expect([hr.width, hr.height, lr.width, lr.height]).toEqual([228, 344, 114, 172]);
   });
 
-  it('the HR crop equals modcrop and the EDSR LR equals the exact bicubic of it', async () => {
+  withData('the HR crop equals modcrop and the EDSR LR equals the exact bicubic of it', async () => {
     const set = await openSet(root, 'Set5', { scale: 3 });
     const pair = set.pairs.find((p) => p.name === 'baby');
     if (pair === undefined) throw new Error('baby missing');
@@ -75,7 +76,7 @@ describe('openSet with pairs.csv', () => {
     expect(sameBytes(lr, bicubicDownscale(hr, 3))).toBe(true);
   });
 
-  it('selects another LR source on request and names the available ones for an unknown one', async () => {
+  withData('selects another LR source on request and names the available ones for an unknown one', async () => {
     const set = await openSet(root, 'Set5', { scale: 4, lrSource: 'SelfExSR' });
     expect(set.pairs).toHaveLength(5);
     expect(set.pairs[0].lrPath).toMatch(/image_SRF_4\/img_001_SRF_4_LR\.png$/);
@@ -85,7 +86,7 @@ describe('openSet with pairs.csv', () => {
     expect(err.message).toMatch(/available: edsr_benchmark_via_SwinIR, SelfExSR, generated_bicubic/);
   });
 
-  it('loads the grayscale Set14 bridge as one channel on both sides', async () => {
+  withData('loads the grayscale Set14 bridge as one channel on both sides', async () => {
     const set = await openSet(root, 'Set14', { scale: 3 });
     expect(set.pairs).toHaveLength(14);
     const bridge = set.pairs.find((p) => p.name === 'bridge');
@@ -95,7 +96,7 @@ describe('openSet with pairs.csv', () => {
     expect([lr.width * 3, lr.height * 3]).toEqual([hr.width, hr.height]);
   });
 
-  it('names the set, the root and the available sets for an unknown set', async () => {
+  withData('names the set, the root and the available sets for an unknown set', async () => {
     const err = await thrown(openSet(root, 'Urban100', { scale: 2 }));
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toContain('"Urban100"');
@@ -135,7 +136,7 @@ describe('openSet with pairs.csv', () => {
 });
 
 describe('openSet from HR images only', () => {
-  it('pairs T91 images with their exact bicubic LR, cached outside the data folder', async () => {
+  withData('pairs T91 images with their exact bicubic LR, cached outside the data folder', async () => {
     const set = await openSet(root, 'T91', { scale: 3, cacheDir });
     expect(set.pairs).toHaveLength(91);
     expect(set.lrSource).toBe(GENERATED_LR_SOURCE);
@@ -150,7 +151,7 @@ describe('openSet from HR images only', () => {
     expect(sameBytes(await readImage(pair.lrPath), lr)).toBe(true);
   });
 
-  it('reads the cached LR, and a changed HR gets a new cache entry', async () => {
+  withData('reads the cached LR, and a changed HR gets a new cache entry', async () => {
     const dataRoot = join(tmp, 'own');
     const hrPath = join(dataRoot, 'Mine', 'HR', 'pic.png');
     await writePng(hrPath, gradient(10, 7, 3));
@@ -172,7 +173,7 @@ describe('openSet from HR images only', () => {
     expect(sameBytes(reloaded.lr, fresh.lr)).toBe(false);
   });
 
-  it('makes LR from HR for a scale the csv does not list, and on request', async () => {
+  withData('makes LR from HR for a scale the csv does not list, and on request', async () => {
     const set = await openSet(root, 'Set5', { scale: 5, cacheDir });
     expect(set.lrSource).toBe(GENERATED_LR_SOURCE);
     expect(set.pairs.map((p) => p.name)).toEqual(['baby', 'bird', 'butterfly', 'head', 'woman']);
@@ -184,7 +185,7 @@ describe('openSet from HR images only', () => {
     expect(sameBytes(hr, crop(await readImage(bird.hrPath), 0, 0, 288, 288))).toBe(true);
   });
 
-  it('reads a folder of JPEG and PNG images, gray ones as one channel', async () => {
+  withData('reads a folder of JPEG and PNG images, gray ones as one channel', async () => {
     const dataRoot = join(tmp, 'mixed');
     mkdirSync(join(dataRoot, 'Mixed'), { recursive: true });
     await writePng(join(dataRoot, 'Mixed', 'b.png'), gradient(9, 9, 1));

@@ -20,7 +20,7 @@ export { imresize, bicubicUpscale, bicubicDownscale, contributions, cubic } from
 
 // Data root, caches and sets
 export type { Env, DataRootOptions, DataRootCandidate } from './data-root.js';
-export { resolveDataRoot, dataRootCandidates, findRepoRoot } from './data-root.js';
+export { resolveDataRoot, dataRootCandidates, findRepoRoot, userDataRoot, requireSets, FETCH_COMMAND } from './data-root.js';
 export { resolveCacheDir } from './cache-dir.js';
 export type { LrCacheKey } from './lr-cache.js';
 export { lrCachePath, cachedBicubicLr } from './lr-cache.js';
@@ -48,3 +48,9 @@ export type {
   SkippedImage,
 } from './patches.js';
 export { createPatchSampler, DEFAULT_PATCH_CACHE_BYTES } from './patches.js';
+
+// Downloading the SR sets
+export type { FetchEvent, FetchFile, FetchManifest, FetchOptions, FetchResult, FetchSetName } from './fetch/fetch-sets.js';
+export { fetchSets, FETCH_SETS, FETCH_MANIFEST, DEFAULT_FETCH_BASE_URL } from './fetch/fetch-sets.js';
+export { decodeBmp, encodeBmp } from './fetch/bmp.js';
+export { sha256Pixels } from './fetch/pixels-hash.js';

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crop } from './crop.js';
-import { resolveDataRoot } from './data-root.js';
 import { flipHorizontal, flipVertical, transpose } from './dihedral.js';
 import { DataError } from './errors.js';
 import { f32ToImage, imageToF32 } from './float.js';
@@ -13,11 +12,13 @@ import { imresize } from './imresize.js';
 import { createPatchSampler, writePatch, type PatchBatch, type PatchSamplerOptions } from './patches.js';
 import { createRng } from './rng.js';
 import { listTrainingImages, type TrainingImage } from './training-images.js';
+import { testDataRoot } from './test-helpers.js';
 
-const root = resolveDataRoot();
+const root = testDataRoot('data: the patch sampler tests on T91 and BSD200', ['T91', 'BSD200']) ?? '';
+const withData = it.skipIf(root === '');
 const tmp = mkdtempSync(join(tmpdir(), 'quantnas-patches-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const t91 = await listTrainingImages(root, ['T91']);
+const t91 = root === '' ? [] : await listTrainingImages(root, ['T91']);
 const quiet = (): void => {};
 
 function base(overrides: Partial<PatchSamplerOptions> = {}): PatchSamplerOptions {
@@ -45,7 +46,7 @@ const bytesOf = (batch: PatchBatch): Buffer =>
   Buffer.concat([Buffer.from(batch.lr.buffer), Buffer.from(batch.hr.buffer)]);
 
 describe('listTrainingImages', () => {
-  it('lists T91 and BSD200 with sizes from their headers', async () => {
+  withData('lists T91 and BSD200 with sizes from their headers', async () => {
     const both = await listTrainingImages(root, ['T91', 'BSD200']);
     expect(both).toHaveLength(291);
     expect(both[0]).toMatchObject({ set: 'T91', name: 't1', channels: 3 });
@@ -56,7 +57,7 @@ describe('listTrainingImages', () => {
 });
 
 describe('createPatchSampler', () => {
-  it('yields NHWC float32 batches in [0, 1] with HR patches scale times larger', async () => {
+  withData('yields NHWC float32 batches in [0, 1] with HR patches scale times larger', async () => {
     const sampler = createPatchSampler(base({ scale: 3, lrPatchSize: 10, batchSize: 5 }));
     const batch = await sampler.next();
     expect(batch.lrShape).toEqual([5, 10, 10, 3]);
@@ -69,7 +70,7 @@ describe('createPatchSampler', () => {
     expect(sampler.batchesPerEpoch).toBe(3);
   });
 
-  it('gives byte-identical batches for the same seed and different ones for another', async () => {
+  withData('gives byte-identical batches for the same seed and different ones for another', async () => {
     const a = createPatchSampler(base());
     const b = createPatchSampler(base());
     const c = createPatchSampler(base({ seed: 2 }));
@@ -80,14 +81,14 @@ describe('createPatchSampler', () => {
     }
   });
 
-  it('queues concurrent next() calls in order', async () => {
+  withData('queues concurrent next() calls in order', async () => {
     const a = createPatchSampler(base());
     const b = createPatchSampler(base());
     const together = await Promise.all([a.next(), a.next(), a.next()]);
     for (const batch of together) expect(bytesOf(batch).equals(bytesOf(await b.next()))).toBe(true);
   });
 
-  it('pairs each LR patch with the HR region it was made from (interior equals its bicubic)', async () => {
+  withData('pairs each LR patch with the HR region it was made from (interior equals its bicubic)', async () => {
     for (const scale of [2, 3, 4]) {
       const sampler = createPatchSampler(
         base({ scale, lrPatchSize: 16, batchSize: 6, augment: { flip: false, rot90: false } }),
@@ -182,7 +183,7 @@ describe('createPatchSampler', () => {
     }
   });
 
-  it('augments: without it patches are plain crops, with it some are flipped or transposed', async () => {
+  withData('augments: without it patches are plain crops, with it some are flipped or transposed', async () => {
     const plain = createPatchSampler(base({ augment: { flip: false, rot90: false }, batchSize: 16 }));
     const augmented = createPatchSampler(base({ augment: { flip: true, rot90: true }, batchSize: 16 }));
     const [p, a] = await Promise.all([plain.next(), augmented.next()]);
@@ -200,7 +201,7 @@ describe('createPatchSampler', () => {
     expect(changed).toBeGreaterThan(4);
   });
 
-  it('visits every image once per epoch, in a new order each epoch', async () => {
+  withData('visits every image once per epoch, in a new order each epoch', async () => {
     const images = t91.slice(0, 6);
     const seen: string[] = [];
     const sampler = createPatchSampler(
@@ -224,7 +225,7 @@ describe('createPatchSampler', () => {
     expect(second).not.toEqual(first);
   });
 
-  it('keeps decoded images within the cache cap while iterating a whole set', async () => {
+  withData('keeps decoded images within the cache cap while iterating a whole set', async () => {
     const cap = 3 * 1024 * 1024;
     const sampler = createPatchSampler({
       images: t91,
@@ -259,7 +260,7 @@ describe('createPatchSampler', () => {
     }
   });
 
-  it('skips images too small for a patch with a note, and fails when none is left', () => {
+  withData('skips images too small for a patch with a note, and fails when none is left', () => {
     const notes: string[] = [];
     const small = t91.filter((i) => Math.min(i.width, i.height) < 96);
     expect(small.length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ beforeAll(async () => {
   const work = await mkdtemp(join(tmpdir(), 'quantnas-bench-runtime-'));
   model = join(work, 'tiny.qnas');
   const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 4 });
-  await writeFile(model, encodeArtifact(artifact.header, artifact.blob));
+  await writeFile(model, encodeArtifact(artifact));
 });
 
 // Tiny shapes: these check the command, not the machine's speed.

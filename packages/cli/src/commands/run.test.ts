@@ -2,24 +2,28 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@quantnas/core-ops';
-import { readImageInfo, resolveDataRoot } from '@quantnas/data';
+import { readImageInfo } from '@quantnas/data';
+import { testDataRoot } from '@quantnas/data/test-helpers';
 import { resolveBaselineTarget, runTraining } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli as run } from '../test-helpers.js';
+import { expectOneLineError, runCli as run } from '../test-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-run-'));
 const runDir = join(work, 'espcn8');
+const dataRoot = testDataRoot('cli: quantnas run on a tiny trained baseline', ['Set5', 'T91']);
+const withData = it.skipIf(dataRoot === undefined);
 
 // The pipeline's stages continue what their directories hold: a tiny finished training stands in
 // for the preset's minutes, and `run` then exports, evaluates and upscales for real.
 beforeAll(async () => {
   await initBackend('wasm');
+  if (dataRoot === undefined) return;
   const target = await resolveBaselineTarget({ arch: 'espcn', bits: 8, channels: 4 });
   await runTraining({
     ...target,
     out: join(runDir, 'train'),
     preset: 'quick',
-    dataRoot: resolveDataRoot(),
+    dataRoot,
     trainSets: ['T91'],
     epochs: 1,
     stepsPerEpoch: 2,
@@ -50,7 +54,15 @@ describe('quantnas run', () => {
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
 
-  it('finishes a baseline run: export, evaluation next to bicubic, a sample, run.json; a report reads it', async () => {
+  it('checks for the data before it creates the output folder, and says how to get it', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'quantnas-cli-run-nodata-'));
+    const out = join(work, 'no-data');
+    const result = await run(['run', '--out', out], { QUANTNAS_DATA: empty });
+    expectOneLineError(result, empty, 'quantnas data fetch --sets T91,BSD200,Set5,Set14,B100');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  withData('finishes a baseline run: export, evaluation next to bicubic, a sample, run.json; a report reads it', async () => {
     const result = await run(['run', '--arch', 'espcn', '--bits', '8', '--channels', '4', '--out', runDir, '--sets', 'Set5', '--json']);
     expect(result.stderr).not.toMatch(/internal error/);
     expect(result.code).toBe(0);
@@ -85,7 +97,7 @@ describe('quantnas run', () => {
     for (const part of [/<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</, /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</, />bicubic 28\.4\d</]) expect(svg).toMatch(part);
   }, 120_000);
 
-  it('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {
+  withData('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {
     const missing = await run(['report', work, '--out', join(work, 'r2')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('no run summary');

@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { openSet, requireSets, resolveDataRoot } from '@quantnas/data';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
 import { parseOptionalInteger } from '../options.js';
 import { renderTable } from '../table.js';
 
-interface RunCommandOptions {
+export interface RunCommandOptions {
   preset: string;
   out: string;
   space?: string;
@@ -53,6 +54,9 @@ export interface RunSummary {
 
 const PRESETS = ['quick', 'cpu'];
 const DEFAULT_SPACE = 'rfdn-bicubic';
+const DEFAULT_SETS = 'Set5,Set14,B100';
+/** What the search and training stages read (their presets' `trainSets`). */
+const TRAINING_SETS = ['T91', 'BSD200'];
 
 export function runCommand(io: CliIo, program: ProgramFactory): Command {
   return new Command('run')
@@ -79,7 +83,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
     .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
     .option('--seed <n>', 'seed of every stage (default 1)')
     .option('--workers <n>', 'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)')
-    .option('--sets <list>', 'benchmark sets to evaluate', 'Set5,Set14,B100')
+    .option('--sets <list>', 'benchmark sets to evaluate', DEFAULT_SETS)
     .option('--data <dir>', 'data root (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(async (options: RunCommandOptions) => {
@@ -99,13 +103,14 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   // Both stages are mostly one-threaded tfjs-wasm: a second replica is what uses the second core.
   const workers = parseOptionalInteger(o.workers, '--workers', 1) ?? Math.min(2, availableParallelism());
+  // Every stage reads the same data root, found once here (and checked before anything is written).
+  const dataRoot = resolveDataRoot({ explicit: o.data, env: io.env });
+  const setNames = o.sets.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  requireSets(dataRoot, [...new Set([...TRAINING_SETS, ...setNames, 'Set5'])]);
   const dir = resolve(o.out);
   mkdirSync(dir, { recursive: true });
-  const common = [
-    ...(seed !== undefined ? ['--seed', String(seed)] : []),
-    '--workers', String(workers),
-    ...(o.data !== undefined ? ['--data', o.data] : []),
-  ];
+  const dataArgs = ['--data', dataRoot];
+  const common = [...(seed !== undefined ? ['--seed', String(seed)] : []), '--workers', String(workers), ...dataArgs];
   const paths = {
     search: join(dir, 'search'),
     train: join(dir, 'train'),
@@ -119,7 +124,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   const stage = async (title: string, argv: string[]): Promise<StageResult> => {
     io.stderr(`quantnas run: [${++index}/${stages}] ${title}\n`);
     let captured = '';
-    const stageIo: CliIo = { ...io, stdout: (text) => (captured += text) };
+    const stageIo: CliIo = { ...io, stdout: (text) => (captured += text), continueHint: `run \`${rerunCommand(o)}\` again to continue` };
     const started = performance.now();
     await program(stageIo).parseAsync(argv, { from: 'user' });
     const lines = captured.trim().split('\n');
@@ -155,12 +160,11 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
     seconds.export = exported.seconds;
     evalModel = paths.model;
   }
-  const dataArgs = o.data !== undefined ? ['--data', o.data] : [];
   const evaluated = await stage(`evaluate on ${o.sets}`, ['eval', '--model', evalModel, '--scale', '4', '--sets', o.sets, '--json', ...dataArgs]);
   seconds.eval = evaluated.seconds;
   const bicubic = await quietEval(program, io, ['eval', '--model', 'bicubic', '--scale', '4', '--sets', o.sets, '--json', ...dataArgs]);
   if (!fullPrecision) {
-    const sample = await sampleImage(o.data ?? io.env.QUANTNAS_DATA);
+    const sample = await sampleImage(dataRoot);
     const up = await stage(`upscale ${sample}`, ['upscale', '--model', paths.model, sample, paths.sample, '--json']);
     seconds.upscale = up.seconds;
   }
@@ -215,13 +219,27 @@ async function quietEval(program: ProgramFactory, io: CliIo, argv: string[]): Pr
 }
 
 /** The LR x4 file of Set5's first image (sorted by name), the sample every run upscales. */
-async function sampleImage(dataDir: string | undefined): Promise<string> {
-  const data = await import('@quantnas/data');
-  const root = data.resolveDataRoot(dataDir !== undefined ? { explicit: dataDir } : {});
-  const set = await data.openSet(root, 'Set5', { scale: 4 });
+async function sampleImage(root: string): Promise<string> {
+  const set = await openSet(root, 'Set5', { scale: 4 });
   const first = set.pairs[0];
   if (!first?.lrPath) throw new UsageError(`${root}: Set5 has no LR x4 image to upscale`);
   return first.lrPath;
+}
+
+/** The `quantnas run` command line that continues this run: the same options, which `run` reads back from DIR. */
+export function rerunCommand(o: RunCommandOptions): string {
+  const args = ['quantnas', 'run', '--out', o.out, '--preset', o.preset];
+  const optional: [string, string | undefined][] = [
+    ['--space', o.space], ['--arch', o.arch], ['--bits', o.bits], ['--channels', o.channels], ['--cells', o.cells],
+    ['--penalty', o.penalty], ['--seed', o.seed], ['--workers', o.workers], ['--data', o.data],
+  ];
+  for (const [flag, value] of optional) if (value !== undefined) args.push(flag, value);
+  if (o.sets !== DEFAULT_SETS) args.push('--sets', o.sets);
+  return args.map(shellWord).join(' ');
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function round(value: number, digits: number): number {

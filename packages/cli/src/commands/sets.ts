@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { listSets, openSet, resolveDataRoot } from '@quantnas/data';
+import { FETCH_COMMAND, listSets, openSet, resolveDataRoot } from '@quantnas/data';
 import type { CliIo } from '../io.js';
 import { parseScale } from '../options.js';
 import { renderTable } from '../table.js';
@@ -17,6 +17,9 @@ export function setsCommand(io: CliIo): Command {
       for (const name of listSets(root)) {
         const set = await openSet(root, name, { scale });
         sets.push({ name, pairs: set.pairs.length });
+      }
+      if (sets.length === 0 && !options.json) {
+        io.stderr(`quantnas: no sets in ${root}; run \`${FETCH_COMMAND} --dir ${root}\` to download them\n`);
       }
       if (options.json) {
         io.stdout(JSON.stringify({ root, scale, sets }) + '\n');

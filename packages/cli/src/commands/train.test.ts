@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@quantnas/core-ops';
-import { resolveDataRoot } from '@quantnas/data';
+import { testDataRoot } from '@quantnas/data/test-helpers';
 import { decodeArtifact } from '@quantnas/runtime';
 import { runTraining, type TrainOptions } from '@quantnas/search';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +13,15 @@ const genotype = tinyBasicGenotype;
 const genotypePath = join(work, 'genotype.json');
 writeFileSync(genotypePath, JSON.stringify(genotype));
 const trained = join(work, 'trained');
+const dataRoot = testDataRoot('cli: train and export on a tiny T91 training', ['T91']);
+const withData = it.skipIf(dataRoot === undefined);
 
 /** A few steps on tiny T91 patches (the presets are minutes long). */
 const tiny = (out: string): TrainOptions => ({
   genotype: genotypePath,
   cells: 1,
   out,
-  dataRoot: resolveDataRoot(),
+  dataRoot,
   trainSets: ['T91'],
   epochs: 2,
   stepsPerEpoch: 2,
@@ -31,7 +33,7 @@ const tiny = (out: string): TrainOptions => ({
 
 beforeAll(async () => {
   await initBackend('wasm');
-  await runTraining(tiny(trained));
+  if (dataRoot !== undefined) await runTraining(tiny(trained));
 });
 
 describe('quantnas train', () => {
@@ -66,7 +68,7 @@ describe('quantnas train', () => {
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
 
-  it('never overwrites a finished run; --resume --json reads it back; another genotype is refused', async () => {
+  withData('never overwrites a finished run; --resume --json reads it back; another genotype is refused', async () => {
     const before = readFileSync(join(trained, 'summary.json'), 'utf8');
     expectOneLineError(await run(['train', '--genotype', genotypePath, '--cells', '1', '--out', trained]), 'already holds a finished training run');
     const result = await run(['train', '--genotype', genotypePath, '--cells', '1', '--out', trained, '--resume', '--json']);
@@ -93,7 +95,7 @@ describe('quantnas train', () => {
 });
 
 describe('quantnas export', () => {
-  it('writes the best checkpoint as a .qnas model, and never overwrites one without --force', async () => {
+  withData('writes the best checkpoint as a .qnas model, and never overwrites one without --force', async () => {
     const model = join(work, 'model.qnas');
     const result = await run(['export', trained, '--out', model, '--json']);
     expect(result.stderr).toBe('');
@@ -113,7 +115,7 @@ describe('quantnas export', () => {
     expect(forced.code).toBe(0);
   });
 
-  it('names a directory that is not a training run, and writes nothing', async () => {
+  withData('names a directory that is not a training run, and writes nothing', async () => {
     const empty = join(work, 'empty');
     mkdirSync(empty);
     const model = join(work, 'none.qnas');

@@ -68,11 +68,15 @@ export function trainCommand(io: CliIo): Command {
         userErrors: TRAIN_USER_ERRORS,
         run: (signal, progress) => {
           let epochLabel = '';
+          let epochs = 0;
           const onEvent = (event: TrainEvent) => {
-            if (event.status === 'epoch') {
-              epochLabel = `epoch ${event.epoch} val ${event.validationPsnr.toFixed(2)} dB`;
+            if (event.status === 'start') {
+              epochs = event.epochs;
+            } else if (event.status === 'epoch') {
+              epochLabel = `validation ${event.validationPsnr.toFixed(2)} dB after epoch ${event.epoch + 1}`;
             } else if (event.status === 'step' && event.totalSteps !== undefined) {
-              progress.update(event.step, event.totalSteps, `e${event.epoch} L1 ${event.loss.toFixed(4)}${epochLabel ? ` | ${epochLabel}` : ''}`);
+              const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, L1 loss ${event.loss.toFixed(4)}`;
+              progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
             } else if (event.status === 'note' && !options.json) {
               io.stderr(`quantnas: note: ${event.message}\n`);
             }

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, runCli as run } from '../test-helpers.js';
 
 const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 4 });
-const modelBytes = encodeArtifact(artifact.header, artifact.blob);
+const modelBytes = encodeArtifact(artifact);
 const [W, H] = [21, 17];
 const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * 37 + ((i * i) >> 3)) & 0xff);
 let work: string;
