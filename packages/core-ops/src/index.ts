@@ -14,3 +14,4 @@ export {
 export { tf, type Tensor4D } from './tf.js';
 export * from './backend/index.js';
 export * from './ops/index.js';
+export * from './fused/index.js';

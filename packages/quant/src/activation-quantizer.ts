@@ -3,7 +3,8 @@ import { parseBitWidth, type BitWidth } from './bits.js';
 import { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
 import { lsqGradScale } from './lsq.js';
 import type { ActivationScheme } from './quant-spec.js';
-import { fusedHwgq, fusedKernelsAvailable } from './fused/index.js';
+import { fusedKernelsAvailable } from '@quantnas/core-ops';
+import { fusedHwgq } from './fused/index.js';
 import type { QuantKernels } from './quant-kernels.js';
 
 const MIN_INITIAL_STEP = 1e-8;

@@ -5,7 +5,8 @@ import { parseBitList } from './bit-list.js';
 import { LsqWeightQuantizer } from './lsq-weight-quantizer.js';
 import { checkProbabilities } from './quant-noise.js';
 import type { ActivationScheme, WeightScheme } from './quant-spec.js';
-import { fusedKernelsAvailable, fusedWeightedSum } from './fused/index.js';
+import { fusedKernelsAvailable } from '@quantnas/core-ops';
+import { fusedWeightedSum } from './fused/index.js';
 import { checkProbabilityRange, probabilitySlice, type QuantKernels } from './quant-kernels.js';
 
 export interface DirectQuantizerOptions {

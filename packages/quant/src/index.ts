@@ -37,5 +37,5 @@ export {
 } from './quant-noise.js';
 export type { ActivationScheme, LayerQuant, QuantSpec, WeightScheme } from './quant-spec.js';
 export { parseQuantKernels, probabilitySlice, QUANT_KERNELS, type QuantKernels } from './quant-kernels.js';
-export { FUSED_BACKENDS, fillUnitNoise, fusedHwgq, fusedKernelsAvailable, fusedLsq, fusedNoiseMix, fusedWeightedSum, type NoiseMixAttrs, type WeightedSumAttrs } from './fused/index.js';
+export { fillUnitNoise, fusedHwgq, fusedLsq, fusedNoiseMix, fusedSimdActive, fusedWeightedSum, type NoiseMixAttrs, type WeightedSumAttrs } from './fused/index.js';
 export { clampSte, insideMask, roundSte, scaleGradient, stopGradient } from './ste.js';

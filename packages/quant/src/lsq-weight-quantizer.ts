@@ -2,7 +2,8 @@ import { tf } from '@quantnas/core-ops';
 import { parseBitWidth, type BitWidth } from './bits.js';
 import { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, type LsqRange } from './lsq.js';
 import type { WeightScheme } from './quant-spec.js';
-import { fusedKernelsAvailable, fusedLsq } from './fused/index.js';
+import { fusedKernelsAvailable } from '@quantnas/core-ops';
+import { fusedLsq } from './fused/index.js';
 import type { QuantKernels } from './quant-kernels.js';
 
 // A channel of all-zero weights would initialise its step to 0; any positive step quantizes it

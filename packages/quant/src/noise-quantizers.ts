@@ -3,7 +3,8 @@ import type { BitWidth } from './bits.js';
 import { parseBitList } from './bit-list.js';
 import { noiseSeed } from './noise-seed.js';
 import { checkProbabilities, quantNoiseExpectation, quantNoiseMix, unitNoise, type NoiseGradient, type NoiseKind } from './quant-noise.js';
-import { fusedKernelsAvailable, fusedNoiseMix } from './fused/index.js';
+import { fusedKernelsAvailable } from '@quantnas/core-ops';
+import { fusedNoiseMix } from './fused/index.js';
 import { checkProbabilityRange, probabilitySlice, type QuantKernels } from './quant-kernels.js';
 
 /** One unit-noise draw ξ the quantizer asks for. */

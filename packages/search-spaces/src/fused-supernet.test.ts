@@ -18,7 +18,7 @@ interface Result {
   grads: Map<string, Float32Array>;
 }
 
-async function lossAndGrads(net: { apply: (x: tf.Tensor4D, ctx: { training: boolean }) => tf.Tensor4D }, variables: Map<string, tf.Variable>, scale: number): Promise<Result> {
+async function lossAndGrads(net: { apply: (x: tf.Tensor4D, ctx: { training: boolean }) => tf.Tensor4D }, variables: ReadonlyMap<string, tf.Variable>, scale: number): Promise<Result> {
   const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
   const target = tf.randomUniform([2, 16 * scale, 16 * scale, 3], 0, 1, 'float32', 4);
   const list = [...variables.values()].filter((v) => v.trainable);

@@ -66,3 +66,4 @@ export {
   type SupernetOptions,
 } from './supernet.js';
 export { validateSpec } from './validate-spec.js';
+export type { BitWidth, QuantKernels } from '@quantnas/quant';

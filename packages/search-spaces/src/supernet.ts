@@ -2,6 +2,7 @@ import {
   createConv,
   createEsa,
   createPrimitive,
+  fusedKernelsAvailable,
   hashSeed,
   parsePrimitive,
   plainQuantizers,
@@ -16,7 +17,6 @@ import {
 import { createAdqUnit, DEFAULT_ADQ_OPTIONS, type AdqOptions } from '@quantnas/adq';
 import {
   directQuantizers,
-  fusedKernelsAvailable,
   fusedWeightedSum,
   noiseQuantizers,
   STANDARD_COST_INPUT,

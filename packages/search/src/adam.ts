@@ -1,4 +1,5 @@
-import { tf, variableFrom } from '@quantnas/core-ops';
+import { fusedKernelsAvailable, tf, variableFrom } from '@quantnas/core-ops';
+import { fusedAdamUpdate, fusedSumSquares } from './fused-adam.js';
 
 export interface AdamOptions {
   readonly beta1: number;
@@ -10,6 +11,8 @@ export interface AdamOptions {
    * the gradient before the moments are updated (not AdamW's decoupled decay).
    */
   readonly weightDecay?: number;
+  /** `fused` (default): one kernel per variable where the backend has it; `reference`: composed tfjs ops. */
+  readonly kernels?: 'fused' | 'reference';
 }
 
 /**
@@ -22,6 +25,11 @@ export interface Adam {
   readonly steps: number;
   /** Applies one update with learning rate `lr`; takes ownership of nothing (the caller disposes `grads`). */
   apply(variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number): void;
+  /**
+   * The same after scaling the gradients to a global L2 norm of at most `maxNorm` (see
+   * `clipByGlobalNorm`); returns the norm before clipping (the caller disposes it).
+   */
+  applyClipped(variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number, maxNorm: number): tf.Scalar;
   /** The moments as `${name}.m` / `${name}.v`, for a checkpoint (not copies: read before the next step). */
   stateTensors(): Map<string, tf.Tensor>;
   /** Restores the step count and moments saved by `stateTensors`; the values are copied. */
@@ -30,7 +38,8 @@ export interface Adam {
 }
 
 export function createAdam(options: AdamOptions): Adam {
-  const opts: Required<AdamOptions> = { epsilon: 1e-8, weightDecay: 0, ...options };
+  const opts: Required<AdamOptions> = { epsilon: 1e-8, weightDecay: 0, kernels: 'fused', ...options };
+  const fused = () => opts.kernels === 'fused' && fusedKernelsAvailable();
   const m = new Map<string, tf.Variable>();
   const v = new Map<string, tf.Variable>();
   let steps = 0;
@@ -42,12 +51,48 @@ export function createAdam(options: AdamOptions): Adam {
     }
     return s;
   };
-  return {
+  /** The fused update of every variable, its gradient scaled to `maxNorm` (0: not clipped). */
+  const applyFused = (variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number, normSq: tf.Tensor, maxNorm: number) => {
+    steps++;
+    const attrs = { ...opts, lr, c1: 1 - opts.beta1 ** steps, c2: 1 - opts.beta2 ** steps, maxNorm };
+    for (const [name, g] of grads) {
+      const theta = variables.get(name);
+      if (!theta) throw new Error(`adam: no variable '${name}' for its gradient`);
+      const mv = slot(m, name, theta);
+      const vv = slot(v, name, theta);
+      tf.tidy(() => {
+        const [t1, m1, v1] = fusedAdamUpdate(theta, g, mv, vv, normSq, attrs);
+        mv.assign(m1);
+        vv.assign(v1);
+        theta.assign(t1);
+      });
+    }
+  };
+  const adam: Adam = {
     options: opts,
     get steps() {
       return steps;
     },
+    applyClipped(variables, grads, lr, maxNorm) {
+      if (!fused()) {
+        const clipped = clipByGlobalNorm(grads, maxNorm);
+        adam.apply(variables, clipped.grads, lr);
+        tf.dispose([...clipped.grads.values()]);
+        return clipped.norm;
+      }
+      const normSq = fusedSumSquares([...grads.values()]);
+      applyFused(variables, grads, lr, normSq, maxNorm);
+      const norm = tf.tidy(() => tf.reshape(tf.sqrt(normSq), []) as tf.Scalar);
+      normSq.dispose();
+      return norm;
+    },
     apply(variables, grads, lr) {
+      if (fused()) {
+        const none = tf.zeros([1]);
+        applyFused(variables, grads, lr, none, 0);
+        none.dispose();
+        return;
+      }
       steps++;
       const { beta1, beta2, epsilon, weightDecay } = opts;
       const c1 = 1 - beta1 ** steps;
@@ -91,6 +136,7 @@ export function createAdam(options: AdamOptions): Adam {
       v.clear();
     },
   };
+  return adam;
 }
 
 /**

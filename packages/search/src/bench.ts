@@ -1,81 +1,365 @@
-import { currentBackend, initBackend, tf, type BackendName } from '@quantnas/core-ops';
+import { currentBackend, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
-import { createSupernet, loadSpec, type SearchMode, type SupernetOptions } from '@quantnas/search-spaces';
+
+import {
+  createDiscreteNetwork,
+  createSupernet,
+  loadSpec,
+  type BitWidth,
+  type DiscreteNetworkOptions,
+  type Genotype,
+  type QuantKernels,
+  type SearchMode,
+  type SearchSpaceSpec,
+  type SupernetOptions,
+} from '@quantnas/search-spaces';
 import { createAdam } from './adam.js';
 import { startDataParallel, type DataParallel, type ParallelProfile } from './parallel/index.js';
+import type { ReplicaNetwork } from './parallel/protocol.js';
+import { PRESETS, type PresetName } from './presets.js';
 import { alphaStep, weightStep } from './search.js';
+import { TRAIN_PRESETS } from './train/config.js';
+import { trainStep } from './train/train.js';
 
-export interface SearchStepBenchOptions {
+/** The kernels whose time counts as convolution in `conv_share`. */
+const CONV_KERNELS = new Set([
+  'Conv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'FusedConv2D',
+  'DepthwiseConv2dNative',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'FusedDepthwiseConv2D',
+]);
+
+/** One step's cost on one path (fused or reference kernels). */
+export interface StepCost {
+  /** Median milliseconds of one step. */
+  readonly ms: number;
+  /** tfjs kernels one step runs. */
+  readonly kernels: number;
+  /** Share of a (profiled) step's time spent in convolution kernels. */
+  readonly convShare: number;
+  /** With `workers` > 1: median milliseconds of the same step on that many replicas. */
+  readonly parallelMs?: number;
+  /** With `workers` > 1: steps per second on the replicas over steps per second on one thread. */
+  readonly workerSpeedup?: number;
+  /** With `workers` > 1: where a data-parallel step's time went, milliseconds per step. */
+  readonly parallelProfile?: ParallelStepProfile;
+}
+
+/** `ParallelProfile` per step (its phases together), plus the step's wall time. */
+export type ParallelStepProfile = Omit<ParallelProfile, 'phases'> & { readonly stepMs: number };
+
+/** Per path the step's cost, and the fused path's speedup over the reference path. */
+export interface PathComparison {
+  readonly fused?: StepCost;
+  readonly reference?: StepCost;
+  /** Reference ms over fused ms, when both ran. */
+  readonly speedupVsReference?: number;
+}
+
+interface TimingOptions {
+  readonly steps?: number;
+  readonly warmup?: number;
+  readonly backend?: BackendName;
+  readonly seed?: number;
+  /** With N > 1, every path is also timed on N data-parallel replicas (worker threads). */
+  readonly workers?: number;
+  /** The worker script; default: the built package's. */
+  readonly workerScript?: URL | string;
+  /** Default both, fused first. */
+  readonly kernels?: readonly QuantKernels[];
+}
+
+export interface SearchStepBenchOptions extends TimingOptions {
+  /** The search preset whose space, width, cells, batch and patch size are timed (`rfdn-bicubic` for quick and cpu). */
+  readonly preset?: PresetName;
   readonly space?: string;
   readonly channels?: number;
   readonly cells?: number;
   readonly batch?: number;
   /** LR patch side. */
   readonly size?: number;
-  readonly steps?: number;
-  readonly warmup?: number;
-  readonly backend?: BackendName;
   readonly modes?: readonly SearchMode[];
-  readonly seed?: number;
-  /** With N > 1, each mode is also timed on N data-parallel replicas (worker threads), in the same run. */
-  readonly workers?: number;
-  /** The worker script; default: the built package's. */
-  readonly workerScript?: URL | string;
 }
 
 export interface SearchStepBench {
   readonly backend: string;
   readonly space: string;
+  readonly preset: PresetName | null;
   readonly channels: number | null;
   readonly cells: number | null;
   readonly batch: number;
   readonly size: number;
   readonly steps: number;
-  /** Median milliseconds of one search step (α step + w step) per mode. */
-  readonly ms: Readonly<Partial<Record<SearchMode, number>>>;
   readonly workers: number;
-  /** With `workers` > 1: median milliseconds of the same step on that many replicas. */
-  readonly parallelMs?: Readonly<Partial<Record<SearchMode, number>>>;
-  /** With `workers` > 1: steps per second on the replicas over steps per second on one thread. */
-  readonly workerSpeedup?: Readonly<Partial<Record<SearchMode, number>>>;
-  /** With `workers` > 1: where a data-parallel step's time went, milliseconds per step (means over the timed steps). */
-  readonly parallelProfile?: Readonly<Partial<Record<SearchMode, ParallelStepProfile>>>;
+  /** Per mode, the fused and the reference path. */
+  readonly modes: Readonly<Partial<Record<SearchMode, PathComparison>>>;
 }
 
-/** `ParallelProfile` per search step (its two phases together), plus the step's wall time. */
-export type ParallelStepProfile = Omit<ParallelProfile, 'phases'> & { readonly stepMs: number };
+/** The preset of `quantnas run`: the space its search uses and the supernet's size. */
+export function searchBenchShape(options: SearchStepBenchOptions): { space: string; channels?: number; cells?: number; batch: number; size: number } {
+  if (options.preset) {
+    const p = PRESETS[options.preset];
+    if (!p) throw new RangeError(`unknown preset '${options.preset}' (expected ${Object.keys(PRESETS).join(', ')})`);
+    return {
+      space: options.space ?? 'rfdn-bicubic',
+      ...((options.channels ?? p.channels) != null ? { channels: (options.channels ?? p.channels)! } : {}),
+      ...((options.cells ?? p.cells) != null ? { cells: (options.cells ?? p.cells)! } : {}),
+      batch: options.batch ?? p.batchSize,
+      size: options.size ?? p.lrPatchSize,
+    };
+  }
+  return {
+    space: options.space ?? 'rfdn',
+    ...(options.channels !== undefined ? { channels: options.channels } : {}),
+    ...(options.cells !== undefined ? { cells: options.cells } : {}),
+    batch: options.batch ?? 4,
+    size: options.size ?? 16,
+  };
+}
 
 /**
- * Times the search's step (an α step with the full objective, then a w step with gradient
- * clipping and Adam) of one supernet per mode, on the same batch, in one process. Medians of
- * `steps` timed steps after `warmup` untimed ones. With `workers` > 1 the same supernet also
- * takes the same step data-parallel on that many replicas, the two kinds of step alternating
- * (one-thread, parallel, one-thread, ...) so that a shared machine's changing load affects both
- * alike, and the ratio of the medians' step rates is reported.
+ * Times the search's step (an α step with the full objective, then a w step with gradient clipping
+ * and Adam) per mode on the fused and the reference kernels, on the same batch, in one process:
+ * the paths' steps alternate (fused, reference, fused, ...) so that a changing machine load affects
+ * both alike; medians of `steps` timed steps after `warmup`. One more step per path runs under
+ * tfjs' profiler to count its kernels and the convolutions' share of its time. With `workers` > 1
+ * each path's step is also timed data-parallel, alternating with the one-thread step.
  */
 export async function benchSearchStep(options: SearchStepBenchOptions = {}): Promise<SearchStepBench> {
-  const space = options.space ?? 'rfdn';
-  const batch = options.batch ?? 4;
-  const size = options.size ?? 16;
-  const steps = options.steps ?? 3;
-  const warmup = options.warmup ?? 1;
+  const shape = searchBenchShape(options);
+  const { batch, size } = shape;
   const seed = options.seed ?? 1;
   const backend = options.backend ? (await initBackend(options.backend)).name : await current();
-  const spec = await loadSpec(space);
-  const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
-  const scale = spec.scale;
-  const y = tf.randomUniform([batch, size * scale, size * scale, 3], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
-  const workers = options.workers ?? 1;
-  if (!(Number.isInteger(workers) && workers >= 1 && workers <= batch)) throw new RangeError(`workers must be an integer from 1 to the batch (${batch}), got ${workers}`);
-  const patches: PatchBatch = { lr: (await x.data()) as Float32Array, lrShape: x.shape, hr: (await y.data()) as Float32Array, hrShape: y.shape } as unknown as PatchBatch;
-  const ms: Partial<Record<SearchMode, number>> = {};
-  const parallelMs: Partial<Record<SearchMode, number>> = {};
-  const profiles: Partial<Record<SearchMode, ParallelStepProfile>> = {};
-  const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  // Each kind of step in turn, `warmup` untimed rounds then `steps` timed ones; returns the times per kind.
-  const alternate = async (kinds: (() => Promise<void>)[], afterWarmup: () => void) => {
+  const spec = await loadSpec(shape.space);
+  const workers = checkWorkers(options.workers ?? 1, batch);
+  const data = await randomBatch(batch, size, spec.scale, seed);
+  const modes: Partial<Record<SearchMode, PathComparison>> = {};
+  try {
+    for (const mode of options.modes ?? ['noise', 'direct']) {
+      const paths = (options.kernels ?? ['fused', 'reference']).map((kernels) => {
+        const supernet: SupernetOptions = {
+          mode,
+          adq: true,
+          seed,
+          kernels,
+          ...(shape.channels !== undefined ? { channels: shape.channels } : {}),
+          ...(shape.cells !== undefined ? { cells: shape.cells } : {}),
+        };
+        const net = createSupernet(spec, supernet);
+        const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: 3e-8, kernels });
+        const aAdam = createAdam({ beta1: 0.5, beta2: 0.999, kernels });
+        const weights = net.weightVariables();
+        const alphas = net.alphaVariables();
+        let b0: number | null = null;
+        const objective = () => ({ entropy: 'entropy' as const, entropyWeight: 1e-3, penalty: 1e-4, b0: b0!, lr: 3e-4 });
+        return {
+          kernels,
+          net: net as Module,
+          network: { kind: 'supernet', spec, options: supernet } as ReplicaNetwork,
+          async prepare() {
+            b0 = (await net.expectedBitops().data())[0]!;
+          },
+          async step() {
+            await alphaStep(net, alphas, aAdam, tf.clone(data.x), tf.clone(data.y), objective());
+            await net.updateSkippedOps();
+            await weightStep(net, weights, wAdam, tf.clone(data.x), tf.clone(data.y), 1e-3, 5);
+          },
+          async parallelStep(p: DataParallel) {
+            await p.alphaStep(data.patches, aAdam, objective());
+            await net.updateSkippedOps();
+            await p.weightStep(data.patches, wAdam, 1e-3, 5);
+          },
+          dispose() {
+            net.dispose();
+            wAdam.dispose();
+            aAdam.dispose();
+          },
+        };
+      });
+      modes[mode] = await comparePaths(paths, { ...options, backend: backend as BackendName, workers, size });
+    }
+  } finally {
+    tf.dispose([data.x, data.y]);
+  }
+  return {
+    backend,
+    space: spec.id,
+    preset: options.preset ?? null,
+    channels: shape.channels ?? null,
+    cells: shape.cells ?? null,
+    batch,
+    size,
+    steps: options.steps ?? 3,
+    workers,
+    modes,
+  };
+}
+
+export interface TrainStepBenchOptions extends TimingOptions {
+  /** The genotype whose QAT network is timed. */
+  readonly genotype: Genotype;
+  /** Its space (default: the registered space the genotype names). */
+  readonly spec?: SearchSpaceSpec;
+  /** Default: the space's. */
+  readonly cells?: number;
+  readonly adq?: boolean;
+  /** The training preset whose batch and patch size are timed; default quick. */
+  readonly preset?: 'quick' | 'cpu';
+  readonly batch?: number;
+  readonly size?: number;
+  /**
+   * Also time a plain baseline (its fixed-architecture space and uniform bits, default the ESPCN-like
+   * network at 8 bits) on the fused path, to compare time per MAC.
+   */
+  readonly baseline?: { readonly space: string; readonly bits: number } | null;
+}
+
+export interface NetworkStepCost extends PathComparison {
+  /** MACs per LR pixel of the network. */
+  readonly macsPerPixel: number;
+}
+
+export interface TrainStepBench {
+  readonly backend: string;
+  readonly space: string;
+  readonly batch: number;
+  readonly size: number;
+  readonly steps: number;
+  readonly workers: number;
+  readonly genotype: NetworkStepCost;
+  readonly baseline?: NetworkStepCost & { readonly space: string; readonly bits: number };
+  /** The genotype's fused ms per MAC over the baseline's (1 = as fast per MAC). */
+  readonly perMacVsBaseline?: number;
+}
+
+/**
+ * Times one QAT training step (Adam on L1, gradient clipping) of a genotype's network on the fused
+ * and the reference kernels, alternating, as `benchSearchStep` does; and a plain baseline network
+ * on the fused kernels, to compare the time per MAC.
+ */
+export async function benchTrainStep(options: TrainStepBenchOptions): Promise<TrainStepBench> {
+  const preset = TRAIN_PRESETS[options.preset ?? 'quick'];
+  const batch = options.batch ?? preset.batchSize;
+  const size = options.size ?? preset.lrPatchSize;
+  const seed = options.seed ?? 1;
+  const backend = options.backend ? (await initBackend(options.backend)).name : await current();
+  const spec = options.spec ?? (await loadSpec(options.genotype.space));
+  const workers = checkWorkers(options.workers ?? 1, batch);
+  const data = await randomBatch(batch, size, options.genotype.scale, seed);
+  const timing = { ...options, backend: backend as BackendName, workers, size };
+  const networkPaths = (s: SearchSpaceSpec, genotype: Genotype, kernelsList: readonly QuantKernels[], cells: number | undefined) =>
+    kernelsList.map((kernels) => {
+      const netOptions: DiscreteNetworkOptions = { mode: 'qat', adq: options.adq ?? true, seed, kernels, ...(cells !== undefined ? { cells } : {}) };
+      const net = createDiscreteNetwork(s, genotype, netOptions);
+      const adam = createAdam({ beta1: 0.9, beta2: 0.999, kernels });
+      const weights = new Map([...net.variables()].filter(([, v]) => v.trainable));
+      return {
+        kernels,
+        net: net as Module,
+        network: { kind: 'discrete', spec: s, genotype, options: netOptions } as ReplicaNetwork,
+        macsPerPixel: net.costReport({ height: 1, width: 1 }).total.macs,
+        async prepare() {
+          const x = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
+          const y = net.apply(x, { training: false });
+          await y.data();
+          tf.dispose([x, y]);
+        },
+        async step() {
+          await trainStep(net, weights, adam, data.patches, 1e-3, 5);
+        },
+        async parallelStep(p: DataParallel) {
+          await p.weightStep(data.patches, adam, 1e-3, 5);
+        },
+        dispose() {
+          net.dispose();
+          adam.dispose();
+        },
+      };
+    });
+  try {
+    const genotypePaths = networkPaths(spec, options.genotype, options.kernels ?? ['fused', 'reference'], options.cells);
+    const macsPerPixel = genotypePaths[0]!.macsPerPixel;
+    const genotype: NetworkStepCost = { ...(await comparePaths(genotypePaths, timing)), macsPerPixel };
+    const wanted = options.baseline === undefined ? { space: 'espcn', bits: 8 } : options.baseline;
+    if (!wanted) return { backend, space: spec.id, batch, size, steps: options.steps ?? 3, workers, genotype };
+    const baselineSpec = await loadSpec(wanted.space);
+    const baselineGenotype = uniformGenotype(baselineSpec, wanted.bits, options.genotype.scale);
+    const baselinePaths = networkPaths(baselineSpec, baselineGenotype, ['fused'], undefined);
+    const baselineMacs = baselinePaths[0]!.macsPerPixel;
+    const baseline = { ...(await comparePaths(baselinePaths, timing)), macsPerPixel: baselineMacs, ...wanted };
+    const perMac = (c: NetworkStepCost) => c.fused!.ms / c.macsPerPixel;
+    return {
+      backend,
+      space: spec.id,
+      batch,
+      size,
+      steps: options.steps ?? 3,
+      workers,
+      genotype,
+      baseline,
+      ...(genotype.fused ? { perMacVsBaseline: perMac(genotype) / perMac(baseline) } : {}),
+    };
+  } finally {
+    tf.dispose([data.x, data.y]);
+  }
+}
+
+/** A fixed architecture's genotype: every block's only op at `bits`. */
+function uniformGenotype(spec: SearchSpaceSpec, bits: number, scale: number): Genotype {
+  const net = createSupernet(spec, { mode: 'noise', adq: true, seed: 1, scale, bits: [bits as BitWidth] });
+  try {
+    const blocks = Object.fromEntries(
+      net.alphas().map((g) => {
+        const pair = g.pairs.find((p) => p.bits === bits);
+        if (!pair) throw new RangeError(`space '${spec.id}' has no ${bits}-bit choice for block '${g.id}'`);
+        return [g.id, pair];
+      }),
+    );
+    return { schemaVersion: 1, space: spec.id, scale: net.plan.scale, channels: net.plan.channels, blocks };
+  } finally {
+    net.dispose();
+  }
+}
+
+interface BenchPath {
+  readonly kernels: QuantKernels;
+  readonly net: Module;
+  readonly network: ReplicaNetwork;
+  prepare(): Promise<void>;
+  step(): Promise<void>;
+  parallelStep(p: DataParallel): Promise<void>;
+  dispose(): void;
+}
+
+/** Times the paths' steps alternately, profiles one step each, and with workers the parallel step. */
+async function comparePaths(paths: BenchPath[], options: TimingOptions & { backend: BackendName; workers: number; size: number }): Promise<PathComparison> {
+  const steps = options.steps ?? 3;
+  const warmup = options.warmup ?? 1;
+  const parallels: (DataParallel | undefined)[] = [];
+  try {
+    for (const path of paths) await path.prepare();
+    if (options.workers > 1) {
+      for (const path of paths) {
+        parallels.push(
+          await startDataParallel({
+            replicas: options.workers,
+            net: path.net as Parameters<typeof startDataParallel>[0]['net'],
+            backend: options.backend,
+            network: path.network,
+            replayForwards: 0,
+            lrPatchSize: options.size,
+            ...(options.workerScript !== undefined ? { script: options.workerScript } : {}),
+          }),
+        );
+      }
+    }
+    const kinds = paths.flatMap((path, i) => [() => path.step(), ...(parallels[i] ? [() => path.parallelStep(parallels[i]!)] : [])]);
     for (let i = 0; i < warmup; i++) for (const step of kinds) await step();
-    afterWarmup();
+    for (const p of parallels) p?.resetProfile();
     const times = kinds.map(() => [] as number[]);
     for (let i = 0; i < steps; i++) {
       for (const [k, step] of kinds.entries()) {
@@ -84,79 +368,57 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
         times[k]!.push(performance.now() - t0);
       }
     }
-    return times;
-  };
-  try {
-    for (const mode of options.modes ?? ['noise', 'direct']) {
-      const supernet: SupernetOptions = {
-        mode,
-        adq: true,
-        seed,
-        ...(options.channels !== undefined ? { channels: options.channels } : {}),
-        ...(options.cells !== undefined ? { cells: options.cells } : {}),
-      };
-      const net = createSupernet(spec, supernet);
-      const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: 3e-8 });
-      const aAdam = createAdam({ beta1: 0.5, beta2: 0.999 });
-      const weights = net.weightVariables();
-      const alphas = net.alphaVariables();
-      const b0 = (await net.expectedBitops().data())[0]!;
-      const step = async () => {
-        await alphaStep(net, alphas, aAdam, tf.clone(x), tf.clone(y), { entropy: 'entropy', entropyWeight: 1e-3, penalty: 1e-4, b0, lr: 3e-4 });
-        await net.updateSkippedOps();
-        await weightStep(net, weights, wAdam, tf.clone(x), tf.clone(y), 1e-3, 5);
-      };
-      let parallel: DataParallel | undefined;
-      try {
-        if (workers === 1) {
-          ms[mode] = median((await alternate([step], () => undefined))[0]!);
-        } else {
-          parallel = await startDataParallel({
-            replicas: workers,
-            net,
-            backend: backend as BackendName,
-            network: { kind: 'supernet', spec, options: supernet },
-            replayForwards: 0,
-            lrPatchSize: size,
-            ...(options.workerScript !== undefined ? { script: options.workerScript } : {}),
-          });
-          const p = parallel;
-          const parallelStep = async () => {
-            await p.alphaStep(patches, aAdam, { entropy: 'entropy', entropyWeight: 1e-3, penalty: 1e-4, b0, lr: 3e-4 });
-            await net.updateSkippedOps();
-            await p.weightStep(patches, wAdam, 1e-3, 5);
-          };
-          const [one, many] = await alternate([step, parallelStep], () => p.resetProfile());
-          ms[mode] = median(one!);
-          parallelMs[mode] = median(many!);
-          const { phases: _, ...sums } = p.profile();
-          const perStep = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / steps])) as Omit<ParallelProfile, 'phases'>;
-          profiles[mode] = { ...perStep, stepMs: many!.reduce((s, t) => s + t, 0) / steps };
-        }
-      } finally {
-        await parallel?.close();
-        net.dispose();
-        wAdam.dispose();
-        aAdam.dispose();
+    const result: { fused?: StepCost; reference?: StepCost } = {};
+    let k = 0;
+    for (const [i, path] of paths.entries()) {
+      const ms = median(times[k++]!);
+      const profile = await profileStep(() => path.step());
+      let parallel: Pick<StepCost, 'parallelMs' | 'workerSpeedup' | 'parallelProfile'> = {};
+      const p = parallels[i];
+      if (p) {
+        const many = times[k++]!;
+        const { phases: _, ...sums } = p.profile();
+        const perStep = Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, v / steps])) as Omit<ParallelProfile, 'phases'>;
+        parallel = { parallelMs: median(many), workerSpeedup: ms / median(many), parallelProfile: { ...perStep, stepMs: many.reduce((s, t) => s + t, 0) / steps } };
       }
+      result[path.kernels] = { ms, ...profile, ...parallel };
     }
+    return { ...result, ...(result.fused && result.reference ? { speedupVsReference: result.reference.ms / result.fused.ms } : {}) };
   } finally {
-    tf.dispose([x, y]);
+    for (const p of parallels) await p?.close();
+    for (const path of paths) path.dispose();
   }
-  const speedup = Object.fromEntries(Object.entries(parallelMs).map(([mode, t]) => [mode, ms[mode as SearchMode]! / t]));
-  return {
-    backend,
-    space: spec.id,
-    channels: options.channels ?? null,
-    cells: options.cells ?? null,
-    batch,
-    size,
-    steps,
-    ms,
-    workers,
-    ...(workers > 1 ? { parallelMs, workerSpeedup: speedup, parallelProfile: profiles } : {}),
-  };
 }
+
+/** Kernels of one step and the share of its profiled time spent in convolutions. */
+async function profileStep(step: () => Promise<void>): Promise<{ kernels: number; convShare: number }> {
+  const t0 = performance.now();
+  const info = await tf.profile(step);
+  const wall = performance.now() - t0;
+  let conv = 0;
+  for (const k of info.kernels) if (CONV_KERNELS.has(k.name)) conv += k.kernelTimeMs as number;
+  return { kernels: info.kernels.length, convShare: Math.min(1, conv / wall) };
+}
+
+async function randomBatch(batch: number, size: number, scale: number, seed: number) {
+  const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+  const y = tf.randomUniform([batch, size * scale, size * scale, 3], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
+  const patches = {
+    lr: (await x.data()) as Float32Array,
+    lrShape: x.shape,
+    hr: (await y.data()) as Float32Array,
+    hrShape: y.shape,
+    epoch: 0,
+  } as PatchBatch;
+  return { x, y, patches };
+}
+
+function checkWorkers(workers: number, batch: number): number {
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= batch)) throw new RangeError(`workers must be an integer from 1 to the batch (${batch}), got ${workers}`);
+  return workers;
+}
+
+const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 
 async function current(): Promise<string> {
   try {

@@ -40,7 +40,19 @@ export {
   type SearchResult,
   type SearchSummary,
 } from './search.js';
-export { benchSearchStep, type ParallelStepProfile, type SearchStepBench, type SearchStepBenchOptions } from './bench.js';
+export {
+  benchSearchStep,
+  benchTrainStep,
+  searchBenchShape,
+  type NetworkStepCost,
+  type ParallelStepProfile,
+  type PathComparison,
+  type SearchStepBench,
+  type SearchStepBenchOptions,
+  type StepCost,
+  type TrainStepBench,
+  type TrainStepBenchOptions,
+} from './bench.js';
 export * from './export/index.js';
 export * from './train/index.js';
 export {

@@ -16,7 +16,7 @@ import {
   type Supernet,
   type SupernetOptions,
 } from '@quantnas/search-spaces';
-import { clipByGlobalNorm, createAdam, type Adam } from './adam.js';
+import { createAdam, type Adam } from './adam.js';
 import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from './checkpoint.js';
 import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type SearchConfig, type SearchOptionsOverrides } from './config.js';
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
@@ -575,10 +575,9 @@ export async function weightStep(
     // A variable unused by this forward (a skipped op) gets no gradient and no update.
     if (g) named.set(name, g);
   }
-  const clipped = clipByGlobalNorm(named, clip);
-  adam.apply(weights, clipped.grads, rate);
+  const norm = adam.applyClipped(weights, named, rate, clip);
   const loss = (await value.data())[0]!;
-  tf.dispose([value, clipped.norm, ...clipped.grads.values(), ...Object.values(grads)]);
+  tf.dispose([value, norm, ...Object.values(grads)]);
   return loss;
 }
 

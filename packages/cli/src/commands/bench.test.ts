@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { runCli as run } from '../test-helpers.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expectOneLineError, runCli as run, tinyBasicGenotype } from '../test-helpers.js';
 
 // Tiny shapes: these check the command, not the machine's speed.
 const tiny = ['--steps', '1', '--warmup', '0', '--batch', '1', '--size', '8'];
@@ -42,6 +45,33 @@ describe('bench train-step', () => {
     const result = await run(['bench', 'train-step', '--steps', 'ten']);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe("quantnas: --steps must be an integer ≥ 1, got 'ten'\n");
+  });
+});
+
+describe('bench train-step --genotype', () => {
+  it('times the genotype\'s QAT step on fused and reference kernels and the baseline per MAC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qnas-bench-'));
+    try {
+      const file = join(dir, 'genotype.json');
+      writeFileSync(file, JSON.stringify(tinyBasicGenotype));
+      const result = await run(['bench', 'train-step', '--genotype', file, ...tiny, '--json']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const json = JSON.parse(result.stdout);
+      expect(json).toMatchObject({ backend: 'wasm', space: 'basic', batch: 1, size: 8, steps: 1 });
+      for (const path of ['fused', 'reference']) {
+        expect(json[path].ms).toBeGreaterThan(0);
+        expect(json[path].conv_share).toBeGreaterThan(0);
+      }
+      expect(json.fused.kernels).toBeLessThan(json.reference.kernels);
+      expect(json.speedup_vs_reference).toBeCloseTo(json.reference.ms / json.fused.ms, 10);
+      expect(json.baseline).toMatchObject({ space: 'espcn', bits: 8 });
+      expect(json.per_mac_vs_baseline).toBeCloseTo(json.fused.ms / json.macs_per_pixel / (json.baseline.fused.ms / json.baseline.macs_per_pixel), 10);
+      expectOneLineError(await run(['bench', 'train-step', '--genotype', file, '--baseline', 'espcn']), '--baseline must be SPACE:BITS');
+      expectOneLineError(await run(['bench', 'train-step', '--genotype', join(dir, 'missing.json')]), 'missing.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

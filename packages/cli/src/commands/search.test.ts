@@ -81,7 +81,7 @@ describe('quantnas search', () => {
 });
 
 describe('quantnas bench search-step', () => {
-  it('prints noise and direct step times and their ratio', async () => {
+  it('prints noise and direct step times on fused and reference kernels, with kernels per step, conv share and the ratios', async () => {
     const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -89,6 +89,28 @@ describe('quantnas bench search-step', () => {
     expect(json.noise_ms).toBeGreaterThan(0);
     expect(json.direct_ms).toBeGreaterThan(0);
     expect(json.speedup).toBeCloseTo(json.direct_ms / json.noise_ms, 10);
+    // The top level is the first mode (noise): fused and reference side by side.
+    for (const path of ['fused', 'reference']) {
+      expect(json[path].ms).toBeGreaterThan(0);
+      expect(json[path].kernels).toBeGreaterThan(0);
+      expect(json[path].conv_share).toBeGreaterThan(0);
+      expect(json[path].conv_share).toBeLessThanOrEqual(1);
+    }
+    expect(json.noise_ms).toBe(json.fused.ms);
+    expect(json.speedup_vs_reference).toBeCloseTo(json.reference.ms / json.fused.ms, 10);
+    expect(json.modes.direct.fused.kernels).toBeLessThan(json.modes.direct.reference.kernels);
+    expect(json.fused.kernels).toBeLessThan(json.reference.kernels / 3);
+  });
+
+  it('times a preset\'s supernet, as text', async () => {
+    const result = await run(['bench', 'search-step', '--preset', 'quick', '--batch', '1', '--size', '15', '--steps', '1', '--warmup', '0', '--modes', 'noise']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('search step (α + w) of rfdn-bicubic (preset quick) C=12 cells=1, batch 1 of 15×15 LR');
+    expect(result.stdout).toMatch(/^noise\s+fused\s+[\d.]+\s+\d+\s+\d+%/m);
+    expect(result.stdout).toMatch(/^noise\s+reference\s+[\d.]+\s+\d+\s+\d+%/m);
+    expect(result.stdout).toMatch(/noise: fused kernels [\d.]+× as fast as reference, [\d.]+× fewer kernels/);
+    expectOneLineError(await run(['bench', 'search-step', '--preset', 'paper']), '--preset must be quick or cpu');
+    expectOneLineError(await run(['bench', 'search-step', '--kernels', 'fused,fast']), '--kernels must list distinct paths');
   });
   it('times only the modes asked for, and refuses unknown ones', async () => {
     const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--modes', 'noise', '--json']);

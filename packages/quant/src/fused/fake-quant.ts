@@ -1,6 +1,7 @@
 import { tf } from '@quantnas/core-ops';
 import { roundHalfEven } from '../integer.js';
-import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from './define-kernel.js';
+import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 // The QAT quantizers of docs/method.md §4.1 as one kernel each way, computing in float32 the same
 // operations as the composed path (division, clip, half-to-even rounding, product), so the forward
@@ -17,7 +18,8 @@ interface LsqAttrs {
   readonly gradScale: number;
 }
 
-const lsqForward: FusedKernel = {
+const lsqForward: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasLsq',
   inputNames: () => ['w', 's'],
   outputShapes: ([w]) => [[...w!]],
@@ -36,7 +38,8 @@ const lsqForward: FusedKernel = {
 };
 
 /** dw = dy where −qn < w/s < qp, else 0. */
-const lsqGradInput: FusedKernel = {
+const lsqGradInput: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasLsqGradInput',
   inputNames: () => ['dy', 'w', 's'],
   outputShapes: ([, w]) => [[...w!]],
@@ -55,7 +58,8 @@ const lsqGradInput: FusedKernel = {
 };
 
 /** ds_c = g·Σ dy·(round(v) − v inside, qp at or above the top, −qn at or below the bottom). */
-const lsqGradStep: FusedKernel = {
+const lsqGradStep: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasLsqGradStep',
   inputNames: () => ['dy', 'w', 's'],
   outputShapes: ([, , s]) => [[...s!]],
@@ -91,7 +95,8 @@ interface HwgqAttrs {
   readonly gradScale: number;
 }
 
-const hwgqForward: FusedKernel = {
+const hwgqForward: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasHwgq',
   inputNames: () => ['x'],
   outputShapes: ([x]) => [[...x!]],
@@ -102,7 +107,8 @@ const hwgqForward: FusedKernel = {
   },
 };
 
-const hwgqGrad: FusedKernel = {
+const hwgqGrad: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasHwgqGrad',
   inputNames: () => ['dy', 'x'],
   outputShapes: ([, x]) => [[...x!]],
@@ -113,7 +119,8 @@ const hwgqGrad: FusedKernel = {
   },
 };
 
-const hwgqLearnedForward: FusedKernel = {
+const hwgqLearnedForward: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasHwgqLearned',
   inputNames: () => ['x', 's'],
   outputShapes: ([x]) => [[...x!]],
@@ -125,7 +132,8 @@ const hwgqLearnedForward: FusedKernel = {
   },
 };
 
-const hwgqLearnedGradInput: FusedKernel = {
+const hwgqLearnedGradInput: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasHwgqLearnedGradInput',
   inputNames: () => ['dy', 'x', 's'],
   outputShapes: ([, x]) => [[...x!]],
@@ -137,7 +145,8 @@ const hwgqLearnedGradInput: FusedKernel = {
 };
 
 /** ds = g·Σ dy·(round(x/s) − x/s inside (0, clip), 2^b − 1 at or above the clip, 0 below 0). */
-const hwgqLearnedGradStep: FusedKernel = {
+const hwgqLearnedGradStep: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasHwgqLearnedGradStep',
   inputNames: () => ['dy', 'x', 's'],
   outputShapes: ([, , s]) => [[...s!]],

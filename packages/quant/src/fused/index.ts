@@ -1,4 +1,4 @@
-export { FUSED_BACKENDS, fusedKernelsAvailable, fusedSimdActive } from './define-kernel.js';
+export { fusedSimdActive } from './simd.js';
 export { fusedHwgq, fusedLsq } from './fake-quant.js';
 export { fusedNoiseMix, type NoiseMixAttrs } from './noise-mix.js';
 export { fillUnitNoise } from './unit-noise.js';

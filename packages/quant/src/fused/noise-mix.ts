@@ -1,6 +1,7 @@
 import { tf } from '@quantnas/core-ops';
 import type { NoiseKind } from '../quant-noise.js';
-import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from './define-kernel.js';
+import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
+import { simdKernels, type SimdKernels } from './simd.js';
 import { gaussianAt, noiseKey, uniformAt } from './unit-noise.js';
 
 // One kernel for the whole quantization-noise mix of docs/method.md §4.2,
@@ -81,7 +82,8 @@ function rangeOf(t: Float32Array, relu: boolean): number {
 
 const xiAt = (kind: NoiseKind) => (kind === 'uniform' ? uniformAt : gaussianAt);
 
-const forward: FusedKernel = {
+const forward: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasNoiseMix',
   inputNames: () => ['t', 'p'],
   outputShapes: ([t]) => [[...t!]],
@@ -138,7 +140,8 @@ const forward: FusedKernel = {
 };
 
 /** dT = dy·g·[T > 0 if relu], g = f + Σ a_b (through, or the expectation) or f (detached). */
-const gradInput: FusedKernel = {
+const gradInput: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasNoiseMixGradInput',
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, t]) => [[...t!]],
@@ -164,7 +167,8 @@ const gradInput: FusedKernel = {
  * dp over the slice: with G_b = Σ dy·QN_b(u) = D + Δ_b·N_b (D = Σ dy·u, N_b = Σ dy·ξ_b) and
  * a_b = p_b / z, dp_j = G_j / z − Σ_b G_b·p_b / z². Zero outside the slice.
  */
-const gradProb: FusedKernel = {
+const gradProb: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasNoiseMixGradProb',
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, , p]) => [[...p!]],

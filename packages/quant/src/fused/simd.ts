@@ -1,3 +1,4 @@
+import { simdOnCurrentBackend } from '@quantnas/core-ops';
 import { SIMD_MODULE_BASE64 } from './simd-binary.js';
 
 /** The SIMD loops of assembly/fused.ts; pointers are byte offsets in the tfjs wasm heap. */
@@ -44,4 +45,9 @@ export function simdKernels(memory: WebAssembly.Memory): SimdKernels | null {
   }
   instances.set(memory, kernels);
   return kernels;
+}
+
+/** Whether fused kernels on the current backend run these SIMD loops (wasm with SIMD). */
+export function fusedSimdActive(): boolean {
+  return simdOnCurrentBackend(simdKernels) !== null;
 }

@@ -1,5 +1,6 @@
 import { tf } from '@quantnas/core-ops';
-import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from './define-kernel.js';
+import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 // y = Σ_j w_j·y_j with weights read from a probability vector p, in one kernel (and one backward
 // kernel per input). Two weightings:
@@ -49,7 +50,8 @@ function weightsOf(p: Float32Array, at: WeightedSumAttrs): { w: Float64Array; to
   return { w, total };
 }
 
-const forward: FusedKernel = {
+const forward: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasWeightedSum',
   inputNames: forwardNames,
   outputShapes: ([first]) => [[...first!]],
@@ -77,7 +79,8 @@ const forward: FusedKernel = {
 };
 
 /** dy_j = w_j·dy for the term `attrs.term`. */
-const gradTerm: FusedKernel = {
+const gradTerm: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasWeightedSumGradTerm',
   inputNames: () => ['dy', 'p'],
   outputShapes: ([dy]) => [[...dy!]],
@@ -98,7 +101,8 @@ const gradTerm: FusedKernel = {
  * dp from s_j = Σ dy·y_j: `opTotal` adds s_j to each p of op k; `normalized` gives
  * dp_j = s_j / P − Σ_b s_b·p_b / P² (P the slice's total). Zero elsewhere.
  */
-const gradProb: FusedKernel = {
+const gradProb: FusedKernel<SimdKernels> = {
+  simd: simdKernels,
   name: 'QnasWeightedSumGradProb',
   inputNames: (a) => ['dy', ...termNames(a), 'p'],
   outputShapes: (shapes) => [[...shapes[shapes.length - 1]!]],

@@ -3,7 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { tf, type BackendName } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
-import { clipByGlobalNorm, type Adam } from '../adam.js';
+import type { Adam } from '../adam.js';
 import { SearchError } from '../config.js';
 import type { AlphaStepInfo, AlphaStepOptions } from '../search.js';
 import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
@@ -282,9 +282,8 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       const weights = net.weightVariables();
       const g = await gradients('w', batch);
       const t0 = performance.now();
-      const clipped = clipByGlobalNorm(g.grads, clip);
-      adam.apply(weights, clipped.grads, rate);
-      tf.dispose([clipped.norm, ...clipped.grads.values(), ...g.grads.values()]);
+      const norm = adam.applyClipped(weights, g.grads, rate, clip);
+      tf.dispose([norm, ...g.grads.values()]);
       profile.optimizerMs += performance.now() - t0;
       return g.l1;
     },

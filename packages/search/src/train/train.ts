@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
 import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch } from '@quantnas/data';
 import { createDiscreteNetwork, genotypeToJson, type DiscreteNetwork, type DiscreteNetworkOptions, type Genotype, type SearchSpaceSpec } from '@quantnas/search-spaces';
-import { clipByGlobalNorm, createAdam, type Adam } from '../adam.js';
+import { createAdam, type Adam } from '../adam.js';
 import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from '../checkpoint.js';
 import { eventLine, type TrainEvent } from '../events.js';
 import { resolveTrainConfig, TrainError, trainLr, type TrainConfig, type TrainConfigOverrides } from './config.js';
@@ -426,7 +426,7 @@ export async function initialiseQuantizers(net: Module, size: number): Promise<v
 }
 
 /** One Adam step on plain L1 with the gradients clipped to a global norm; returns the loss. */
-async function trainStep(net: Module, weights: ReadonlyMap<string, tf.Variable>, adam: Adam, batch: PatchBatch, rate: number, clip: number): Promise<number> {
+export async function trainStep(net: Module, weights: ReadonlyMap<string, tf.Variable>, adam: Adam, batch: PatchBatch, rate: number, clip: number): Promise<number> {
   const lr = tf.tensor4d(batch.lr, batch.lrShape);
   const hr = tf.tensor4d(batch.hr, batch.hrShape);
   const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar, [...weights.values()]);
@@ -436,10 +436,9 @@ async function trainStep(net: Module, weights: ReadonlyMap<string, tf.Variable>,
     const g = grads[v.name];
     if (g) named.set(name, g);
   }
-  const clipped = clipByGlobalNorm(named, clip);
-  adam.apply(weights, clipped.grads, rate);
+  const norm = adam.applyClipped(weights, named, rate, clip);
   const loss = (await value.data())[0]!;
-  tf.dispose([value, clipped.norm, ...clipped.grads.values(), ...Object.values(grads)]);
+  tf.dispose([value, norm, ...Object.values(grads)]);
   return loss;
 }
 

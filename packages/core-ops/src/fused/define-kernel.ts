@@ -1,9 +1,9 @@
-import { tf } from '@quantnas/core-ops';
-import { simdKernels, type SimdKernels } from './simd.js';
+import { tf } from '../tf.js';
 
 // Fused kernels run as plain loops over Float32Arrays, on the cpu backend's arrays and directly on
-// the wasm backend's heap (no copies): each replaces a chain of small tfjs kernels whose dispatch,
-// not arithmetic, dominated a search step.
+// the wasm backend's heap (no copies), optionally with SIMD loops from a WebAssembly module that
+// imports the wasm backend's memory: each replaces a chain of small tfjs kernels whose dispatch,
+// not arithmetic, dominated a training step.
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -12,15 +12,17 @@ type Attrs = tf.NamedAttrMap;
 export const FUSED_BACKENDS = ['cpu', 'wasm'] as const;
 type FusedBackend = (typeof FUSED_BACKENDS)[number];
 
-/** On wasm: the SIMD loops and the heap offsets of the kernel's inputs and outputs. */
-export interface SimdContext {
-  readonly k: SimdKernels;
+/** On wasm: the kernel's SIMD loops and the heap offsets of its inputs and outputs. */
+export interface SimdContext<S> {
+  readonly k: S;
   readonly inputs: readonly number[];
   readonly outputs: readonly number[];
 }
 
-export interface FusedKernel {
+export interface FusedKernel<S = never> {
   readonly name: string;
+  /** SIMD loops instantiated on the wasm backend's memory (null where unavailable). */
+  readonly simd?: (memory: WebAssembly.Memory) => S | null;
   /** Input names in the order `compute` receives them. */
   inputNames(attrs: Attrs): readonly string[];
   /** Output shapes, from the input shapes (in `inputNames` order). */
@@ -34,7 +36,7 @@ export interface FusedKernel {
     outputs: readonly Float32Array[],
     inputShapes: readonly (readonly number[])[],
     attrs: Attrs,
-    simd: SimdContext | null,
+    simd: SimdContext<S> | null,
   ): void;
 }
 
@@ -45,10 +47,10 @@ interface WasmBackendLike {
   wasm: { asm?: { memory?: unknown } };
 }
 
-/** The SIMD loops on this backend's heap, when it exposes its memory and the engine has SIMD. */
-function simdOf(b: WasmBackendLike): SimdKernels | null {
+/** The wasm backend's heap, when it exposes it. */
+function memoryOf(b: WasmBackendLike): WebAssembly.Memory | null {
   const memory = b.wasm?.asm?.memory;
-  return memory instanceof WebAssembly.Memory ? simdKernels(memory) : null;
+  return memory instanceof WebAssembly.Memory ? memory : null;
 }
 
 interface CpuBackendLike {
@@ -56,7 +58,7 @@ interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
 }
 
-function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFunc {
+function kernelFunc<S>(kernel: FusedKernel<S>, backendName: FusedBackend): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const a = (attrs ?? {}) as Attrs;
     const infos = kernel.inputNames(a).map((name) => {
@@ -72,7 +74,8 @@ function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFu
       const b = backend as unknown as WasmBackendLike;
       // Allocate first: an allocation may grow the heap and detach views taken before it.
       const outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
-      const k = simdOf(b);
+      const memory = kernel.simd ? memoryOf(b) : null;
+      const k = memory ? kernel.simd!(memory) : null;
       const offset = (t: TensorInfo) => b.dataIdMap.get(t.dataId)!.memoryOffset;
       kernel.compute(
         infos.map((t) => b.typedArrayFromHeap(t)),
@@ -100,7 +103,7 @@ function kernelFunc(kernel: FusedKernel, backendName: FusedBackend): tf.KernelFu
 const registered = new Set<string>();
 
 /** Registers a fused kernel for every fused backend (idempotent) and returns its name. */
-export function registerFusedKernel(kernel: FusedKernel): string {
+export function registerFusedKernel<S>(kernel: FusedKernel<S>): string {
   if (registered.has(kernel.name)) return kernel.name;
   for (const backendName of FUSED_BACKENDS) {
     if (!tf.getKernel(kernel.name, backendName)) tf.registerKernel({ kernelName: kernel.name, backendName, kernelFunc: kernelFunc(kernel, backendName) });
@@ -119,9 +122,11 @@ export function fusedKernelsAvailable(): boolean {
   return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
 }
 
-/** Whether fused kernels on the current backend run their SIMD loops (wasm with SIMD). */
-export function fusedSimdActive(): boolean {
-  return tf.getBackend() === 'wasm' && simdOf(tf.backend() as unknown as WasmBackendLike) !== null;
+/** SIMD loops instantiated on the current backend's heap, or null (not wasm, or no SIMD). */
+export function simdOnCurrentBackend<S>(load: (memory: WebAssembly.Memory) => S | null): S | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const memory = memoryOf(tf.backend() as unknown as WasmBackendLike);
+  return memory ? load(memory) : null;
 }
 
 export function runFused(name: string, inputs: tf.NamedTensorMap, attrs: Attrs): tf.Tensor {
