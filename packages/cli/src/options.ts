@@ -53,3 +53,9 @@ export function parseExportedEngine(value: string): ExportedEngine {
   }
   return value as ExportedEngine;
 }
+
+/** `--kernels`: fused or reference. */
+export function parseKernels(value: string): 'fused' | 'reference' {
+  if (value !== 'fused' && value !== 'reference') throw new UsageError(`--kernels must be fused or reference, got '${value}'`);
+  return value;
+}

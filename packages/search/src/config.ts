@@ -60,6 +60,8 @@ export interface SearchConfig {
    * this thread and N − 1 worker threads, each with its own tfjs (README, Workers).
    */
   readonly workers: number;
+  /** Quantizer and optimiser kernels: `fused` (one kernel each), or `reference` (composed tfjs ops). */
+  readonly kernels: 'fused' | 'reference';
 }
 
 export type SearchOptionsOverrides = { -readonly [K in keyof SearchConfig]?: SearchConfig[K] | undefined };
@@ -69,7 +71,7 @@ export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1 } as const;
+const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused' } as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {
@@ -101,6 +103,7 @@ function validateConfig(c: SearchConfig): void {
   if (typeof c.space !== 'string' || c.space === '') fail('space must be a space id or the path of a space document');
   if (!['noise', 'direct', 'fp'].includes(c.mode)) fail(`mode must be noise, direct or fp, got '${String(c.mode)}'`);
   if (typeof c.adq !== 'boolean') fail('adq must be true or false');
+  if (c.kernels !== 'fused' && c.kernels !== 'reference') fail(`kernels must be fused or reference, got '${String(c.kernels)}'`);
   if (!['softmax', 'gumbel'].includes(c.selector)) fail(`selector must be softmax or gumbel, got '${String(c.selector)}'`);
   if (!ENTROPY_KINDS.includes(c.entropy)) fail(`entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${String(c.entropy)}'`);
   if (c.bits !== null) {

@@ -209,10 +209,12 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     scale: config.scale,
     costInput: COST_INPUT,
     penaltyBits: config.penaltyBits,
+    kernels: config.kernels ?? 'fused',
   };
   const net = createSupernet(spec, supernetOptions);
-  const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.wWeightDecay });
-  const alphaAdam = createAdam({ beta1: config.alphaBeta1, beta2: config.alphaBeta2, weightDecay: config.alphaWeightDecay });
+  const kernels = config.kernels ?? 'fused';
+  const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.wWeightDecay, kernels });
+  const alphaAdam = createAdam({ beta1: config.alphaBeta1, beta2: config.alphaBeta2, weightDecay: config.alphaWeightDecay, kernels });
   const weights = net.weightVariables();
   const alphas = net.alphaVariables();
 

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { parseOptionalInteger, parseWith } from '../options.js';
+import { parseKernels, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
@@ -22,6 +22,7 @@ interface SearchCommandOptions {
   resume?: boolean;
   json?: boolean;
   workers?: string;
+  kernels?: string;
 }
 
 const PRESETS = ['quick', 'cpu', 'paper'];
@@ -55,6 +56,7 @@ export function searchCommand(io: CliIo): Command {
     .option('--entropy <kind>', 'α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
+    .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -169,6 +171,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(o.data !== undefined ? { dataRoot: o.data } : {}),
     ...(o.resume ? { resume: true } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(o.kernels !== undefined ? { kernels: parseKernels(o.kernels) } : {}),
   };
 }
 

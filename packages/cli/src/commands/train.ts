@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { TrainEvent, TrainOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { parseOptionalInteger, parseWith } from '../options.js';
+import { parseKernels, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
@@ -19,6 +19,7 @@ interface TrainCommandOptions {
   seed?: string;
   backend?: string;
   workers?: string;
+  kernels?: string;
   data?: string;
   resume?: boolean;
   json?: boolean;
@@ -55,6 +56,7 @@ export function trainCommand(io: CliIo): Command {
     .option('--seed <n>', 'seed of everything random (default 1)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the network, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
+    .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -141,6 +143,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
     ...(epochs !== undefined ? { epochs } : {}),
     ...(backend !== undefined ? { backend } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(o.kernels !== undefined ? { kernels: parseKernels(o.kernels) } : {}),
     ...(dataRoot !== undefined ? { dataRoot } : {}),
     ...(o.resume ? { resume: true } : {}),
   };

@@ -38,9 +38,11 @@ export interface TrainConfig {
    * machine's setting, not the preset's). The same count gives the same result.
    */
   readonly workers: number;
+  /** Quantizer and optimiser kernels: `fused` (one kernel each), or `reference` (composed tfjs ops). */
+  readonly kernels: 'fused' | 'reference';
 }
 
-export type TrainPreset = Omit<TrainConfig, 'preset' | 'seed' | 'workers'>;
+export type TrainPreset = Omit<TrainConfig, 'preset' | 'seed' | 'workers' | 'kernels'>;
 export type TrainConfigOverrides = { -readonly [K in keyof TrainConfig]?: TrainConfig[K] | undefined };
 
 /** A problem with a training run's options, inputs or output directory; the message is one line. */
@@ -114,7 +116,7 @@ export function resolveTrainConfig(options: TrainConfigOverrides = {}): TrainCon
   const presetName = options.preset ?? 'quick';
   if (!TRAIN_PRESET_NAMES.includes(presetName)) throw new TrainError(`unknown preset '${String(presetName)}' (expected ${TRAIN_PRESET_NAMES.join(', ')})`);
   const overrides = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const config = { ...TRAIN_PRESETS[presetName], seed: 1, workers: 1, preset: presetName, ...overrides } as TrainConfig;
+  const config = { ...TRAIN_PRESETS[presetName], seed: 1, workers: 1, kernels: 'fused', preset: presetName, ...overrides } as TrainConfig;
   validateTrainConfig(config);
   return config;
 }
@@ -131,6 +133,7 @@ function validateTrainConfig(c: TrainConfig): void {
   if (c.stepsPerEpoch !== 'pass') int('stepsPerEpoch', 1);
   for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'workers'] as const) int(n, 1);
   if (c.workers > c.batchSize) fail(`workers (${c.workers}) must not exceed batchSize (${c.batchSize}): each worker takes a share of the batch`);
+  if (c.kernels !== 'fused' && c.kernels !== 'reference') fail(`kernels must be fused or reference, got '${String(c.kernels)}'`);
   if (!Number.isSafeInteger(c.seed)) fail(`seed must be an integer, got ${JSON.stringify(c.seed)}`);
   for (const n of ['lr', 'lrMin', 'weightDecay'] as const) {
     if (typeof c[n] !== 'number' || !Number.isFinite(c[n]) || c[n] < 0) fail(`${n} must be a finite number ≥ 0, got ${JSON.stringify(c[n])}`);

@@ -210,8 +210,9 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     atomicWrite(files.genotype, genotypeToJson(target.genotype));
   }
 
-  const net = buildNetwork(target);
-  const adam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.weightDecay });
+  const kernels = config.kernels ?? 'fused';
+  const net = buildNetwork(target, kernels);
+  const adam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.weightDecay, kernels });
   const replica = discreteReplicaNet(net);
   const weights = replica.weightVariables();
 
@@ -258,7 +259,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         replicas: config.workers,
         net: replica,
         backend: backend as BackendName,
-        network: { kind: 'discrete', spec: target.spec, genotype: target.genotype, options: networkOptions(target) },
+        network: { kind: 'discrete', spec: target.spec, genotype: target.genotype, options: networkOptions(target, kernels) },
         replayForwards: 0,
         lrPatchSize: config.lrPatchSize,
         ...(hooks.workerScript !== undefined ? { script: hooks.workerScript } : {}),
@@ -377,12 +378,12 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
 }
 
 /** The QAT network of a stored target, untrained. */
-export function buildNetwork(target: StoredTarget): DiscreteNetwork {
-  return createDiscreteNetwork(target.spec, target.genotype, networkOptions(target));
+export function buildNetwork(target: StoredTarget, kernels: 'fused' | 'reference' = 'fused'): DiscreteNetwork {
+  return createDiscreteNetwork(target.spec, target.genotype, networkOptions(target, kernels));
 }
 
-function networkOptions(target: StoredTarget): DiscreteNetworkOptions {
-  return { mode: 'qat', adq: target.adq, seed: target.seed, cells: target.cells };
+function networkOptions(target: StoredTarget, kernels: 'fused' | 'reference'): DiscreteNetworkOptions {
+  return { mode: 'qat', adq: target.adq, seed: target.seed, cells: target.cells, kernels };
 }
 
 /** Cost figures of a network at 32×32 LR (the literature's size) and per output megapixel. */
