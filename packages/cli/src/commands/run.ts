@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
-import { parseOptionalInteger } from '../options.js';
+import { checkOutDirectory, parseOptionalInteger } from '../options.js';
 import { renderTable } from '../table.js';
 
 interface RunCommandOptions {
@@ -100,6 +100,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   // Both stages are mostly one-threaded tfjs-wasm: a second replica is what uses the second core.
   const workers = parseOptionalInteger(o.workers, '--workers', 1) ?? Math.min(2, availableParallelism());
   const dir = resolve(o.out);
+  checkOutDirectory(dir);
   mkdirSync(dir, { recursive: true });
   const common = [
     ...(seed !== undefined ? ['--seed', String(seed)] : []),

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { parseOptionalInteger, parseWith } from '../options.js';
+import { checkOutDirectory, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
@@ -62,6 +62,7 @@ export function searchCommand(io: CliIo): Command {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
       const searchOptions = parseOptions(options, core.parseBackendName);
+      checkOutDirectory(resolve(options.out));
       const result = await runCheckpointed(io, {
         title: `search ${options.space}`,
         json: Boolean(options.json),
