@@ -112,7 +112,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
       signal?.throwIfAborted();
       const pair = set.pairs[index];
       const { name, lr, hr } = await set.load(pair);
-      let sr: ImageU8;
+      let sr: ImageU8 | ImageF32;
       try {
         sr = await model.upscale(lr, { set: setName, image: name, scale });
       } catch (error) {
