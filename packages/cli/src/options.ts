@@ -1,9 +1,13 @@
+import { statSync } from 'node:fs';
 import { UsageError } from './io.js';
 
-/** Parses an integer SR scale factor (2, 3, 4, ...). */
+/** Plain decimal digits only: no sign, spaces, exponent (1e1), hex (0x4) or fraction. */
+const DECIMAL = /^\d+$/;
+
+/** Parses an integer SR scale factor (2, 3, 4, ...), written in plain decimal digits. */
 export function parseScale(value: string): number {
   const scale = Number(value);
-  if (!Number.isInteger(scale) || scale < 1 || scale > 16) {
+  if (!DECIMAL.test(value) || !Number.isInteger(scale) || scale < 1 || scale > 16) {
     throw new UsageError(`--scale must be an integer from 1 to 16, got '${value}'`);
   }
   return scale;
@@ -16,10 +20,10 @@ export function parseSetList(value: string): string[] {
   return names;
 }
 
-/** Parses an integer option that must be at least `min`. */
+/** Parses an integer option that must be at least `min`, written in plain decimal digits. */
 export function parseInteger(value: string, option: string, min: number): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+  if (!DECIMAL.test(value) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
   }
   return n;
@@ -58,4 +62,18 @@ export function parseExportedEngine(value: string): ExportedEngine {
 export function parseKernels(value: string): 'fused' | 'reference' {
   if (value !== 'fused' && value !== 'reference') throw new UsageError(`--kernels must be fused or reference, got '${value}'`);
   return value;
+}
+
+/** An --out directory: absent (it is created) or a directory; anything else is one clear line. */
+export function checkOutDirectory(path: string, option = '--out'): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new UsageError(`${option} ${path}: a parent of it is not a directory`);
+    throw new UsageError(`${option} ${path}: cannot use it: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${option} ${path}: exists and is not a directory`);
 }

@@ -1,4 +1,5 @@
 import { DataError } from './errors.js';
+import { checkImagePixels } from './image-limits.js';
 import type { ImageU8 } from './image.js';
 import { decodeJpeg } from './jpeg.js';
 import { hasJpegSignature, readJpegHeader } from './jpeg-header.js';
@@ -43,6 +44,7 @@ export function decodeImageInfo(head: Uint8Array, name = 'image'): ImageInfo | u
   const format = sniffImageFormat(head);
   if (format === 'png') {
     const { width, height, colorType } = readPngHeader(head, name);
+    checkImagePixels(name, 'PNG', width, height);
     return { format, width, height, channels: colorType === 0 || colorType === 4 ? 1 : 3 };
   }
   if (format === 'jpeg') {
@@ -51,6 +53,7 @@ export function decodeImageInfo(head: Uint8Array, name = 'image'): ImageInfo | u
     if (header.width < 1 || header.height < 1) {
       throw new DataError(`${name}: not a valid JPEG: image size ${header.width}x${header.height} is empty`, name);
     }
+    checkImagePixels(name, 'JPEG', header.width, header.height);
     return { format, width: header.width, height: header.height, channels: header.components === 1 ? 1 : 3 };
   }
   throw new DataError(`${name}: not a PNG or JPEG image`, name);

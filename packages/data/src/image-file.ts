@@ -3,6 +3,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import { decodeImage, decodeImageInfo, type ImageInfo } from './decode-image.js';
 import { DataError } from './errors.js';
 import type { ImageU8 } from './image.js';
+import { checkOutputPath, type OutputOptions } from './output-file.js';
 import { encodePng } from './png.js';
 
 /** Reads and decodes a PNG or JPEG file. Every failure is a one-line DataError naming `path`. */
@@ -25,8 +26,14 @@ export async function readImageInfo(path: string): Promise<ImageInfo> {
   throw new DataError(`${path}: not a valid JPEG: no frame header (truncated?)`, path);
 }
 
-/** Writes an 8-bit PNG atomically (temporary file, then rename), creating the folder. */
-export async function writePng(path: string, img: ImageU8): Promise<void> {
+/**
+ * Writes an 8-bit PNG atomically (temporary file, then rename), creating the folder. With `output`
+ * options the path is a user's output: checked first (`checkOutputPath`: no symbolic link, device
+ * or input replaced, no existing file without `force`); without them an existing regular file is
+ * replaced (caches).
+ */
+export async function writePng(path: string, img: ImageU8, output?: OutputOptions): Promise<void> {
+  if (output !== undefined) await checkOutputPath(path, output);
   try {
     await writeFileAtomic(path, encodePng(img));
   } catch (err) {

@@ -13,6 +13,9 @@ export { decodeJpeg } from './jpeg.js';
 export type { ImageFormat, ImageInfo } from './decode-image.js';
 export { decodeImage, decodeImageInfo, sniffImageFormat } from './decode-image.js';
 export { readImage, readImageInfo, writePng } from './image-file.js';
+export type { OutputOptions } from './output-file.js';
+export { checkOutputPath, writeOutputFile } from './output-file.js';
+export { MAX_IMAGE_PIXELS } from './image-limits.js';
 
 // MATLAB-exact bicubic
 export type { ResizeTarget, Contributions } from './imresize.js';

@@ -66,3 +66,19 @@ describe('decodeImage', () => {
     expect(() => decodeImage(new Uint8Array(0), 'empty.png')).toThrow('empty.png: not a PNG or JPEG image');
   });
 });
+
+describe('JPEG size limit', () => {
+  it('refuses a frame header over 100 MP before decoding, naming the file and the limit', () => {
+    const jpeg = new Uint8Array(encode({ width: 8, height: 8, data: smoothRgba(8, 8) }, 90).data);
+    // Rewrite the SOF0 frame size to 20000×20000.
+    let sof = 2;
+    while (!(jpeg[sof] === 0xff && jpeg[sof + 1] === 0xc0)) sof++;
+    jpeg[sof + 5] = 20000 >> 8;
+    jpeg[sof + 6] = 20000 & 0xff;
+    jpeg[sof + 7] = 20000 >> 8;
+    jpeg[sof + 8] = 20000 & 0xff;
+    const message = /^big\.jpg: the JPEG declares 20000x20000 pixels \(400\.0 MP\), over the limit of 100 MP$/;
+    expect(() => decodeJpeg(jpeg, 'big.jpg')).toThrow(message);
+    expect(() => decodeImageInfo(jpeg, 'big.jpg')).toThrow(message);
+  });
+});

@@ -1,5 +1,6 @@
 import { decode } from 'jpeg-js';
 import { DataError } from './errors.js';
+import { checkImagePixels } from './image-limits.js';
 import { createImage, type ImageU8 } from './image.js';
 import { hasJpegSignature, readJpegHeader } from './jpeg-header.js';
 
@@ -14,6 +15,7 @@ export function decodeJpeg(bytes: Uint8Array, name = 'image'): ImageU8 {
   if (!hasJpegSignature(bytes)) fail('missing JPEG signature');
   const header = readJpegHeader(bytes);
   if (header === undefined) return fail('no frame header (truncated?)');
+  checkImagePixels(name, 'JPEG', header.width, header.height);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = decode(bytes, { useTArray: true, formatAsRGBA: false });

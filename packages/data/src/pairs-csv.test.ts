@@ -30,4 +30,23 @@ describe('parsePairsCsv', () => {
     expect(() => parsePairsCsv(`${HEADER}\n2,,b.png,4,4,A\n`, 'p.csv')).toThrow(/^p\.csv:2: lr is empty$/);
     expect(() => parsePairsCsv(`${HEADER}\n2,"a.png,b.png,4,4,A\n`, 'p.csv')).toThrow(/unterminated/);
   });
+
+  it('rejects a row with more fields than the header', () => {
+    expect(() => parsePairsCsv(`${HEADER}\n2,a.png,b.png,4,4,A,extra\n`, 'p.csv')).toThrow(/^p\.csv:2: expected 6 fields, found 7$/);
+  });
+
+  it.each(['../../../../etc/passwd', '/etc/passwd', 'HR/../../x.png', '..\\x.png', 'C:/x.png', '.', 'HR/..'])(
+    'rejects an lr or hr path outside the set folder: %s',
+    (path) => {
+      expect(() => parsePairsCsv(`${HEADER}\n2,"${path}",HR/b.png,4,4,A\n`, 'p.csv')).toThrow(
+        /^p\.csv:2: lr path ".*" must be relative and stay inside the set's folder$/,
+      );
+      expect(() => parsePairsCsv(`${HEADER}\n2,a.png,"${path}",4,4,A\n`, 'p.csv')).toThrow(/^p\.csv:2: hr path/);
+    },
+  );
+
+  it('accepts relative paths that stay inside, ./ and inner .. included', () => {
+    const rows = parsePairsCsv(`${HEADER}\n2,./LR/../LR/a.png,HR/b.png,4,4,A\n`, 'p.csv');
+    expect(rows[0]!.lr).toBe('./LR/../LR/a.png');
+  });
 });

@@ -23,8 +23,9 @@ export const PAIRS_CSV_COLUMNS = [
 
 /**
  * Parses a `pairs.csv` (header row, comma-separated, optional double quotes, LF or CRLF). Columns
- * may come in any order and extra columns are ignored; a missing column or a malformed row is a
- * DataError naming `file` (and the line).
+ * may come in any order and extra columns are ignored; every row has exactly the header's fields.
+ * The `lr` and `hr` paths are relative and stay inside the set's folder (no absolute path, no `..`
+ * climbing out). A missing column or a malformed row is a DataError naming `file` and the line.
  */
 export function parsePairsCsv(text: string, file: string): PairRow[] {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
@@ -46,7 +47,7 @@ export function parsePairsCsv(text: string, file: string): PairRow[] {
     const lineNo = i + 1;
     if (lines[i].trim() === '') continue;
     const fields = splitCsvLine(lines[i], file, lineNo);
-    if (fields.length < header.length) {
+    if (fields.length !== header.length) {
       throw new DataError(
         `${file}:${lineNo}: expected ${header.length} fields, found ${fields.length}`,
         file,
@@ -65,10 +66,17 @@ export function parsePairsCsv(text: string, file: string): PairRow[] {
       if (v === '') throw new DataError(`${file}:${lineNo}: ${name} is empty`, file);
       return v;
     };
+    const inside = (name: 'lr' | 'hr'): string => {
+      const v = str(name);
+      if (!isInsideSetFolder(v)) {
+        throw new DataError(`${file}:${lineNo}: ${name} path "${v}" must be relative and stay inside the set's folder`, file);
+      }
+      return v;
+    };
     rows.push({
       scale: int('scale'),
-      lr: str('lr'),
-      hr: str('hr'),
+      lr: inside('lr'),
+      hr: inside('hr'),
       hrCropHeight: int('hr_crop_height'),
       hrCropWidth: int('hr_crop_width'),
       lrSource: str('lr_source'),
@@ -76,6 +84,18 @@ export function parsePairsCsv(text: string, file: string): PairRow[] {
     });
   }
   return rows;
+}
+
+/** A relative path (either separator) that never climbs above its base folder. */
+function isInsideSetFolder(path: string): boolean {
+  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path) || path.includes('\0')) return false;
+  let depth = 0;
+  for (const part of path.split(/[\\/]+/)) {
+    if (part === '..') depth--;
+    else if (part !== '.' && part !== '') depth++;
+    if (depth < 0) return false;
+  }
+  return depth > 0;
 }
 
 function splitCsvLine(line: string, file: string, lineNo: number): string[] {

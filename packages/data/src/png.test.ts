@@ -235,3 +235,35 @@ describe('decodePng errors', () => {
     expectDataError(bytes, /compressed pixel data is damaged or truncated/);
   });
 });
+
+describe('decodePng size limits', () => {
+  /** A PNG whose IHDR claims `width`×`height` 8-bit gray and whose IDAT is the zlib stream `raw`. */
+  function grayPng(width: number, height: number, raw: Uint8Array): Uint8Array {
+    const ihdr = new Uint8Array(13);
+    const view = new DataView(ihdr.buffer);
+    view.setUint32(0, width);
+    view.setUint32(4, height);
+    ihdr[8] = 8;
+    ihdr[9] = 0;
+    const signature = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+    return concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  }
+
+  it('refuses a decompression bomb from its header, before inflating, naming the file and the limit', () => {
+    // 60000×60000 of zeros: a few MB compressed, 3.6 GB decoded. 1 MB of zeros stands in for the
+    // stream: the header alone must decide.
+    const bomb = grayPng(60000, 60000, new Uint8Array(1 << 20));
+    const started = performance.now();
+    expect(() => decodePng(bomb, 'bomb.png')).toThrow(DataError);
+    expect(() => decodePng(bomb, 'bomb.png')).toThrow(
+      /^bomb\.png: the PNG declares 60000x60000 pixels \(3600\.0 MP\), over the limit of 100 MP$/,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('never inflates more than the declared image needs', () => {
+    // A 2×2 image whose stream holds 10 MB: reported, not inflated in full.
+    const long = grayPng(2, 2, new Uint8Array(10 << 20));
+    expect(() => decodePng(long, 'long.png')).toThrow(/^long\.png: not a valid PNG: pixel data is longer than the 2x2 image it declares$/);
+  });
+});

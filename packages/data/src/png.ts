@@ -1,6 +1,7 @@
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { DataError } from './errors.js';
+import { checkImagePixels } from './image-limits.js';
 import { createImage, type ImageU8 } from './image.js';
 import { readPngLayout, type PngHeader } from './png-chunks.js';
 import { unfilterScanlines } from './png-unfilter.js';
@@ -29,10 +30,18 @@ export function decodePng(bytes: Uint8Array, name = 'image'): ImageU8 {
       name,
     );
   }
+  // Before inflating: a few MB of zeros can claim gigabytes of pixels.
+  checkImagePixels(name, 'PNG', header.width, header.height);
   let raw: Uint8Array;
   try {
-    raw = inflateSync(layout.idat.length === 1 ? layout.idat[0] : Buffer.concat(layout.idat));
-  } catch {
+    // Never inflate more than the header's image needs (+1 byte to see whether there is more).
+    raw = inflateSync(layout.idat.length === 1 ? layout.idat[0] : Buffer.concat(layout.idat), {
+      maxOutputLength: expected + 1,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DataError(`${name}: not a valid PNG: pixel data is longer than the ${header.width}x${header.height} image it declares`, name);
+    }
     throw new DataError(`${name}: not a valid PNG: the compressed pixel data is damaged or truncated`, name);
   }
   // Checked here because pngjs fills a short stream with zeros instead of failing.

@@ -1,5 +1,5 @@
 import type { BenchmarkSet, ImageF32, ImageU8 } from '@quantnas/data';
-import { DataError, openSet } from '@quantnas/data';
+import { DataError, GENERATED_LR_SOURCE, openSet } from '@quantnas/data';
 import { checkMetricOptions, type MetricOptions } from './protocol.js';
 import { psnr } from './psnr.js';
 import { ssim } from './ssim.js';
@@ -110,8 +110,18 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     const perImage: ImageResult[] = [];
     for (let index = 0; index < total; index++) {
       signal?.throwIfAborted();
-      const { name, lr, hr } = await set.load(set.pairs[index]);
-      const sr = await model.upscale(lr, { set: setName, image: name, scale });
+      const pair = set.pairs[index];
+      const { name, lr, hr } = await set.load(pair);
+      let sr: ImageU8 | ImageF32;
+      try {
+        sr = await model.upscale(lr, { set: setName, image: name, scale });
+      } catch (error) {
+        // Engines report an input too small for the model (a pooling window, a 'valid' conv) as a
+        // RangeError naming the layer; the user needs the image's file too.
+        if (!(error instanceof RangeError)) throw error;
+        const file = pair.lrSource === GENERATED_LR_SOURCE ? `${pair.hrPath} (its x${scale} bicubic LR)` : pair.lrPath;
+        throw new DataError(`${file}: ${error.message.split('\n')[0]}`, file);
+      }
       signal?.throwIfAborted();
       if (sr.width !== hr.width || sr.height !== hr.height || sr.channels !== hr.channels) {
         throw new DataError(

@@ -5,7 +5,7 @@
 //   /models/...      -> a folder of .qnas models, when given (--models DIR)
 // Usage: node scripts/serve-demo.mjs [--port N] [--models DIR]  (npm run demo -- --models DIR)
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +39,24 @@ function locate(mounts, pathname) {
     const rest = pathname.slice(prefix.length) || 'index.html';
     const base = resolve(dir);
     const file = resolve(base, rest);
-    if (file !== base && file.startsWith(base + sep)) return file;
+    if (file !== base && file.startsWith(base + sep)) return { file, base };
   }
   return undefined;
+}
+
+/**
+ * The real path of a located file when it, after following every symbolic link, is still inside
+ * its mount's real folder; else undefined. A link in the models folder to a system file is not
+ * served.
+ */
+async function confine(located) {
+  if (!located) return undefined;
+  try {
+    const [file, base] = await Promise.all([realpath(located.file), realpath(located.base)]);
+    return file !== base && file.startsWith(base + sep) ? file : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -71,7 +86,7 @@ export async function startDemoServer({ port = 0, models } = {}) {
       res.writeHead(302, { location: '/demo/' });
       return res.end();
     }
-    const file = locate(mounts, pathname);
+    const file = await confine(locate(mounts, pathname));
     const info = file && (await stat(file).catch(() => undefined));
     if (!file || !info?.isFile()) return send(404, `not found: ${pathname}`);
     res.writeHead(200, {

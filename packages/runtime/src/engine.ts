@@ -2,6 +2,7 @@ import { decodeArtifact, type ModelArtifact } from './container.js';
 import type { InferenceEvent } from './events.js';
 import { adqPhi, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
 import { checkImage, type RgbImage } from './image.js';
+import { checkMemoryBudget } from './memory-budget.js';
 import { planGraph, tileGrid, type Plan, type Rect } from './plan.js';
 import { TileExecutor, type Piece, type RunContext } from './tile-executor.js';
 import { IntegerKernels, loadIntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
@@ -230,6 +231,8 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   if (signal?.aborted) throw abortError(signal);
   const started = performance.now();
   const sizes = inferSizes(graph, image.height, image.width);
+  // Before any store or tile is allocated: what the model claims must fit the budget.
+  checkMemoryBudget(graph, plan, sizes, setup.tile);
   const shared = pool !== undefined;
   const bufferOf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   const { spare } = setup;

@@ -49,3 +49,4 @@ export {
   type WasmSource,
 } from './wasm-kernels.js';
 export { WasmHeap } from './wasm-heap.js';
+export { MEMORY_BUDGET } from './memory-budget.js';

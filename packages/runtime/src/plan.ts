@@ -75,9 +75,12 @@ export function planGraph(graph: ModelGraph): Plan {
     }
     for (const t of targets) done.add(t);
     const producedHere = new Set(chosen.map((i) => layers[i]!.layer.output));
-    const releaseAfter = chosen.map((i, k) =>
-      layers[i]!.layer.inputs.filter((n) => producedHere.has(n) && !chosen.slice(k + 1).some((j) => layers[j]!.layer.inputs.includes(n))),
-    );
+    // The last position in the pass that reads each tensor: one sweep, linear in the pass's layers.
+    const lastReader = new Map<string, number>();
+    chosen.forEach((i, k) => {
+      for (const n of layers[i]!.layer.inputs) lastReader.set(n, k);
+    });
+    const releaseAfter = chosen.map((i, k) => layers[i]!.layer.inputs.filter((n) => producedHere.has(n) && lastReader.get(n) === k));
     passes.push({ tiled, layers: chosen, targets, statistics, releaseAfter });
   }
   // A stored tensor lives until the last pass that reads it.

@@ -27,3 +27,12 @@ describe('WasmHeap', () => {
     expect(heap.alloc(16)).toBe(0);
   });
 });
+
+describe('WasmHeap limit', () => {
+  it('refuses an allocation past its limit before growing the memory', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const heap = new WasmHeap(memory, 0, 1 << 20);
+    expect(() => heap.alloc(2 << 20)).toThrow(/^wasm heap: 2097152 more bytes would pass the heap's limit of 0\.0 GiB$/);
+    expect(memory.buffer.byteLength).toBe(65536);
+  });
+});

@@ -12,7 +12,11 @@ export class WasmHeap {
   private readonly sizes = new Map<number, number>();
   private top: number;
 
-  constructor(readonly memory: WebAssembly.Memory, base: number) {
+  /**
+   * `limit`: the most bytes the heap may span (default 2 GiB); an allocation past it fails before
+   * the memory grows.
+   */
+  constructor(readonly memory: WebAssembly.Memory, base: number, readonly limit = 2 ** 31) {
     this.top = align(base);
   }
 
@@ -33,6 +37,7 @@ export class WasmHeap {
     const at = this.top;
     const end = at + size;
     if (end > 2 ** 32) throw new RangeError(`wasm heap: ${bytes} more bytes would pass the 4 GiB limit of 32-bit WebAssembly memory`);
+    if (end > this.limit) throw new RangeError(`wasm heap: ${bytes} more bytes would pass the heap's limit of ${(this.limit / 2 ** 30).toFixed(1)} GiB`);
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;

@@ -38,7 +38,8 @@ export function baselineGenotype(spec: SearchSpaceSpec, options: BaselineOptions
   });
   const blocks: Record<string, { op: Genotype['blocks'][string]['op']; bits: BitWidth }> = {};
   for (const group of plan.groups) {
-    const op = spec.baseline?.[blockNodeId(group.blocks[0]!)] ?? group.candidates[0]!;
+    const nodeId = blockNodeId(group.blocks[0]!);
+    const op = (spec.baseline && Object.hasOwn(spec.baseline, nodeId) ? spec.baseline[nodeId] : undefined) ?? group.candidates[0]!;
     blocks[group.id] = { op, bits: options.bits };
   }
   return {

@@ -22,6 +22,6 @@ export function checkGenotype(plan: SpacePlan, genotype: Genotype, source?: stri
     if (!group.candidates.includes(choice.op)) fail(`$.blocks.${key}.op`, `'${choice.op}' is not a candidate of block '${key}' (candidates: ${group.candidates.join(', ')})`);
     if (!group.bits.includes(choice.bits)) fail(`$.blocks.${key}.bits`, `${choice.bits} bits is not among block '${key}''s bit-widths (${group.bits.join(', ')})`);
   }
-  const missing = [...groups.keys()].filter((k) => !(k in genotype.blocks));
+  const missing = [...groups.keys()].filter((k) => !Object.hasOwn(genotype.blocks, k));
   if (missing.length > 0) fail('$.blocks', `no choice for block(s) ${list(missing)} (built at ${plan.cells} cell(s))`);
 }

@@ -1,5 +1,6 @@
 import { parsePrimitive, type PrimitiveId } from '@quantnas/core-ops';
 import { isBitWidth, type BitWidth } from '@quantnas/quant';
+import { findProtoKey, SPACE_LIMITS } from './limits.js';
 
 export const GENOTYPE_SCHEMA_VERSION = 1;
 
@@ -42,6 +43,8 @@ export function parseGenotype(json: unknown, source?: string): Genotype {
     throw new GenotypeError(path, problem, source);
   };
   if (!isRecord(json)) return fail('$', 'must be a JSON object');
+  const proto = findProtoKey(json);
+  if (proto !== undefined) fail(proto, "the key '__proto__' is not allowed");
   if (json.schemaVersion !== GENOTYPE_SCHEMA_VERSION) {
     fail('$.schemaVersion', `must be ${GENOTYPE_SCHEMA_VERSION}, got ${JSON.stringify(json.schemaVersion)}`);
   }
@@ -49,6 +52,7 @@ export function parseGenotype(json: unknown, source?: string): Genotype {
   for (const key of ['scale', 'channels'] as const) {
     const v = json[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`$.${key}`, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if ((v as number) > SPACE_LIMITS[key]) fail(`$.${key}`, `${v} is over the limit of ${SPACE_LIMITS[key]}`);
   }
   if (!isRecord(json.blocks) || Object.keys(json.blocks).length === 0) fail('$.blocks', 'must be a non-empty object');
   const blocks: Record<string, BlockChoice> = {};

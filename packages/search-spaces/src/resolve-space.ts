@@ -12,6 +12,7 @@ import type {
 } from './plan.js';
 import type { GraphSpec, NodeSpec, SearchSpaceSpec } from './spec.js';
 import { SpecError } from './spec-error.js';
+import { SPACE_LIMITS } from './limits.js';
 
 const INPUT = 'input';
 
@@ -28,6 +29,8 @@ interface Context {
   /** Global block name → JSON path of the node that took it. */
   readonly names: Map<string, string>;
   readonly blocks: MixedStep[];
+  /** Resolved nodes and conv weights so far, bounded by SPACE_LIMITS. */
+  readonly totals: { steps: number; weights: number };
 }
 
 /**
@@ -43,7 +46,8 @@ export function resolveSpace(spec: SearchSpaceSpec, options: ResolveOptions = {}
   };
   const option = (key: 'channels' | 'scale' | 'cells', fallback: number): number => {
     const v = options[key] ?? fallback;
-    if (!Number.isInteger(v) || v < 1) fail(`$.${key}`, `option ${key} must be a positive integer, got ${v}`);
+    const max = SPACE_LIMITS[key];
+    if (!Number.isInteger(v) || v < 1 || v > max) fail(`$.${key}`, `option ${key} must be an integer from 1 to ${max}, got ${v}`);
     return v;
   };
   const channels = option('channels', spec.channels);
@@ -58,7 +62,10 @@ export function resolveSpace(spec: SearchSpaceSpec, options: ResolveOptions = {}
     }
   }
   const imageChannels = spec.imageChannels ?? 3;
-  const ctx: Context = { spec, env: { C: channels, s: scale, N: cells }, bits, source, names: new Map(), blocks: [] };
+  if (!Number.isInteger(imageChannels) || imageChannels < 1 || imageChannels > SPACE_LIMITS.imageChannels) {
+    fail('$.imageChannels', `imageChannels must be an integer from 1 to ${SPACE_LIMITS.imageChannels}, got ${imageChannels}`);
+  }
+  const ctx: Context = { spec, env: { C: channels, s: scale, N: cells }, bits, source, names: new Map(), blocks: [], totals: { steps: 0, weights: 0 } };
   const root = resolveGraph(ctx, spec, '$', '', { channels: imageChannels, grid: 'lr' });
   if (root.outputChannels !== imageChannels) {
     fail('$.output', `the output '${root.output}' has ${root.outputChannels} channels; the SR image has ${imageChannels}`);
@@ -143,13 +150,29 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
       }
       return fail(`${path}.${field}`, `unknown tensor '${tensor}'${base === '$' ? '' : ` (a body sees only its own input, named '${INPUT}', and its own nodes)`}`);
     };
-    const expr = (value: ChannelExpr, field: string): number => {
+    const expr = (value: ChannelExpr, field: string, max: number = SPACE_LIMITS.tensorChannels): number => {
+      let v: number;
       try {
-        return evalChannelExpr(value, ctx.env);
+        v = evalChannelExpr(value, ctx.env);
       } catch (error) {
         return fail(`${path}.${field}`, (error as Error).message);
       }
+      if (v > max) fail(`${path}.${field}`, `${JSON.stringify(value)} is ${v} at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}, over the limit of ${max}`);
+      return v;
     };
+    /** Tensor channels computed from others (concat, repeats): bounded like a declared count. */
+    const bounded = (channels: number, field: string): number => {
+      if (channels > SPACE_LIMITS.tensorChannels) fail(`${path}.${field}`, `the node's output has ${channels} channels, over the limit of ${SPACE_LIMITS.tensorChannels}`);
+      return channels;
+    };
+    /** Adds a node's conv weights to the space's total, failing at the node that passes the limit. */
+    const weigh = (convs: readonly { kernelH: number; kernelW: number; inChannels: number; outChannels: number; groups: number }[], field: string): void => {
+      for (const c of convs) ctx.totals.weights += (c.kernelH * c.kernelW * c.inChannels * c.outChannels) / c.groups;
+      if (ctx.totals.weights > SPACE_LIMITS.weights) {
+        fail(`${path}.${field}`, `the space passes ${SPACE_LIMITS.weights} conv weights here (at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}): too large to build`);
+      }
+    };
+    if (++ctx.totals.steps > SPACE_LIMITS.steps) fail(path, `the network passes ${SPACE_LIMITS.steps} nodes here (repeats unrolled): too large to build`);
     const inChannels = (tensor: string, declared: ChannelExpr): { t: Tensor; n: number } => {
       const t = ref(tensor, 'input');
       const n = expr(declared, 'in');
@@ -170,19 +193,22 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           const width = expr(n.width ?? 'C', 'width');
           let candidates: readonly PrimitiveId[];
           if (typeof n.candidates === 'string') {
-            const list = ctx.spec.candidates[n.candidates];
+            // Own keys only: 'constructor' or '__proto__' must not find Object.prototype's.
+            const list = Object.hasOwn(ctx.spec.candidates, n.candidates) ? ctx.spec.candidates[n.candidates] : undefined;
             if (!list) {
               return fail(`${path}.candidates`, `unknown candidate list '${n.candidates}' (the space defines: ${Object.keys(ctx.spec.candidates).join(', ') || 'none'})`);
             }
             candidates = list;
           } else candidates = n.candidates;
           candidates.forEach((op, j) => {
+            const where = typeof n.candidates === 'string' ? 'candidates' : `candidates[${j}]`;
+            let convs;
             try {
-              primitiveConvs(parsePrimitive(op), cin, cout, width);
+              convs = primitiveConvs(parsePrimitive(op), cin, cout, width);
             } catch (error) {
-              const where = typeof n.candidates === 'string' ? `${path}.candidates` : `${path}.candidates[${j}]`;
-              fail(where, `${op} cannot map ${cin} → ${cout} channels: ${(error as Error).message}`);
+              return fail(`${path}.${where}`, `${op} cannot map ${cin} → ${cout} channels: ${(error as Error).message}`);
             }
+            weigh(convs, where);
           });
           const step: MixedStep = {
             kind: 'mixed',
@@ -216,6 +242,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             }
           }
           if (n.frozen && n.init === undefined) fail(`${path}.frozen`, 'a frozen conv needs an init (it would keep random weights)');
+          weigh([{ kernelH: kernel[0], kernelW: kernel[1], inChannels: cin, outChannels: cout, groups }], 'kernel');
           const init = n.init === 'bicubic' ? { init: { kind: 'bicubic' as const, scale: s } } : {};
           return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, frozen: n.frozen ?? false, imageInput: n.imageInput ?? false, grid: t.grid, ...init };
         }
@@ -231,7 +258,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
               fail(`${path}.inputs[${j}]`, `add of tensors with different channels: '${first.x}' has ${first.t.channels}, '${other.x}' has ${other.t.channels}`);
             }
           }
-          const outChannels = n.kind === 'add' ? first.t.channels : ins.reduce((s, i) => s + i.t.channels, 0);
+          const outChannels = bounded(n.kind === 'add' ? first.t.channels : ins.reduce((s, i) => s + i.t.channels, 0), 'inputs');
           return { kind: n.kind, ...common, inputs: n.inputs, outChannels, grid: first.t.grid };
         }
         case 'pixel_shuffle': {
@@ -244,13 +271,16 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
         case 'repeat_channels': {
           const t = ref(n.input, 'input');
           const times = expr(n.times, 'times');
-          return { kind: 'repeat_channels', ...common, input: n.input, times, outChannels: t.channels * times, grid: t.grid };
+          return { kind: 'repeat_channels', ...common, input: n.input, times, outChannels: bounded(t.channels * times, 'times'), grid: t.grid };
         }
         case 'esa': {
           const t = ref(n.input, 'input');
           const c = expr(n.channels, 'channels');
           if (c !== t.channels) fail(`${path}.channels`, `channels is ${c} but its input '${n.input}' has ${t.channels}`);
           if (c < 4) fail(`${path}.channels`, `ESA needs at least 4 channels (f = C/4), got ${c}`);
+          const f = Math.floor(c / 4);
+          const conv = (k: number, cin: number, cout: number) => ({ kernelH: k, kernelW: k, inChannels: cin, outChannels: cout, groups: 1 });
+          weigh([conv(1, c, f), conv(1, f, f), conv(3, f, f), conv(3, f, f), conv(3, f, f), conv(3, f, f), conv(1, f, c)], 'channels');
           return { kind: 'esa', ...common, input: n.input, outChannels: c, grid: t.grid };
         }
         case 'residual': {
@@ -263,7 +293,8 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
         }
         case 'repeat': {
           let t = ref(n.input, 'input');
-          const times = expr(n.times, 'times');
+          // Checked before unrolling: each iteration resolves the whole body again.
+          const times = expr(n.times, 'times', SPACE_LIMITS.repeatTimes);
           const iterations: GraphPlan[] = [];
           for (let i = 0; i < times; i++) {
             const it = resolveGraph(ctx, n.body, `${path}.body`, `${name}${i}.`, t);
@@ -274,7 +305,7 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             t = { channels: it.outputChannels, grid: it.outputGrid };
           }
           const emit = n.emit ?? 'last';
-          const outChannels = emit === 'concat' ? times * t.channels : t.channels;
+          const outChannels = bounded(emit === 'concat' ? times * t.channels : t.channels, 'emit');
           return { kind: 'repeat', ...common, input: n.input, emit, iterations, outChannels, grid: t.grid };
         }
       }

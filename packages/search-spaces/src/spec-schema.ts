@@ -2,6 +2,7 @@ import { parsePrimitive, type PrimitiveId } from '@quantnas/core-ops';
 import { isBitWidth, type BitWidth } from '@quantnas/quant';
 import { z } from 'zod';
 import { parseChannelExpr, type ChannelExpr } from './channel-expr.js';
+import { SPACE_LIMITS } from './limits.js';
 import { SPEC_SCHEMA_VERSION, type GraphSpec, type NodeSpec, type SearchSpaceSpec } from './spec.js';
 
 // The structural half of validation (types, required fields, no unknown keys, ids, expressions,
@@ -55,7 +56,8 @@ function uniqueList<T>(item: z.ZodType<T>, what: string) {
 
 const bitList = uniqueList(bitWidth, 'bit-width');
 const candidateList = uniqueList(primitiveId, 'candidate');
-const kernelSize = positiveInt.refine((k) => k % 2 === 1, { error: "must be odd ('same' padding is symmetric only for odd kernels)" });
+const atMost = (max: number, what: string) => positiveInt.max(max, { error: `${what} must be at most ${max}` });
+const kernelSize = atMost(SPACE_LIMITS.kernel, 'a kernel edge').refine((k) => k % 2 === 1, { error: "must be odd ('same' padding is symmetric only for odd kernels)" });
 
 const graph: z.ZodType<GraphSpec> = z.lazy(() => z.strictObject({ nodes: z.array(node).min(1, { error: 'a graph needs at least one node' }), output: id }));
 
@@ -118,10 +120,10 @@ export const searchSpaceSchema: z.ZodType<SearchSpaceSpec> = z.strictObject({
   schemaVersion: z.literal(SPEC_SCHEMA_VERSION, { error: (issue) => `must be ${SPEC_SCHEMA_VERSION}, got ${JSON.stringify(issue.input)}` }),
   id,
   description: z.string().optional(),
-  channels: positiveInt,
-  scale: positiveInt,
-  cells: positiveInt.optional(),
-  imageChannels: positiveInt.optional(),
+  channels: atMost(SPACE_LIMITS.channels, 'channels'),
+  scale: atMost(SPACE_LIMITS.scale, 'scale'),
+  cells: atMost(SPACE_LIMITS.cells, 'cells').optional(),
+  imageChannels: atMost(SPACE_LIMITS.imageChannels, 'imageChannels').optional(),
   bits: bitList,
   fixedBits: bitWidth.optional(),
   candidates: z.record(id, candidateList),

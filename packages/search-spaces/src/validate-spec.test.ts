@@ -128,7 +128,7 @@ describe('validateSpec', () => {
 
   it('re-checks at other options: an rfdn width the grouped ops cannot take fails with the path', () => {
     expect(() => resolveSpace(getSpace('rfdn'), { channels: 18 })).toThrow('$.nodes[1].body.nodes[0].body.nodes[0].candidates: simple_1x1_grouped_2 cannot map 18 → 9 channels');
-    expect(() => resolveSpace(getSpace('rfdn'), { cells: 0 })).toThrow('$.cells: option cells must be a positive integer');
+    expect(() => resolveSpace(getSpace('rfdn'), { cells: 0 })).toThrow('$.cells: option cells must be an integer from 1 to 64, got 0');
   });
 
   it('instantiates one document at another width, scale and cell count', () => {
@@ -158,5 +158,61 @@ describe('validateSpec', () => {
       ['tail1', 1, 10],
       ['tail2', 1, 10],
     ]);
+  });
+
+  describe('limits: checked before anything of that size is built, each naming its JSON path', () => {
+    it.each<[string, Mutation, string]>([
+      ['a huge width', (s) => (s.channels = 1e9), '$.channels: channels must be at most 1024'],
+      ['a huge scale', (s) => (s.scale = 1000), '$.scale: scale must be at most 16'],
+      ['many cells', (s) => (s.cells = 1000), '$.cells: cells must be at most 64'],
+      ['many image channels', (s) => (s.imageChannels = 100), '$.imageChannels: imageChannels must be at most 4'],
+      ['a huge kernel', (s) => (s.nodes.find((n: any) => n.kind === 'conv').kernel = 100001), 'kernel: a kernel edge must be at most 31'],
+    ])('%s', (_name, mutate, message) => {
+      expect(problem(mutate)).toContain(message);
+    });
+
+    it('repeat.times of 1e9 fails at once, before unrolling', () => {
+      const started = performance.now();
+      const message = problem((s) => {
+        const i = s.nodes.findIndex((n: any) => n.kind === 'repeat');
+        s.nodes[i].times = 1e9;
+      }, getSpace('rfdn'));
+      expect(message).toMatch(/\$\.nodes\[\d+\]\.times: 1000000000 is 1000000000 at C = \d+, s = \d+, N = \d+, over the limit of 256$/);
+      expect(performance.now() - started).toBeLessThan(1000);
+    });
+
+    it('a channel expression over the tensor limit names its field', () => {
+      expect(problem((s) => (s.nodes[0].out = '100000*C'))).toMatch(/^bad\.json: search space \$\.nodes\[0\]\.out: "100000\*C" is \d+ at C = \d+, .*over the limit of 8192$/);
+    });
+
+    it('a space too large to build names the node where its weights pass the limit', () => {
+      const message = problem((s) => {
+        s.channels = 1024;
+        s.nodes.find((n: any) => n.kind === 'conv').kernel = 31;
+      });
+      expect(message).toMatch(/passes 20000000 conv weights here/);
+    });
+
+    it('nested repeats are bounded by the node count', () => {
+      const started = performance.now();
+      const message = problem((s) => {
+        // 200 × 200 weightless adds in place of the residual's body.
+        const add = { nodes: [{ kind: 'add', id: 'twice', inputs: ['input', 'input'] }], output: 'twice' };
+        const inner = { nodes: [{ kind: 'repeat', id: 'deep', input: 'input', times: 200, body: add }], output: 'deep' };
+        s.nodes[2].body = { nodes: [{ kind: 'repeat', id: 'outer', input: 'input', times: 200, body: inner }], output: 'outer' };
+      });
+      expect(message).toMatch(/^bad\.json: search space \$\.nodes\[2\]\.body\.nodes\[0\]\.body\.nodes\[0\]\.body\.nodes\[0\]: the network passes 20000 nodes here/);
+      expect(performance.now() - started).toBeLessThan(2000);
+    });
+
+    it('resolving at options beyond the limits names the option', () => {
+      expect(() => resolveSpace(getSpace('rfdn'), { channels: 8000 })).toThrow('$.channels: option channels must be an integer from 1 to 1024, got 8000');
+      expect(() => resolveSpace(getSpace('rfdn'), { scale: 1000 })).toThrow('$.scale: option scale must be an integer from 1 to 16, got 1000');
+    });
+
+    it("refuses a '__proto__' key instead of dropping it", () => {
+      const doc = JSON.parse(JSON.stringify(espcn).replace('"candidates":{', '"candidates":{"__proto__":["simple_3x3"],'));
+      expect(() => validateSpec(doc, 'p.json')).toThrow("p.json: search space $.candidates.__proto__: the key '__proto__' is not allowed");
+    });
   });
 });

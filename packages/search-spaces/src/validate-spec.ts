@@ -2,6 +2,7 @@ import { resolveSpace } from './resolve-space.js';
 import type { SearchSpaceSpec } from './spec.js';
 import { jsonPath, SpecError } from './spec-error.js';
 import { searchSpaceSchema } from './spec-schema.js';
+import { findProtoKey } from './limits.js';
 
 /**
  * Validates parsed JSON as a search-space document: its structure against the schema, then its
@@ -10,6 +11,8 @@ import { searchSpaceSchema } from './spec-schema.js';
  */
 export function validateSpec(json: unknown, source?: string): SearchSpaceSpec {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SpecError('$', 'must be a JSON object', source);
+  const proto = findProtoKey(json);
+  if (proto !== undefined) throw new SpecError(proto, "the key '__proto__' is not allowed", source);
   const parsed = searchSpaceSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -25,6 +25,7 @@ export {
   type SearchOptionsOverrides,
 } from './config.js';
 export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from './presets.js';
+export { spaceDocumentShape, type DocumentShape } from './space-document.js';
 export { cosineLr, entropyScheduleWeight } from './schedule.js';
 export {
   alphaObjective,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { bicubicDownscale, encodePng, type ImageU8 } from '@quantnas/data';
 import { encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli as run } from '../test-helpers.js';
+import { expectOneLineError, runCli as run } from '../test-helpers.js';
 
 function picture(width: number, height: number, channels: 1 | 3): ImageU8 {
   const data = new Uint8Array(width * height * channels);
@@ -29,6 +29,13 @@ beforeAll(async () => {
     csv += `2,${name}x2.png,${name}.png,${hr.height},${hr.width},test\n`;
   }
   await writeFile(join(set, 'pairs.csv'), csv);
+  // A set whose one image is too small for ESA's pooling window at x2.
+  const tiny = join(root, 'Tiny');
+  await mkdir(tiny, { recursive: true });
+  const small = picture(16, 16, 3);
+  await writeFile(join(tiny, 'small.png'), encodePng(small));
+  await writeFile(join(tiny, 'smallx2.png'), encodePng(bicubicDownscale(small, 2)));
+  await writeFile(join(tiny, 'pairs.csv'), 'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n2,smallx2.png,small.png,16,16,test\n');
   model = join(work, 'x2.qnas');
   const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 4 });
   await writeFile(model, encodeArtifact(artifact.header, artifact.blob));
@@ -64,6 +71,20 @@ describe('eval --engine', () => {
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`${message}\n`);
+    }
+  });
+
+  it.each(['int8', 'scalar', 'reference'])('names the image too small for the model (%s), in one line', async (engine) => {
+    const result = await run(['eval', '--model', model, '--engine', engine, '--scale', '2', '--sets', 'Tiny', '--data', root]);
+    expectOneLineError(result, join(root, 'Tiny', 'smallx2.png'), 'too small');
+    expect(result.code).toBe(1);
+  });
+
+  it('rejects --backend where it does not apply instead of ignoring it', async () => {
+    for (const argv of [['--model', 'bicubic'], ['--model', model]]) {
+      const result = await run(['eval', ...argv, '--backend', 'nope', '--scale', '2', '--sets', 'Pair', '--data', root]);
+      expectOneLineError(result, '--backend applies to a training directory only', "'nope'");
+      expect(result.code).toBe(2);
     }
   });
 });

@@ -109,11 +109,15 @@ export function evalCommand(io: CliIo): Command {
 async function loadModel(options: EvalOptions, scale: number): Promise<LoadedModel> {
   const name = options.model;
   const engine = options.engine === undefined ? undefined : parseExportedEngine(options.engine);
+  const isDir = existsSync(name) && statSync(name).isDirectory();
+  if (options.backend !== undefined && !isDir) {
+    throw new UsageError(`--backend applies to a training directory only (it picks the tfjs backend of its network), got '${options.backend}' with --model ${name}`);
+  }
   if (name === 'bicubic') {
     if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models only');
     return { model: { name: 'bicubic', upscale: (lr) => bicubicUpscale(lr, scale) }, engine: 'bicubic', cost: NO_COST, dispose: async () => {} };
   }
-  if (existsSync(name) && statSync(name).isDirectory()) {
+  if (isDir) {
     if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models; a training directory runs its fake-quant network');
     return loadTrainingDir(name, scale, options.backend);
   }

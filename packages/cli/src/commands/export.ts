@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { checkOutputPath, writeOutputFile } from '@quantnas/data';
 import { UsageError, type CliIo } from '../io.js';
 import { TRAIN_USER_ERRORS } from './train.js';
 
@@ -29,7 +30,7 @@ export function exportCommand(io: CliIo): Command {
     .action(async (dir: string, options: ExportCommandOptions) => {
       if (options.checkpoint !== 'best' && options.checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got '${options.checkpoint}'`);
       const out = resolve(options.out);
-      if (existsSync(out) && !options.force) throw new UsageError(`${out} exists; use --force to replace it`);
+      await checkOutputPath(out, { force: options.force === true, inputs: [join(resolve(dir), 'best.qnc')] });
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
       const core = await import('@quantnas/core-ops');
       const search = await import('@quantnas/search');
@@ -68,7 +69,7 @@ export function exportCommand(io: CliIo): Command {
         if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
         throw error;
       }
-      writeAtomically(out, bytes);
+      await writeOutputFile(out, bytes, { force: options.force === true });
       const json = {
         model: out,
         bytes: bytes.byteLength,
@@ -86,22 +87,4 @@ export function exportCommand(io: CliIo): Command {
         );
       }
     });
-}
-
-/** Temporary file beside the target, flushed, then renamed over it: a reader never sees half a model. */
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
 }

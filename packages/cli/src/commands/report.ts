@@ -1,12 +1,14 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { checkOutputPath, writeOutputFile } from '@quantnas/data';
 import { UsageError, type CliIo } from '../io.js';
 import type { RunSummary } from './run.js';
 
 interface ReportCommandOptions {
   out: string;
   set: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -30,8 +32,9 @@ export function reportCommand(io: CliIo): Command {
     .argument('<dirs...>', 'run directories (each holds run.json)')
     .requiredOption('--out <prefix>', 'output path without extension: writes PREFIX.md and PREFIX.svg')
     .option('--set <name>', 'set plotted against BitOps', 'Set5')
+    .option('--force', 'replace existing PREFIX.md and PREFIX.svg')
     .option('--json', 'print the rows as JSON on stdout')
-    .action((dirs: string[], options: ReportCommandOptions) => {
+    .action(async (dirs: string[], options: ReportCommandOptions) => {
       const runs = dirs.map((dir) => readRun(dir));
       for (const { dir, run } of runs) {
         if (!(options.set in run.sets)) throw new UsageError(`${dir}: the run was not evaluated on ${options.set} (it has ${Object.keys(run.sets).join(', ')})`);
@@ -39,8 +42,12 @@ export function reportCommand(io: CliIo): Command {
       const out = resolve(options.out);
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
       const rows = markPareto(runs, options.set);
-      writeFileSync(`${out}.md`, reportMarkdown(rows, options.set, `${out}.svg`));
-      writeFileSync(`${out}.svg`, reportSvg(rows, options.set));
+      const output = { force: options.force === true, inputs: dirs.map((dir) => join(dir, 'run.json')) };
+      await checkOutputPath(`${out}.md`, output);
+      await checkOutputPath(`${out}.svg`, output);
+      const text = new TextEncoder();
+      await writeOutputFile(`${out}.md`, text.encode(reportMarkdown(rows, options.set, `${out}.svg`)), output);
+      await writeOutputFile(`${out}.svg`, text.encode(reportSvg(rows, options.set)), output);
       if (options.json) {
         io.stdout(JSON.stringify({ markdown: `${out}.md`, svg: `${out}.svg`, runs: rows.map((r) => ({ dir: r.dir, pareto: r.pareto, ...r.run })) }) + '\n');
       } else {

@@ -95,6 +95,13 @@ describe('quantnas run', () => {
     const svg = readFileSync(join(work, 'report.svg'), 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     for (const part of [/<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</, /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</, />bicubic 28\.4\d</]) expect(svg).toMatch(part);
+
+    // The report's files are kept unless --force.
+    const again = await run(['report', runDir, other, '--out', join(work, 'report')]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/^quantnas: .*report\.md: exists; use --force to replace it\n$/);
+    expect(readFileSync(join(work, 'report.md'), 'utf8')).toBe(md);
+    expect((await run(['report', runDir, other, '--out', join(work, 'report'), '--force'])).code).toBe(0);
   }, 120_000);
 
   withData('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {

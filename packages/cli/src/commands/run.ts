@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { openSet, requireSets, resolveDataRoot } from '@quantnas/data';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
-import { parseOptionalInteger } from '../options.js';
+import { checkOutDirectory, parseOptionalInteger } from '../options.js';
 import { renderTable } from '../table.js';
 
 export interface RunCommandOptions {
@@ -108,6 +108,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   const setNames = o.sets.split(',').map((name) => name.trim()).filter((name) => name !== '');
   requireSets(dataRoot, [...new Set([...TRAINING_SETS, ...setNames, 'Set5'])]);
   const dir = resolve(o.out);
+  checkOutDirectory(dir);
   mkdirSync(dir, { recursive: true });
   const dataArgs = ['--data', dataRoot];
   const common = [...(seed !== undefined ? ['--seed', String(seed)] : []), '--workers', String(workers), ...dataArgs];

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@quantnas/core-ops';
@@ -10,6 +10,8 @@ import { expectOneLineError, runCli as run } from '../test-helpers.js';
 const work = mkdtempSync(join(tmpdir(), 'quantnas-cli-search-'));
 
 const dataRoot = testDataRoot('cli: search on a tiny T91 search', ['T91']);
+/** A shipped space document as JSON, to edit into a user's document. */
+const shippedSpace = (id: string) => JSON.parse(readFileSync(new URL(`../../../search-spaces/src/spaces/${id}.json`, import.meta.url), 'utf8'));
 
 describe('quantnas search', () => {
   beforeAll(async () => {
@@ -37,6 +39,26 @@ describe('quantnas search', () => {
   ])('rejects %j with one line', async (extra, message) => {
     expectOneLineError(await run(['search', '--space', 'rfdn', '--out', join(work, 'never'), ...extra]), message);
   });
+
+  it("searches a user's document at the width and scale it states, not the preset's", async () => {
+    const doc = join(work, 'c4x2.json');
+    writeFileSync(doc, JSON.stringify({ ...shippedSpace('espcn'), id: 'c4x2', channels: 4, scale: 2 }));
+    const out = join(work, 'c4x2');
+    const result = await run(['search', '--space', doc, '--epochs', '2', '--out', out, '--json']);
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect([json.genotype.channels, json.genotype.scale]).toEqual([4, 2]);
+  }, 120_000);
+
+  it.each([['channels', 1e9, 'channels must be at most 1024'], ['scale', 1000, 'scale must be at most 16']])(
+    'refuses a document with %s %d in one line, before any work',
+    async (key, value, message) => {
+      const doc = join(work, `huge-${key}.json`);
+      writeFileSync(doc, JSON.stringify({ ...shippedSpace('basic'), [key]: value }));
+      const out = join(work, `huge-${key}`);
+      expectOneLineError(await run(['search', '--space', doc, '--out', out]), doc, `$.${key}`, message);
+    },
+  );
 
   it('names an unknown space', async () => {
     expectOneLineError(await run(['search', '--space', join(work, 'nope.json'), '--out', join(work, 'never')]), 'nope.json');

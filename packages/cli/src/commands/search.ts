@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { parseKernels, parseOptionalInteger, parseWith } from '../options.js';
+import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
@@ -63,7 +63,18 @@ export function searchCommand(io: CliIo): Command {
     .action(async (options: SearchCommandOptions) => {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
-      const searchOptions = parseOptions(options, core.parseBackendName);
+      const parsed = parseOptions(options, core.parseBackendName);
+      checkOutDirectory(resolve(options.out));
+      // A user's document is searched at the width, scale and cells it states; a preset sizes
+      // only the shipped spaces.
+      let shape;
+      try {
+        shape = await search.spaceDocumentShape(options.space);
+      } catch (error) {
+        if (error instanceof Error && USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
+        throw error;
+      }
+      const searchOptions = { ...parsed, ...shape };
       const result = await runCheckpointed(io, {
         title: `search ${options.space}`,
         json: Boolean(options.json),

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { TrainEvent, TrainOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { parseKernels, parseOptionalInteger, parseWith } from '../options.js';
+import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
@@ -64,6 +64,7 @@ export function trainCommand(io: CliIo): Command {
       const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
       const trainOptions = { ...parseOptions(options, core.parseBackendName, io), ...(await baselineOptions(options, search)) };
+      checkOutDirectory(resolve(options.out));
       const result = await runCheckpointed(io, {
         title: 'train',
         json: Boolean(options.json),

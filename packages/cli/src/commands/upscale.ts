@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { DataError, readImage, toRgb, writePng } from '@quantnas/data';
+import { checkOutputPath, DataError, readImage, toRgb, writePng } from '@quantnas/data';
 import {
   ArtifactError,
   createSession,
@@ -32,12 +32,13 @@ interface UpscaleOptions {
   engine: string;
   threads: string;
   tile: string;
+  force?: boolean;
   json?: boolean;
 }
 
 function positiveInteger(name: string, value: string, max: number): number {
   const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1 || n > max) {
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > max) {
     throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${value}'`);
   }
   return n;
@@ -75,6 +76,7 @@ export function upscaleCommand(io: CliIo): Command {
     )
     .option('--threads <n>', 'worker threads for the int8 engine', '1')
     .option('--tile <n>', 'tile edge in LR pixels for the int8 engine', '128')
+    .option('--force', 'replace an existing output file')
     .option('--json', 'print the result as JSON on stdout')
     .argument('<in>', 'LR image (PNG or JPEG)')
     .argument('<out>', 'output PNG')
@@ -95,6 +97,9 @@ async function upscale(io: CliIo, inPath: string, outPath: string, options: Upsc
   const engine: UpscaleEngine = parseExportedEngine(options.engine);
   const threads = positiveInteger('threads', options.threads, 64);
   const tile = positiveInteger('tile', options.tile, 65536);
+  // Before any work: the output must be writable without replacing an input, a device or a link.
+  const outputOptions = { force: options.force === true, inputs: [inPath, options.model] };
+  await checkOutputPath(outPath, outputOptions);
 
   const bytes = await readModel(options.model);
   let artifact;
@@ -155,7 +160,7 @@ async function upscale(io: CliIo, inPath: string, outPath: string, options: Upsc
       await session.dispose();
     }
   }
-  await writePng(outPath, { width: output.width, height: output.height, channels: 3, data: output.data });
+  await writePng(outPath, { width: output.width, height: output.height, channels: 3, data: output.data }, outputOptions);
   return {
     model: options.model,
     input: [image.width, image.height],

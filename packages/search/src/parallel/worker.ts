@@ -20,6 +20,15 @@ async function init(message: ReplicaInit): Promise<void> {
   net = buildReplicaNet(message.network);
   layout = variableLayout(net);
   state = stateIndices(net, layout);
+  // A training network's LSQ steps initialise at its first forward, from the weights it holds,
+  // wherever a step is not positive. Run that forward now, before the coordinator's values
+  // arrive: a trained step that crossed zero must not be re-initialised when a resumed run sends it.
+  if (message.network.kind === 'discrete') {
+    const x = tf.zeros([1, message.lrPatchSize, message.lrPatchSize, 3]) as tf.Tensor4D;
+    const y = net.apply(x, { training: false });
+    await y.data();
+    tf.dispose([x, y]);
+  }
   // The noise and Gumbel draws are numbered per forward: catch up with the coordinator's count.
   if (message.replayForwards > 0) {
     const x = tf.zeros([1, message.lrPatchSize, message.lrPatchSize, 3]) as tf.Tensor4D;

@@ -34,6 +34,9 @@ export async function loadTrainedNetwork(dir: string, options: { readonly checkp
   if (state?.kind !== 'quantnas-train' || !state.target) throw new TrainError(`${loaded.path} is not a training checkpoint`);
   const network = buildNetwork(state.target);
   try {
+    // Loaded first, then the first forward: LSQ weight steps that crossed zero in training are
+    // re-initialised from their weights here, as the exporter accepts only positive steps. (A
+    // resumed training run restores them as they are: restoreVariables.)
     loadVariables(network, loaded.tensors, loaded.path);
     await initialiseQuantizers(network, state.config.lrPatchSize);
   } catch (error) {

@@ -227,7 +227,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         renameSync(loaded.fellBackFrom.path, `${loaded.fellBackFrom.path}.corrupt`);
         notes.push(`${loaded.fellBackFrom.reason}; resuming from the previous checkpoint ${loaded.path} (step ${state.step})`);
       }
-      loadVariables(net, loaded.tensors, loaded.path);
+      await restoreVariables(net, loaded.tensors, loaded.path, config.lrPatchSize);
       const adamState = new Map<string, tf.Tensor>();
       for (const [key, stored] of loaded.tensors) if (key.startsWith('adam/')) adamState.set(key.slice(5), tf.tensor(stored.data, [...stored.shape]));
       adam.load(state.adamSteps, adamState);
@@ -252,8 +252,8 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
       log = openSync(files.events, 'w');
     }
     // LSQ steps start from the weights at the first forward; take it outside the gradient tape.
-    // Restored steps are positive and kept, so this changes nothing on resume.
-    await initialiseQuantizers(net, config.lrPatchSize);
+    // A resumed network had its first forward in restoreVariables, so this changes nothing then.
+    if (!loaded) await initialiseQuantizers(net, config.lrPatchSize);
     if (config.workers > 1) {
       parallel = await startDataParallel({
         replicas: config.workers,
@@ -416,6 +416,18 @@ export function loadVariables(net: Module, tensors: ReadonlyMap<string, StoredTe
   }
   const missing = [...variables.keys()].filter((k) => !seen.has(k));
   if (missing.length > 0) throw new TrainError(`${source} lacks variables of this network (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+}
+
+/**
+ * Puts a checkpoint's variables into a freshly built network so that it computes exactly what the
+ * network that wrote them computed. The quantizers' first forward runs before the values are
+ * loaded: it initialises every LSQ step that is not positive from the weights, and a trained step
+ * may have crossed zero (LSQ does not constrain its sign), so loading first would let that forward
+ * replace trained steps and the resumed or exported network would differ.
+ */
+export async function restoreVariables(net: Module, tensors: ReadonlyMap<string, StoredTensor>, source: string, size: number): Promise<void> {
+  await initialiseQuantizers(net, size);
+  loadVariables(net, tensors, source);
 }
 
 /** One inference forward on a blank patch: sets LSQ steps that are not yet positive from the weights. */
