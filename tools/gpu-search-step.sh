@@ -59,17 +59,17 @@ die() {
 phases_device=(
   "adapter|40|tools/gpu-search-step.mjs adapter"
   "gradients|70|tools/gpu-search-step.mjs gradients rfdn 12 1 16"
-  "search-quick-webgpu|70|packages/cli/bin/quantnas.js bench search-step --backend webgpu --modes noise --batch 8 --size 16 --steps 3 --warmup 1 --json"
+  "search-quick-webgpu|70|packages/cli/bin/quantnas.js bench search-step --backend webgpu --kernels fused --modes noise --batch 8 --size 16 --steps 3 --warmup 1 --json"
   "search-quick-wasm|40|packages/cli/bin/quantnas.js bench search-step --backend wasm --modes noise --batch 8 --size 16 --steps 3 --warmup 1 --json"
   "train-b16s32-webgpu|45|packages/cli/bin/quantnas.js bench train-step --backend webgpu --batch 16 --size 32 --steps 5 --warmup 2 --json"
   "train-b16s32-wasm|30|packages/cli/bin/quantnas.js bench train-step --backend wasm --batch 16 --size 32 --steps 3 --warmup 1 --json"
-  "search-b16s32-webgpu|60|packages/cli/bin/quantnas.js bench search-step --backend webgpu --modes noise --batch 16 --size 32 --steps 2 --warmup 1 --json"
+  "search-b16s32-webgpu|60|packages/cli/bin/quantnas.js bench search-step --backend webgpu --kernels fused --modes noise --batch 16 --size 32 --steps 2 --warmup 1 --json"
   "search-b16s32-wasm|60|packages/cli/bin/quantnas.js bench search-step --backend wasm --modes noise --batch 16 --size 32 --steps 2 --warmup 1 --json"
 )
 phases_dry=(
   "adapter|60|tools/gpu-search-step.mjs adapter"
   "gradients|120|tools/gpu-search-step.mjs gradients basic 6 1 8"
-  "search-tiny-webgpu|120|packages/cli/bin/quantnas.js bench search-step --backend webgpu --space basic --channels 6 --modes noise --batch 2 --size 8 --steps 1 --warmup 0 --json"
+  "search-tiny-webgpu|120|packages/cli/bin/quantnas.js bench search-step --backend webgpu --kernels fused --space basic --channels 6 --modes noise --batch 2 --size 8 --steps 1 --warmup 0 --json"
   "search-tiny-wasm|60|packages/cli/bin/quantnas.js bench search-step --backend wasm --space basic --channels 6 --modes noise --batch 2 --size 8 --steps 1 --warmup 0 --json"
   "train-tiny-webgpu|60|packages/cli/bin/quantnas.js bench train-step --backend webgpu --batch 1 --size 8 --steps 1 --warmup 0 --json"
   "train-tiny-wasm|60|packages/cli/bin/quantnas.js bench train-step --backend wasm --batch 1 --size 8 --steps 1 --warmup 0 --json"
