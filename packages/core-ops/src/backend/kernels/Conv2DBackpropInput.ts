@@ -10,8 +10,7 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {};
   const info = forwardConvInfo(tf.Conv2DBackpropInput, attrs.inputShape, filter.shape, attrs, false);
   const s = new Scratch(args.backend as tf.KernelBackend);
   const spread = s.dilate(dy, info.strideHeight, info.strideWidth);
-  const flipped = s.run(tf.Reverse, { x: filter }, { dims: [0, 1] });
-  const swapped = s.transpose(flipped, [0, 1, 3, 2]); // [KH, KW, Co, Ci]
+  const swapped = flipAndSwap(s, filter); // [KH, KW, Co, Ci]
   const { x: input, pad } = s.padOrCrop(spread, fullCorrelationPads(info, spread.shape));
   const grad = s.run(tf.Conv2D, { x: input, filter: swapped }, {
     strides: [1, 1],
@@ -20,6 +19,25 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {};
     dilations: [1, 1],
   });
   return s.release(grad);
+}
+
+/**
+ * The filter rotated by 180° with input and output channels swapped, in one pass over the heap (a
+ * Reverse and a Transpose kernel cost more than the copy for filters this small).
+ */
+function flipAndSwap(s: Scratch, filter: TensorInfo): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const out = s.alloc([kh, kw, co, ci]);
+  const w = s.view(filter);
+  const o = s.view(out);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      const src = ((kh - 1 - y) * kw + (kw - 1 - x)) * ci * co;
+      const dst = (y * kw + x) * co * ci;
+      for (let i = 0; i < ci; i++) for (let j = 0; j < co; j++) o[dst + j * ci + i] = w[src + i * co + j]!;
+    }
+  }
+  return out;
 }
 
 /**
