@@ -3,6 +3,13 @@ import type { ArtifactLayer, TensorInfo } from './artifact-header.js';
 import { validateArtifact } from './graph.js';
 import { planGraph } from './plan.js';
 import { runReference } from './reference-engine.js';
+import { crc32 } from './crc32.js';
+import { createSession } from './engine.js';
+import type { LoadKernelsOptions } from './wasm-kernels.js';
+
+const kernels: LoadKernelsOptions = { source: new URL('../dist/kernels.wasm', import.meta.url), relaxedSimd: 'off' };
+// The worker threads need JavaScript: the test setup bundles it from the sources.
+const workerUrl = new URL('../dist/test/engine-worker.mjs', import.meta.url);
 
 /** A valid model of `n` clamp layers in a chain: the longest graph the format allows is 100,000 layers. */
 function clampChain(n: number) {
@@ -44,5 +51,64 @@ describe('planGraph', () => {
     expect(planGraph(graph).passes[0]!.releaseAfter).toEqual([[], ['t0'], ['t1', 't1'], ['sum']]);
     const image = { width: 2, height: 1, channels: 3 as const, data: Uint8Array.of(0, 50, 100, 150, 200, 250) };
     expect([...runReference(graph, image).data]).toEqual([0, 100, 200, 255, 255, 255]);
+  });
+});
+
+describe('planGraph defers what a later pass can compute from stored inputs', () => {
+  /**
+   * rfdn-bicubic's shape in small: a 48-channel "anchor" conv of the image that only the last pass
+   * reads, next to an ADQ scale that cuts the graph into passes. Stored in the first pass, the
+   * anchor took 16 times the image's bytes over the whole image.
+   */
+  function anchorModel() {
+    const seededBytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => ((i * 2654435761 + seed) >>> 24) & 0xff);
+    const floats = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
+    const parts = [seededBytes(48 * 27, 1), floats(Array.from({ length: 48 }, (_, i) => 0.002 + i * 1e-4)), seededBytes(3 * 48, 2), floats([0.003, 0.004, 0.005])];
+    const refs: { offset: number; byteLength: number }[] = [];
+    let at = 0;
+    for (const p of parts) {
+      refs.push({ offset: at, byteLength: p.length });
+      at += Math.ceil(p.length / 4) * 4;
+    }
+    const blob = new Uint8Array(at);
+    parts.forEach((p, i) => blob.set(p, refs[i]!.offset));
+    const tensors: Record<string, TensorInfo> = {
+      lr: { dtype: 'float32', channels: 3 },
+      qa: { dtype: 'uint8', channels: 3, step: 1 / 255, bits: 8 },
+      anchor: { dtype: 'float32', channels: 48 },
+      r: { dtype: 'float32', channels: 48 },
+      s: { dtype: 'float32', channels: 48 },
+      sum: { dtype: 'float32', channels: 48 },
+      qs: { dtype: 'uint8', channels: 48, step: 0.02, bits: 8 },
+      sr: { dtype: 'float32', channels: 3 },
+    };
+    const layers: ArtifactLayer[] = [
+      { id: 'qa', op: 'quantize', inputs: ['lr'], output: 'qa' },
+      { id: 'anchor', op: 'conv', inputs: ['qa'], output: 'anchor', kernel: [3, 3], stride: 1, padding: 'same', groups: 1, weightBits: 8, weights: refs[0]!, weightScales: refs[1]! },
+      { id: 'r', op: 'repeat_channels', inputs: ['lr'], output: 'r', times: 16 },
+      { id: 's', op: 'adq_scale', inputs: ['r'], output: 's', statisticsOf: 'r', slope: 1.5, offset: 0, deviation: 'population' },
+      { id: 'sum', op: 'add', inputs: ['s', 'anchor'], output: 'sum' },
+      { id: 'qs', op: 'quantize', inputs: ['sum'], output: 'qs' },
+      { id: 'sr', op: 'conv', inputs: ['qs'], output: 'sr', kernel: [1, 1], stride: 1, padding: 'same', groups: 1, weightBits: 8, weights: refs[2]!, weightScales: refs[3]! },
+    ];
+    return { header: { schemaVersion: 1 as const, scale: 1, input: 'lr', output: 'sr', tensors, layers, blob: { byteLength: blob.length, crc32: crc32(blob) } }, blob };
+  }
+
+  it('stores no anchor: it is computed, tile by tile, in the pass that reads it', () => {
+    const plan = planGraph(validateArtifact(anchorModel()));
+    expect(plan.passes.map((p) => p.targets)).toEqual([['r'], ['sr']]);
+    expect(plan.passes[1]!.layers).toEqual([0, 1, 3, 4, 5, 6]);
+  });
+
+  it('gives the same bytes as the scalar specification, on any tile size and on two threads', async () => {
+    const model = anchorModel();
+    const image = { width: 23, height: 17, channels: 3 as const, data: Uint8Array.from({ length: 23 * 17 * 3 }, (_, i) => (i * 53 + (i >> 4)) & 0xff) };
+    const expected = runReference(validateArtifact(model), image).data;
+    for (const [tile, threads] of [[5, 1], [64, 1], [7, 2]] as const) {
+      const session = await createSession(model, { tile, threads, kernels, workerUrl });
+      const out = await session.upscale(image);
+      await session.dispose();
+      expect(Buffer.from(out.data).equals(Buffer.from(expected)), `tile ${tile}, ${threads} thread(s)`).toBe(true);
+    }
   });
 });

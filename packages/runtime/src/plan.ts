@@ -45,6 +45,8 @@ export function planGraph(graph: ModelGraph): Plan {
   while (remaining.size > 0) {
     let chosen: number[] = [];
     let tiled = true;
+    // Tiled layers that could all wait for a later pass: run only when nothing else can.
+    let onlyDeferrable: number[] | undefined;
     for (const mode of [true, false]) {
       const produced = new Set<string>();
       chosen = [];
@@ -59,8 +61,21 @@ export function planGraph(graph: ModelGraph): Plan {
         chosen.push(i);
         produced.add(layer.output);
       }
+      if (mode && chosen.length > 0) {
+        const kept = withoutDeferred(graph, chosen, done);
+        if (kept.length === 0) {
+          onlyDeferrable = chosen;
+          chosen = [];
+          continue;
+        }
+        chosen = kept;
+      }
       tiled = mode;
       if (chosen.length > 0) break;
+    }
+    if (chosen.length === 0 && onlyDeferrable) {
+      chosen = onlyDeferrable;
+      tiled = true;
     }
     if (chosen.length === 0) throw new Error('planGraph: no layer can run (the graph has a cycle)');
     const inPass = new Set(chosen);
@@ -92,6 +107,68 @@ export function planGraph(graph: ModelGraph): Plan {
     if (t.name !== header.output) freeAfter[last]!.push(t.name);
   }
   return { passes, freeAfter };
+}
+
+/**
+ * The layers of a tiled pass minus those better computed in a later pass: a group of layers that
+ * reads only tensors already stored and that nothing else in this pass reads would otherwise
+ * store its outputs over the whole image until a later pass reads them. Deferred, it is computed
+ * tile by tile in that later pass from the same stored inputs, with the same values. Deferred only
+ * when its inputs take fewer bytes per input pixel than the outputs it would store (rfdn-bicubic's
+ * bicubic anchor: 48 float channels stored, 380 MiB at 1920×1080, instead of keeping the 3-channel
+ * image), and when every reader of its outputs runs on a tiled grid. Returns [] when every layer
+ * could wait: the caller then runs a whole pass first, or these layers when nothing else can run.
+ */
+function withoutDeferred(graph: ModelGraph, chosen: number[], done: ReadonlySet<string>): number[] {
+  const { layers, tensors, header } = graph;
+  const inPass = new Set(chosen);
+  const deferred = new Set<number>();
+  for (const i of chosen) {
+    const out = tensors.get(layers[i]!.layer.output)!;
+    if (out.name === header.output || out.statisticOf.length > 0) continue;
+    // A reader on a whole grid runs in a whole pass, which needs the tensor stored anyway.
+    if (out.consumers.some((c) => tensors.get(layers[c]!.layer.output)!.factor === undefined)) continue;
+    deferred.add(i);
+  }
+  // Drop every layer that must run now; a drop can only affect the layers next to it, so a work
+  // list keeps this linear in the pass's layers.
+  const mustRunNow = (i: number): boolean => {
+    const layer = layers[i]!.layer;
+    if (tensors.get(layer.output)!.consumers.some((c) => inPass.has(c) && !deferred.has(c))) return true;
+    // An input made in this pass by a layer that stays would have to be stored instead.
+    return layer.inputs.some((n) => !done.has(n) && !deferred.has(tensors.get(n)!.producer));
+  };
+  const work = [...deferred];
+  while (work.length > 0) {
+    const i = work.pop()!;
+    if (!deferred.has(i) || !mustRunNow(i)) continue;
+    deferred.delete(i);
+    const layer = layers[i]!.layer;
+    for (const n of layer.inputs) {
+      const p = tensors.get(n)!.producer;
+      if (deferred.has(p)) work.push(p);
+    }
+    for (const c of tensors.get(layer.output)!.consumers) if (deferred.has(c)) work.push(c);
+  }
+  if (deferred.size === 0) return chosen;
+  const perPixel = (name: string) => {
+    const t = tensors.get(name)!;
+    return t.info.channels * (t.info.dtype === 'uint8' ? 1 : 4) * (t.factor ?? 1) ** 2;
+  };
+  const outputs = new Set<string>();
+  const inputs = new Set<string>();
+  for (const i of deferred) {
+    const layer = layers[i]!.layer;
+    const out = tensors.get(layer.output)!;
+    if (out.consumers.some((c) => !inPass.has(c))) outputs.add(out.name);
+    for (const n of layer.inputs) if (done.has(n)) inputs.add(n);
+  }
+  let kept = 0;
+  let saved = 0;
+  for (const n of inputs) kept += perPixel(n);
+  for (const n of outputs) saved += perPixel(n);
+  if (saved <= kept) return chosen;
+  return chosen.filter((i) => !deferred.has(i));
 }
 
 export function rectEmpty(r: Rect): boolean {
