@@ -51,15 +51,18 @@ export function createAdam(options: AdamOptions): Adam {
     }
     return s;
   };
+  /** θ for a gradient's name, and its moments (created at zero on first use). */
+  const stateOf = (variables: ReadonlyMap<string, tf.Variable>, name: string) => {
+    const theta = variables.get(name);
+    if (!theta) throw new Error(`adam: no variable '${name}' for its gradient`);
+    return { theta, mv: slot(m, name, theta), vv: slot(v, name, theta) };
+  };
   /** The fused update of every variable, its gradient scaled to `maxNorm` (0: not clipped). */
   const applyFused = (variables: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number, normSq: tf.Tensor, maxNorm: number) => {
     steps++;
     const attrs = { ...opts, lr, c1: 1 - opts.beta1 ** steps, c2: 1 - opts.beta2 ** steps, maxNorm };
     for (const [name, g] of grads) {
-      const theta = variables.get(name);
-      if (!theta) throw new Error(`adam: no variable '${name}' for its gradient`);
-      const mv = slot(m, name, theta);
-      const vv = slot(v, name, theta);
+      const { theta, mv, vv } = stateOf(variables, name);
       tf.tidy(() => {
         const [t1, m1, v1] = fusedAdamUpdate(theta, g, mv, vv, normSq, attrs);
         mv.assign(m1);
@@ -98,10 +101,7 @@ export function createAdam(options: AdamOptions): Adam {
       const c1 = 1 - beta1 ** steps;
       const c2 = 1 - beta2 ** steps;
       for (const [name, g0] of grads) {
-        const theta = variables.get(name);
-        if (!theta) throw new Error(`adam: no variable '${name}' for its gradient`);
-        const mv = slot(m, name, theta);
-        const vv = slot(v, name, theta);
+        const { theta, mv, vv } = stateOf(variables, name);
         tf.tidy(() => {
           const g = weightDecay === 0 ? g0 : tf.add(g0, tf.mul(theta, weightDecay));
           const m1 = tf.add(tf.mul(mv, beta1), tf.mul(g, 1 - beta1));
