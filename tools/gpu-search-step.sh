@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The GPU device check: a search step (and the reference net's training step) on tfjs-webgpu
 # through Dawn and NVIDIA's Vulkan driver, against the same steps on tfjs-wasm on the same machine,
-# in one run. It follows /work/shared/docs/gpu.md ("Running on the lent NVIDIA machine"): that
-# machine has no Node and nothing can be installed there, so everything travels as a payload
-# built here:
+# in one run. The GPU machine this targets has no Node and nothing can be installed there, so
+# everything travels as a payload built here:
 #
 #   .cache/gpu-check/node.xz       this machine's node binary, stripped
 #   .cache/gpu-check/app.tar.xz    exactly the files the check loads, found by tracing a dry run
