@@ -1,4 +1,4 @@
-import { currentBackend, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
+import { currentBackend, fusedKernelsAvailable, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 
 import {
@@ -95,6 +95,8 @@ export interface SearchStepBench {
   readonly size: number;
   readonly steps: number;
   readonly workers: number;
+  /** Whether the backend has the fused kernels; without them the fused path runs the composed ops. */
+  readonly fusedAvailable: boolean;
   /** Per mode, the fused and the reference path. */
   readonly modes: Readonly<Partial<Record<SearchMode, PathComparison>>>;
 }
@@ -195,6 +197,7 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
     size,
     steps: options.steps ?? 3,
     workers,
+    fusedAvailable: fusedKernelsAvailable(),
     modes,
   };
 }
@@ -230,6 +233,8 @@ export interface TrainStepBench {
   readonly size: number;
   readonly steps: number;
   readonly workers: number;
+  /** Whether the backend has the fused kernels; without them the fused path runs the composed ops. */
+  readonly fusedAvailable: boolean;
   readonly genotype: NetworkStepCost;
   readonly baseline?: NetworkStepCost & { readonly space: string; readonly bits: number };
   /** The genotype's fused ms per MAC over the baseline's (1 = as fast per MAC). */
@@ -285,7 +290,8 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
     const macsPerPixel = genotypePaths[0]!.macsPerPixel;
     const genotype: NetworkStepCost = { ...(await comparePaths(genotypePaths, timing)), macsPerPixel };
     const wanted = options.baseline === undefined ? { space: 'espcn', bits: 8 } : options.baseline;
-    if (!wanted) return { backend, space: spec.id, batch, size, steps: options.steps ?? 3, workers, genotype };
+    const fusedAvailable = fusedKernelsAvailable();
+    if (!wanted) return { backend, space: spec.id, batch, size, steps: options.steps ?? 3, workers, fusedAvailable, genotype };
     const baselineSpec = await loadSpec(wanted.space);
     const baselineGenotype = uniformGenotype(baselineSpec, wanted.bits, options.genotype.scale);
     const baselinePaths = networkPaths(baselineSpec, baselineGenotype, ['fused'], undefined);
@@ -299,6 +305,7 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
       size,
       steps: options.steps ?? 3,
       workers,
+      fusedAvailable,
       genotype,
       baseline,
       ...(genotype.fused ? { perMacVsBaseline: perMac(genotype) / perMac(baseline) } : {}),

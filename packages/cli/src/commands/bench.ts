@@ -185,6 +185,7 @@ async function genotypeTrainStep(io: CliIo, options: TrainStepOptions): Promise<
     size: bench.size,
     steps: bench.steps,
     workers: bench.workers,
+    fused_kernels_available: bench.fusedAvailable,
   };
   if (options.json) {
     io.stdout(JSON.stringify(result) + '\n');
@@ -198,7 +199,8 @@ async function genotypeTrainStep(io: CliIo, options: TrainStepOptions): Promise<
     `QAT training step of ${options.genotype} (${bench.space}), batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
       renderTable(comparisonHeader('network', bench.workers), rows) +
       (bench.genotype.speedupVsReference !== undefined ? `fused kernels ${bench.genotype.speedupVsReference.toFixed(2)}× as fast as reference\n` : '') +
-      (bench.perMacVsBaseline !== undefined ? `time per MAC: ${bench.perMacVsBaseline.toFixed(2)}× the baseline's\n` : ''),
+      (bench.perMacVsBaseline !== undefined ? `time per MAC: ${bench.perMacVsBaseline.toFixed(2)}× the baseline's\n` : '') +
+      noFusedNote(bench),
   );
 }
 
@@ -263,6 +265,10 @@ function comparisonRows(label: string, c: PathComparison, workers: number): stri
 
 function comparisonHeader(first: string, workers: number): string[] {
   return [first, 'kernels', 'ms/step', 'kernels/step', 'conv share', ...(workers > 1 ? [`ms/step on ${workers}`, 'speedup'] : [])];
+}
+
+function noFusedNote(bench: { backend: string; fusedAvailable: boolean }): string {
+  return bench.fusedAvailable ? '' : `${bench.backend} has no fused kernels: its fused path ran the composed ops\n`;
 }
 
 function parseKernelPaths(value: string): ('fused' | 'reference')[] {
@@ -361,6 +367,7 @@ function searchStepCommand(io: CliIo): Command {
         size: bench.size,
         steps: bench.steps,
         workers: bench.workers,
+        fused_kernels_available: bench.fusedAvailable,
         modes: Object.fromEntries(Object.entries(bench.modes).map(([mode, c]) => [mode, comparisonJson(c)])),
       };
       if (options.json) {
@@ -374,7 +381,8 @@ function searchStepCommand(io: CliIo): Command {
         `search step (α + w) of ${bench.space}${bench.preset ? ` (preset ${bench.preset})` : ''} C=${bench.channels ?? 'space'} cells=${bench.cells ?? 'space'}, batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
           renderTable(comparisonHeader('mode', bench.workers), Object.entries(bench.modes).flatMap(([mode, c]) => comparisonRows(mode, c, bench.workers))) +
           lines.join('') +
-          (noise !== undefined && direct !== undefined ? `noise is ${(direct / noise).toFixed(2)}× as fast as direct (${path(bench.modes.noise) === bench.modes.noise?.fused ? 'fused' : 'reference'} kernels)\n` : ''),
+          (noise !== undefined && direct !== undefined ? `noise is ${(direct / noise).toFixed(2)}× as fast as direct (${path(bench.modes.noise) === bench.modes.noise?.fused ? 'fused' : 'reference'} kernels)\n` : '') +
+          noFusedNote(bench),
       );
     });
   return command

@@ -119,6 +119,7 @@ describe('quantnas bench search-step', () => {
       expect(json[path].conv_share).toBeLessThanOrEqual(1);
     }
     expect(json.noise_ms).toBe(json.fused.ms);
+    expect(json.fused_kernels_available).toBe(true);
     expect(json.speedup_vs_reference).toBeCloseTo(json.reference.ms / json.fused.ms, 10);
     expect(json.modes.direct.fused.kernels).toBeLessThan(json.modes.direct.reference.kernels);
     expect(json.fused.kernels).toBeLessThan(json.reference.kernels / 3);
