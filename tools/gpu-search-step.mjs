@@ -1,4 +1,4 @@
-// The Node side of tools/gpu-search-step.sh (see there and gpu.md). Subcommands, each printing
+// The Node side of tools/gpu-search-step.sh (see there). Subcommands, each printing
 // one JSON object on stdout:
 //   adapter                        Dawn's adapter (info, limits) and whether tfjs-webgpu starts on it
 //   gradients [space] [channels] [batch] [size]

@@ -16,10 +16,8 @@
 # Usage
 #   tools/gpu-search-step.sh pack       here: build the payload (needs `npm run build` done, strace,
 #                                       xz, and the lavapipe driver of tools/setup-vulkan.sh)
-#   tools/gpu-search-step.sh run        on the device machine, from the repository copy the device
-#                                       tool makes, with the payload carried:
-#                                         run(command="bash tools/gpu-search-step.sh run",
-#                                             carry=[".cache/gpu-check"], timeout_s=330)
+#   tools/gpu-search-step.sh run        on the GPU machine, from a copy of the repository with
+#                                       .cache/gpu-check carried beside it (allow about 330 s)
 #   tools/gpu-search-step.sh --dry-run  here: pack, then the device part from the unpacked payload on
 #                                       lavapipe (CPU Vulkan) with tiny shapes, once with this
 #                                       machine's glibc and once through the carried one. It checks
@@ -219,7 +217,7 @@ run_check() {
   export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd
   local libpath=$libs/vulkan:$driver_libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-  # What the machine offers (gpu.md's risks: the driver's graphics libraries, glibc, libstdc++).
+  # What the machine offers (the known risks: the driver's graphics libraries, glibc, libstdc++).
   local glibc_here glx spirv smi
   glibc_here=$(getconf GNU_LIBC_VERSION 2> /dev/null | awk '{ print $2 }' || echo unknown)
   glx=$(ls "$driver_libdir"/libGLX_nvidia.so.0 2> /dev/null || ldconfig -p 2> /dev/null | awk '/libGLX_nvidia.so.0/ { print $NF; exit }' || true)
@@ -252,7 +250,7 @@ run_check() {
     "$(echo "$smi" | sed "$json_escape")" "$(cd "$app" && qnode --version 2> /dev/null || echo none)" > "$res/host.json"
   echo 0 > "$res/host.rc"
   cat "$res/host.json"
-  [ -n "$glx" ] || [ "$mode" = dry-run ] || log "warning: libGLX_nvidia.so.0 is not on this machine: NVIDIA's Vulkan driver cannot load (gpu.md's first risk)"
+  [ -n "$glx" ] || [ "$mode" = dry-run ] || log "warning: libGLX_nvidia.so.0 is not on this machine: NVIDIA's Vulkan driver cannot load (the first known risk)"
 
   local phases=("${phases_device[@]}")
   [ "$mode" = dry-run ] && phases=("${phases_dry[@]}")
