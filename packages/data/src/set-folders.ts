@@ -73,7 +73,8 @@ function isSetDir(dir: string): boolean {
   }
 }
 
-function isDir(path: string): boolean {
+/** Whether `path` is a directory (false when it is missing or unreadable). */
+export function isDir(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {

@@ -1,8 +1,8 @@
 // Test-only (exported under the `@quantnas/source` condition, never built): how the tests of every
 // package find the SR data, or learn that there is none.
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveDataRoot, type Env } from './data-root.js';
+import { isDir } from './set-folders.js';
 
 /** Every set some test reads. */
 export const TEST_SETS = ['Set5', 'Set14', 'B100', 'T91', 'BSD200'] as const;
@@ -35,14 +35,6 @@ export function testDataRoot(what: string, sets: readonly string[] = TEST_SETS, 
   if (env.QUANTNAS_REQUIRE_DATA === '1') throw new Error(`${message} QUANTNAS_REQUIRE_DATA=1 makes this a failure.`);
   console.warn(`skipping ${message}`);
   return undefined;
-}
-
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** Faults a test server can inject, by set-relative file (`Set5/HR/bird.png`). */
