@@ -14,3 +14,4 @@ export type {
   UpscaleInfo,
 } from './evaluate.js';
 export { evaluate } from './evaluate.js';
+export { kendallTau } from './rank.js';

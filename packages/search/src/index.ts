@@ -54,6 +54,7 @@ export {
   type TrainStepBench,
   type TrainStepBenchOptions,
 } from './bench.js';
+export { diagnoseSearch, type BitSensitivity, type DiagnoseEvent, type DiagnoseHooks, type DiagnoseOptions, type DiagnosedGenotype, type Diagnosis } from './diagnose.js';
 export * from './export/index.js';
 export * from './train/index.js';
 export {

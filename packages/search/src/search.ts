@@ -1,8 +1,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName } from '@quantnas/core-ops';
-import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler } from '@quantnas/data';
-import { psnr, standardProtocol } from '@quantnas/metrics';
+import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
 import {
   createSupernet,
   genotypeCost,
@@ -23,6 +22,7 @@ import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
 import { resumeConflict } from './resume-settings.js';
+import { validationPsnr } from './train/validation.js';
 
 export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
   /** A space id, the path of a space document, or the document itself. */
@@ -173,21 +173,8 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   }
   const root = resolveDataRoot({ explicit: options.dataRoot });
   const images = await listTrainingImages(root, config.trainSets);
-  const [wImages, alphaImages, validationImages] = splitImages(images, config.splits, hashSeed(config.seed, 'splits'));
-  const sampler = (list: typeof images, label: string, batchSize: number, patch: number, augment: boolean): PatchSampler =>
-    createPatchSampler({
-      images: list,
-      scale: config.scale,
-      lrPatchSize: patch,
-      batchSize,
-      seed: hashSeed(config.seed, label),
-      augment: augment ? config.augment : { flip: false, rot90: false },
-      patchesPerImage: label === 'validation' ? 1 : config.patchesPerImage,
-      onNote: (m) => notes.push(`${label} split: ${m}`),
-    });
-  const wSampler = sampler(wImages!, 'w', config.batchSize, config.lrPatchSize, true);
-  const alphaSampler = sampler(alphaImages!, 'alpha', config.batchSize, config.lrPatchSize, true);
-  const validation = await sampler(validationImages!, 'validation', config.validationPatches, config.validationPatchSize, false).next();
+  const { w: wSampler, alpha: alphaSampler, validation: validationSampler } = searchSamplers(config, images, (m) => notes.push(m));
+  const validation = await validationSampler.next();
 
   const stepsPerEpoch = config.stepsPerEpoch === 'pass' ? wSampler.batchesPerEpoch : config.stepsPerEpoch;
   const totalSteps = config.epochs * stepsPerEpoch;
@@ -195,22 +182,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   mkdirSync(dir, { recursive: true });
   if (!loaded) writeFileSync(files.space, JSON.stringify(spec, null, 2) + '\n');
 
-  const supernetOptions: SupernetOptions = {
-    mode: config.mode,
-    adq: config.adq,
-    seed: config.seed,
-    ...(config.bits ? { bits: config.bits as BitWidth[] } : {}),
-    selector: config.selector,
-    temperature: config.temperature,
-    noise: config.noise,
-    noiseGradient: config.noiseGradient,
-    ...(config.channels !== null ? { channels: config.channels } : {}),
-    ...(config.cells !== null ? { cells: config.cells } : {}),
-    scale: config.scale,
-    costInput: COST_INPUT,
-    penaltyBits: config.penaltyBits,
-    kernels: config.kernels ?? 'fused',
-  };
+  const supernetOptions = supernetOptionsFor(config);
   const net = createSupernet(spec, supernetOptions);
   const kernels = config.kernels ?? 'fused';
   const wAdam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: config.wWeightDecay, kernels });
@@ -365,7 +337,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
 
       const epochEnd = state.step % stepsPerEpoch === 0;
       if (epochEnd) {
-        const record = await derive(net, epoch, await validationPsnr(net, validation, config));
+        const record = await derive(net, epoch, await validationPsnr(net, validation, config.scale, config.batchSize));
         state.last = record;
         // Before α has trained every epoch derives pair 0 everywhere: not a search result.
         const eligible = epoch >= config.warmupEpochs;
@@ -439,6 +411,50 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   }
 }
 
+/** The supernet a search configuration builds (its checkpoints hold this supernet's variables). */
+export function supernetOptionsFor(config: SearchConfig): SupernetOptions {
+  return {
+    mode: config.mode,
+    adq: config.adq,
+    seed: config.seed,
+    ...(config.bits ? { bits: config.bits as BitWidth[] } : {}),
+    selector: config.selector,
+    temperature: config.temperature,
+    noise: config.noise,
+    noiseGradient: config.noiseGradient,
+    ...(config.channels !== null ? { channels: config.channels } : {}),
+    ...(config.cells !== null ? { cells: config.cells } : {}),
+    scale: config.scale,
+    costInput: COST_INPUT,
+    penaltyBits: config.penaltyBits,
+    kernels: config.kernels ?? 'fused',
+  };
+}
+
+/**
+ * The search's three disjoint image splits as patch samplers: w and α batches (augmented), and
+ * the fixed validation patches (one batch of `validationPatches`). Seeded by the search's seed.
+ */
+export function searchSamplers(config: SearchConfig, images: readonly TrainingImage[], onNote: (message: string) => void = () => {}): { w: PatchSampler; alpha: PatchSampler; validation: PatchSampler } {
+  const [wImages, alphaImages, validationImages] = splitImages(images, config.splits, hashSeed(config.seed, 'splits'));
+  const sampler = (list: readonly TrainingImage[], label: string, batchSize: number, patch: number, augment: boolean): PatchSampler =>
+    createPatchSampler({
+      images: list,
+      scale: config.scale,
+      lrPatchSize: patch,
+      batchSize,
+      seed: hashSeed(config.seed, label),
+      augment: augment ? config.augment : { flip: false, rot90: false },
+      patchesPerImage: label === 'validation' ? 1 : config.patchesPerImage,
+      onNote: (m) => onNote(`${label} split: ${m}`),
+    });
+  return {
+    w: sampler(wImages!, 'w', config.batchSize, config.lrPatchSize, true),
+    alpha: sampler(alphaImages!, 'alpha', config.batchSize, config.lrPatchSize, true),
+    validation: sampler(validationImages!, 'validation', config.validationPatches, config.validationPatchSize, false),
+  };
+}
+
 async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
   try {
     return await loadSpec(space);
@@ -449,7 +465,7 @@ async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
   }
 }
 
-async function ensureBackend(): Promise<string> {
+export async function ensureBackend(): Promise<string> {
   try {
     return currentBackend().name;
   } catch {
@@ -581,40 +597,6 @@ export async function weightStep(
   const loss = (await value.data())[0]!;
   tf.dispose([value, norm, ...Object.values(grads)]);
   return loss;
-}
-
-/**
- * Mean PSNR (dB) over the fixed validation patches: the standard protocol (Y channel, output
- * rounded to uint8, `scale` pixels shaved), inference mode, in chunks of the batch size.
- */
-async function validationPsnr(net: Supernet, batch: PatchBatch, config: SearchConfig): Promise<number> {
-  const [n, h, w] = batch.lrShape;
-  const [, hh, hw] = batch.hrShape;
-  const protocol = standardProtocol(config.scale);
-  const lrPatch = h * w * 3;
-  const hrPatch = hh * hw * 3;
-  let sum = 0;
-  for (let start = 0; start < n; start += config.batchSize) {
-    const count = Math.min(config.batchSize, n - start);
-    const x = tf.tensor4d(batch.lr.subarray(start * lrPatch, (start + count) * lrPatch), [count, h, w, 3]);
-    const y = net.apply(x, { training: false });
-    const out = await y.data();
-    tf.dispose([x, y]);
-    for (let i = 0; i < count; i++) {
-      const sr = toU8(out.subarray(i * hrPatch, (i + 1) * hrPatch));
-      const hr = toU8(batch.hr.subarray((start + i) * hrPatch, (start + i + 1) * hrPatch));
-      const value = psnr({ width: hw, height: hh, channels: 3, data: sr }, { width: hw, height: hh, channels: 3, data: hr }, protocol);
-      // A perfect patch would be +∞: cap it so the mean stays finite.
-      sum += Math.min(value, 100);
-    }
-  }
-  return sum / n;
-}
-
-function toU8(values: Float32Array | Int32Array | Uint8Array): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.min(255, Math.max(0, Math.round(values[i]! * 255)));
-  return out;
 }
 
 async function derive(net: Supernet, epoch: number, validation: number): Promise<GenotypeRecord> {
