@@ -35,6 +35,14 @@ export function parseOptionalInteger(value: string | undefined, option: string, 
 }
 
 /** Runs another package's parser (backend names, ...), reporting its error as a usage error of `option`. */
+/** An optional number ≥ 0 (penalties, weights, rates), or a usage error naming the option. */
+export function parseOptionalNumber(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${option} must be a number ≥ 0, got '${value}'`);
+  return n;
+}
+
 export function parseWith<T>(parse: (value: string) => T, value: string, option: string): T {
   try {
     return parse(value);

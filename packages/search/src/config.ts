@@ -62,7 +62,16 @@ export interface SearchConfig {
   readonly workers: number;
   /** Quantizer and optimiser kernels: `fused` (one kernel each), or `reference` (composed tfjs ops). */
   readonly kernels: 'fused' | 'reference';
+  /**
+   * How the result is read off the trained supernet: `alpha`, the arg-max of α per group; `path`,
+   * a descent over paths scored on the validation split (L1 + λ·B/B₀), started from the better of
+   * the arg-max and the space's baselines (README, Results: why).
+   */
+  readonly derive: DeriveMethod;
 }
+
+export type DeriveMethod = 'alpha' | 'path';
+export const DERIVE_METHODS: readonly DeriveMethod[] = ['alpha', 'path'];
 
 export type SearchOptionsOverrides = { -readonly [K in keyof SearchConfig]?: SearchConfig[K] | undefined };
 
@@ -71,7 +80,7 @@ export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused' } as const;
+const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha' } as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {
@@ -104,6 +113,7 @@ function validateConfig(c: SearchConfig): void {
   if (!['noise', 'direct', 'fp'].includes(c.mode)) fail(`mode must be noise, direct or fp, got '${String(c.mode)}'`);
   if (typeof c.adq !== 'boolean') fail('adq must be true or false');
   if (c.kernels !== 'fused' && c.kernels !== 'reference') fail(`kernels must be fused or reference, got '${String(c.kernels)}'`);
+  if (!DERIVE_METHODS.includes(c.derive)) fail(`derive must be ${DERIVE_METHODS.join(' or ')}, got '${String(c.derive)}'`);
   if (!['softmax', 'gumbel'].includes(c.selector)) fail(`selector must be softmax or gumbel, got '${String(c.selector)}'`);
   if (!ENTROPY_KINDS.includes(c.entropy)) fail(`entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${String(c.entropy)}'`);
   if (c.bits !== null) {

@@ -7,6 +7,7 @@ import { kendallTau } from '@quantnas/metrics';
 import { baselineGenotype, createSupernet, GENOTYPE_SCHEMA_VERSION, validateSpec, type Genotype, type Supernet } from '@quantnas/search-spaces';
 import { loadLatestCheckpoint, previousCheckpointPath } from './checkpoint.js';
 import { SearchError, type BitWidth } from './config.js';
+import { assignPath } from './derive.js';
 import type { TrainEvent } from './events.js';
 import { ensureBackend, searchFiles, searchSamplers, supernetOptionsFor, type SearchSummary } from './search.js';
 import type { TrainConfigOverrides } from './train/config.js';
@@ -169,14 +170,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       }, 0);
     const trained = new Map(net.alphas().map((a) => [a.id, a.variable.clone()]));
     const pathPsnr = async (g: Genotype) => {
-      for (const alpha of net.alphas()) {
-        const choice = g.blocks[alpha.id]!;
-        const logits = alpha.pairs.map((p) => (p.op === choice.op && p.bits === choice.bits ? 0 : -1e4));
-        const value = tf.tensor1d(logits);
-        alpha.variable.assign(value);
-        value.dispose();
-      }
-      await net.updateSkippedOps();
+      await assignPath(net, g);
       return validationPsnr(net, validation, plan.scale, config.batchSize);
     };
 

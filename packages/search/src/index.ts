@@ -16,10 +16,12 @@ export {
 } from './checkpoint.js';
 export {
   BIT_WIDTHS,
+  DERIVE_METHODS,
   ENTROPY_KINDS,
   resolveSearchConfig,
   SearchError,
   type BitWidth,
+  type DeriveMethod,
   type EntropyKind,
   type SearchConfig,
   type SearchOptionsOverrides,
@@ -54,6 +56,7 @@ export {
   type TrainStepBench,
   type TrainStepBenchOptions,
 } from './bench.js';
+export { assignPath, derivePath, validationL1, type PathDerivation, type PathDerivationOptions } from './derive.js';
 export { diagnoseSearch, type BitSensitivity, type DiagnoseEvent, type DiagnoseHooks, type DiagnoseOptions, type DiagnosedGenotype, type Diagnosis } from './diagnose.js';
 export * from './export/index.js';
 export * from './train/index.js';

@@ -134,6 +134,22 @@ describe('runSearch', () => {
     expect(readFileSync(join(dir, 'genotype.json'), 'utf8')).toBe(readFileSync(join(straight, 'genotype.json'), 'utf8'));
   });
 
+  it('derives by path from the same trained supernet: no worse than its start, written to genotype.json', async () => {
+    const dir = outDir();
+    const derived = await runSearch(tiny(dir, { derive: 'path' }));
+    if (!derived.completed || !result.completed) throw new Error('unfinished');
+    // The training is that of the α run (derivation happens after the last step).
+    const [a, b] = [await variables(straight), await variables(dir)];
+    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+    expect(derived.derivation).toMatchObject({ method: 'path' });
+    expect(['alpha', 'baseline@8', 'baseline@4']).toContain(derived.derivation!.start);
+    expect(derived.derivation!.objective).toBeLessThanOrEqual(derived.derivation!.startObjective);
+    expect(derived.derivation!.evaluations).toBeGreaterThan(10);
+    const written = parseGenotype(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')));
+    expect(written.blocks).toEqual(derived.last.genotype.blocks);
+    expect(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')).exactBitops).toBe(derived.last.exactBitops);
+  });
+
   it('resumes a stopped run to the same result, also from the previous checkpoint when the newest is corrupt', async () => {
     const dir = outDir();
     const controller = new AbortController();

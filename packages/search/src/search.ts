@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName } from '@quantnas/core-ops';
 import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
 import {
+  baselineGenotype,
   createSupernet,
   genotypeCost,
   genotypeSvg,
@@ -21,6 +22,7 @@ import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
+import { derivePath, type PathDerivation } from './derive.js';
 import { resumeConflict } from './resume-settings.js';
 import { validationPsnr } from './train/validation.js';
 
@@ -83,6 +85,8 @@ export interface SearchSummary {
   readonly macsPerPixel: number;
   readonly params: number;
   readonly costInput: { readonly height: number; readonly width: number };
+  /** With `derive: path`: where the descent started and how far it improved the objective (L1 + λ·B/B₀). */
+  readonly derivation?: { readonly method: 'path'; readonly start: string; readonly startObjective: number; readonly objective: number; readonly evaluations: number };
   readonly files: SearchFiles;
 }
 
@@ -374,7 +378,28 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     }
 
     // Outputs of the finished run.
-    const last = state.last!;
+    let last = state.last!;
+    let derivation: PathDerivation | undefined;
+    if ((config.derive ?? 'alpha') === 'path') {
+      const bits = [...new Set(net.plan.groups.flatMap((g) => g.bits))].sort((a, b) => b - a);
+      const shape = { channels: net.plan.channels, cells: net.plan.cells, scale: net.plan.scale };
+      derivation = await derivePath(net, {
+        validation,
+        chunk: config.batchSize,
+        scale: config.scale,
+        penalty: config.penalty,
+        b0: state.b0,
+        starts: [
+          { name: 'alpha', genotype: last.genotype },
+          ...bits.map((b) => ({ name: `baseline@${b}`, genotype: baselineGenotype(spec, { bits: b, ...shape }).genotype })),
+        ],
+      });
+      last = { ...last, genotype: derivation.genotype, exactBitops: net.exactBitops(derivation.genotype), validationPsnr: derivation.validationPsnr };
+      emit({
+        status: 'note',
+        message: `derived by path: started from ${derivation.start} (objective ${derivation.startObjective.toFixed(5)}), ${derivation.evaluations} paths scored, objective ${derivation.objective.toFixed(5)}, validation ${derivation.validationPsnr.toFixed(2)} dB`,
+      });
+    }
     const best = state.best ?? last;
     const lastGenotype = { ...last.genotype, derivedFrom: { epoch: last.epoch, selection: 'last' as const } };
     const bestGenotype = { ...best.genotype, derivedFrom: { epoch: best.epoch, selection: 'best-validation' as const } };
@@ -396,6 +421,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       macsPerPixel: cost.total.macs / (COST_INPUT.height * COST_INPUT.width),
       params: cost.total.params,
       costInput: COST_INPUT,
+      ...(derivation ? { derivation: { method: 'path' as const, start: derivation.start, startObjective: derivation.startObjective, objective: derivation.objective, evaluations: derivation.evaluations } } : {}),
       files,
     };
     emit({ status: 'done', genotypePath: files.genotype, bestGenotypePath: files.genotypeBest, seconds: state.seconds });

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
-import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
+import { checkOutDirectory, parseKernels, parseOptionalInteger, parseOptionalNumber, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
@@ -23,6 +23,10 @@ interface SearchCommandOptions {
   json?: boolean;
   workers?: string;
   kernels?: string;
+  derive?: string;
+  entropyWeight?: string;
+  alphaLr?: string;
+  warmupEpochs?: string;
 }
 
 const PRESETS = ['quick', 'cpu', 'paper'];
@@ -57,6 +61,10 @@ export function searchCommand(io: CliIo): Command {
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
+    .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α) or path (descent over paths scored on the validation split, from the better of the arg-max and the space\'s baselines); default alpha')
+    .option('--entropy-weight <w>', 'weight λ_H of the scheduled entropy term (default: the preset\'s)')
+    .option('--alpha-lr <rate>', 'Adam rate of α (default: the preset\'s)')
+    .option('--warmup-epochs <n>', 'epochs that train the weights only before α moves (default: the preset\'s)')
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -149,11 +157,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
   }
   const entropyKinds = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
   if (o.entropy !== undefined && !entropyKinds.includes(o.entropy)) throw new UsageError(`--entropy must be one of ${entropyKinds.join(', ')}, got '${o.entropy}'`);
-  let penalty: number | undefined;
-  if (o.penalty !== undefined) {
-    penalty = Number(o.penalty);
-    if (o.penalty.trim() === '' || !Number.isFinite(penalty) || penalty < 0) throw new UsageError(`--penalty must be a number ≥ 0, got '${o.penalty}'`);
-  }
+  const penalty = parseOptionalNumber(o.penalty, '--penalty');
   let bits: number[] | undefined;
   if (o.bits !== undefined) {
     bits = o.bits.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
@@ -166,6 +170,10 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const workers = parseOptionalInteger(o.workers, '--workers', 1);
+  const warmupEpochs = parseOptionalInteger(o.warmupEpochs, '--warmup-epochs', 0);
+  if (o.derive !== undefined && o.derive !== 'alpha' && o.derive !== 'path') throw new UsageError(`--derive must be alpha or path, got '${o.derive}'`);
+  const entropyWeight = parseOptionalNumber(o.entropyWeight, '--entropy-weight');
+  const alphaLr = parseOptionalNumber(o.alphaLr, '--alpha-lr');
   return {
     space: o.space,
     out: resolve(o.out),
@@ -183,6 +191,10 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(o.resume ? { resume: true } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(o.kernels !== undefined ? { kernels: parseKernels(o.kernels) } : {}),
+    ...(o.derive !== undefined ? { derive: o.derive as SearchOptions['derive'] } : {}),
+    ...(entropyWeight !== undefined ? { entropyWeight } : {}),
+    ...(alphaLr !== undefined ? { alphaLr } : {}),
+    ...(warmupEpochs !== undefined ? { warmupEpochs } : {}),
   };
 }
 
