@@ -56,7 +56,7 @@ describe('assignPath', () => {
       const group = net.alphas().find((a) => a.id === id)!;
       const index = group.pairs.findIndex((q) => q.op === g.blocks[id]!.op && q.bits === g.blocks[id]!.bits);
       expect(values[index]).toBe(1);
-      expect(values.reduce((s, v) => s + v, 0)).toBe(1);
+      expect(Array.from(values).reduce((s, v) => s + v, 0)).toBe(1);
     }
     const bad = { ...g, blocks: { ...g.blocks, skip: { op: 'simple_3x3' as const, bits: 6 as const } } };
     await expect(assignPath(net, bad)).rejects.toThrow(/not a candidate of 'skip'/);

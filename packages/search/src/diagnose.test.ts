@@ -51,11 +51,14 @@ describe('diagnoseSearch', () => {
     const d = await diagnoseSearch(options(out), { onEvent: (e) => events.push(e) });
     const groups = d.sensitivities.length;
     expect(groups).toBe(8); // the basic space's α groups, one bit drop each
-    // baseline@8, baseline@4, one bit drop per group, 2 random, the searched one.
-    expect(d.genotypes.map((g) => g.kind)).toEqual(['baseline', 'baseline', ...Array(groups).fill('bits'), 'random', 'random', 'searched']);
+    // baseline@8, baseline@4, one bit drop per group, 2 random, then searched, α's arg-max and the path descent's.
+    expect(d.genotypes.map((g) => g.kind)).toEqual(['baseline', 'baseline', ...Array(groups).fill('bits'), 'random', 'random', 'derived', 'derived', 'derived']);
+    expect(d.genotypes.slice(-3).map((g) => g.name)).toEqual(['searched', 'alpha', 'path']);
     expect(d.bits).toEqual({ high: 8, low: 4 });
     // The searched genotype is the arg-max of α in every group: no genotype is more probable.
-    const searched = d.genotypes.at(-1)!;
+    const searched = d.genotypes.at(-3)!;
+    // This search derived by α: its genotype is α's arg-max.
+    expect(d.genotypes.at(-2)!.genotype.blocks).toEqual(searched.genotype.blocks);
     for (const g of d.genotypes) expect(g.alphaLogProbability).toBeLessThanOrEqual(searched.alphaLogProbability + 1e-6);
     expect(searched.genotype.blocks).toEqual(JSON.parse(readFileSync(join(searchDir, 'genotype.json'), 'utf8')).blocks);
     // A uniform 4-bit network costs less than the 8-bit one; each one-block drop lies in between.
@@ -66,7 +69,8 @@ describe('diagnoseSearch', () => {
       expect(g.bitops).toBeGreaterThan(b4!.bitops);
     }
     // The τ are those of the reported columns.
-    const fixed = d.genotypes.filter((g) => g.kind !== 'searched');
+    const fixed = d.genotypes.filter((g) => g.kind !== 'derived');
+    for (const g of d.genotypes.slice(-3)) expect(d.ranks[g.name]).toBe(1 + fixed.filter((f) => f.standalonePsnr > g.standalonePsnr).length);
     const tau = (a: number[], b: number[]) => kendallTau(a, b);
     const same = (x: number, y: number) => (Number.isNaN(y) ? expect(x).toBeNaN() : expect(x).toBeCloseTo(y, 12));
     same(d.tau.alpha, tau(fixed.map((g) => g.alphaLogProbability), fixed.map((g) => g.standalonePsnr)));
@@ -77,7 +81,10 @@ describe('diagnoseSearch', () => {
       expect(s.standaloneDrop).toBeCloseTo(b8!.standalonePsnr - g.standalonePsnr, 10);
     }
     expect(JSON.parse(readFileSync(join(out, 'diagnosis.json'), 'utf8')).tau).toEqual(JSON.parse(JSON.stringify(d.tau)));
-    expect(events.filter((e) => e.status === 'genotype').every((e) => e.status === 'genotype' && !e.reused)).toBe(true);
+    // Trained once per distinct genotype: a later duplicate (α's arg-max is the searched one) is reused.
+    const reused = events.flatMap((e) => (e.status === 'genotype' ? [e.reused] : []));
+    const seen = d.genotypes.map((g, i) => d.genotypes.slice(0, i).some((h) => JSON.stringify(h.genotype.blocks) === JSON.stringify(g.genotype.blocks)));
+    expect(reused).toEqual(seen);
 
     // A second diagnosis reuses every stand-alone run and scores the same.
     const again: DiagnoseEvent[] = [];

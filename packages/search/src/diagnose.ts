@@ -7,7 +7,7 @@ import { kendallTau } from '@quantnas/metrics';
 import { baselineGenotype, createSupernet, GENOTYPE_SCHEMA_VERSION, validateSpec, type Genotype, type Supernet } from '@quantnas/search-spaces';
 import { loadLatestCheckpoint, previousCheckpointPath } from './checkpoint.js';
 import { SearchError, type BitWidth } from './config.js';
-import { assignPath } from './derive.js';
+import { assignPath, derivePath } from './derive.js';
 import type { TrainEvent } from './events.js';
 import { ensureBackend, searchFiles, searchSamplers, supernetOptionsFor, type SearchSummary } from './search.js';
 import type { TrainConfigOverrides } from './train/config.js';
@@ -37,8 +37,12 @@ export interface DiagnoseOptions {
 /** One genotype of the diagnosis with its stand-alone result and the supernet's two opinions of it. */
 export interface DiagnosedGenotype {
   readonly name: string;
-  /** `baseline`: the space's hand-made ops at uniform bits; `bits`: the high-bit baseline with one block at the lowest bits; `random`; `searched`: the search's own result. */
-  readonly kind: 'baseline' | 'bits' | 'random' | 'searched';
+  /**
+   * `baseline`: the space's hand-made ops at uniform bits; `bits`: the high-bit baseline with one
+   * block at the lowest bits; `random`; `derived`: read off this search: `searched` (its
+   * genotype.json), `alpha` (α's arg-max) and `path` (the path descent of `derive: path`).
+   */
+  readonly kind: 'baseline' | 'bits' | 'random' | 'derived';
   /** For `bits`: the α group dropped to the lowest bit-width. */
   readonly block?: string;
   readonly genotype: Genotype;
@@ -72,7 +76,7 @@ export interface Diagnosis {
   readonly genotypes: readonly DiagnosedGenotype[];
   readonly sensitivities: readonly BitSensitivity[];
   /**
-   * Kendall τ-b against the stand-alone PSNR over every genotype but the searched one (a set that
+   * Kendall τ-b against the stand-alone PSNR over every genotype but the derived ones (a set that
    * does not depend on the search, so two searches' τ compare), and over the blocks' bit drops.
    */
   readonly tau: {
@@ -81,8 +85,8 @@ export interface Diagnosis {
     readonly bitsAlpha: number;
     readonly bitsPath: number;
   };
-  /** Where the searched genotype's stand-alone PSNR ranks among all genotypes (1 = best). */
-  readonly searchedRank: number;
+  /** Per derived genotype (searched, alpha, path): where its stand-alone PSNR ranks among the fixed set and it (1 = best). */
+  readonly ranks: Readonly<Record<string, number>>;
   readonly seconds: number;
 }
 
@@ -156,7 +160,8 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       candidates.push({ name: `random${i + 1}`, kind: 'random', genotype: withBlocks(blocks) });
     }
     const searched = JSON.parse(readFileSync(files.genotype, 'utf8')) as Genotype;
-    candidates.push({ name: 'searched', kind: 'searched', genotype: withBlocks(searched.blocks) });
+    candidates.push({ name: 'searched', kind: 'derived', genotype: withBlocks(searched.blocks) });
+    candidates.push({ name: 'alpha', kind: 'derived', genotype: withBlocks((await net.argmaxGenotype()).blocks) });
 
     // The supernet's opinions: α as trained, then each path on the search's held-out patches.
     const images = await listTrainingImages(resolveDataRoot({ explicit: options.dataRoot }), config.trainSets);
@@ -168,6 +173,15 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
         const index = group.pairs.findIndex((p) => p.op === choice.op && p.bits === choice.bits);
         return sum + logProbabilities.get(group.id)![index]!;
       }, 0);
+    const derivation = await derivePath(net, {
+      validation,
+      chunk: config.batchSize,
+      scale: plan.scale,
+      penalty: config.penalty,
+      b0: summary.initialExpectedBitops,
+      starts: [{ name: 'alpha', genotype: candidates.find((c) => c.name === 'alpha')!.genotype }, ...candidates.filter((c) => c.kind === 'baseline')],
+    });
+    candidates.push({ name: 'path', kind: 'derived', genotype: withBlocks(derivation.genotype.blocks) });
     const trained = new Map(net.alphas().map((a) => [a.id, a.variable.clone()]));
     const pathPsnr = async (g: Genotype) => {
       await assignPath(net, g);
@@ -224,7 +238,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       tf.dispose([...trained.values()]);
     }
 
-    const fixed = results.filter((r) => r.kind !== 'searched');
+    const fixed = results.filter((r) => r.kind !== 'derived');
     const reference = results.find((r) => r.name === `baseline@${high}`)!;
     const sensitivities: BitSensitivity[] = results
       .filter((r) => r.kind === 'bits')
@@ -240,7 +254,6 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
         };
       });
     const tau = (x: readonly number[], y: readonly number[]) => (x.length >= 2 ? kendallTau(x, y) : Number.NaN);
-    const searchedResult = results.find((r) => r.kind === 'searched')!;
     const diagnosis: Diagnosis = {
       schemaVersion: 1,
       search: searchDir,
@@ -268,7 +281,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
           sensitivities.map((s) => s.standaloneDrop),
         ),
       },
-      searchedRank: 1 + results.filter((r) => r.kind !== 'searched' && r.standalonePsnr > searchedResult.standalonePsnr).length,
+      ranks: Object.fromEntries(results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length])),
       seconds: (performance.now() - started) / 1000,
     };
     const path = join(out, 'diagnosis.json');

@@ -26,7 +26,7 @@ export function diagnoseCommand(io: CliIo): Command {
     .description(
       'Trains a fixed set of genotypes of the searched space stand-alone for --steps steps: the space\'s ' +
         'baseline ops at each uniform bit-width, the high-bit baseline with one block at a time at the ' +
-        'lowest bits, --random random genotypes, and the search\'s own result. Then ranks them by what the ' +
+        'lowest bits, --random random genotypes, and three read off the search: its genotype.json, α\'s arg-max and the path descent of --derive path. Then ranks them by what the ' +
         'finished supernet says (its α, and its validation PSNR with the path fixed to each genotype) and ' +
         'prints Kendall τ-b between those and the stand-alone PSNR: 1 means the search orders them as ' +
         'training does, 0 no better than chance. Per block, the same for the bit choice (the PSNR lost when ' +
@@ -102,7 +102,7 @@ export function formatDiagnosis(d: Diagnosis): string {
     ['block', `stand-alone drop at ${d.bits.low} bits`, `α: log P(${d.bits.high}) − log P(${d.bits.low})`, 'supernet path drop'],
     d.sensitivities.map((s) => [s.block, f(s.standaloneDrop, 3), f(s.alphaPreference), f(s.pathDrop, 3)]),
   );
-  const fixed = d.genotypes.filter((g) => g.kind !== 'searched').length;
+  const fixed = d.genotypes.filter((g) => g.kind !== 'derived').length;
   return (
     `diagnosis of ${d.search} (space ${d.space}): ${d.genotypes.length} genotypes trained stand-alone for ${d.steps} steps (seed ${d.seed}), ${d.seconds.toFixed(0)} s\n\n` +
     genotypes +
@@ -110,6 +110,6 @@ export function formatDiagnosis(d: Diagnosis): string {
     (d.sensitivities.length > 0 ? blocks + '\n' : '') +
     `Kendall τ against stand-alone PSNR over the ${fixed} fixed genotypes: α ${f(d.tau.alpha)}, supernet path ${f(d.tau.path)}\n` +
     `Kendall τ of the bit choice over ${d.sensitivities.length} blocks: α ${f(d.tau.bitsAlpha)}, supernet path ${f(d.tau.bitsPath)}\n` +
-    `the searched genotype ranks ${d.searchedRank} of ${d.genotypes.length} by stand-alone PSNR\n`
+    `rank by stand-alone PSNR among the ${fixed} fixed genotypes (1 = best): ${Object.entries(d.ranks).map(([name, rank]) => `${name} ${rank}`).join(', ')}\n`
   );
 }
