@@ -150,6 +150,17 @@ describe('runSearch', () => {
     expect(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')).exactBitops).toBe(derived.last.exactBitops);
   });
 
+  it('searches a space document file at the width, scale and cells it states', async () => {
+    const dir = outDir();
+    const doc = join(work, 'my-basic.json');
+    writeFileSync(doc, JSON.stringify({ ...getSpace('basic'), id: 'my-basic', channels: 3, scale: 2, cells: 1 }));
+    const { channels: _c, cells: _n, ...rest } = tiny(dir);
+    const r = await runSearch({ ...rest, space: doc });
+    if (!r.completed) throw new Error('unfinished');
+    expect(r.config).toMatchObject({ channels: 3, scale: 2, cells: 1 });
+    expect(r.last.genotype).toMatchObject({ space: 'my-basic', channels: 3, scale: 2 });
+  });
+
   it('resumes a stopped run to the same result, also from the previous checkpoint when the newest is corrupt', async () => {
     const dir = outDir();
     const controller = new AbortController();

@@ -9,6 +9,7 @@ import {
   genotypeSvg,
   genotypeToJson,
   isFixedArchitecture,
+  isSpaceId,
   loadSpec,
   validateSpec,
   type Genotype,
@@ -151,7 +152,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   // The configuration: the checkpoint's on resume (options may only repeat it), else preset + options.
   const spaceName = typeof options.space === 'string' ? options.space : options.space.id;
   const notes: string[] = [];
-  const overrides = pickOverrides(options);
+  let overrides = pickOverrides(options);
   let config: SearchConfig;
   let spec: SearchSpaceSpec;
   if (loaded) {
@@ -168,6 +169,10 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     spec = validateSpec(JSON.parse(readFileSync(files.space, 'utf8')), files.space);
   } else {
     spec = typeof options.space === 'string' ? await loadSpaceDocument(options.space) : validateSpec(structuredClone(options.space), 'space');
+    // A user's document file is searched at the width, scale and cells it states, not the preset's.
+    if (typeof options.space === 'string' && !isSpaceId(options.space)) {
+      overrides = { channels: spec.channels, scale: spec.scale, ...(spec.cells !== undefined ? { cells: spec.cells } : {}), ...overrides };
+    }
     config = fixedArchitectureShape(resolveSearchConfig({ ...overrides, space: spaceName }), overrides, spec);
   }
 
