@@ -68,7 +68,16 @@ export interface SearchConfig {
    * the arg-max and the space's baselines (README, Results: why).
    */
   readonly derive: DeriveMethod;
+  /**
+   * Which w steps train one sampled path (a uniform pair per group, α one-hot for that step) instead
+   * of the α-weighted mixture: `none`, the α warm-up's (`warmup`), or every w step (`all`). Sampled
+   * paths train every candidate as a network of its own, so the supernet's path scores mean something.
+   */
+  readonly pathSampling: PathSampling;
 }
+
+export type PathSampling = 'none' | 'warmup' | 'all';
+export const PATH_SAMPLINGS: readonly PathSampling[] = ['none', 'warmup', 'all'];
 
 export type DeriveMethod = 'alpha' | 'path';
 export const DERIVE_METHODS: readonly DeriveMethod[] = ['alpha', 'path'];
@@ -80,7 +89,7 @@ export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha' } as const;
+const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha', pathSampling: 'none' } as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {
@@ -113,6 +122,7 @@ function validateConfig(c: SearchConfig): void {
   if (!['noise', 'direct', 'fp'].includes(c.mode)) fail(`mode must be noise, direct or fp, got '${String(c.mode)}'`);
   if (typeof c.adq !== 'boolean') fail('adq must be true or false');
   if (c.kernels !== 'fused' && c.kernels !== 'reference') fail(`kernels must be fused or reference, got '${String(c.kernels)}'`);
+  if (!PATH_SAMPLINGS.includes(c.pathSampling)) fail(`pathSampling must be ${PATH_SAMPLINGS.join(', ')}, got '${String(c.pathSampling)}'`);
   if (!DERIVE_METHODS.includes(c.derive)) fail(`derive must be ${DERIVE_METHODS.join(' or ')}, got '${String(c.derive)}'`);
   if (!['softmax', 'gumbel'].includes(c.selector)) fail(`selector must be softmax or gumbel, got '${String(c.selector)}'`);
   if (!ENTROPY_KINDS.includes(c.entropy)) fail(`entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${String(c.entropy)}'`);

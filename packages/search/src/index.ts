@@ -18,11 +18,13 @@ export {
   BIT_WIDTHS,
   DERIVE_METHODS,
   ENTROPY_KINDS,
+  PATH_SAMPLINGS,
   resolveSearchConfig,
   SearchError,
   type BitWidth,
   type DeriveMethod,
   type EntropyKind,
+  type PathSampling,
   type SearchConfig,
   type SearchOptionsOverrides,
 } from './config.js';

@@ -4,7 +4,7 @@ export type PresetName = 'quick' | 'cpu' | 'paper';
 export const PRESET_NAMES: readonly PresetName[] = ['quick', 'cpu', 'paper'];
 
 /** What a preset fixes: everything but the space, the run's identity (seed), the knobs the user turns (λ, mode, ADQ, bits) and the machine's (workers). */
-export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers' | 'kernels' | 'derive'>;
+export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers' | 'kernels' | 'derive' | 'pathSampling'>;
 
 const common = {
   scale: 4,

@@ -161,6 +161,40 @@ describe('runSearch', () => {
     expect(r.last.genotype).toMatchObject({ space: 'my-basic', channels: 3, scale: 2 });
   });
 
+  it('trains one drawn path per w step with path sampling: the other ops keep their weights, α is untouched', async () => {
+    // One warm-up step (the only w step before α moves), then one α epoch; the previous checkpoint is the warm-up's end.
+    const opsTrained = async (pathSampling: 'warmup' | 'none') => {
+      const dir = outDir();
+      await runSearch(tiny(dir, { pathSampling, epochs: 2, warmupEpochs: 1, stepsPerEpoch: 1 }));
+      const after = readCheckpoint(join(dir, 'checkpoint.prev.qnc')).tensors;
+      const fresh = createSupernet(getSpace('basic'), { mode: 'noise', adq: true, seed: 5, channels: 6, cells: 1 });
+      const perBlock = new Map<string, Set<string>>();
+      try {
+        for (const [name, v] of fresh.weightVariables()) {
+          if (!name.endsWith('.weight')) continue;
+          const block = fresh.plan.blocks.find((b) => name.startsWith(`${b.name}.`));
+          if (!block) continue;
+          const before = await v.data();
+          const stored = after.get(`var/${name}`)!.data;
+          if (stored.some((x, i) => x !== before[i])) {
+            const op = name.slice(block.name.length + 1).split('.')[0]!;
+            perBlock.set(block.name, new Set([...(perBlock.get(block.name) ?? []), op]));
+          }
+        }
+        // α is all zeros until the first α step, whatever path the w step trained.
+        for (const [name, t] of after) if (name.startsWith('var/alpha.')) expect(Array.from(t.data).every((x) => x === 0), name).toBe(true);
+      } finally {
+        fresh.dispose();
+      }
+      return perBlock;
+    };
+    const sampled = await opsTrained('warmup');
+    expect(sampled.size).toBeGreaterThan(0);
+    for (const [block, ops] of sampled) expect(ops.size, block).toBe(1);
+    const mixture = await opsTrained('none');
+    expect(Math.max(...[...mixture.values()].map((ops) => ops.size))).toBeGreaterThan(1);
+  });
+
   it('resumes a stopped run to the same result, also from the previous checkpoint when the newest is corrupt', async () => {
     const dir = outDir();
     const controller = new AbortController();

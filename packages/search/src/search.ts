@@ -1,7 +1,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName } from '@quantnas/core-ops';
-import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
+import { createPatchSampler, createRng, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
 import {
   baselineGenotype,
   createSupernet,
@@ -23,7 +23,7 @@ import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
-import { derivePath, type PathDerivation } from './derive.js';
+import { assignPath, derivePath, type PathDerivation } from './derive.js';
 import { resumeConflict } from './resume-settings.js';
 import { validationPsnr } from './train/validation.js';
 
@@ -311,9 +311,20 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       }
       const lr = cosineLr(state.step, totalSteps, config.wLr, config.wLrMin);
       const batch = await wSampler.next();
-      const wLoss = parallel
-        ? await parallel.weightStep(batch, wAdam, lr, config.wGradClip)
-        : await weightStep(net, weights, wAdam, lrImage(batch), hrImage(batch), lr, config.wGradClip);
+      const sampling = config.pathSampling ?? 'none';
+      const trained = sampling === 'all' || (sampling === 'warmup' && epoch < config.warmupEpochs) ? await samplePath(net, config.seed, state.step) : undefined;
+      if (trained) parallel?.alphaAssigned();
+      let wLoss: number;
+      try {
+        wLoss = parallel
+          ? await parallel.weightStep(batch, wAdam, lr, config.wGradClip)
+          : await weightStep(net, weights, wAdam, lrImage(batch), hrImage(batch), lr, config.wGradClip);
+      } finally {
+        if (trained) {
+          await trained.restore();
+          parallel?.alphaAssigned();
+        }
+      }
       state.trainingForwards++;
       state.step++;
       state.epochSums.wLoss += wLoss;
@@ -440,6 +451,24 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     wAdam.dispose();
     alphaAdam.dispose();
   }
+}
+
+/**
+ * Fixes α to a path drawn uniformly (one pair per group) from the seed and the step, for one w
+ * step; `restore` puts the trained α back. Deterministic, so a resumed run draws the same paths.
+ */
+async function samplePath(net: Supernet, seed: number, step: number): Promise<{ restore(): Promise<void> }> {
+  const saved = net.alphas().map((a) => a.variable.clone());
+  const rng = createRng(hashSeed(seed, `path.${step}`));
+  const blocks = Object.fromEntries(net.alphas().map((a) => [a.id, a.pairs[rng.int(a.pairs.length)]!]));
+  await assignPath(net, { schemaVersion: 1, space: net.plan.id, scale: net.plan.scale, channels: net.plan.channels, blocks });
+  return {
+    async restore() {
+      net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
+      tf.dispose(saved);
+      await net.updateSkippedOps();
+    },
+  };
 }
 
 /** The supernet a search configuration builds (its checkpoints hold this supernet's variables). */

@@ -17,6 +17,7 @@ export interface RunCommandOptions {
   cells?: string;
   penalty?: string;
   derive?: string;
+  pathSampling?: string;
   seed?: string;
   workers?: string;
   sets: string;
@@ -83,6 +84,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
     .option('--cells <n>', 'with --arch: cell count N (default: the space\'s)')
     .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
     .option('--derive <method>', 'how the search reads its genotype off the supernet: alpha or path (default: the search\'s)')
+    .option('--path-sampling <when>', 'the search\'s w steps on one drawn path: none, warmup or all (default: the search\'s)')
     .option('--seed <n>', 'seed of every stage (default 1)')
     .option('--workers <n>', 'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)')
     .option('--sets <list>', 'benchmark sets to evaluate', DEFAULT_SETS)
@@ -99,7 +101,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
   if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined || o.cells !== undefined)) throw new UsageError('--bits, --channels and --cells apply to --arch only');
-  if (o.arch !== undefined && (o.penalty !== undefined || o.derive !== undefined)) throw new UsageError('--penalty and --derive apply to the search; --arch has none');
+  if (o.arch !== undefined && (o.penalty !== undefined || o.derive !== undefined || o.pathSampling !== undefined)) throw new UsageError('--penalty, --derive and --path-sampling apply to the search; --arch has none');
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? (o.arch !== undefined ? 8 : null);
   if (bits !== null && !(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
@@ -144,7 +146,7 @@ async function runPipeline(io: CliIo, program: ProgramFactory, o: RunCommandOpti
     space = o.space ?? DEFAULT_SPACE;
     const search = await stage(`search ${space} (${o.preset})`, [
       'search', '--space', space, '--preset', o.preset, '--out', paths.search, '--json',
-      ...(o.penalty !== undefined ? ['--penalty', o.penalty] : []), ...(o.derive !== undefined ? ['--derive', o.derive] : []), ...common, ...resume(paths.search),
+      ...(o.penalty !== undefined ? ['--penalty', o.penalty] : []), ...(o.derive !== undefined ? ['--derive', o.derive] : []), ...(o.pathSampling !== undefined ? ['--path-sampling', o.pathSampling] : []), ...common, ...resume(paths.search),
     ]);
     seconds.search = stageSeconds(search);
     genotypeArgs = ['--genotype', join(paths.search, 'genotype.json')];

@@ -24,6 +24,7 @@ interface SearchCommandOptions {
   workers?: string;
   kernels?: string;
   derive?: string;
+  pathSampling?: string;
   entropyWeight?: string;
   alphaLr?: string;
   warmupEpochs?: string;
@@ -62,6 +63,7 @@ export function searchCommand(io: CliIo): Command {
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
     .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α) or path (descent over paths scored on the validation split, from the better of the arg-max and the space\'s baselines); default alpha')
+    .option('--path-sampling <when>', 'w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up\'s) or all (default none)')
     .option('--entropy-weight <w>', 'weight λ_H of the scheduled entropy term (default: the preset\'s)')
     .option('--alpha-lr <rate>', 'Adam rate of α (default: the preset\'s)')
     .option('--warmup-epochs <n>', 'epochs that train the weights only before α moves (default: the preset\'s)')
@@ -172,6 +174,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
   const workers = parseOptionalInteger(o.workers, '--workers', 1);
   const warmupEpochs = parseOptionalInteger(o.warmupEpochs, '--warmup-epochs', 0);
   if (o.derive !== undefined && o.derive !== 'alpha' && o.derive !== 'path') throw new UsageError(`--derive must be alpha or path, got '${o.derive}'`);
+  if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling)) throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
   const entropyWeight = parseOptionalNumber(o.entropyWeight, '--entropy-weight');
   const alphaLr = parseOptionalNumber(o.alphaLr, '--alpha-lr');
   return {
@@ -192,6 +195,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(workers !== undefined ? { workers } : {}),
     ...(o.kernels !== undefined ? { kernels: parseKernels(o.kernels) } : {}),
     ...(o.derive !== undefined ? { derive: o.derive as SearchOptions['derive'] } : {}),
+    ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling as SearchOptions['pathSampling'] } : {}),
     ...(entropyWeight !== undefined ? { entropyWeight } : {}),
     ...(alphaLr !== undefined ? { alphaLr } : {}),
     ...(warmupEpochs !== undefined ? { warmupEpochs } : {}),

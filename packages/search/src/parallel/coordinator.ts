@@ -92,6 +92,8 @@ export interface DataParallel {
   gradients(kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients>;
   alphaStep(batch: PatchBatch, adam: Adam, options: AlphaStepOptions): Promise<AlphaStepInfo>;
   weightStep(batch: PatchBatch, adam: Adam, rate: number, clip: number): Promise<number>;
+  /** The caller changed α outside an α step (a sampled path): the replicas refresh their skipped ops at the next phase. */
+  alphaAssigned(): void;
   /** Time spent per part since the start or the last `resetProfile()`. */
   profile(): ParallelProfile;
   resetProfile(): void;
@@ -277,6 +279,9 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       profile.optimizerMs += performance.now() - t0;
       const t = g.terms!;
       return { loss: g.l1 + t.entropyTerm + t.penaltyTerm, l1: g.l1, entropy: t.regulariser, entropyTerm: t.entropyTerm, penaltyTerm: t.penaltyTerm, expectedBitops: t.bitops };
+    },
+    alphaAssigned() {
+      alphaChanged = true;
     },
     async weightStep(batch, adam, rate, clip) {
       const weights = net.weightVariables();
