@@ -45,7 +45,8 @@ describe('quantnas run', () => {
     [['--preset', 'paper'], "--preset must be one of quick, cpu, got 'paper'"],
     [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
     [['--bits', '4'], '--bits, --channels and --cells apply to --arch only'],
-    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty applies to the search'],
+    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --derive and --path-sampling apply to the search'],
+    [['--arch', 'fsrcnn', '--derive', 'path'], '--arch has none'],
     [['--arch', 'fsrcnn', '--bits', '9'], '--bits must be 2..8 or 32, got 9'],
   ])('rejects %j', async (args, message) => {
     const result = await run(['run', '--out', join(work, 'never'), ...args]);
