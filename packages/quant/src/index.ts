@@ -22,11 +22,20 @@ export {
 } from './integer.js';
 export { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, quantizedBits, type LsqRange } from './lsq.js';
 export { LsqWeightQuantizer, type LsqWeightQuantizerOptions } from './lsq-weight-quantizer.js';
-export { NoiseConvQuantizer, noiseQuantizers, type NoiseQuantizerOptions, type NoiseRequest, type NoiseSampler } from './noise-quantizers.js';
+export {
+  NOISE_EVALUATIONS,
+  NoiseConvQuantizer,
+  noiseQuantizers,
+  type NoiseEvaluation,
+  type NoiseQuantizerOptions,
+  type NoiseRequest,
+  type NoiseSampler,
+} from './noise-quantizers.js';
 export { noiseSeed } from './noise-seed.js';
 export { QatConvQuantizer, qatQuantizers, type IntegerConvExport, type QatLayerSpec } from './qat-quantizers.js';
 export {
   quantNoiseExpectation,
+  quantNoiseRounded,
   quantNoiseMix,
   quantNoiseStep,
   quantNoiseWeights,

@@ -135,6 +135,39 @@ describe('quantization noise mixing', () => {
     wt.dispose();
   });
 
+  it('rounds each bit-width on its grid when evaluation is rounded, matching a scalar reference', () => {
+    const w = values(54).map(Math.fround);
+    const x = values(2 * 3 * 3 * 2, 1, 0.2, 1).map(Math.fround);
+    let evaluation: 'expectation' | 'rounded' = 'rounded';
+    const q = noiseQuantizers({ bits, probabilities: fixedP(p), seed: 1, evaluation: () => evaluation })(site(2, 3));
+    const reference = (t: number[]) => {
+      const low = Math.min(...t);
+      const high = Math.max(...t);
+      return t.map((v) =>
+        bits.reduce((sum, b, i) => {
+          if (b === 32) return sum + a[i]! * v;
+          const step = (high - low) / (2 ** b - 1);
+          return sum + a[i]! * (low + step * Math.round((v - low) / step));
+        }, f * v),
+      );
+    };
+    const wt = tf.tensor4d(w, [3, 3, 2, 3]);
+    const xt = tf.tensor4d(x, [2, 3, 3, 2]);
+    const rw = read(q.weight(wt, false));
+    reference(w).forEach((v, i) => expect(rw[i]).toBeCloseTo(v, 5));
+    const rx = read(q.input(xt, false));
+    reference(x.map((v) => Math.max(v, 0))).forEach((v, i) => expect(rx[i]).toBeCloseTo(v, 5));
+    // 2 bits moves the weights visibly off the expectation; training forwards are not affected.
+    const scale = f + a.reduce((s, v) => s + v, 0);
+    expect(Math.max(...rw.map((v, i) => Math.abs(v - scale * w[i]!)))).toBeGreaterThan(0.01);
+    evaluation = 'expectation';
+    read(q.weight(wt, false)).forEach((v, i) => expect(v).toBeCloseTo(scale * w[i]!, 5));
+    evaluation = 'bogus' as 'rounded';
+    expect(() => q.weight(wt, false)).toThrow("unknown noise evaluation 'bogus'");
+    wt.dispose();
+    xt.dispose();
+  });
+
   it('rejects bad bit-widths and mismatched probabilities with clear errors', () => {
     expect(() => noiseQuantizers({ bits: [4, 16 as BitWidth], probabilities: fixedP([1, 1]), seed: 1 })).toThrow('bit-width 16 is not supported');
     expect(() => noiseQuantizers({ bits: [4, 4], probabilities: fixedP([1, 1]), seed: 1 })).toThrow('listed twice');

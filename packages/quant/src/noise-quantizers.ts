@@ -2,7 +2,7 @@ import { tf, type ConvQuantizer, type ConvSite } from '@quantnas/core-ops';
 import type { BitWidth } from './bits.js';
 import { parseBitList } from './bit-list.js';
 import { noiseSeed } from './noise-seed.js';
-import { checkProbabilities, quantNoiseExpectation, quantNoiseMix, unitNoise, type NoiseGradient, type NoiseKind } from './quant-noise.js';
+import { checkProbabilities, quantNoiseExpectation, quantNoiseMix, quantNoiseRounded, unitNoise, type NoiseGradient, type NoiseKind } from './quant-noise.js';
 import { fusedKernelsAvailable } from '@quantnas/core-ops';
 import { fusedNoiseMix } from './fused/index.js';
 import { checkProbabilityRange, probabilitySlice, type QuantKernels } from './quant-kernels.js';
@@ -44,7 +44,17 @@ export interface NoiseQuantizerOptions {
   readonly seed: number;
   /** Supplies ξ (tests, experiments); implies the reference kernels, which take ξ as tensors. */
   readonly sampleNoise?: NoiseSampler;
+  /**
+   * What a forward that is not training computes, read on every such forward: `expectation`
+   * (default; the mean over ξ, what validation during the search uses) or `rounded` (each bit-width
+   * applied as real rounding, what a path's score needs to see the cost of fewer bits).
+   */
+  readonly evaluation?: () => NoiseEvaluation;
 }
+
+/** See `NoiseQuantizerOptions.evaluation`. */
+export type NoiseEvaluation = 'expectation' | 'rounded';
+export const NOISE_EVALUATIONS: readonly NoiseEvaluation[] = ['expectation', 'rounded'];
 
 const defaultSampler: NoiseSampler = (r) => unitNoise(r.shape, r.kind, r.seed);
 const NO_VARIABLES: ReadonlyMap<string, tf.Variable> = new Map();
@@ -68,6 +78,7 @@ export class NoiseConvQuantizer implements ConvQuantizer {
   private readonly seed: number;
   private readonly sample: NoiseSampler;
   private readonly draws = { weight: 0, input: 0 };
+  private readonly evaluation: () => NoiseEvaluation;
 
   constructor(site: ConvSite, options: NoiseQuantizerOptions) {
     this.site = site;
@@ -85,14 +96,31 @@ export class NoiseConvQuantizer implements ConvQuantizer {
     this.offset = options.probabilityOffset ?? 0;
     this.exact = options.probabilityOffset === undefined;
     this.fused = (options.kernels ?? 'fused') === 'fused' && options.sampleNoise === undefined;
+    this.evaluation = options.evaluation ?? (() => 'expectation');
   }
 
   input(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    if (!training && this.rounded()) return tf.tidy(() => this.applyRounded(tf.relu(x)));
     return this.fused && fusedKernelsAvailable() ? this.applyFused(x, 'input', training) : tf.tidy(() => this.apply(tf.relu(x), 'input', training));
   }
 
   weight(w: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    if (!training && this.rounded()) return this.applyRounded(w);
     return this.fused && fusedKernelsAvailable() ? this.applyFused(w, 'weight', training) : tf.tidy(() => this.apply(w, 'weight', training));
+  }
+
+  private rounded(): boolean {
+    const evaluation = this.evaluation();
+    if (evaluation !== 'expectation' && evaluation !== 'rounded') throw new Error(`unknown noise evaluation '${String(evaluation)}' (expected expectation or rounded)`);
+    return evaluation === 'rounded';
+  }
+
+  private applyRounded(t: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const p = probabilitySlice(this.probabilities(), this.offset, this.bits.length);
+      checkProbabilities(p, this.bits);
+      return quantNoiseRounded(t, p, this.bits);
+    });
   }
 
   private seedsOf(tensor: 'weight' | 'input', draw: number): number[] {

@@ -92,6 +92,34 @@ export function quantNoiseExpectation<T extends tf.Tensor>(tensor: T, probabilit
   });
 }
 
+/**
+ * The mix with real rounding in place of noise: f·T + Σ_b a_b·Q_b(T), Q_b(T) = min T + Δ_b·round((T − min T)/Δ_b)
+ * on the same grid whose step the noise simulates. The expectation ignores the bit-widths (it is the
+ * same for every b); this shows what b costs the trained weights, so a path's score can tell 4 from 8
+ * bits. Inference only: no gradient is defined.
+ */
+export function quantNoiseRounded<T extends tf.Tensor>(tensor: T, probabilities: tf.Tensor1D, bits: readonly BitWidth[]): T {
+  checkProbabilities(probabilities, bits);
+  return tf.tidy(() => {
+    const { a, f } = quantNoiseWeights(probabilities);
+    const weights = bits.length === 1 ? [tf.reshape(a, [])] : tf.unstack(a);
+    const low = tf.min(tensor);
+    const range = tf.sub(tf.max(tensor), low);
+    const terms: tf.Tensor[] = [tf.mul(tensor, f)];
+    bits.forEach((b, i) => {
+      if (b === 32) {
+        terms.push(tf.mul(tensor, weights[i]!));
+        return;
+      }
+      // A constant tensor has range 0: its grid is the one value, rounding leaves it as it is.
+      const step = tf.maximum(tf.div(range, 2 ** b - 1), 1e-30);
+      const rounded = tf.add(low, tf.mul(tf.round(tf.div(tf.sub(tensor, low), step)), step));
+      terms.push(tf.mul(rounded, weights[i]!));
+    });
+    return tf.addN(terms) as T;
+  });
+}
+
 export function checkProbabilities(p: tf.Tensor, bits: readonly unknown[]): void {
   if (p.rank !== 1 || p.shape[0] !== bits.length) {
     throw new Error(`expected ${bits.length} probabilities (one per bit-width), got a tensor of shape [${p.shape.join(', ')}]`);

@@ -116,6 +116,39 @@ describe('supernet', () => {
     });
   });
 
+  it('evaluates paths with their bits rounded when asked, and with the noise expectation by default', async () => {
+    await withNet(espcn, base, async (net) => {
+      const x = lr();
+      // One path: every group's first op, at its lowest or its highest bit-width.
+      const output = async (pick: 'low' | 'high') => {
+        for (const g of net.alphas()) {
+          const bits = g.pairs.filter((p) => p.op === g.pairs[0]!.op).map((p) => p.bits);
+          const b = pick === 'low' ? Math.min(...bits) : Math.max(...bits);
+          await setAlpha(net, g.id, g.pairs.map((p) => (p.op === g.pairs[0]!.op && p.bits === b ? 0 : -1e4)));
+        }
+        await net.updateSkippedOps();
+        const y = net.apply(x, { training: false });
+        const v = Array.from(await y.data());
+        y.dispose();
+        return v;
+      };
+      const distance = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      expect(net.evaluation).toBe('expectation');
+      const expectedLow = await output('low');
+      const expectedHigh = await output('high');
+      expect(distance(expectedLow, expectedHigh)).toBe(0);
+      net.evaluation = 'rounded';
+      const roundedLow = await output('low');
+      const roundedHigh = await output('high');
+      expect(distance(roundedLow, expectedLow)).toBeGreaterThan(distance(roundedHigh, expectedHigh));
+      expect(distance(roundedLow, roundedHigh)).toBeGreaterThan(0);
+      expect(() => {
+        net.evaluation = 'noisy' as 'rounded';
+      }).toThrow("unknown evaluation 'noisy' (expected expectation or rounded)");
+      x.dispose();
+    });
+  });
+
   it('skips ops whose P_k is exactly zero', async () => {
     await withNet(espcn, base, async (net) => {
       const x = lr();

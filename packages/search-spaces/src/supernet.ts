@@ -18,10 +18,12 @@ import { createAdqUnit, DEFAULT_ADQ_OPTIONS, type AdqOptions } from '@quantnas/a
 import {
   directQuantizers,
   fusedWeightedSum,
+  NOISE_EVALUATIONS,
   noiseQuantizers,
   STANDARD_COST_INPUT,
   type BitWidth,
   type NoiseGradient,
+  type NoiseEvaluation,
   type NoiseKind,
   type QuantKernels,
 } from '@quantnas/quant';
@@ -106,12 +108,20 @@ export interface Supernet extends Module {
    * after α steps. Returns the skipped ops as `group:op`.
    */
   updateSkippedOps(): Promise<readonly string[]>;
+  /**
+   * What forwards that are not training compute in `noise` mode: `expectation` (default, the mean
+   * over the noise; bit-widths then only scale) or `rounded` (every bit-width as real rounding on the
+   * noise's grid, so a path's score shows what fewer bits cost). `direct` and `fp` quantize (or not)
+   * the same either way.
+   */
+  evaluation: NoiseEvaluation;
 }
 
 interface State {
   /** The probabilities of the forward pass in progress, per group. */
   current: Map<string, tf.Tensor1D> | null;
   skipped: Map<string, ReadonlySet<number>>;
+  evaluation: NoiseEvaluation;
 }
 
 /** The differentiable supernet of a search space (docs/method.md §2): one mixed op per searchable block. */
@@ -133,7 +143,7 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
     ...(options.cells !== undefined ? { cells: options.cells } : {}),
     ...(mode === 'fp' ? { bits: [32] as const } : options.bits ? { bits: options.bits } : {}),
   });
-  const state: State = { current: null, skipped: new Map() };
+  const state: State = { current: null, skipped: new Map(), evaluation: 'expectation' };
   const groupPlans = new Map(plan.groups.map((g) => [g.id, g]));
 
   const currentOf = (group: string): tf.Tensor1D => {
@@ -145,14 +155,14 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
   const one = () => () => tf.ones([1]) as tf.Tensor1D;
   const fixedQuantizers: ConvQuantizerFactory =
     mode === 'noise'
-      ? noiseQuantizers({ bits: [plan.fixedBits], probabilities: one, seed: options.seed, kernels, ...noiseOptions(options) })
+      ? noiseQuantizers({ bits: [plan.fixedBits], probabilities: one, seed: options.seed, kernels, ...noiseOptions(options, state) })
       : mode === 'direct'
         ? directQuantizers({ bits: [plan.fixedBits], probabilities: one, kernels })
         : plainQuantizers;
   // Each op's quantizers read its bit-widths' probabilities from the group's whole vector.
   const opQuantizers = (group: AlphaGroupPlan, k: number): ConvQuantizerFactory => {
     const slice = { probabilities: () => () => currentOf(group.id), probabilityOffset: k * group.bits.length, kernels };
-    if (mode === 'noise') return noiseQuantizers({ bits: group.bits, seed: options.seed, ...slice, ...noiseOptions(options) });
+    if (mode === 'noise') return noiseQuantizers({ bits: group.bits, seed: options.seed, ...slice, ...noiseOptions(options, state) });
     if (mode === 'direct') return directQuantizers({ bits: group.bits, ...slice });
     return plainQuantizers;
   };
@@ -329,6 +339,13 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
       checkGenotype(plan, genotype);
       return genotypeCost(plan, genotype, { input: costInput }).total.bitops;
     },
+    get evaluation(): NoiseEvaluation {
+      return state.evaluation;
+    },
+    set evaluation(value: NoiseEvaluation) {
+      if (!NOISE_EVALUATIONS.includes(value)) throw new Error(`unknown evaluation '${String(value)}' (expected ${NOISE_EVALUATIONS.join(' or ')})`);
+      state.evaluation = value;
+    },
     async updateSkippedOps(): Promise<readonly string[]> {
       const names: string[] = [];
       for (const g of alphaGroups) {
@@ -355,8 +372,9 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
   };
 }
 
-function noiseOptions(options: SupernetOptions): { noise?: NoiseKind; noiseGradient?: NoiseGradient } {
+function noiseOptions(options: SupernetOptions, state: State): { noise?: NoiseKind; noiseGradient?: NoiseGradient; evaluation: () => NoiseEvaluation } {
   return {
+    evaluation: () => state.evaluation,
     ...(options.noise ? { noise: options.noise } : {}),
     ...(options.noiseGradient ? { noiseGradient: options.noiseGradient } : {}),
   };

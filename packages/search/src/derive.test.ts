@@ -41,9 +41,15 @@ beforeAll(async () => {
 
 afterAll(() => net.dispose());
 
+/** A path's validation L1 as derivePath scores it: its bit-widths rounded. */
 const l1Of = async (g: Genotype) => {
   await assignPath(net, g);
-  return validationL1(net, batch, 2);
+  net.evaluation = 'rounded';
+  try {
+    return await validationL1(net, batch, 2);
+  } finally {
+    net.evaluation = 'expectation';
+  }
 };
 
 describe('assignPath', () => {
@@ -64,6 +70,27 @@ describe('assignPath', () => {
 });
 
 describe('derivePath', () => {
+  it('scores a path with its bits rounded, so a group at fewer bits scores differently', async () => {
+    const saved = net.alphas().map((a) => a.variable.clone());
+    const g = await net.argmaxGenotype();
+    const group = net.alphas().find((a) => new Set(a.pairs.map((p) => p.bits)).size > 1)!;
+    const op = g.blocks[group.id]!.op;
+    const bits = group.pairs.filter((p) => p.op === op).map((p) => p.bits);
+    const at = (b: number) => ({ ...g, blocks: { ...g.blocks, [group.id]: { op, bits: b } } }) as Genotype;
+    const low = at(Math.min(...bits));
+    const high = at(Math.max(...bits));
+    expect(await l1Of(low)).not.toBeCloseTo(await l1Of(high), 6);
+    // The noise's expectation cannot tell the two apart.
+    await assignPath(net, low);
+    const expectationLow = await validationL1(net, batch, 2);
+    await assignPath(net, high);
+    expect(await validationL1(net, batch, 2)).toBeCloseTo(expectationLow, 6);
+    net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
+    tf.dispose(saved);
+    await net.updateSkippedOps();
+  });
+
+
   it('ends no worse than any start, in a path no single-group change improves, with α restored', async () => {
     const alphaBefore = await Promise.all(net.alphas().map(async (a) => Array.from(await a.variable.data())));
     const argmax = await net.argmaxGenotype();
@@ -100,6 +127,7 @@ describe('derivePath', () => {
     const d = await derivePath(net, { validation: batch, chunk: 3, scale: 4, penalty: 1e3, b0, starts: [{ name: 'alpha', genotype: argmax }] });
     const alphaAfter = await Promise.all(net.alphas().map(async (a) => Array.from(await a.variable.data())));
     expect(alphaAfter).toEqual(alphaBefore);
+    expect(net.evaluation).toBe('expectation');
     expect(net.exactBitops(d.genotype)).toBeLessThanOrEqual(net.exactBitops(argmax));
     // At λ = 1000 the penalty dwarfs any L1 difference: no single-group change has a smaller B.
     const costOf = async (g: Genotype) => {

@@ -50,6 +50,11 @@ export interface PathDerivationOptions {
   readonly starts: readonly { readonly name: string; readonly genotype: Genotype }[];
   /** Passes over the groups; it stops early when a pass changes nothing (default 2). */
   readonly sweeps?: number;
+  /**
+   * How a `noise`-mode supernet evaluates a path (default `rounded`: its bit-widths as real rounding,
+   * so fewer bits cost what they cost; `expectation` makes every bit-width score the same).
+   */
+  readonly evaluation?: Supernet['evaluation'];
 }
 
 export interface PathDerivation {
@@ -69,11 +74,13 @@ export interface PathDerivation {
  * point, then, group by group, tries every pair of the group with the rest fixed and keeps the best
  * objective (validation L1 + λ·B/B₀), until a pass over the groups changes nothing. This measures
  * each block's sensitivity (to its op and to fewer bits) on the weights the search trained, where
- * α only accumulated noisy gradients of the mixture. The supernet's α is restored afterwards.
+ * α only accumulated noisy gradients of the mixture. The supernet's α and evaluation are restored afterwards.
  */
 export async function derivePath(net: Supernet, options: PathDerivationOptions): Promise<PathDerivation> {
   if (options.starts.length === 0) throw new Error('derivePath needs at least one start genotype');
   const saved = net.alphas().map((a) => a.variable.clone());
+  const evaluation = net.evaluation;
+  net.evaluation = options.evaluation ?? 'rounded';
   const cache = new Map<string, { objective: number; l1: number }>();
   const score = async (genotype: Genotype) => {
     const key = JSON.stringify(net.alphas().map((a) => genotype.blocks[a.id]));
@@ -127,6 +134,7 @@ export async function derivePath(net: Supernet, options: PathDerivationOptions):
   } finally {
     net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
     tf.dispose(saved);
+    net.evaluation = evaluation;
     await net.updateSkippedOps();
   }
 }

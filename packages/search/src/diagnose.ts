@@ -183,9 +183,16 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     });
     candidates.push({ name: 'path', kind: 'derived', genotype: withBlocks(derivation.genotype.blocks) });
     const trained = new Map(net.alphas().map((a) => [a.id, a.variable.clone()]));
+    // Paths are scored with their bit-widths rounded, as the path derivation scores them.
     const pathPsnr = async (g: Genotype) => {
       await assignPath(net, g);
-      return validationPsnr(net, validation, plan.scale, config.batchSize);
+      const evaluation = net.evaluation;
+      net.evaluation = 'rounded';
+      try {
+        return await validationPsnr(net, validation, plan.scale, config.batchSize);
+      } finally {
+        net.evaluation = evaluation;
+      }
     };
 
     const results: DiagnosedGenotype[] = [];
