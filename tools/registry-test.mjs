@@ -10,7 +10,8 @@
 // 3. in fresh folders outside the repository, with an npmrc and cache of their own, installs
 //    `@quantnas/cli` and, on its own, `@quantnas/runtime`, and checks what got installed: every
 //    package at this version, no sources, tests or test helpers, every file the export maps name,
-//    the test-helper subpaths not exported; `quantnas --help`, `--version`, `downscale` and
+//    the test-helper subpaths not exported, every entry importable and its types resolving in a
+//    TypeScript program; `quantnas --help`, `--version`, `downscale` and
 //    `upscale` (on a generated PNG, and on an image of the SR data when the data is found where the
 //    CLI looks for it) give output byte-identical to this checkout's built CLI; the runtime imports,
 //    upscales like this checkout's runtime, has no dependencies, and its types check with tsc;
@@ -497,6 +498,27 @@ async function main() {
   const testOnly = Object.values(probe.results).flatMap((r) => Object.keys(r.notExported));
   log(`${installed.length} packages installed with the CLI, each importable; not exported: ${testOnly.join(', ') || 'no test-only subpath'}`);
 
+  // Every package's types resolve in the installed tree. tfjs's own declarations do not pass a
+  // strict check, so declaration files are skipped here; the runtime's are checked in full below.
+  step = 'type-check against the installed packages';
+  writeFileSync(join(cliDir, 'tsconfig.json'), tsconfig({ skipLibCheck: true }, 'check.ts'));
+  writeFileSync(
+    join(cliDir, 'check.ts'),
+    [
+      ...installed.map((p, i) => `import * as p${i} from '${p.name}';`),
+      "import { main } from '@quantnas/cli';",
+      "import { createImage, type ImageU8 } from '@quantnas/data';",
+      "const code: Promise<number> = main(['--version']);",
+      'const image: ImageU8 = createImage(2, 2, 3);',
+      '// @ts-expect-error the types are the packages\' own, not `any`',
+      'const wrong: string = image;',
+      `export { code, wrong, ${installed.map((_, i) => `p${i}`).join(', ')} };`,
+      '',
+    ].join('\n'),
+  );
+  await runOk(process.execPath, [tsc, '-p', join(cliDir, 'tsconfig.json')], { cwd: cliDir, env: cliEnv() });
+  log(`a TypeScript program importing all ${installed.length} installed packages type-checks`);
+
   // The installed CLI against this checkout's.
   step = 'run the installed CLI';
   const installedCli = join(cliDir, 'node_modules/.bin/quantnas');
@@ -572,26 +594,7 @@ console.log(JSON.stringify({ width: out.width, height: out.height, engine: sessi
   log(`@quantnas/runtime alone: imports and upscales ${card.width}x${card.height} → ${used.width}x${used.height} like this checkout's`);
 
   step = 'type-check against the installed @quantnas/runtime';
-  writeFileSync(
-    join(runtimeDir, 'tsconfig.json'),
-    `${JSON.stringify(
-      {
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib: ['ES2022', 'DOM'],
-          types: [],
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-        },
-        files: ['check.ts'],
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeFileSync(join(runtimeDir, 'tsconfig.json'), tsconfig({ skipLibCheck: false }, 'check.ts'));
   writeFileSync(
     join(runtimeDir, 'check.ts'),
     `import { createSession, decodeArtifact, encodeArtifact, syntheticRfdn, type RgbImage, type Session } from '@quantnas/runtime';
@@ -614,6 +617,12 @@ export { size, sameSession, gray, notAwaited };
   );
   await runOk(process.execPath, [tsc, '-p', join(runtimeDir, 'tsconfig.json')], { cwd: runtimeDir, env: cliEnv() });
   log('a TypeScript program against the installed @quantnas/runtime type-checks (NodeNext, skipLibCheck off, no @types)');
+}
+
+/** A strict NodeNext project of one file that sees no @types packages. */
+function tsconfig(options, file) {
+  const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], types: [], strict: true, noEmit: true, ...options };
+  return `${JSON.stringify({ compilerOptions, files: [file] }, null, 2)}\n`;
 }
 
 /** Compares NAME.installed.png and NAME.repo.png; returns the bytes. */
