@@ -7,6 +7,7 @@ import { kendallTau } from '@quantnas/metrics';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diagnoseSearch, type DiagnoseEvent, type DiagnoseOptions } from './diagnose.js';
 import { runSearch } from './search.js';
+import { tinySearchOptions } from './test-helpers.js';
 
 const dataRoot = resolveDataRoot();
 const work = mkdtempSync(join(tmpdir(), 'quantnas-diagnose-'));
@@ -25,22 +26,7 @@ const options = (out: string): DiagnoseOptions => ({
 
 beforeAll(async () => {
   await initBackend('wasm');
-  const result = await runSearch({
-    space: 'basic',
-    out: searchDir,
-    dataRoot,
-    channels: 6,
-    cells: 1,
-    epochs: 3,
-    warmupEpochs: 1,
-    stepsPerEpoch: 2,
-    batchSize: 2,
-    lrPatchSize: 8,
-    validationPatches: 2,
-    validationPatchSize: 8,
-    trainSets: ['T91'],
-    seed: 3,
-  });
+  const result = await runSearch(tinySearchOptions(searchDir, dataRoot, { seed: 3 }));
   expect(result.completed).toBe(true);
 }, 120_000);
 

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { parseEventLog, type SearchEvent } from './events.js';
 import { alphaObjective, runSearch, type SearchOptions, type SearchResult } from './search.js';
+import { tinySearchOptions } from './test-helpers.js';
 
 const dataRoot = resolveDataRoot();
 const work = mkdtempSync(join(tmpdir(), 'quantnas-search-'));
@@ -15,25 +16,7 @@ let n = 0;
 const outDir = () => join(work, `run${n++}`);
 
 // A tiny supernet of the basic space (no ESA, so 8×8 patches work) on T91: seconds, not minutes.
-const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => ({
-  space: 'basic',
-  out,
-  dataRoot,
-  channels: 6,
-  cells: 1,
-  epochs: 3,
-  warmupEpochs: 1,
-  stepsPerEpoch: 2,
-  batchSize: 2,
-  lrPatchSize: 8,
-  validationPatches: 2,
-  validationPatchSize: 8,
-  checkpointEvery: 1000,
-  trainSets: ['T91'],
-  penalty: 1e-3,
-  seed: 5,
-  ...extra,
-});
+const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => tinySearchOptions(out, dataRoot, extra);
 
 beforeAll(async () => {
   await initBackend('wasm');

@@ -1,4 +1,5 @@
 import type { Genotype } from '@quantnas/search-spaces';
+import type { SearchOptions } from './search.js';
 import type { TrainOptions } from './train/index.js';
 
 /** A tiny `basic` genotype at C = 6, x4, with 4- and 8-bit blocks (grouped ops need C divisible by 3; override scale and channels as needed). */
@@ -33,5 +34,26 @@ export const tinyTrainOptions = (genotype: string, dataRoot: string, out: string
   validationPatches: 2,
   validationPatchSize: 12,
   checkpointEvery: 2,
+  ...extra,
+});
+
+/** A search of a tiny `basic` supernet (no ESA, so 8×8 patches work) on T91: seconds, not minutes. */
+export const tinySearchOptions = (out: string, dataRoot: string, extra: Partial<SearchOptions> = {}): SearchOptions => ({
+  space: 'basic',
+  out,
+  dataRoot,
+  channels: 6,
+  cells: 1,
+  epochs: 3,
+  warmupEpochs: 1,
+  stepsPerEpoch: 2,
+  batchSize: 2,
+  lrPatchSize: 8,
+  validationPatches: 2,
+  validationPatchSize: 8,
+  checkpointEvery: 1000,
+  trainSets: ['T91'],
+  penalty: 1e-3,
+  seed: 5,
   ...extra,
 });

@@ -13,7 +13,7 @@ import { runSearch, type SearchOptions } from '../search.js';
 import { runTraining, type TrainOptions, type TrainState } from '../train/index.js';
 import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
 import { discreteReplicaNet, shardGradients } from './replica.js';
-import { tinyBasicGenotype, tinyTrainOptions } from '../test-helpers.js';
+import { tinyBasicGenotype, tinySearchOptions, tinyTrainOptions } from '../test-helpers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,26 +27,7 @@ const work = mkdtempSync(join(tmpdir(), 'quantnas-parallel-'));
 let n = 0;
 const outDir = () => join(work, `run${n++}`);
 
-const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => ({
-  space: 'basic',
-  out,
-  dataRoot,
-  channels: 6,
-  cells: 1,
-  epochs: 3,
-  warmupEpochs: 1,
-  stepsPerEpoch: 2,
-  batchSize: 4,
-  lrPatchSize: 8,
-  validationPatches: 2,
-  validationPatchSize: 8,
-  checkpointEvery: 1000,
-  trainSets: ['T91'],
-  penalty: 1e-3,
-  seed: 5,
-  workers: 2,
-  ...extra,
-});
+const tiny = (out: string, extra: Partial<SearchOptions> = {}): SearchOptions => tinySearchOptions(out, dataRoot, { batchSize: 4, workers: 2, ...extra });
 
 beforeAll(async () => {
   await initBackend('wasm');
