@@ -261,6 +261,8 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
         };
       });
     const tau = (x: readonly number[], y: readonly number[]) => (x.length >= 2 ? kendallTau(x, y) : Number.NaN);
+    const standalone = fixed.map((r) => r.standalonePsnr);
+    const drops = sensitivities.map((s) => s.standaloneDrop);
     const diagnosis: Diagnosis = {
       schemaVersion: 1,
       search: searchDir,
@@ -271,22 +273,10 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       genotypes: results,
       sensitivities,
       tau: {
-        alpha: tau(
-          fixed.map((r) => r.alphaLogProbability),
-          fixed.map((r) => r.standalonePsnr),
-        ),
-        path: tau(
-          fixed.map((r) => r.pathPsnr),
-          fixed.map((r) => r.standalonePsnr),
-        ),
-        bitsAlpha: tau(
-          sensitivities.map((s) => s.alphaPreference),
-          sensitivities.map((s) => s.standaloneDrop),
-        ),
-        bitsPath: tau(
-          sensitivities.map((s) => s.pathDrop),
-          sensitivities.map((s) => s.standaloneDrop),
-        ),
+        alpha: tau(fixed.map((r) => r.alphaLogProbability), standalone),
+        path: tau(fixed.map((r) => r.pathPsnr), standalone),
+        bitsAlpha: tau(sensitivities.map((s) => s.alphaPreference), drops),
+        bitsPath: tau(sensitivities.map((s) => s.pathDrop), drops),
       },
       ranks: Object.fromEntries(results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length])),
       seconds: (performance.now() - started) / 1000,
