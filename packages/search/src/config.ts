@@ -63,9 +63,10 @@ export interface SearchConfig {
   /** Quantizer and optimiser kernels: `fused` (one kernel each), or `reference` (composed tfjs ops). */
   readonly kernels: 'fused' | 'reference';
   /**
-   * How the result is read off the trained supernet: `alpha`, the arg-max of α per group; `path`,
-   * a descent over paths scored on the validation split (L1 + λ·B/B₀), started from the better of
-   * the arg-max and the space's baselines (README, Results: why).
+   * How the result is read off the trained supernet: `alpha`, the arg-max of α per group; `checked`,
+   * the arg-max unless one of the space's baselines (each uniform bit-width) scores a better path
+   * objective (L1 + λ·B/B₀) on the validation split; `path`, a descent over paths scored so, started
+   * from the best of those (README, Results: why).
    */
   readonly derive: DeriveMethod;
   /**
@@ -79,8 +80,8 @@ export interface SearchConfig {
 export type PathSampling = 'none' | 'warmup' | 'all';
 export const PATH_SAMPLINGS: readonly PathSampling[] = ['none', 'warmup', 'all'];
 
-export type DeriveMethod = 'alpha' | 'path';
-export const DERIVE_METHODS: readonly DeriveMethod[] = ['alpha', 'path'];
+export type DeriveMethod = 'alpha' | 'checked' | 'path';
+export const DERIVE_METHODS: readonly DeriveMethod[] = ['alpha', 'checked', 'path'];
 
 export type SearchOptionsOverrides = { -readonly [K in keyof SearchConfig]?: SearchConfig[K] | undefined };
 
@@ -123,7 +124,7 @@ function validateConfig(c: SearchConfig): void {
   if (typeof c.adq !== 'boolean') fail('adq must be true or false');
   if (c.kernels !== 'fused' && c.kernels !== 'reference') fail(`kernels must be fused or reference, got '${String(c.kernels)}'`);
   if (!PATH_SAMPLINGS.includes(c.pathSampling)) fail(`pathSampling must be ${PATH_SAMPLINGS.join(', ')}, got '${String(c.pathSampling)}'`);
-  if (!DERIVE_METHODS.includes(c.derive)) fail(`derive must be ${DERIVE_METHODS.join(' or ')}, got '${String(c.derive)}'`);
+  if (!DERIVE_METHODS.includes(c.derive)) fail(`derive must be ${DERIVE_METHODS.join(', ')}, got '${String(c.derive)}'`);
   if (!['softmax', 'gumbel'].includes(c.selector)) fail(`selector must be softmax or gumbel, got '${String(c.selector)}'`);
   if (!ENTROPY_KINDS.includes(c.entropy)) fail(`entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${String(c.entropy)}'`);
   if (c.bits !== null) {

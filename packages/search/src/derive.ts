@@ -48,7 +48,7 @@ export interface PathDerivationOptions {
   readonly b0: number | null;
   /** Where the descent may start: the best-scoring of these (the arg-max of α, the space's baselines). */
   readonly starts: readonly { readonly name: string; readonly genotype: Genotype }[];
-  /** Passes over the groups; it stops early when a pass changes nothing (default 2). */
+  /** Passes over the groups; it stops early when a pass changes nothing (default 2; 0 returns the best start). */
   readonly sweeps?: number;
   /**
    * How a `noise`-mode supernet evaluates a path (default `rounded`: its bit-widths as real rounding,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, tf } from '@quantnas/core-ops';
 import { resolveDataRoot } from '@quantnas/data';
-import { createSupernet, getSpace, parseGenotype } from '@quantnas/search-spaces';
+import { baselineGenotype, createSupernet, getSpace, parseGenotype } from '@quantnas/search-spaces';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { parseEventLog, type SearchEvent } from './events.js';
@@ -131,6 +131,17 @@ describe('runSearch', () => {
     const written = parseGenotype(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')));
     expect(written.blocks).toEqual(derived.last.genotype.blocks);
     expect(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')).exactBitops).toBe(derived.last.exactBitops);
+  });
+
+  it('checks α\'s arg-max against the uniform-bit baselines and returns the better path, without descending', async () => {
+    const checked = await runSearch(tiny(outDir(), { derive: 'checked' }));
+    if (!checked.completed || !result.completed) throw new Error('unfinished');
+    const d = checked.derivation!;
+    expect(d).toMatchObject({ method: 'checked' });
+    expect(d.objective).toBe(d.startObjective);
+    expect(d.evaluations).toBeLessThanOrEqual(3);
+    const baselines = Object.fromEntries([8, 4].map((b) => [`baseline@${b}`, baselineGenotype(getSpace('basic'), { bits: b as 4 | 8, channels: 6, cells: 1 }).genotype.blocks]));
+    expect(checked.last.genotype.blocks).toEqual(d.start === 'alpha' ? result.last.genotype.blocks : baselines[d.start]);
   });
 
   it('searches a space document file at the width, scale and cells it states', async () => {

@@ -19,7 +19,7 @@ import {
 } from '@quantnas/search-spaces';
 import { createAdam, type Adam } from './adam.js';
 import { loadLatestCheckpoint, previousCheckpointPath, writeCheckpointFile, type StoredTensor } from './checkpoint.js';
-import { resolveSearchConfig, SearchError, type BitWidth, type EntropyKind, type SearchConfig, type SearchOptionsOverrides } from './config.js';
+import { resolveSearchConfig, SearchError, type BitWidth, type DeriveMethod, type EntropyKind, type SearchConfig, type SearchOptionsOverrides } from './config.js';
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
@@ -87,7 +87,7 @@ export interface SearchSummary {
   readonly params: number;
   readonly costInput: { readonly height: number; readonly width: number };
   /** With `derive: path`: where the descent started and how far it improved the objective (L1 + λ·B/B₀). */
-  readonly derivation?: { readonly method: 'path'; readonly start: string; readonly startObjective: number; readonly objective: number; readonly evaluations: number };
+  readonly derivation?: { readonly method: Exclude<DeriveMethod, 'alpha'>; readonly start: string; readonly startObjective: number; readonly objective: number; readonly evaluations: number };
   readonly files: SearchFiles;
 }
 
@@ -396,7 +396,8 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     // Outputs of the finished run.
     let last = state.last!;
     let derivation: PathDerivation | undefined;
-    if ((config.derive ?? 'alpha') === 'path') {
+    const deriveMethod = config.derive ?? 'alpha';
+    if (deriveMethod !== 'alpha') {
       const bits = [...new Set(net.plan.groups.flatMap((g) => g.bits))].sort((a, b) => b - a);
       const shape = { channels: net.plan.channels, cells: net.plan.cells, scale: net.plan.scale };
       derivation = await derivePath(net, {
@@ -409,11 +410,13 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
           { name: 'alpha', genotype: last.genotype },
           ...bits.map((b) => ({ name: `baseline@${b}`, genotype: baselineGenotype(spec, { bits: b, ...shape }).genotype })),
         ],
+        // `checked` only picks the best start; `path` descends from it.
+        ...(deriveMethod === 'checked' ? { sweeps: 0 } : {}),
       });
       last = { ...last, genotype: derivation.genotype, exactBitops: net.exactBitops(derivation.genotype), validationPsnr: derivation.validationPsnr };
       emit({
         status: 'note',
-        message: `derived by path: started from ${derivation.start} (objective ${derivation.startObjective.toFixed(5)}), ${derivation.evaluations} paths scored, objective ${derivation.objective.toFixed(5)}, validation ${derivation.validationPsnr.toFixed(2)} dB`,
+        message: `derived by ${deriveMethod}: started from ${derivation.start} (objective ${derivation.startObjective.toFixed(5)}), ${derivation.evaluations} paths scored, objective ${derivation.objective.toFixed(5)}, validation ${derivation.validationPsnr.toFixed(2)} dB`,
       });
     }
     const best = state.best ?? last;
@@ -437,7 +440,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       macsPerPixel: cost.total.macs / (COST_INPUT.height * COST_INPUT.width),
       params: cost.total.params,
       costInput: COST_INPUT,
-      ...(derivation ? { derivation: { method: 'path' as const, start: derivation.start, startObjective: derivation.startObjective, objective: derivation.objective, evaluations: derivation.evaluations } } : {}),
+      ...(derivation ? { derivation: { method: deriveMethod as Exclude<DeriveMethod, 'alpha'>, start: derivation.start, startObjective: derivation.startObjective, objective: derivation.objective, evaluations: derivation.evaluations } } : {}),
       files,
     };
     emit({ status: 'done', genotypePath: files.genotype, bestGenotypePath: files.genotypeBest, seconds: state.seconds });

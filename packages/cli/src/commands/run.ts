@@ -83,7 +83,7 @@ export function runCommand(io: CliIo, program: ProgramFactory): Command {
     .option('--channels <n>', 'with --arch: channel width C (default: the space\'s)')
     .option('--cells <n>', 'with --arch: cell count N (default: the space\'s)')
     .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
-    .option('--derive <method>', 'how the search reads its genotype off the supernet: alpha or path (default: the search\'s)')
+    .option('--derive <method>', 'how the search reads its genotype off the supernet: alpha, checked or path (default: the search\'s)')
     .option('--path-sampling <when>', 'the search\'s w steps on one drawn path: none, warmup or all (default: the search\'s)')
     .option('--seed <n>', 'seed of every stage (default 1)')
     .option('--workers <n>', 'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)')

@@ -62,7 +62,7 @@ export function searchCommand(io: CliIo): Command {
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
-    .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α) or path (descent over paths scored on the validation split, from the better of the arg-max and the space\'s baselines); default alpha')
+    .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α), checked (the arg-max unless a uniform-bit baseline of the space scores better on the validation split) or path (a descent over paths scored so, from the best of those); default alpha')
     .option('--path-sampling <when>', 'w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up\'s) or all (default none)')
     .option('--entropy-weight <w>', 'weight λ_H of the scheduled entropy term (default: the preset\'s)')
     .option('--alpha-lr <rate>', 'Adam rate of α (default: the preset\'s)')
@@ -173,7 +173,7 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const workers = parseOptionalInteger(o.workers, '--workers', 1);
   const warmupEpochs = parseOptionalInteger(o.warmupEpochs, '--warmup-epochs', 0);
-  if (o.derive !== undefined && o.derive !== 'alpha' && o.derive !== 'path') throw new UsageError(`--derive must be alpha or path, got '${o.derive}'`);
+  if (o.derive !== undefined && !['alpha', 'checked', 'path'].includes(o.derive)) throw new UsageError(`--derive must be alpha, checked or path, got '${o.derive}'`);
   if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling)) throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
   const entropyWeight = parseOptionalNumber(o.entropyWeight, '--entropy-weight');
   const alphaLr = parseOptionalNumber(o.alphaLr, '--alpha-lr');
