@@ -357,7 +357,7 @@ async function comparePaths(paths: BenchPath[], options: TimingOptions & { backe
             net: path.net as Parameters<typeof startDataParallel>[0]['net'],
             backend: options.backend,
             network: path.network,
-            replayForwards: 0,
+            replay: null,
             lrPatchSize: options.size,
             ...(options.workerScript !== undefined ? { script: options.workerScript } : {}),
           }),

@@ -90,7 +90,7 @@ export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha', pathSampling: 'none' } as const;
+const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha' } as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {

@@ -23,7 +23,8 @@ import { resolveSearchConfig, SearchError, type BitWidth, type DeriveMethod, typ
 import { eventLine, type GenotypeBlocks, type SearchEvent } from './events.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
-import { assignPath, derivePath, type PathDerivation } from './derive.js';
+import { derivePath, type PathDerivation } from './derive.js';
+import { replayForwards, samplePath, samplesPath, searchForwards, type ForwardReplay } from './path-sampling.js';
 import { resumeConflict } from './resume-settings.js';
 import { validationPsnr } from './train/validation.js';
 
@@ -210,7 +211,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
         renameSync(loaded.fellBackFrom.path, `${loaded.fellBackFrom.path}.corrupt`);
         notes.push(`${loaded.fellBackFrom.reason}; resuming from the previous checkpoint ${loaded.path} (step ${state.step})`);
       }
-      await restore(net, wAdam, alphaAdam, loaded.tensors, state, config);
+      await restore(net, wAdam, alphaAdam, loaded.tensors, state, replayOf(config, state, stepsPerEpoch), config.lrPatchSize);
       for (let i = 0; i < state.step; i++) await wSampler.next();
       for (let i = 0; i < state.alphaSteps; i++) await alphaSampler.next();
       log = openSync(files.events, existsSync(files.events) ? 'r+' : 'w');
@@ -238,7 +239,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
         net,
         backend: backend as BackendName,
         network: { kind: 'supernet', spec, options: supernetOptions },
-        replayForwards: config.mode === 'noise' || config.selector === 'gumbel' ? state.trainingForwards : 0,
+        replay: replayOf(config, state, stepsPerEpoch),
         lrPatchSize: config.lrPatchSize,
         ...(hooks.workerScript !== undefined ? { script: hooks.workerScript } : {}),
       });
@@ -311,8 +312,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       }
       const lr = cosineLr(state.step, totalSteps, config.wLr, config.wLrMin);
       const batch = await wSampler.next();
-      const sampling = config.pathSampling ?? 'none';
-      const trained = sampling === 'all' || (sampling === 'warmup' && epoch < config.warmupEpochs) ? await samplePath(net, config.seed, state.step) : undefined;
+      const trained = samplesPath(config.pathSampling ?? 'none', epoch, config.warmupEpochs) ? await samplePath(net, config.seed, state.step) : undefined;
       if (trained) parallel?.alphaAssigned();
       let wLoss: number;
       try {
@@ -454,24 +454,6 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     wAdam.dispose();
     alphaAdam.dispose();
   }
-}
-
-/**
- * Fixes α to a path drawn uniformly (one pair per group) from the seed and the step, for one w
- * step; `restore` puts the trained α back. Deterministic, so a resumed run draws the same paths.
- */
-async function samplePath(net: Supernet, seed: number, step: number): Promise<{ restore(): Promise<void> }> {
-  const saved = net.alphas().map((a) => a.variable.clone());
-  const rng = createRng(hashSeed(seed, `path.${step}`));
-  const blocks = Object.fromEntries(net.alphas().map((a) => [a.id, a.pairs[rng.int(a.pairs.length)]!]));
-  await assignPath(net, { schemaVersion: 1, space: net.plan.id, scale: net.plan.scale, channels: net.plan.channels, blocks });
-  return {
-    async restore() {
-      net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
-      tf.dispose(saved);
-      await net.updateSkippedOps();
-    },
-  };
 }
 
 /** The supernet a search configuration builds (its checkpoints hold this supernet's variables). */
@@ -671,21 +653,25 @@ async function derive(net: Supernet, epoch: number, validation: number): Promise
 }
 
 /**
- * Brings a fresh supernet and the optimisers to a checkpoint's state. The supernet's noise and
- * Gumbel draws are counted per forward pass inside it, so as many training forwards as the run had
- * made are replayed first (on a one-patch batch); the variables, written afterwards, undo what the
- * replay changed (BN running statistics).
+ * The training forwards a resumed search replays (path-sampling.ts) so that the supernet's noise
+ * and Gumbel draws continue where they stopped; null when its forwards draw nothing.
  */
-async function restore(net: Supernet, wAdam: Adam, alphaAdam: Adam, tensors: ReadonlyMap<string, StoredTensor>, state: LoopState, config: SearchConfig) {
-  if (config.mode === 'noise' || config.selector === 'gumbel') {
-    const x = tf.zeros([1, config.lrPatchSize, config.lrPatchSize, 3]) as tf.Tensor4D;
-    for (let i = 0; i < state.trainingForwards; i++) {
-      const y = net.apply(x, { training: true });
-      await y.data();
-      y.dispose();
-    }
-    x.dispose();
+function replayOf(config: SearchConfig, state: LoopState, stepsPerEpoch: number): ForwardReplay | null {
+  if (config.mode !== 'noise' && config.selector !== 'gumbel') return null;
+  const replay = searchForwards({ seed: config.seed, steps: state.step, stepsPerEpoch, warmupEpochs: config.warmupEpochs, pathSampling: config.pathSampling ?? 'none' });
+  if (replay.forwards.length !== state.trainingForwards) {
+    throw new SearchError(`the checkpoint counts ${state.trainingForwards} training forwards where its ${state.step} steps make ${replay.forwards.length}: it was written with other settings`);
   }
+  return replay;
+}
+
+/**
+ * Brings a fresh supernet and the optimisers to a checkpoint's state: replays the training
+ * forwards first, then writes the variables, which undo what the replay changed (BN running
+ * statistics).
+ */
+async function restore(net: Supernet, wAdam: Adam, alphaAdam: Adam, tensors: ReadonlyMap<string, StoredTensor>, state: LoopState, replay: ForwardReplay | null, lrPatchSize: number) {
+  if (replay) await replayForwards(net, replay, lrPatchSize);
   const variables = net.variables();
   const seen = new Set<string>();
   const wState = new Map<string, tf.Tensor>();

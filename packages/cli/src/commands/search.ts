@@ -63,7 +63,7 @@ export function searchCommand(io: CliIo): Command {
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
     .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α), checked (the arg-max unless a uniform-bit baseline of the space scores better on the validation split) or path (a descent over paths scored so, from the best of those); default alpha')
-    .option('--path-sampling <when>', 'w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up\'s) or all (default none)')
+    .option('--path-sampling <when>', 'w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up\'s) or all (default: the preset\'s, all for quick, none for cpu and paper)')
     .option('--entropy-weight <w>', 'weight λ_H of the scheduled entropy term (default: the preset\'s)')
     .option('--alpha-lr <rate>', 'Adam rate of α (default: the preset\'s)')
     .option('--warmup-epochs <n>', 'epochs that train the weights only before α moves (default: the preset\'s)')

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { tf, type BackendName } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 import type { Adam } from '../adam.js';
+import type { ForwardReplay } from '../path-sampling.js';
 import { SearchError } from '../config.js';
 import type { AlphaStepInfo, AlphaStepOptions } from '../search.js';
 import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
@@ -41,8 +42,8 @@ export interface DataParallelOptions {
   readonly backend: BackendName;
   /** How `net` was built: the replicas build the same. */
   readonly network: ReplicaNetwork;
-  /** Training forwards `net` has made (a resumed run): the replicas replay as many. */
-  readonly replayForwards: number;
+  /** The training forwards `net` has made (a resumed search): the replicas replay them. */
+  readonly replay: ForwardReplay | null;
   /** LR patch side of the replayed forwards. */
   readonly lrPatchSize: number;
   /** The worker script; default `defaultWorkerScript()`. */
@@ -158,7 +159,7 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   try {
     const ready = await Promise.all(
       workers.map((_, k) =>
-        request(k, { type: 'init', backend: options.backend, network: options.network, replayForwards: options.replayForwards, lrPatchSize: options.lrPatchSize }),
+        request(k, { type: 'init', backend: options.backend, network: options.network, replay: options.replay, lrPatchSize: options.lrPatchSize }),
       ),
     );
     for (const r of ready) {

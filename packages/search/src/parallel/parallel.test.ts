@@ -80,7 +80,7 @@ describe('data-parallel gradients', () => {
     try {
       // Move α off zero so that the entropy and BitOps gradients are not trivial.
       for (const [, v] of [...single.alphaVariables(), ...net.alphaVariables()]) v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 7));
-      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', network: { kind: 'supernet', spec, options }, replayForwards: 0, lrPatchSize: 8, script });
+      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', network: { kind: 'supernet', spec, options }, replay: null, lrPatchSize: 8, script });
       const terms = { entropy: 'entropy' as const, entropyWeight: 0.1, penalty: 0.5, b0: 1e6 };
       const full = (kind: 'alpha' | 'w') =>
         shardGradients(single, kind, tf.tensor4d(batch.lr, batch.lrShape), tf.tensor4d(batch.hr, batch.hrShape), 1, kind === 'alpha' ? terms : undefined);
@@ -126,4 +126,28 @@ describe('benchSearchStep on 2 workers', () => {
     // The parts are measured inside the step.
     expect(profile!.sendMs + profile!.ownMs + profile!.waitMs + profile!.reduceMs + profile!.optimizerMs).toBeLessThanOrEqual(profile!.stepMs);
   });
+});
+
+describe('a search on 2 workers', () => {
+  // The replicas' noise draws are numbered per forward and per conv; a path-sampled forward draws
+  // only for its path's ops, so a resumed run must replay the same paths to continue the same noise.
+  it.each(['all', 'none'] as const)('resumes to the variables of the uninterrupted run (path sampling %s)', async (pathSampling) => {
+    const straight = outDir();
+    await runSearch(tiny(straight, { pathSampling }), { workerScript: script });
+    const dir = outDir();
+    const controller = new AbortController();
+    const stopped = await runSearch(tiny(dir, { pathSampling, checkpointEvery: 1 }), {
+      workerScript: script,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 4) controller.abort();
+      },
+    });
+    expect(stopped).toMatchObject({ completed: false, step: 4 });
+    const resumed = await runSearch({ ...tiny(dir, { pathSampling, checkpointEvery: 1 }), resume: true }, { workerScript: script });
+    expect(resumed.completed).toBe(true);
+    const [a, b] = [(await readCheckpoint(join(straight, 'checkpoint.qnc'))).tensors, (await readCheckpoint(join(dir, 'checkpoint.qnc'))).tensors];
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+  }, 120_000);
 });

@@ -1,5 +1,6 @@
 import type { BackendName } from '@quantnas/core-ops';
 import type { DiscreteNetworkOptions, Genotype, SearchSpaceSpec, SupernetOptions } from '@quantnas/search-spaces';
+import type { ForwardReplay } from '../path-sampling.js';
 import type { AlphaStepOptions } from '../search.js';
 
 /** How to build a replica of the coordinator's network: the search's supernet, or a genotype's network for training. */
@@ -12,8 +13,8 @@ export interface ReplicaInit {
   readonly type: 'init';
   readonly backend: BackendName;
   readonly network: ReplicaNetwork;
-  /** Training forwards to replay so that the replica's noise and Gumbel counters match the coordinator's. */
-  readonly replayForwards: number;
+  /** A supernet's training forwards to replay, so that the replica's noise and Gumbel draws match the coordinator's. */
+  readonly replay: ForwardReplay | null;
   readonly lrPatchSize: number;
 }
 

@@ -3,6 +3,8 @@
 // gradients; the coordinator owns the optimisers.
 import { parentPort } from 'node:worker_threads';
 import { initBackend, tf } from '@quantnas/core-ops';
+import type { Supernet } from '@quantnas/search-spaces';
+import { replayForwards } from '../path-sampling.js';
 import type { CoordinatorMessage, PhaseRequest, ReplicaInit, ReplicaMessage, VariableLayout } from './protocol.js';
 import { assignVariables, buildReplicaNet, packGradients, packVariables, shardGradients, stateIndices, variableLayout, type ReplicaNet } from './replica.js';
 
@@ -29,16 +31,8 @@ async function init(message: ReplicaInit): Promise<void> {
     await y.data();
     tf.dispose([x, y]);
   }
-  // The noise and Gumbel draws are numbered per forward: catch up with the coordinator's count.
-  if (message.replayForwards > 0) {
-    const x = tf.zeros([1, message.lrPatchSize, message.lrPatchSize, 3]) as tf.Tensor4D;
-    for (let i = 0; i < message.replayForwards; i++) {
-      const y = net.apply(x, { training: true });
-      await y.data();
-      y.dispose();
-    }
-    x.dispose();
-  }
+  // The noise and Gumbel draws are numbered per forward: catch up with the coordinator's.
+  if (message.replay && message.network.kind === 'supernet') await replayForwards(net as Supernet, message.replay, message.lrPatchSize);
   post({ type: 'ready', layout });
 }
 

@@ -260,7 +260,7 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
         net: replica,
         backend: backend as BackendName,
         network: { kind: 'discrete', spec: target.spec, genotype: target.genotype, options: networkOptions(target, kernels) },
-        replayForwards: 0,
+        replay: null,
         lrPatchSize: config.lrPatchSize,
         ...(hooks.workerScript !== undefined ? { script: hooks.workerScript } : {}),
       });
