@@ -131,6 +131,24 @@ describe('fetchSets from a server on 127.0.0.1', () => {
     }
   });
 
+  withData('ends every time when a failure aborts the downloads still in flight', async () => {
+    // An early 404 aborts the others mid-body; their pending reads must end, not wait forever
+    // (before the fix, one run in a few hung here).
+    const server = await startUpstreamServer(root, { missing: ['Set5/HR/head.png'], corrupt: ['Set5/image_SRF_4/img_001_SRF_4_LR.png'] });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const { dir, cacheDir } = fresh();
+        const hung = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref());
+        const outcome = await Promise.race([failure(fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url })), hung]);
+        if (outcome === 'hung') throw new Error(`fetch ${i} did not end within 10 s after a failure`);
+        expect(outcome.message).toMatch(/head\.png: \S+ answered 404 Not Found|img_001_SRF_4_LR\.png: SHA-256/);
+        expect(entries(dir)).toEqual([]);
+      }
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+
   it('names an unknown set', async () => {
     const { dir, cacheDir } = fresh();
     await expect(fetchSets({ sets: ['Urban100'], dir, cacheDir })).rejects.toThrow('unknown set "Urban100"; fetch knows Set5, Set14, B100, T91, BSD200');

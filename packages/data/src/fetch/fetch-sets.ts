@@ -200,12 +200,21 @@ async function download(
     const expected = Number.isFinite(length) ? have + length : undefined;
     const out = createWriteStream(part, { flags: have > 0 ? 'a' : 'w' });
     let got = have;
+    // The body is read through a reader that an abort cancels: a pending read of a fetch body does
+    // not always end when the fetch's signal aborts (seen with Node 20), and the fetch would wait forever.
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const onAbort = () => void reader.cancel().catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done) break;
         if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
         got += chunk.length;
         onBytes(chunk.length, label);
       }
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('the download was aborted');
     } catch (err) {
       await closeStream(out);
       if (signal.aborted) throw err;
@@ -213,6 +222,8 @@ async function download(
         `${label}: connection to ${url} closed after ${got} of ${expected ?? '?'} bytes (${causeOf(err)}); run the fetch again to resume`,
         url,
       );
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
     await closeStream(out);
     if (expected !== undefined && got < expected) {
