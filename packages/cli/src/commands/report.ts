@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { checkOutputPath, writeOutputFile } from '@quantnas/data';
 import { UsageError, type CliIo } from '../io.js';
@@ -46,7 +46,7 @@ export function reportCommand(io: CliIo): Command {
       await checkOutputPath(`${out}.md`, output);
       await checkOutputPath(`${out}.svg`, output);
       const text = new TextEncoder();
-      await writeOutputFile(`${out}.md`, text.encode(reportMarkdown(rows, options.set, `${out}.svg`)), output);
+      await writeOutputFile(`${out}.md`, text.encode(reportMarkdown(rows, options.set, `${basename(out)}.svg`)), output);
       await writeOutputFile(`${out}.svg`, text.encode(reportSvg(rows, options.set)), output);
       if (options.json) {
         io.stdout(JSON.stringify({ markdown: `${out}.md`, svg: `${out}.svg`, runs: rows.map((r) => ({ dir: r.dir, pareto: r.pareto, ...r.run })) }) + '\n');
@@ -87,14 +87,15 @@ function markPareto(runs: readonly { dir: string; run: RunSummary }[], set: stri
 
 const g = (v: number) => (v / 1e9).toFixed(3);
 
-export function reportMarkdown(rows: readonly ReportRow[], set: string, svgPath: string): string {
+/** `svgName`: the plot's path relative to the markdown file (they are written side by side). */
+export function reportMarkdown(rows: readonly ReportRow[], set: string, svgName: string): string {
   const sets = [...new Set(rows.flatMap((r) => Object.keys(r.run.sets)))];
   const sorted = [...rows].sort((a, b) => a.run.bitops_32x32 - b.run.bitops_32x32);
   const header = ['run', 'kind', 'preset', 'params', 'MACs/LR px', 'GBitOps (32×32)', ...sets.map((s) => `${s} PSNR (gain)`), 'front'];
   const lines = [
     `# QuantNAS report: x${rows[0]?.run.scale ?? 4}, PSNR against BitOps`,
     '',
-    `PSNR on the Y channel (shave = scale), the model's own engine; gain over bicubic in dB. "front": no other run reaches a higher ${set} PSNR at no more BitOps. Plot: ${svgPath}`,
+    `PSNR on the Y channel (shave = scale), the model's own engine; gain over bicubic in dB. "front": no other run reaches a higher ${set} PSNR at no more BitOps.`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
@@ -109,6 +110,7 @@ export function reportMarkdown(rows: readonly ReportRow[], set: string, svgPath:
   ];
   const bicubic = rows[0]?.run.sets[set]?.bicubic_psnr;
   if (bicubic !== undefined) lines.push(`Bicubic on ${set}: ${bicubic.toFixed(2)} dB.`, '');
+  lines.push(`![${set} PSNR against BitOps](${svgName})`, '');
   return lines.join('\n');
 }
 

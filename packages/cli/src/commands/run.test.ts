@@ -93,6 +93,9 @@ describe('quantnas run', () => {
     const md = readFileSync(join(work, 'report.md'), 'utf8');
     expect(md).toMatch(/\| searched \| searched \| quick \|[^\n]*★ \|/);
     expect(md).toContain('| espcn 8-bit | baseline |');
+    // The plot is linked by its name beside the markdown, so the pair can be moved together.
+    expect(md).toContain('![Set5 PSNR against BitOps](report.svg)');
+    expect(md).not.toContain(work);
     const svg = readFileSync(join(work, 'report.svg'), 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     for (const part of [/<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</, /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</, />bicubic 28\.4\d</]) expect(svg).toMatch(part);
