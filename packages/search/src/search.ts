@@ -1,7 +1,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, hashSeed, initBackend, tf, type BackendName } from '@quantnas/core-ops';
-import { createPatchSampler, createRng, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
+import { createPatchSampler, listTrainingImages, resolveDataRoot, splitImages, type PatchBatch, type PatchSampler, type TrainingImage } from '@quantnas/data';
 import {
   baselineGenotype,
   createSupernet,
