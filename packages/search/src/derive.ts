@@ -20,6 +20,18 @@ export async function assignPath(net: Supernet, genotype: Genotype): Promise<voi
   await net.updateSkippedOps();
 }
 
+/** A copy of the supernet's α: `put` writes it back and refreshes the skipped ops; `dispose` frees it. */
+export function saveAlphas(net: Supernet): { put(): Promise<void>; dispose(): void } {
+  const saved = net.alphas().map((a) => a.variable.clone());
+  return {
+    async put() {
+      net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
+      await net.updateSkippedOps();
+    },
+    dispose: () => tf.dispose(saved),
+  };
+}
+
 /** Mean absolute error of the network's inference output over the patches, in chunks. */
 export async function validationL1(net: Supernet, batch: PatchBatch, chunk: number): Promise<number> {
   const [n, h, w, c] = batch.lrShape;
@@ -78,7 +90,7 @@ export interface PathDerivation {
  */
 export async function derivePath(net: Supernet, options: PathDerivationOptions): Promise<PathDerivation> {
   if (options.starts.length === 0) throw new Error('derivePath needs at least one start genotype');
-  const saved = net.alphas().map((a) => a.variable.clone());
+  const saved = saveAlphas(net);
   const evaluation = net.evaluation;
   net.evaluation = options.evaluation ?? 'rounded';
   const cache = new Map<string, { objective: number; l1: number }>();
@@ -132,9 +144,8 @@ export async function derivePath(net: Supernet, options: PathDerivationOptions):
     const psnr = await validationPsnr(net, options.validation, options.scale, options.chunk);
     return { genotype: current, start, startObjective, objective: bestScore.objective, validationL1: bestScore.l1, validationPsnr: psnr, evaluations: cache.size };
   } finally {
-    net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
-    tf.dispose(saved);
+    await saved.put();
+    saved.dispose();
     net.evaluation = evaluation;
-    await net.updateSkippedOps();
   }
 }

@@ -2,7 +2,7 @@ import { hashSeed, tf } from '@quantnas/core-ops';
 import { createRng } from '@quantnas/data';
 import type { Genotype, Supernet } from '@quantnas/search-spaces';
 import type { PathSampling } from './config.js';
-import { assignPath } from './derive.js';
+import { assignPath, saveAlphas } from './derive.js';
 
 /** The path a path-sampled w step trains: one pair per α group, uniform, drawn from the seed and the step. */
 export function drawnPath(net: Supernet, seed: number, step: number): Genotype {
@@ -13,13 +13,12 @@ export function drawnPath(net: Supernet, seed: number, step: number): Genotype {
 
 /** Fixes α to the step's drawn path for one w step; `restore` puts the trained α back. */
 export async function samplePath(net: Supernet, seed: number, step: number): Promise<{ restore(): Promise<void> }> {
-  const saved = net.alphas().map((a) => a.variable.clone());
+  const saved = saveAlphas(net);
   await assignPath(net, drawnPath(net, seed, step));
   return {
     async restore() {
-      net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
-      tf.dispose(saved);
-      await net.updateSkippedOps();
+      await saved.put();
+      saved.dispose();
     },
   };
 }
@@ -57,7 +56,7 @@ export function searchForwards(o: { readonly seed: number; readonly steps: numbe
  * running statistics).
  */
 export async function replayForwards(net: Supernet, replay: ForwardReplay, lrPatchSize: number): Promise<void> {
-  const saved = net.alphas().map((a) => a.variable.clone());
+  const saved = saveAlphas(net);
   const x = tf.zeros([1, lrPatchSize, lrPatchSize, 3]) as tf.Tensor4D;
   let onPath = false;
   try {
@@ -66,8 +65,7 @@ export async function replayForwards(net: Supernet, replay: ForwardReplay, lrPat
         await assignPath(net, drawnPath(net, replay.seed, step));
         onPath = true;
       } else if (onPath) {
-        net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
-        await net.updateSkippedOps();
+        await saved.put();
         onPath = false;
       }
       const y = net.apply(x, { training: true });
@@ -75,8 +73,8 @@ export async function replayForwards(net: Supernet, replay: ForwardReplay, lrPat
       y.dispose();
     }
   } finally {
-    net.alphas().forEach((a, i) => a.variable.assign(saved[i]!));
-    tf.dispose([x, ...saved]);
-    await net.updateSkippedOps();
+    x.dispose();
+    await saved.put();
+    saved.dispose();
   }
 }
