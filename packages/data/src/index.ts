@@ -15,6 +15,7 @@ export { decodeImage, decodeImageInfo, sniffImageFormat } from './decode-image.j
 export { readImage, readImageInfo, writePng } from './image-file.js';
 export type { OutputOptions } from './output-file.js';
 export { checkOutputPath, writeOutputFile } from './output-file.js';
+export { writeFileAtomic, writeFileAtomicSync } from './atomic-write.js';
 export { MAX_IMAGE_PIXELS } from './image-limits.js';
 
 // MATLAB-exact bicubic

@@ -66,4 +66,6 @@ export {
   type SupernetOptions,
 } from './supernet.js';
 export { validateSpec } from './validate-spec.js';
-export type { BitWidth, QuantKernels } from '@quantnas/quant';
+// The bit-widths and ADQ defaults every network of a space is built with, for packages above this one.
+export { BIT_WIDTHS, type BitWidth, type QuantKernels } from '@quantnas/quant';
+export { DEFAULT_ADQ_OPTIONS } from '@quantnas/adq';

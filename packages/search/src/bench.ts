@@ -1,4 +1,4 @@
-import { currentBackend, fusedKernelsAvailable, initBackend, tf, type BackendName, type Module } from '@quantnas/core-ops';
+import { ensureBackend, fusedKernelsAvailable, tf, type BackendName, type Module } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 
 import {
@@ -17,9 +17,9 @@ import { createAdam } from './adam.js';
 import { startDataParallel, type DataParallel, type ParallelProfile } from './parallel/index.js';
 import type { ReplicaNetwork } from './parallel/protocol.js';
 import { PRESETS, type PresetName } from './presets.js';
-import { alphaStep, weightStep } from './search.js';
+import { alphaStep, weightStep } from './steps.js';
 import { TRAIN_PRESETS } from './train/config.js';
-import { trainStep } from './train/train.js';
+import { trainStep } from './train/network.js';
 
 /** The kernels whose time counts as convolution in `conv_share`. */
 const CONV_KERNELS = new Set([
@@ -135,7 +135,7 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
   const shape = searchBenchShape(options);
   const { batch, size } = shape;
   const seed = options.seed ?? 1;
-  const backend = options.backend ? (await initBackend(options.backend)).name : await current();
+  const backend = (await ensureBackend(options.backend)).name;
   const spec = await loadSpec(shape.space);
   const workers = checkWorkers(options.workers ?? 1, batch);
   const data = await randomBatch(batch, size, spec.scale, seed);
@@ -251,7 +251,7 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
   const batch = options.batch ?? preset.batchSize;
   const size = options.size ?? preset.lrPatchSize;
   const seed = options.seed ?? 1;
-  const backend = options.backend ? (await initBackend(options.backend)).name : await current();
+  const backend = (await ensureBackend(options.backend)).name;
   const spec = options.spec ?? (await loadSpec(options.genotype.space));
   const workers = checkWorkers(options.workers ?? 1, batch);
   const data = await randomBatch(batch, size, options.genotype.scale, seed);
@@ -427,10 +427,3 @@ function checkWorkers(workers: number, batch: number): number {
 
 const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 
-async function current(): Promise<string> {
-  try {
-    return currentBackend().name;
-  } catch {
-    return (await initBackend('wasm')).name;
-  }
-}

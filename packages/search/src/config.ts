@@ -1,11 +1,10 @@
-import type { SearchMode, Selector, SupernetOptions } from '@quantnas/search-spaces';
+import { BIT_WIDTHS, type SearchMode, type Selector, type SupernetOptions } from '@quantnas/search-spaces';
 import { PRESET_NAMES, PRESETS, type PresetName } from './presets.js';
 
 /** Regularisers of the α step (docs/method.md §7): the entropy H of softmax(α), or an L1 alternative. */
 export type EntropyKind = 'entropy' | 'none' | 'l1-alpha' | 'l1-softmax';
 export const ENTROPY_KINDS: readonly EntropyKind[] = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
 export type BitWidth = NonNullable<SupernetOptions['bits']>[number];
-export const BIT_WIDTHS: readonly number[] = [2, 3, 4, 5, 6, 7, 8, 32];
 
 /** Every setting of a search, resolved (preset + overrides). Saved in checkpoints and summary.json. */
 export interface SearchConfig {
@@ -86,6 +85,9 @@ export const DERIVE_METHODS: readonly DeriveMethod[] = ['alpha', 'checked', 'pat
 export type SearchOptionsOverrides = { -readonly [K in keyof SearchConfig]?: SearchConfig[K] | undefined };
 
 /** A problem with a search's options or its output directory; the message is one line. */
+/** BitOps and MACs of networks are reported at this LR size, the literature's. */
+export const COST_INPUT = { height: 32, width: 32 } as const;
+
 export class SearchError extends Error {
   override readonly name = 'SearchError';
 }
@@ -129,7 +131,7 @@ function validateConfig(c: SearchConfig): void {
   if (!ENTROPY_KINDS.includes(c.entropy)) fail(`entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${String(c.entropy)}'`);
   if (c.bits !== null) {
     if (!Array.isArray(c.bits) || c.bits.length === 0) fail('bits must be a non-empty list of bit-widths');
-    for (const b of c.bits) if (!BIT_WIDTHS.includes(b)) fail(`bit-width ${JSON.stringify(b)} is not supported (use 2..8, or 32)`);
+    for (const b of c.bits) if (!(BIT_WIDTHS as readonly number[]).includes(b)) fail(`bit-width ${JSON.stringify(b)} is not supported (use 2..8, or 32)`);
     if (new Set(c.bits).size !== c.bits.length) fail(`bits lists a bit-width twice: ${c.bits.join(',')}`);
   }
   for (const n of ['channels', 'cells'] as const) if (c[n] !== null) int(n, 1);

@@ -1,17 +1,20 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, tf, type BackendName } from '@quantnas/core-ops';
+import { ensureBackend, tf, type BackendName } from '@quantnas/core-ops';
 import { createRng, listTrainingImages, resolveDataRoot } from '@quantnas/data';
 import { kendallTau } from '@quantnas/metrics';
-import { baselineGenotype, createSupernet, GENOTYPE_SCHEMA_VERSION, validateSpec, type Genotype, type Supernet } from '@quantnas/search-spaces';
+import { baselineGenotype, createSupernet, GENOTYPE_SCHEMA_VERSION, validateSpec, type Genotype, type SearchSpaceSpec, type Supernet } from '@quantnas/search-spaces';
 import { loadLatestCheckpoint, previousCheckpointPath } from './checkpoint.js';
+import { writeFileAtomicSync } from '@quantnas/data';
 import { SearchError, type BitWidth } from './config.js';
 import { assignPath, derivePath } from './derive.js';
 import type { TrainEvent } from './events.js';
-import { ensureBackend, searchFiles, searchSamplers, supernetOptionsFor, type SearchSummary } from './search.js';
+import { searchFiles, searchSamplers, supernetOptionsFor, type SearchSummary } from './search.js';
 import type { TrainConfigOverrides } from './train/config.js';
-import { restoreVariables, runTraining, trainFiles } from './train/train.js';
+import { restoreVariables } from './train/network.js';
+import { runTraining, trainFiles } from './train/train.js';
+import type { TrainResult } from './train/train-types.js';
 import { validationPsnr } from './train/validation.js';
 
 export interface DiagnoseOptions {
@@ -127,8 +130,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
   }
   if (!Number.isSafeInteger(seed)) throw new SearchError(`seed must be an integer, got ${seed}`);
 
-  if (options.backend) await initBackend(options.backend);
-  else await ensureBackend();
+  await ensureBackend(options.backend);
   const config = summary.config;
   const net = createSupernet(spec, supernetOptionsFor(config));
   const out = resolve(options.out);
@@ -139,29 +141,11 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     const bitsOf = plan.groups[0]!.bits;
     const high = Math.max(...bitsOf) as BitWidth;
     const low = Math.min(...bitsOf) as BitWidth;
-    const shape = { channels: plan.channels, cells: plan.cells, scale: plan.scale };
-    const withBlocks = (blocks: Genotype['blocks']): Genotype => ({ schemaVersion: GENOTYPE_SCHEMA_VERSION, space: plan.id, scale: plan.scale, channels: plan.channels, blocks });
 
-    // The fixed set, then the search's result.
-    const candidates: { name: string; kind: DiagnosedGenotype['kind']; block?: string; genotype: Genotype }[] = [];
-    for (const bits of [...new Set(bitsOf)].sort((a, b) => b - a)) {
-      candidates.push({ name: `baseline@${bits}`, kind: 'baseline', genotype: baselineGenotype(spec, { bits, ...shape }).genotype });
-    }
-    const top = candidates[0]!.genotype;
-    if (low !== high) {
-      for (const group of plan.groups) {
-        const blocks = { ...top.blocks, [group.id]: { op: top.blocks[group.id]!.op, bits: low } };
-        candidates.push({ name: `${group.id}@${low}`, kind: 'bits', block: group.id, genotype: withBlocks(blocks) });
-      }
-    }
-    const rng = createRng(seed).fork('diagnose.random');
-    for (let i = 0; i < randomCount; i++) {
-      const blocks = Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[rng.int(g.pairs.length)]!]));
-      candidates.push({ name: `random${i + 1}`, kind: 'random', genotype: withBlocks(blocks) });
-    }
+    const candidates = fixedCandidates(spec, net, seed, randomCount);
     const searched = JSON.parse(readFileSync(files.genotype, 'utf8')) as Genotype;
-    candidates.push({ name: 'searched', kind: 'derived', genotype: withBlocks(searched.blocks) });
-    candidates.push({ name: 'alpha', kind: 'derived', genotype: withBlocks((await net.argmaxGenotype()).blocks) });
+    candidates.push({ name: 'searched', kind: 'derived', genotype: withBlocks(plan, searched.blocks) });
+    candidates.push({ name: 'alpha', kind: 'derived', genotype: withBlocks(plan, (await net.argmaxGenotype()).blocks) });
 
     // The supernet's opinions: α as trained, then each path on the search's held-out patches.
     const images = await listTrainingImages(resolveDataRoot({ explicit: options.dataRoot }), config.trainSets);
@@ -181,7 +165,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       b0: summary.initialExpectedBitops,
       starts: [{ name: 'alpha', genotype: candidates.find((c) => c.name === 'alpha')!.genotype }, ...candidates.filter((c) => c.kind === 'baseline')],
     });
-    candidates.push({ name: 'path', kind: 'derived', genotype: withBlocks(derivation.genotype.blocks) });
+    candidates.push({ name: 'path', kind: 'derived', genotype: withBlocks(plan, derivation.genotype.blocks) });
     const trained = new Map(net.alphas().map((a) => [a.id, a.variable.clone()]));
     // Paths are scored with their bit-widths rounded, as the path derivation scores them.
     const pathPsnr = async (g: Genotype) => {
@@ -198,35 +182,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     const results: DiagnosedGenotype[] = [];
     try {
       for (const [index, candidate] of candidates.entries()) {
-        const dir = join(out, 'standalone', standaloneKey(candidate.genotype, { space: spec.id, cells: shape.cells, adq: config.adq, steps, seed, patches, training: options.training ?? {} }));
-        const train = trainFiles(dir);
-        const reused = existsSync(train.summary);
-        hooks.onEvent?.({ status: 'genotype', index, total: candidates.length, name: candidate.name, reused });
-        const resume = reused || existsSync(train.checkpoint) || existsSync(previousCheckpointPath(train.checkpoint));
-        const result = await runTraining(
-          {
-            genotype: candidate.genotype,
-            space: spec,
-            cells: shape.cells,
-            adq: config.adq,
-            out: dir,
-            resume,
-            preset: 'quick',
-            checkpointEvery: 100,
-            ...options.training,
-            epochs: 1,
-            stepsPerEpoch: steps,
-            validationPatches: patches,
-            seed,
-            ...(options.workers !== undefined ? { workers: options.workers } : {}),
-            ...(options.dataRoot !== undefined ? { dataRoot: options.dataRoot } : {}),
-          },
-          {
-            onEvent: (event) => hooks.onEvent?.({ status: 'train', name: candidate.name, event }),
-            ...(hooks.workerScript !== undefined ? { workerScript: hooks.workerScript } : {}),
-          },
-        );
-        if (!result.completed) throw new SearchError(`the stand-alone training of ${candidate.name} stopped early`);
+        const result = await trainStandalone(candidate, index, candidates.length, { spec, cells: plan.cells, adq: config.adq, steps, seed, patches, out, options, hooks });
         const scored: DiagnosedGenotype = {
           name: candidate.name,
           kind: candidate.kind,
@@ -245,49 +201,125 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       tf.dispose([...trained.values()]);
     }
 
-    const fixed = results.filter((r) => r.kind !== 'derived');
-    const reference = results.find((r) => r.name === `baseline@${high}`)!;
-    const sensitivities: BitSensitivity[] = results
-      .filter((r) => r.kind === 'bits')
-      .map((r) => {
-        const group = plan.groups.find((g) => g.id === r.block)!;
-        const logP = logProbabilities.get(group.id)!;
-        const marginal = (bits: number) => Math.log(group.pairs.reduce((sum, p, i) => sum + (p.bits === bits ? Math.exp(logP[i]!) : 0), 0));
-        return {
-          block: r.block!,
-          standaloneDrop: reference.standalonePsnr - r.standalonePsnr,
-          alphaPreference: marginal(high) - marginal(low),
-          pathDrop: reference.pathPsnr - r.pathPsnr,
-        };
-      });
-    const tau = (x: readonly number[], y: readonly number[]) => (x.length >= 2 ? kendallTau(x, y) : Number.NaN);
-    const standalone = fixed.map((r) => r.standalonePsnr);
-    const drops = sensitivities.map((s) => s.standaloneDrop);
-    const diagnosis: Diagnosis = {
-      schemaVersion: 1,
-      search: searchDir,
-      space: spec.id,
-      steps,
-      seed,
-      bits: { high, low },
-      genotypes: results,
-      sensitivities,
-      tau: {
-        alpha: tau(fixed.map((r) => r.alphaLogProbability), standalone),
-        path: tau(fixed.map((r) => r.pathPsnr), standalone),
-        bitsAlpha: tau(sensitivities.map((s) => s.alphaPreference), drops),
-        bitsPath: tau(sensitivities.map((s) => s.pathDrop), drops),
-      },
-      ranks: Object.fromEntries(results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length])),
-      seconds: (performance.now() - started) / 1000,
-    };
+    const diagnosis = summarise(results, { search: searchDir, space: spec.id, steps, seed, high, low, plan, logProbabilities, seconds: (performance.now() - started) / 1000 });
     const path = join(out, 'diagnosis.json');
-    writeFileSync(`${path}.tmp`, JSON.stringify(diagnosis, null, 2) + '\n');
-    renameSync(`${path}.tmp`, path);
+    writeFileAtomicSync(path, JSON.stringify(diagnosis, null, 2) + '\n');
     return diagnosis;
   } finally {
     net.dispose();
   }
+}
+
+type Candidate = { name: string; kind: DiagnosedGenotype['kind']; block?: string; genotype: Genotype };
+
+const withBlocks = (plan: Supernet['plan'], blocks: Genotype['blocks']): Genotype => ({ schemaVersion: GENOTYPE_SCHEMA_VERSION, space: plan.id, scale: plan.scale, channels: plan.channels, blocks });
+
+/** The fixed set: the baseline ops at each bit-width, the high-bit baseline with each block at the lowest bits, random genotypes. */
+function fixedCandidates(spec: SearchSpaceSpec, net: Supernet, seed: number, randomCount: number): Candidate[] {
+  const plan = net.plan;
+  const bitsOf = plan.groups[0]!.bits;
+  const low = Math.min(...bitsOf) as BitWidth;
+  const shape = { channels: plan.channels, cells: plan.cells, scale: plan.scale };
+  const candidates: Candidate[] = [];
+  for (const bits of [...new Set(bitsOf)].sort((a, b) => b - a)) {
+    candidates.push({ name: `baseline@${bits}`, kind: 'baseline', genotype: baselineGenotype(spec, { bits, ...shape }).genotype });
+  }
+  const top = candidates[0]!.genotype;
+  if (low !== Math.max(...bitsOf)) {
+    for (const group of plan.groups) {
+      const blocks = { ...top.blocks, [group.id]: { op: top.blocks[group.id]!.op, bits: low } };
+      candidates.push({ name: `${group.id}@${low}`, kind: 'bits', block: group.id, genotype: withBlocks(plan, blocks) });
+    }
+  }
+  const rng = createRng(seed).fork('diagnose.random');
+  for (let i = 0; i < randomCount; i++) {
+    const blocks = Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[rng.int(g.pairs.length)]!]));
+    candidates.push({ name: `random${i + 1}`, kind: 'random', genotype: withBlocks(plan, blocks) });
+  }
+  return candidates;
+}
+
+/** A candidate trained stand-alone at the diagnosis budget, or read back from the cache in `out`. */
+async function trainStandalone(
+  candidate: Candidate,
+  index: number,
+  total: number,
+  c: { spec: SearchSpaceSpec; cells: number; adq: boolean; steps: number; seed: number; patches: number; out: string; options: DiagnoseOptions; hooks: DiagnoseHooks },
+): Promise<Extract<TrainResult, { completed: true }>> {
+  const dir = join(c.out, 'standalone', standaloneKey(candidate.genotype, { space: c.spec.id, cells: c.cells, adq: c.adq, steps: c.steps, seed: c.seed, patches: c.patches, training: c.options.training ?? {} }));
+  const train = trainFiles(dir);
+  const reused = existsSync(train.summary);
+  c.hooks.onEvent?.({ status: 'genotype', index, total, name: candidate.name, reused });
+  const resume = reused || existsSync(train.checkpoint) || existsSync(previousCheckpointPath(train.checkpoint));
+  const result = await runTraining(
+    {
+      genotype: candidate.genotype,
+      space: c.spec,
+      cells: c.cells,
+      adq: c.adq,
+      out: dir,
+      resume,
+      preset: 'quick',
+      checkpointEvery: 100,
+      ...c.options.training,
+      epochs: 1,
+      stepsPerEpoch: c.steps,
+      validationPatches: c.patches,
+      seed: c.seed,
+      ...(c.options.workers !== undefined ? { workers: c.options.workers } : {}),
+      ...(c.options.dataRoot !== undefined ? { dataRoot: c.options.dataRoot } : {}),
+    },
+    {
+      onEvent: (event) => c.hooks.onEvent?.({ status: 'train', name: candidate.name, event }),
+      ...(c.hooks.workerScript !== undefined ? { workerScript: c.hooks.workerScript } : {}),
+    },
+  );
+  if (!result.completed) throw new SearchError(`the stand-alone training of ${candidate.name} stopped early`);
+  return result;
+}
+
+/** The rank correlations, the per-block bit sensitivities and the derived genotypes' ranks. */
+function summarise(
+  results: readonly DiagnosedGenotype[],
+  c: { search: string; space: string; steps: number; seed: number; high: BitWidth; low: BitWidth; plan: Supernet['plan']; logProbabilities: Map<string, Float32Array>; seconds: number },
+): Diagnosis {
+  const { high, low } = c;
+  const fixed = results.filter((r) => r.kind !== 'derived');
+  const reference = results.find((r) => r.name === `baseline@${high}`)!;
+  const sensitivities: BitSensitivity[] = results
+    .filter((r) => r.kind === 'bits')
+    .map((r) => {
+      const group = c.plan.groups.find((g) => g.id === r.block)!;
+      const logP = c.logProbabilities.get(group.id)!;
+      const marginal = (bits: number) => Math.log(group.pairs.reduce((sum, p, i) => sum + (p.bits === bits ? Math.exp(logP[i]!) : 0), 0));
+      return {
+        block: r.block!,
+        standaloneDrop: reference.standalonePsnr - r.standalonePsnr,
+        alphaPreference: marginal(high) - marginal(low),
+        pathDrop: reference.pathPsnr - r.pathPsnr,
+      };
+    });
+  const tau = (x: readonly number[], y: readonly number[]) => (x.length >= 2 ? kendallTau(x, y) : Number.NaN);
+  const standalone = fixed.map((r) => r.standalonePsnr);
+  const drops = sensitivities.map((s) => s.standaloneDrop);
+  return {
+    schemaVersion: 1,
+    search: c.search,
+    space: c.space,
+    steps: c.steps,
+    seed: c.seed,
+    bits: { high, low },
+    genotypes: [...results],
+    sensitivities,
+    tau: {
+      alpha: tau(fixed.map((r) => r.alphaLogProbability), standalone),
+      path: tau(fixed.map((r) => r.pathPsnr), standalone),
+      bitsAlpha: tau(sensitivities.map((s) => s.alphaPreference), drops),
+      bitsPath: tau(sensitivities.map((s) => s.pathDrop), drops),
+    },
+    ranks: Object.fromEntries(results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length])),
+    seconds: c.seconds,
+  };
 }
 
 /** log softmax(α) per group, read once. */

@@ -14,8 +14,8 @@ export {
   type LoadedCheckpoint,
   type StoredTensor,
 } from './checkpoint.js';
+export { BIT_WIDTHS } from '@quantnas/search-spaces';
 export {
-  BIT_WIDTHS,
   DERIVE_METHODS,
   ENTROPY_KINDS,
   PATH_SAMPLINGS,
@@ -31,13 +31,10 @@ export {
 export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from './presets.js';
 export { spaceDocumentShape, type DocumentShape } from './space-document.js';
 export { cosineLr, entropyScheduleWeight } from './schedule.js';
+export { alphaObjective, alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions } from './steps.js';
 export {
-  alphaObjective,
-  alphaStep,
   runSearch,
   searchFiles,
-  type AlphaStepInfo,
-  type AlphaStepOptions,
   type GenotypeRecord,
   type SearchFiles,
   type SearchHooks,

@@ -7,7 +7,8 @@ import { baselineGenotype, createSupernet, getSpace, parseGenotype } from '@quan
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { parseEventLog, type SearchEvent } from './events.js';
-import { alphaObjective, runSearch, type SearchOptions, type SearchResult } from './search.js';
+import { runSearch, type SearchOptions, type SearchResult } from './search.js';
+import { alphaObjective } from './steps.js';
 import { tinySearchOptions } from './test-helpers.js';
 
 const dataRoot = resolveDataRoot();

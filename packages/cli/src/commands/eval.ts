@@ -206,7 +206,7 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   const core = await import('@quantnas/core-ops');
   const search = await import('@quantnas/search');
   const { roundHalfEven } = await import('@quantnas/runtime');
-  let backendName: import('@quantnas/core-ops').BackendName = 'wasm';
+  let backendName: import('@quantnas/core-ops').BackendName | undefined;
   if (backend !== undefined) {
     try {
       backendName = core.parseBackendName(backend);
@@ -214,7 +214,7 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
       throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  await core.initBackend(backendName);
+  await core.ensureBackend(backendName);
   let loaded: import('@quantnas/search').TrainedNetwork;
   try {
     loaded = await search.loadTrainedNetwork(dir);

@@ -34,7 +34,7 @@ export function exportCommand(io: CliIo): Command {
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
       const core = await import('@quantnas/core-ops');
       const search = await import('@quantnas/search');
-      let backendName: import('@quantnas/core-ops').BackendName = 'wasm';
+      let backendName: import('@quantnas/core-ops').BackendName | undefined;
       if (options.backend !== undefined) {
         try {
           backendName = core.parseBackendName(options.backend);
@@ -42,7 +42,7 @@ export function exportCommand(io: CliIo): Command {
           throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
-      await core.initBackend(backendName);
+      await core.ensureBackend(backendName);
       let loaded: import('@quantnas/search').TrainedNetwork;
       let bytes: Uint8Array;
       try {

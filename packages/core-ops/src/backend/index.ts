@@ -6,7 +6,7 @@ export {
   type ResolvedBackend,
   type WebGpuAdapterSummary,
 } from '../backend.js';
-export { currentBackend, initBackend, type InitBackendOptions } from './select.js';
+export { currentBackend, DEFAULT_BACKEND, ensureBackend, initBackend, type InitBackendOptions } from './select.js';
 export { BackendUnavailableError } from './optional-module.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
 export { isSoftwareAdapter, probeWebGpu, type WebGpuProbe } from './webgpu.js';

@@ -33,6 +33,20 @@ export function initBackend(name: BackendName = 'auto', options: InitBackendOpti
   return run;
 }
 
+/** What a run without an explicit choice runs on: wasm, the CPU backend every machine has. */
+export const DEFAULT_BACKEND: ResolvedBackend = 'wasm';
+
+/**
+ * The one backend decision for runs: the backend asked for, else the one already selected in this
+ * process (a caller, a test or an earlier run chose it), else `DEFAULT_BACKEND`. Every caller
+ * records the `BackendInfo` it returns.
+ */
+export async function ensureBackend(requested?: BackendName, options: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (requested !== undefined) return initBackend(requested, options);
+  if (current && tf.getBackend() === current.name) return current;
+  return initBackend(DEFAULT_BACKEND, options);
+}
+
 /** The backend the last `initBackend` selected; throws when none was. */
 export function currentBackend(): BackendInfo {
   if (!current) throw new Error('no backend selected yet: call initBackend() first');

@@ -7,7 +7,7 @@ import {
   type ModelArtifactHeader,
   type TensorInfo,
 } from '@quantnas/runtime';
-import type { DiscreteNetwork, Genotype, GraphPlan, NetworkConv, SearchSpaceSpec, Step } from '@quantnas/search-spaces';
+import { DEFAULT_ADQ_OPTIONS, type DiscreteNetwork, type Genotype, type GraphPlan, type NetworkConv, type SearchSpaceSpec, type Step } from '@quantnas/search-spaces';
 
 /**
  * Export of a QAT-trained discrete network (docs/method.md §4.1, §5, §8) to the runtime's `.qnas`
@@ -52,9 +52,6 @@ export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-// Must match @quantnas/adq's DEFAULT_ADQ_OPTIONS, which this package may not import.
-const DEFAULT_BN_EPSILON = 1e-5;
-const DEFAULT_SIGMA_CORRECTION = 1;
 
 export const EXPORT_PRODUCER = '@quantnas/search exportModel';
 
@@ -100,49 +97,46 @@ export async function exportModel(network: DiscreteNetwork, options: ExportOptio
   return encodeArtifact(header, blob);
 }
 
-/** The header and blob `exportModel` encodes (for callers that inspect or validate them). */
-export async function buildArtifact(
-  network: DiscreteNetwork,
-  options: ExportOptions,
-): Promise<{ header: Omit<ModelArtifactHeader, 'blob'>; blob: Uint8Array }> {
-  const { plan } = network;
-  checkProvenance(network, options);
-  const adq = {
-    epsilon: options.adqOptions?.bnEpsilon ?? DEFAULT_BN_EPSILON,
-    correction: options.adqOptions?.sigmaCorrection ?? DEFAULT_SIGMA_CORRECTION,
-  };
-  const convsByName = new Map<string, NetworkConv>(network.convs.map((c) => [c.conv.name, c]));
-  const variables = network.variables();
+/** Walks a network's plan and collects the runtime layers it becomes, with every tensor's channel count. */
+class ExportGraph {
+  readonly channels = new Map<string, number>();
+  readonly pending: Pending[] = [];
+  private readonly taken = new Set<string>();
+  private readonly convsByName: Map<string, NetworkConv>;
+  private readonly variables: ReadonlyMap<string, tf.Variable>;
 
-  const channels = new Map<string, number>();
-  const pending: Pending[] = [];
-  const taken = new Set<string>();
-  const fresh = (base: string): string => {
+  constructor(
+    private readonly network: DiscreteNetwork,
+    private readonly adq: { readonly epsilon: number; readonly correction: number },
+  ) {
+    this.convsByName = new Map(network.convs.map((c) => [c.conv.name, c]));
+    this.variables = network.variables();
+  }
+
+  private fresh(base: string): string {
     let name = base;
-    for (let i = 2; taken.has(name); i++) name = `${base}#${i}`;
-    taken.add(name);
+    for (let i = 2; this.taken.has(name); i++) name = `${base}#${i}`;
+    this.taken.add(name);
     return name;
-  };
-  const INPUT = fresh('lr');
-  channels.set(INPUT, plan.imageChannels);
-  if (plan.imageChannels !== 3) throw new ExportError(`the runtime takes RGB images; space '${plan.id}' has ${plan.imageChannels} image channels`);
+  }
 
-  const float = (base: string, c: number): string => {
-    const name = fresh(base);
-    channels.set(name, c);
+  float(base: string, c: number): string {
+    const name = this.fresh(base);
+    this.channels.set(name, c);
     return name;
-  };
-  const simple = (op: PendingOther['op'], base: string, inputs: string[], c: number, extra: object = {}): string => {
-    const output = float(base, c);
-    pending.push({ op, id: output, inputs, output, ...extra } as PendingOther);
+  }
+
+  simple(op: PendingOther['op'], base: string, inputs: string[], c: number, extra: object = {}): string {
+    const output = this.float(base, c);
+    this.pending.push({ op, id: output, inputs, output, ...extra } as PendingOther);
     return output;
-  };
+  }
 
-  const emitConv = async (nc: NetworkConv, input: string): Promise<string> => {
+  private async emitConv(nc: NetworkConv, input: string): Promise<string> {
     const conv = nc.conv;
     const where = `conv '${conv.name}'`;
     if (nc.bits === 32 || !isExportable(conv.quantizer)) {
-      throw new ExportError(`${where} is full precision (${nc.bits} bits); the integer runtime has no float conv, so export needs a QAT network`);
+      throw new ExportError(`${where} is full precision (${nc.bits} bits); the integer runtime has no float conv, so export needs a QAT this.network`);
     }
     let exported;
     try {
@@ -169,123 +163,123 @@ export async function buildArtifact(
     const weightBits: 8 | 4 = weights.bits <= 4 ? 4 : 8;
     const bytes = weightBits === 4 ? packInt4(ohwi) : new Uint8Array(ohwi.buffer);
     const bias = conv.bias ? Float32Array.from(await conv.bias.data()) : null;
-    const output = float(conv.name, cout);
-    pending.push({
+    const output = this.float(conv.name, cout);
+    this.pending.push({
       op: 'conv', id: output, input, output, conv, weightBits, weights: bytes,
       scales: Float32Array.from(weights.scales), bias,
       // The fake-quant forward divides by the float32 step; the runtime by the header's number.
       activation: { bits: activation.bits, step: Math.fround(activation.step) },
     });
     return output;
-  };
+  }
 
-  const convNamed = (name: string): NetworkConv => {
-    const nc = convsByName.get(name);
-    if (!nc) throw new ExportError(`conv '${name}' of the plan is not among the network's convs`);
+  private convNamed(name: string): NetworkConv {
+    const nc = this.convsByName.get(name);
+    if (!nc) throw new ExportError(`conv '${name}' of the plan is not among the this.network's convs`);
     return nc;
-  };
+  }
 
-  const scalar = async (name: string): Promise<number> => {
-    const v = variables.get(name);
-    if (!v) throw new ExportError(`variable '${name}' is missing from the network`);
+  private async scalar(name: string): Promise<number> {
+    const v = this.variables.get(name);
+    if (!v) throw new ExportError(`variable '${name}' is missing from the this.network`);
     return (await v.data())[0]!;
-  };
+  }
 
-  const emitEsa = async (name: string, x: string): Promise<string> => {
-    const c = channels.get(x)!;
-    const c1 = await emitConv(convNamed(`${name}.conv1`), x);
-    const down = await emitConv(convNamed(`${name}.conv2`), c1);
-    const pooled = simple('max_pool', `${name}.pool`, [down], channels.get(down)!, { kernel: 7, stride: 3 });
-    let low = await emitConv(convNamed(`${name}.conv_max`), pooled);
-    low = await emitConv(convNamed(`${name}.conv3`), low);
-    low = await emitConv(convNamed(`${name}.conv3_`), low);
+  private async emitEsa(name: string, x: string): Promise<string> {
+    const c = this.channels.get(x)!;
+    const c1 = await this.emitConv(this.convNamed(`${name}.conv1`), x);
+    const down = await this.emitConv(this.convNamed(`${name}.conv2`), c1);
+    const pooled = this.simple('max_pool', `${name}.pool`, [down], this.channels.get(down)!, { kernel: 7, stride: 3 });
+    let low = await this.emitConv(this.convNamed(`${name}.conv_max`), pooled);
+    low = await this.emitConv(this.convNamed(`${name}.conv3`), low);
+    low = await this.emitConv(this.convNamed(`${name}.conv3_`), low);
     // Back to the ESA input's size, as the float forward resizes to x's height and width.
-    const up = simple('bilinear_resize', `${name}.up`, [low], channels.get(low)!, { sizeOf: x });
-    const branch = await emitConv(convNamed(`${name}.conv_f`), c1);
-    const sum = simple('add', `${name}.sum`, [up, branch], channels.get(up)!);
-    const mask = await emitConv(convNamed(`${name}.conv4`), sum);
-    const gate = simple('sigmoid', `${name}.gate`, [mask], c);
-    return simple('mul', name, [x, gate], c);
-  };
+    const up = this.simple('bilinear_resize', `${name}.up`, [low], this.channels.get(low)!, { sizeOf: x });
+    const branch = await this.emitConv(this.convNamed(`${name}.conv_f`), c1);
+    const sum = this.simple('add', `${name}.sum`, [up, branch], this.channels.get(up)!);
+    const mask = await this.emitConv(this.convNamed(`${name}.conv4`), sum);
+    const gate = this.simple('sigmoid', `${name}.gate`, [mask], c);
+    return this.simple('mul', name, [x, gate], c);
+  }
 
-  const emitResidual = async (step: Extract<Step, { kind: 'residual' }>, x: string): Promise<string> => {
-    const c = channels.get(x)!;
+  private async emitResidual(step: Extract<Step, { kind: 'residual' }>, x: string): Promise<string> {
+    const c = this.channels.get(x)!;
     const bnName = `${step.name}.bn`;
-    const gamma = variables.get(`${bnName}.gamma`);
+    const gamma = this.variables.get(`${bnName}.gamma`);
     if (!gamma) {
       // ADQ off for this unit: F(x) + x.
-      const r = await emitGraph(step.body, x);
-      return simple('add', step.name, [r, x], c);
+      const r = await this.emitGraph(step.body, x);
+      return this.simple('add', step.name, [r, x], c);
     }
     const [beta, mean, variance] = ['beta', 'runningMean', 'runningVar'].map((k) => {
-      const v = variables.get(`${bnName}.${k}`);
+      const v = this.variables.get(`${bnName}.${k}`);
       if (!v) throw new ExportError(`ADQ unit '${step.name}': variable '${bnName}.${k}' is missing`);
       return v;
     }) as [tf.Variable, tf.Variable, tf.Variable];
     // The same ops as the batch norm's evaluation forward, so scale and shift are its float32 values.
     const [scale, shift] = tf.tidy(() => {
-      const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, adq.epsilon)));
+      const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, this.adq.epsilon)));
       return [s, tf.sub(beta, tf.mul(mean, s))];
     });
     const folded = { scale: Float32Array.from(await scale.data()), shift: Float32Array.from(await shift.data()) };
     tf.dispose([scale, shift]);
-    const normalised = simple('affine', bnName, [x], c, folded);
-    const r = await emitGraph(step.body, normalised);
-    const slope = await scalar(`${step.name}.phi.slope`);
-    const offset = await scalar(`${step.name}.phi.offset`);
-    const scaled = simple('adq_scale', `${step.name}.phi`, [r], c, {
-      statisticsOf: x, slope, offset, deviation: adq.correction === 1 ? 'sample' : 'population',
+    const normalised = this.simple('affine', bnName, [x], c, folded);
+    const r = await this.emitGraph(step.body, normalised);
+    const slope = await this.scalar(`${step.name}.phi.slope`);
+    const offset = await this.scalar(`${step.name}.phi.offset`);
+    const scaled = this.simple('adq_scale', `${step.name}.phi`, [r], c, {
+      statisticsOf: x, slope, offset, deviation: this.adq.correction === 1 ? 'sample' : 'population',
     });
-    return simple('add', step.name, [scaled, x], c);
-  };
+    return this.simple('add', step.name, [scaled, x], c);
+  }
 
-  const emitGraph = async (graph: GraphPlan, input: string): Promise<string> => {
+  async emitGraph(graph: GraphPlan, input: string): Promise<string> {
     const env = new Map<string, string>([['input', input]]);
     const get = (id: string) => env.get(id)!;
     for (const step of graph.steps) {
       let out: string;
       switch (step.kind) {
         case 'mixed': {
-          const choice = network.genotype.blocks[step.group]!;
+          const choice = this.network.genotype.blocks[step.group]!;
           if (choice.op === 'zero') throw new ExportError(`block '${step.name}': op 'zero' has no runtime layer (unsupported by the export)`);
           const prefix = `${step.name}.${choice.op}.conv`;
-          const convs = network.convs.filter((c) => c.conv.name.startsWith(prefix) && /^\d+$/.test(c.conv.name.slice(prefix.length)));
-          if (convs.length === 0 && choice.op !== 'skip_connect') throw new ExportError(`block '${step.name}': op '${choice.op}' has no convs in the network`);
+          const convs = this.network.convs.filter((c) => c.conv.name.startsWith(prefix) && /^\d+$/.test(c.conv.name.slice(prefix.length)));
+          if (convs.length === 0 && choice.op !== 'skip_connect') throw new ExportError(`block '${step.name}': op '${choice.op}' has no convs in the this.network`);
           out = get(step.input);
           // Simple, growth and factorized ops are chains of their convs; skip_connect is the identity.
-          for (const nc of convs) out = await emitConv(nc, out);
+          for (const nc of convs) out = await this.emitConv(nc, out);
           break;
         }
         case 'conv':
-          out = await emitConv(convNamed(step.name), get(step.input));
+          out = await this.emitConv(this.convNamed(step.name), get(step.input));
           break;
         case 'esa':
-          out = await emitEsa(step.name, get(step.input));
+          out = await this.emitEsa(step.name, get(step.input));
           break;
         case 'add': {
           // tf.addN over two inputs is one float32 add; longer lists are summed left to right.
           const [first, ...rest] = step.inputs.map(get);
           out = first!;
-          for (const t of rest) out = simple('add', step.name, [out, t], step.outChannels);
+          for (const t of rest) out = this.simple('add', step.name, [out, t], step.outChannels);
           break;
         }
         case 'concat':
-          out = simple('concat', step.name, step.inputs.map(get), step.outChannels);
+          out = this.simple('concat', step.name, step.inputs.map(get), step.outChannels);
           break;
         case 'pixel_shuffle':
-          out = simple('pixel_shuffle', step.name, [get(step.input)], step.outChannels, { factor: step.scale });
+          out = this.simple('pixel_shuffle', step.name, [get(step.input)], step.outChannels, { factor: step.scale });
           break;
         case 'repeat_channels':
-          out = simple('repeat_channels', step.name, [get(step.input)], step.outChannels, { times: step.times });
+          out = this.simple('repeat_channels', step.name, [get(step.input)], step.outChannels, { times: step.times });
           break;
         case 'residual':
-          out = await emitResidual(step, get(step.input));
+          out = await this.emitResidual(step, get(step.input));
           break;
         case 'repeat': {
           let x = get(step.input);
           const outs: string[] = [];
-          for (const it of step.iterations) outs.push((x = await emitGraph(it, x)));
-          out = step.emit === 'concat' ? simple('concat', step.name, outs, step.outChannels) : x;
+          for (const it of step.iterations) outs.push((x = await this.emitGraph(it, x)));
+          out = step.emit === 'concat' ? this.simple('concat', step.name, outs, step.outChannels) : x;
           break;
         }
         default: {
@@ -296,13 +290,28 @@ export async function buildArtifact(
       env.set(step.id, out);
     }
     return get(graph.output);
+  }
+}
+
+/** The header and blob `exportModel` encodes (for callers that inspect or validate them). */
+export async function buildArtifact(
+  network: DiscreteNetwork,
+  options: ExportOptions,
+): Promise<{ header: Omit<ModelArtifactHeader, 'blob'>; blob: Uint8Array }> {
+  const { plan } = network;
+  checkProvenance(network, options);
+  const adq = {
+    epsilon: options.adqOptions?.bnEpsilon ?? DEFAULT_ADQ_OPTIONS.bnEpsilon,
+    correction: options.adqOptions?.sigmaCorrection ?? DEFAULT_ADQ_OPTIONS.sigmaCorrection,
   };
+  if (plan.imageChannels !== 3) throw new ExportError(`the runtime takes RGB images; space '${plan.id}' has ${plan.imageChannels} image channels`);
+  const graph = new ExportGraph(network, adq);
+  const INPUT = graph.float('lr', plan.imageChannels);
+  const sr = await graph.emitGraph(plan.root, INPUT);
+  if (graph.channels.get(sr) !== 3) throw new ExportError(`the network's output has ${graph.channels.get(sr)} channels, the runtime writes RGB`);
+  const output = graph.simple('clamp', 'output', [sr], 3, { min: 0, max: 1 });
 
-  const sr = await emitGraph(plan.root, INPUT);
-  if (channels.get(sr) !== 3) throw new ExportError(`the network's output has ${channels.get(sr)} channels, the runtime writes RGB`);
-  const output = simple('clamp', 'output', [sr], 3, { min: 0, max: 1 });
-
-  return lower(pending, channels, INPUT, output, network, options);
+  return lower(graph.pending, graph.channels, INPUT, output, network, options);
 }
 
 /**
@@ -319,53 +328,13 @@ function lower(
   options: ExportOptions,
 ): { header: Omit<ModelArtifactHeader, 'blob'>; blob: Uint8Array } {
   const key = (a: { bits: number; step: number }) => `${a.bits}@${a.step}`;
-  /** Per tensor: the quantizer keys of the convs reading it, and whether anything else reads it. */
-  const uses = new Map<string, { convKeys: Set<string>; other: boolean }>();
-  const use = (t: string) => {
-    let u = uses.get(t);
-    if (!u) uses.set(t, (u = { convKeys: new Set(), other: false }));
-    return u;
-  };
-  for (const p of pending) {
-    if (p.op === 'conv') use(p.input).convKeys.add(key(p.activation));
-    else {
-      for (const t of p.inputs) use(t).other = true;
-      if (p.op === 'adq_scale') use(p.statisticsOf).other = true;
-    }
-  }
-  use(output).other = true;
-
-  const convActivation = new Map<string, { bits: number; step: number }>();
-  for (const p of pending) if (p.op === 'conv') convActivation.set(p.input, p.activation);
-  const fusedStep = new Map<string, { bits: number; step: number }>();
-  const producers = new Map<string, Pending>(pending.map((p) => [p.output, p]));
-  for (const [t, u] of uses) {
-    if (producers.get(t)?.op === 'conv' && !u.other && u.convKeys.size === 1) {
-      // Every reader quantizes with the same step: the producing conv writes those codes.
-      const reader = pending.find((p): p is PendingConv => p.op === 'conv' && p.input === t)!;
-      fusedStep.set(t, reader.activation);
-    }
-  }
+  const fusedStep = fusedActivations(pending, output);
 
   const tensors: Record<string, TensorInfo> = { [input]: { dtype: 'float32', channels: 3 } };
   const layers: ArtifactLayer[] = [];
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const put = (bytes: Uint8Array): BlobRef => {
-    const pad = (4 - (length % 4)) % 4;
-    if (pad) chunks.push(new Uint8Array(pad));
-    length += pad;
-    chunks.push(bytes);
-    const ref = { offset: length, byteLength: bytes.byteLength };
-    length += bytes.byteLength;
-    return ref;
-  };
-  const floats = (values: Float32Array): BlobRef => {
-    const bytes = new Uint8Array(values.length * 4);
-    const view = new DataView(bytes.buffer);
-    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-    return put(bytes);
-  };
+  const blobWriter = new BlobWriter();
+  const put = (bytes: Uint8Array) => blobWriter.put(bytes);
+  const floats = (values: Float32Array) => blobWriter.floats(values);
   const quantized = new Map<string, string>();
   const codesOf = (t: string, a: { bits: number; step: number }): string => {
     if (fusedStep.has(t)) return t;
@@ -401,13 +370,7 @@ function lower(
     }
   }
 
-  const blob = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    blob.set(c, at);
-    at += c.byteLength;
-  }
-
+  const blob = blobWriter.bytes();
   const { plan, genotype } = network;
   const report = network.costReport();
   const lrPixels = report.input.height * report.input.width;
@@ -441,6 +404,76 @@ function lower(
     },
   };
   return { header, blob };
+}
+
+/**
+ * Conv outputs read only by convs that all quantize them with the same step: the producing conv
+ * writes those codes directly (tensor name → the readers' activation quantizer).
+ */
+function fusedActivations(pending: readonly Pending[], output: string): Map<string, { bits: number; step: number }> {
+  const key = (a: { bits: number; step: number }) => `${a.bits}@${a.step}`;
+  /** Per tensor: the quantizer keys of the convs reading it, and whether anything else reads it. */
+  const uses = new Map<string, { convKeys: Set<string>; other: boolean }>();
+  const use = (t: string) => {
+    let u = uses.get(t);
+    if (!u) uses.set(t, (u = { convKeys: new Set(), other: false }));
+    return u;
+  };
+  for (const p of pending) {
+    if (p.op === 'conv') use(p.input).convKeys.add(key(p.activation));
+    else {
+      for (const t of p.inputs) use(t).other = true;
+      if (p.op === 'adq_scale') use(p.statisticsOf).other = true;
+    }
+  }
+
+  use(output).other = true;
+
+  const fusedStep = new Map<string, { bits: number; step: number }>();
+  const producers = new Map<string, Pending>(pending.map((p) => [p.output, p]));
+  for (const [t, u] of uses) {
+    if (producers.get(t)?.op === 'conv' && !u.other && u.convKeys.size === 1) {
+      // Every reader quantizes with the same step: the producing conv writes those codes.
+      const reader = pending.find((p): p is PendingConv => p.op === 'conv' && p.input === t)!;
+      fusedStep.set(t, reader.activation);
+    }
+  }
+
+  return fusedStep;
+}
+
+/** The model blob: byte arrays appended at 4-byte aligned offsets. */
+class BlobWriter {
+  private readonly chunks: Uint8Array[] = [];
+  private length = 0;
+
+  put(bytes: Uint8Array): BlobRef {
+    const pad = (4 - (this.length % 4)) % 4;
+    if (pad) this.chunks.push(new Uint8Array(pad));
+    this.length += pad;
+    this.chunks.push(bytes);
+    const ref = { offset: this.length, byteLength: bytes.byteLength };
+    this.length += bytes.byteLength;
+    return ref;
+  }
+
+  /** Little-endian float32 values. */
+  floats(values: Float32Array): BlobRef {
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+    return this.put(bytes);
+  }
+
+  bytes(): Uint8Array {
+    const blob = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of this.chunks) {
+      blob.set(c, at);
+      at += c.byteLength;
+    }
+    return blob;
+  }
 }
 
 function checkProvenance(network: DiscreteNetwork, options: ExportOptions): void {

@@ -6,8 +6,8 @@ import type { PatchBatch } from '@quantnas/data';
 import type { Adam } from '../adam.js';
 import type { ForwardReplay } from '../path-sampling.js';
 import { SearchError } from '../config.js';
-import type { AlphaStepInfo, AlphaStepOptions } from '../search.js';
-import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
+import type { AlphaStepInfo, AlphaStepOptions } from '../steps.js';
+import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, PhaseRequest, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
 import { assignVariables, packGradients, packVariables, sameLayout, shardGradients, stateIndices, variableLayout, type ReplicaNet } from './replica.js';
 
 /** A replica thread failed (an exception in its step, or it exited); every replica has been terminated. */
@@ -107,6 +107,133 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** The replicas' worker threads: one request in flight per worker; a failure of any one rejects every pending request and stops them all. */
+class WorkerGroup {
+  readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(scriptPath: string, count: number) {
+    for (let k = 0; k < count; k++) {
+      const worker = new Worker(scriptPath);
+      worker.on('message', (message: ReplicaMessage) => {
+        if (message.type === 'error') return this.fail(k, message.stack ?? message.message);
+        const p = this.pending.get(k);
+        this.pending.delete(k);
+        p?.resolve(message);
+      });
+      worker.on('error', (error) => this.fail(k, error.stack ?? error.message));
+      worker.on('exit', (code) => this.fail(k, `exited with code ${code}`));
+      this.workers.push(worker);
+    }
+  }
+
+  request(k: number, message: CoordinatorMessage, transfer: ArrayBuffer[] = []): Promise<ReplicaMessage> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending.set(k, { resolve, reject });
+      this.workers[k]!.postMessage(message, transfer);
+    });
+  }
+
+  /** Stops the workers; safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.workers) w.postMessage({ type: 'shutdown' } satisfies CoordinatorMessage);
+    await this.terminateAll();
+  }
+
+  private fail(index: number, message: string): void {
+    if (this.failure || this.closed) return;
+    this.failure = new SearchWorkerError(`worker ${index + 1} of ${this.workers.length} failed: ${message}`);
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    void this.terminateAll();
+  }
+
+  private terminateAll(): Promise<unknown> {
+    return Promise.all(this.workers.map((w) => w.terminate().catch(() => 0)));
+  }
+}
+
+/** Packed gradients summed per variable in replica order, in float32: the same inputs give the same bits. */
+function sumInReplicaOrder(layout: VariableLayout, parts: readonly { readonly indices: readonly number[]; readonly data: Float32Array }[]): Map<string, tf.Tensor> {
+  const sums = new Map<number, Float32Array>();
+  for (const { indices, data } of parts) {
+    let offset = 0;
+    for (const i of indices) {
+      const part = data.subarray(offset, offset + layout.sizes[i]!);
+      offset += part.length;
+      const sum = sums.get(i);
+      if (!sum) sums.set(i, Float32Array.from(part));
+      else for (let j = 0; j < part.length; j++) sum[j] += part[j]!;
+    }
+  }
+  const grads = new Map<string, tf.Tensor>();
+  for (const i of [...sums.keys()].sort((a, b) => a - b)) grads.set(layout.names[i]!, tf.tensor(sums.get(i)!, [...layout.shapes[i]!]));
+  return grads;
+}
+
+/** The replicas' forward state (BN running statistics) averaged with their shares of the batch, in float64. */
+function weightedMean(weights: readonly number[], states: readonly Float32Array[]): Float32Array {
+  const mean = new Float64Array(states[0]!.length);
+  states.forEach((s, k) => {
+    for (let j = 0; j < mean.length; j++) mean[j] += weights[k]! * s[j]!;
+  });
+  return Float32Array.from(mean);
+}
+
+type MutableProfile = { -readonly [K in keyof ParallelProfile]: number };
+
+const emptyProfile = (): MutableProfile => ({
+  phases: 0,
+  sendMs: 0,
+  ownMs: 0,
+  waitMs: 0,
+  reduceMs: 0,
+  optimizerMs: 0,
+  workerAssignMs: 0,
+  workerComputeMs: 0,
+  workerPackMs: 0,
+});
+
+/** Adds one phase to the profile: its times at send, own shard done, replies in, reduced (`t`), and the workers' own timings. */
+function recordPhase(profile: MutableProfile, t: readonly number[], others: readonly PhaseReply[]): void {
+  profile.phases++;
+  profile.sendMs += t[1]! - t[0]!;
+  profile.ownMs += t[2]! - t[1]!;
+  profile.waitMs += t[3]! - t[2]!;
+  profile.reduceMs += t[4]! - t[3]!;
+  for (const r of others) {
+    profile.workerAssignMs += r.timing.assign / others.length;
+    profile.workerComputeMs += r.timing.compute / others.length;
+    profile.workerPackMs += r.timing.pack / others.length;
+  }
+}
+
+/** Posts each worker its rows of the batch (the coordinator keeps the first `sizes[0]`) with the variables to assign. */
+function sendShards(group: WorkerGroup, batch: PatchBatch, sizes: readonly number[], phase: Pick<PhaseRequest, 'kind' | 'update' | 'refreshSkipped'>): Promise<ReplicaMessage[]> {
+  const [n, h, w, c] = batch.lrShape;
+  const [, hh, hw] = batch.hrShape;
+  const lrRow = h * w * c;
+  const hrRow = hh * hw * c;
+  let start = sizes[0]!;
+  const replies = Promise.all(
+    group.workers.map((_, k) => {
+      const rows = sizes[k + 1]!;
+      const lr = batch.lr.slice(start * lrRow, (start + rows) * lrRow);
+      const hr = batch.hr.slice(start * hrRow, (start + rows) * hrRow);
+      start += rows;
+      return group.request(k, { type: 'phase', ...phase, lr, lrShape: [rows, h, w, c], hr, hrShape: [rows, hh, hw, c], weight: rows / n }, [lr.buffer, hr.buffer]);
+    }),
+  );
+  // A failing worker rejects `replies` while the coordinator computes its own shard: awaited later.
+  replies.catch(() => undefined);
+  return replies;
+}
+
 export async function startDataParallel(options: DataParallelOptions): Promise<DataParallel> {
   const { net, replicas } = options;
   if (!(Number.isInteger(replicas) && replicas >= 2)) throw new RangeError(`data parallelism needs at least 2 replicas, got ${replicas}`);
@@ -118,48 +245,13 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   const state = stateIndices(net, layout);
   const all = layout.names.map((_, i) => i);
 
-  const workers: Worker[] = [];
-  const pending = new Map<number, Pending>();
-  let failure: Error | undefined;
-  let closed = false;
-  const terminateAll = () => Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
-  const fail = (index: number, message: string) => {
-    if (failure || closed) return;
-    failure = new SearchWorkerError(`worker ${index + 1} of ${workers.length} failed: ${message}`);
-    for (const p of pending.values()) p.reject(failure);
-    pending.clear();
-    void terminateAll();
-  };
-  for (let k = 0; k < replicas - 1; k++) {
-    const worker = new Worker(scriptPath);
-    worker.on('message', (message: ReplicaMessage) => {
-      if (message.type === 'error') return fail(k, message.stack ?? message.message);
-      const p = pending.get(k);
-      pending.delete(k);
-      p?.resolve(message);
-    });
-    worker.on('error', (error) => fail(k, error.stack ?? error.message));
-    worker.on('exit', (code) => fail(k, `exited with code ${code}`));
-    workers.push(worker);
-  }
-  const request = (k: number, message: CoordinatorMessage, transfer: ArrayBuffer[] = []): Promise<ReplicaMessage> => {
-    if (failure) return Promise.reject(failure);
-    return new Promise((resolve, reject) => {
-      pending.set(k, { resolve, reject });
-      workers[k]!.postMessage(message, transfer);
-    });
-  };
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    for (const w of workers) w.postMessage({ type: 'shutdown' } satisfies CoordinatorMessage);
-    await terminateAll();
-  };
+  const group = new WorkerGroup(scriptPath, replicas - 1);
+  const close = () => group.close();
 
   try {
     const ready = await Promise.all(
-      workers.map((_, k) =>
-        request(k, { type: 'init', backend: options.backend, network: options.network, replay: options.replay, lrPatchSize: options.lrPatchSize }),
+      group.workers.map((_, k) =>
+        group.request(k, { type: 'init', backend: options.backend, network: options.network, replay: options.replay, lrPatchSize: options.lrPatchSize }),
       ),
     );
     for (const r of ready) {
@@ -173,17 +265,6 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
   // Everything is sent before the first phase (a resumed coordinator differs from fresh replicas).
   let alphaChanged = true;
 
-  const emptyProfile = (): { -readonly [K in keyof ParallelProfile]: number } => ({
-    phases: 0,
-    sendMs: 0,
-    ownMs: 0,
-    waitMs: 0,
-    reduceMs: 0,
-    optimizerMs: 0,
-    workerAssignMs: 0,
-    workerComputeMs: 0,
-    workerPackMs: 0,
-  });
   let profile = emptyProfile();
 
   const gradients = async (kind: PhaseKind, batch: PatchBatch, terms?: AlphaTerms): Promise<SummedGradients> => {
@@ -195,22 +276,7 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
     const hrRow = hh * hw * c;
     const update = { indices: all, data: await packVariables(net, layout, all, true) };
     const refreshSkipped = alphaChanged;
-    let start = sizes[0]!;
-    const replies = Promise.all(
-      workers.map((_, k) => {
-        const rows = sizes[k + 1]!;
-        const lr = batch.lr.slice(start * lrRow, (start + rows) * lrRow);
-        const hr = batch.hr.slice(start * hrRow, (start + rows) * hrRow);
-        start += rows;
-        return request(
-          k,
-          { type: 'phase', kind, update, refreshSkipped, lr, lrShape: [rows, h, w, c], hr, hrShape: [rows, hh, hw, c], weight: rows / n },
-          [lr.buffer, hr.buffer],
-        );
-      }),
-    );
-    // A failing worker rejects `replies` while this thread computes its own shard: awaited below.
-    replies.catch(() => undefined);
+    const replies = sendShards(group, batch, sizes, { kind, update, refreshSkipped });
     alphaChanged = kind === 'alpha';
     const t1 = performance.now();
 
@@ -228,43 +294,13 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
     const others = (await replies) as PhaseReply[];
     const t3 = performance.now();
 
-    // Sums in replica order, in float32: the same inputs give the same bits.
-    const sums = new Map<number, Float32Array>();
-    const add = (indices: readonly number[], data: Float32Array) => {
-      let offset = 0;
-      for (const i of indices) {
-        const part = data.subarray(offset, offset + layout.sizes[i]!);
-        offset += part.length;
-        const sum = sums.get(i);
-        if (!sum) sums.set(i, Float32Array.from(part));
-        else for (let j = 0; j < part.length; j++) sum[j] += part[j]!;
-      }
-    };
-    add(ownGrads.indices, ownGrads.data);
-    for (const r of others) add(r.gradIndices, r.grads);
-    const grads = new Map<string, tf.Tensor>();
-    for (const i of [...sums.keys()].sort((a, b) => a - b)) grads.set(layout.names[i]!, tf.tensor(sums.get(i)!, [...layout.shapes[i]!]));
-
+    const grads = sumInReplicaOrder(layout, [ownGrads, ...others.map((r) => ({ indices: r.gradIndices, data: r.grads }))]);
     if (state.length > 0) {
-      const mean = new Float64Array(ownState.length);
-      const weights = sizes.map((s) => s / n);
-      for (let j = 0; j < mean.length; j++) mean[j] = weights[0]! * ownState[j]!;
-      others.forEach((r, k) => {
-        for (let j = 0; j < mean.length; j++) mean[j] += weights[k + 1]! * r.state[j]!;
-      });
-      assignVariables(net, layout, { indices: state, data: Float32Array.from(mean) });
+      const data = weightedMean(sizes.map((s) => s / n), [ownState, ...others.map((r) => r.state)]);
+      assignVariables(net, layout, { indices: state, data });
     }
     const l1 = sizes.reduce((s, rows, k) => s + (rows / n) * (k === 0 ? own.l1 : others[k - 1]!.l1), 0);
-    profile.phases++;
-    profile.sendMs += t1 - t0;
-    profile.ownMs += t2 - t1;
-    profile.waitMs += t3 - t2;
-    profile.reduceMs += performance.now() - t3;
-    for (const r of others) {
-      profile.workerAssignMs += r.timing.assign / others.length;
-      profile.workerComputeMs += r.timing.compute / others.length;
-      profile.workerPackMs += r.timing.pack / others.length;
-    }
+    recordPhase(profile, [t0, t1, t2, t3, performance.now()], others);
     return { grads, l1, ...(own.terms ? { terms: own.terms } : {}) };
   };
 

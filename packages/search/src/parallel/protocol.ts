@@ -1,7 +1,7 @@
 import type { BackendName } from '@quantnas/core-ops';
 import type { DiscreteNetworkOptions, Genotype, SearchSpaceSpec, SupernetOptions } from '@quantnas/search-spaces';
 import type { ForwardReplay } from '../path-sampling.js';
-import type { AlphaStepOptions } from '../search.js';
+import type { AlphaStepOptions } from '../steps.js';
 
 /** How to build a replica of the coordinator's network: the search's supernet, or a genotype's network for training. */
 export type ReplicaNetwork =

@@ -1,6 +1,6 @@
 import { tf, type Module } from '@quantnas/core-ops';
 import { createDiscreteNetwork, createSupernet, type Supernet } from '@quantnas/search-spaces';
-import { alphaObjective } from '../search.js';
+import { alphaObjective, gradientsByName, reconstructionL1 } from '../steps.js';
 import type { AlphaTerms, PhaseKind, ReplicaNetwork, VariableLayout, VariableUpdate } from './protocol.js';
 
 /**
@@ -91,7 +91,7 @@ export async function shardGradients(net: ReplicaNet, kind: PhaseKind, lr: tf.Te
   let l1: tf.Scalar | undefined;
   let parts: ReturnType<typeof alphaObjective> | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    l1 = tf.keep(tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar);
+    l1 = tf.keep(reconstructionL1(net, lr, hr));
     const scaled = tf.mul(l1, weight) as tf.Scalar;
     if (!terms) return scaled;
     if (!('expectedBitops' in net)) throw new Error('α terms need a supernet replica');
@@ -100,12 +100,8 @@ export async function shardGradients(net: ReplicaNet, kind: PhaseKind, lr: tf.Te
     return parts.total;
   }, [...trained.values()]);
   tf.dispose([lr, hr]);
-  const named = new Map<string, tf.Tensor>();
-  for (const [name, v] of trained) {
-    const g = grads[v.name];
-    // A variable unused by this forward (a skipped op) gets no gradient.
-    if (g) named.set(name, g);
-  }
+  // A variable unused by this forward (a skipped op) gets no gradient.
+  const named = gradientsByName(trained, grads);
   const read = async (t: tf.Tensor) => (await t.data())[0]!;
   const result: ShardResult = {
     grads: named,

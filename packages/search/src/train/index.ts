@@ -10,19 +10,17 @@ export {
   type TrainPresetName,
 } from './config.js';
 export { resolveBaselineTarget, resolveTrainTarget, type BaselineTargetOptions, type TargetOptions, type TrainTarget } from './genotype-source.js';
-export {
-  buildNetwork,
-  networkCost,
-  runTraining,
-  trainFiles,
-  type StoredTarget,
-  type TrainCost,
-  type TrainFiles,
-  type TrainHooks,
-  type TrainOptions,
-  type TrainResult,
-  type TrainState,
-  type TrainSummary,
-} from './train.js';
+export { buildNetwork, networkCost } from './network.js';
+export { runTraining, trainFiles } from './train.js';
+export type {
+  StoredTarget,
+  TrainCost,
+  TrainFiles,
+  TrainHooks,
+  TrainOptions,
+  TrainResult,
+  TrainState,
+  TrainSummary,
+} from './train-types.js';
 export { loadTrainedNetwork, type TrainedNetwork } from './load.js';
 export { validationPsnr } from './validation.js';

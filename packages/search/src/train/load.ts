@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import type { DiscreteNetwork } from '@quantnas/search-spaces';
 import { loadLatestCheckpoint } from '../checkpoint.js';
 import { TrainError } from './config.js';
-import { buildNetwork, initialiseQuantizers, loadVariables, trainFiles, type StoredTarget, type TrainState } from './train.js';
+import { buildNetwork, initialiseQuantizers, loadVariables } from './network.js';
+import { trainFiles } from './train.js';
+import type { StoredTarget, TrainState } from './train-types.js';
 
 export interface TrainedNetwork {
   readonly network: DiscreteNetwork;

@@ -111,6 +111,24 @@ describe('runTraining', () => {
     await expect(runTraining({ ...tiny(c), seed: 7, resume: true })).rejects.toThrow(/different settings \(seed\)/);
   });
 
+  it('trains on the kernels asked for: the reference kernels follow the fused run to float tolerance', async () => {
+    const fused = await runTraining(tiny(join(work, 'k-fused'), { epochs: 1 }));
+    const reference = await runTraining(tiny(join(work, 'k-reference'), { epochs: 1, kernels: 'reference' }));
+    if (!fused.completed || !reference.completed) throw new Error('unfinished');
+    expect(fused.config.kernels).toBe('fused');
+    expect(reference.config.kernels).toBe('reference');
+    const losses = (dir: string) => events(dir).flatMap((e) => (e.status === 'step' ? [e.loss] : []));
+    const [f, r] = [losses(join(work, 'k-fused')), losses(join(work, 'k-reference'))];
+    expect(r).toHaveLength(f.length);
+    r.forEach((loss, i) => expect(Math.abs(loss - f[i]!) / f[i]!).toBeLessThan(1e-4));
+
+    const stopped = join(work, 'k-stopped');
+    const controller = new AbortController();
+    controller.abort();
+    await runTraining(tiny(stopped, { kernels: 'reference' }), { signal: controller.signal });
+    await expect(runTraining({ ...tiny(stopped), kernels: 'fused', resume: true })).rejects.toThrow(/different settings \(kernels\)/);
+  });
+
   it('checks the genotype against its space, and takes the cell count from the search beside it', async () => {
     await expect(resolveTrainTarget({ genotype: genotypePath, space: 'rfdn' })).rejects.toThrow("the genotype is for space 'basic', not 'rfdn'");
     const bad = join(work, 'bad.json');

@@ -1,0 +1,87 @@
+import type { BackendName } from '@quantnas/core-ops';
+import type { Genotype, SearchSpaceSpec } from '@quantnas/search-spaces';
+import type { DeriveMethod, SearchConfig, SearchOptionsOverrides } from './config.js';
+import type { SearchEvent } from './events.js';
+import type { JobState } from './job.js';
+
+export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
+  /** A space id, the path of a space document, or the document itself. */
+  readonly space: string | SearchSpaceSpec;
+  /** Output directory (created if missing). */
+  readonly out: string;
+  /** Continue the run in `out` from its last good checkpoint (or read a finished one back). */
+  readonly resume?: boolean;
+  /** Data root holding the training sets; default: `resolveDataRoot()`'s search. */
+  readonly dataRoot?: string;
+  /** Backend to initialise; default: the current one if any, else wasm. */
+  readonly backend?: BackendName;
+}
+
+export interface SearchHooks {
+  readonly onEvent?: (event: SearchEvent) => void;
+  /** Stops the run after the step in progress; a checkpoint is written first. */
+  readonly signal?: AbortSignal;
+  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
+  readonly workerScript?: URL | string;
+}
+
+/** A derived genotype with the costs and validation quality of the epoch it came from. */
+export interface GenotypeRecord {
+  readonly epoch: number;
+  readonly genotype: Genotype;
+  /** B(α) at the derivation (the penalty's expected cost, searchable blocks only). */
+  readonly expectedBitops: number;
+  /** BitOps of the genotype's network at 32×32 LR, fixed layers included. */
+  readonly exactBitops: number;
+  readonly validationPsnr: number;
+}
+
+export interface SearchFiles {
+  readonly genotype: string;
+  readonly genotypeBest: string;
+  readonly svg: string;
+  readonly events: string;
+  readonly summary: string;
+  readonly checkpoint: string;
+  readonly space: string;
+}
+
+export interface SearchSummary {
+  readonly schemaVersion: 1;
+  readonly space: string;
+  readonly config: SearchConfig;
+  readonly backend: string;
+  readonly steps: number;
+  readonly alphaSteps: number;
+  /** Wall time of the search itself, summed over resumed parts. */
+  readonly seconds: number;
+  /** B(α₀): the expected BitOps at the first α step, the penalty's normaliser. */
+  readonly initialExpectedBitops: number | null;
+  readonly last: GenotypeRecord;
+  readonly best: GenotypeRecord;
+  /** MACs per LR pixel of the last genotype's network. */
+  readonly macsPerPixel: number;
+  readonly params: number;
+  readonly costInput: { readonly height: number; readonly width: number };
+  /** With `derive: path`: where the descent started and how far it improved the objective (L1 + λ·B/B₀). */
+  readonly derivation?: { readonly method: Exclude<DeriveMethod, 'alpha'>; readonly start: string; readonly startObjective: number; readonly objective: number; readonly evaluations: number };
+  readonly files: SearchFiles;
+}
+
+export type SearchResult =
+  | ({ readonly completed: true } & SearchSummary)
+  | { readonly completed: false; readonly step: number; readonly totalSteps: number; readonly checkpoint: string; readonly files: SearchFiles };
+
+/** What a checkpoint's header carries besides the tensors. */
+export interface LoopState extends JobState {
+  config: SearchConfig;
+  alphaSteps: number;
+  /** Training forwards so far: they advance the supernet's noise and Gumbel counters. */
+  trainingForwards: number;
+  b0: number | null;
+  best: GenotypeRecord | null;
+  last: GenotypeRecord | null;
+  epochSums: { wLoss: number; alphaLoss: number; wCount: number; alphaCount: number };
+  wAdamSteps: number;
+  alphaAdamSteps: number;
+}
