@@ -11,6 +11,26 @@ import { eventLine, type SearchEvent, type TrainEvent } from './events.js';
  * a stop request; wall time summed over resumed parts; atomic writes. Each job brings its own step.
  */
 
+/** Where and how a job runs, besides its own settings. */
+export interface JobOptions {
+  /** Output directory (created if missing). */
+  readonly out: string;
+  /** Continue the run in `out` from its last good checkpoint (or read a finished one back). */
+  readonly resume?: boolean;
+  /** Data root holding the training sets; default: `resolveDataRoot()`'s search. */
+  readonly dataRoot?: string;
+  /** Backend to initialise; default: `ensureBackend`'s (the current one if any, else wasm). */
+  readonly backend?: BackendName;
+}
+
+export interface JobHooks<E> {
+  readonly onEvent?: (event: E) => void;
+  /** Stops the run after the step in progress; a checkpoint is written first. */
+  readonly signal?: AbortSignal;
+  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
+  readonly workerScript?: URL | string;
+}
+
 /** The part of a job's checkpointed state the skeleton keeps. */
 export interface JobState {
   step: number;

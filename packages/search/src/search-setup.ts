@@ -5,6 +5,7 @@ import { isFixedArchitecture, isSpaceId, loadSpec, validateSpec, type SearchSpac
 import type { LoadedCheckpoint } from './checkpoint.js';
 import { COST_INPUT, resolveSearchConfig, SearchError, type BitWidth, type SearchConfig, type SearchOptionsOverrides } from './config.js';
 import { resumeConflict } from './resume-settings.js';
+import type { SearchOptions } from './search-types.js';
 
 /** What a search is configured with before it builds anything: from the checkpoint on resume, else preset + options. */
 export interface SearchSetup {
@@ -14,21 +15,12 @@ export interface SearchSetup {
   readonly notes: string[];
 }
 
-/** The options a caller can pass to a search (the overrides, the space and where it runs). */
-export interface SearchSetupOptions extends Omit<SearchOptionsOverrides, 'space'> {
-  readonly space: string | SearchSpaceSpec;
-  readonly out: string;
-  readonly resume?: boolean;
-  readonly dataRoot?: string;
-  readonly backend?: unknown;
-}
-
 /**
  * The configuration of a search in `dir`: the checkpoint's on resume (the options may only repeat
  * it; the worker count may change, with a note), else the preset's with the options over it. The
  * space is the checkpoint's copy on resume.
  */
-export async function resolveSearchSetup(options: SearchSetupOptions, dir: string, spaceFile: string, loaded: LoadedCheckpoint<{ config: SearchConfig }> | undefined): Promise<SearchSetup> {
+export async function resolveSearchSetup(options: SearchOptions, dir: string, spaceFile: string, loaded: LoadedCheckpoint<{ config: SearchConfig }> | undefined): Promise<SearchSetup> {
   const spaceName = typeof options.space === 'string' ? options.space : options.space.id;
   const notes: string[] = [];
   let overrides = pickOverrides(options);
@@ -116,7 +108,7 @@ async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
   }
 }
 
-function pickOverrides(options: SearchSetupOptions): SearchOptionsOverrides {
+function pickOverrides(options: SearchOptions): SearchOptionsOverrides {
   const { space: _space, out: _out, resume: _resume, dataRoot: _dataRoot, backend: _backend, ...rest } = options;
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as SearchOptionsOverrides;
 }

@@ -1,29 +1,14 @@
-import type { BackendName } from '@quantnas/core-ops';
 import type { Genotype, SearchSpaceSpec } from '@quantnas/search-spaces';
 import type { DeriveMethod, SearchConfig, SearchOptionsOverrides } from './config.js';
 import type { SearchEvent } from './events.js';
-import type { JobState } from './job.js';
+import type { JobHooks, JobOptions, JobState } from './job.js';
 
-export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'> {
+export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'>, JobOptions {
   /** A space id, the path of a space document, or the document itself. */
   readonly space: string | SearchSpaceSpec;
-  /** Output directory (created if missing). */
-  readonly out: string;
-  /** Continue the run in `out` from its last good checkpoint (or read a finished one back). */
-  readonly resume?: boolean;
-  /** Data root holding the training sets; default: `resolveDataRoot()`'s search. */
-  readonly dataRoot?: string;
-  /** Backend to initialise; default: the current one if any, else wasm. */
-  readonly backend?: BackendName;
 }
 
-export interface SearchHooks {
-  readonly onEvent?: (event: SearchEvent) => void;
-  /** Stops the run after the step in progress; a checkpoint is written first. */
-  readonly signal?: AbortSignal;
-  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
-  readonly workerScript?: URL | string;
-}
+export type SearchHooks = JobHooks<SearchEvent>;
 
 /** A derived genotype with the costs and validation quality of the epoch it came from. */
 export interface GenotypeRecord {

@@ -1,30 +1,15 @@
-import type { BackendName } from '@quantnas/core-ops';
 import type { Genotype, SearchSpaceSpec } from '@quantnas/search-spaces';
 import type { TrainEvent } from '../events.js';
-import type { JobState } from '../job.js';
+import type { JobHooks, JobOptions, JobState } from '../job.js';
 import type { TrainConfig, TrainConfigOverrides } from './config.js';
 import type { CurvePoint } from './curve-svg.js';
 import type { TargetOptions } from './genotype-source.js';
 
-export interface TrainOptions extends Omit<TrainConfigOverrides, 'preset'>, Partial<TargetOptions> {
+export interface TrainOptions extends Omit<TrainConfigOverrides, 'preset'>, Partial<TargetOptions>, JobOptions {
   readonly preset?: TrainConfig['preset'];
-  /** Output directory (created if missing). */
-  readonly out: string;
-  /** Continue the run in `out` from its last good checkpoint (or read a finished one back). */
-  readonly resume?: boolean;
-  /** Data root holding the training sets; default: `resolveDataRoot()`'s search. */
-  readonly dataRoot?: string;
-  /** Backend to initialise; default: the current one if any, else wasm. */
-  readonly backend?: BackendName;
 }
 
-export interface TrainHooks {
-  readonly onEvent?: (event: TrainEvent) => void;
-  /** Stops the run after the step in progress; a checkpoint is written first. */
-  readonly signal?: AbortSignal;
-  /** The worker script of `workers` > 1; default: the built package's (`defaultWorkerScript`). */
-  readonly workerScript?: URL | string;
-}
+export type TrainHooks = JobHooks<TrainEvent>;
 
 export interface TrainFiles {
   readonly events: string;
