@@ -9,7 +9,6 @@
  * Usage: node dist/bench.js [--json] [--data DIR]
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { modcrop } from './crop.js';
 import { resolveDataRoot } from './data-root.js';

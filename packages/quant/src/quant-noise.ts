@@ -2,10 +2,10 @@ import { tf } from '@quantnas/core-ops';
 import type { BitWidth } from './bits.js';
 import { customOp } from './custom-grad.js';
 import { stopGradient } from './ste.js';
-import { fillUnitNoise } from './fused/unit-noise.js';
+import { fillUnitNoise, type NoiseKind } from './fused/unit-noise.js';
 
 /** ξ's distribution: U(−1/2, 1/2) (the paper's, DiffQ-style) or N(0, 1/4) (the reference code's). */
-export type NoiseKind = 'uniform' | 'gaussian';
+export type { NoiseKind } from './fused/unit-noise.js';
 /**
  * `through`: the noise is a constant added to the tensor, gradients flow through T + noise;
  * `detached`: the noisy copies are constants, gradients reach T only through the f·T term.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveSearchConfig, SearchError } from './config.js';
+import { SearchError } from './config.js';
+import { resolveSearchConfig } from './resolve-config.js';
 import { getSpace } from '@quantnas/search-spaces';
 import { PRESETS } from './presets.js';
 import { fixedArchitectureShape } from './search.js';

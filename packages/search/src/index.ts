@@ -19,7 +19,6 @@ export {
   DERIVE_METHODS,
   ENTROPY_KINDS,
   PATH_SAMPLINGS,
-  resolveSearchConfig,
   SearchError,
   type BitWidth,
   type DeriveMethod,
@@ -29,6 +28,7 @@ export {
   type SearchOptionsOverrides,
 } from './config.js';
 export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from './presets.js';
+export { resolveSearchConfig } from './resolve-config.js';
 export { spaceDocumentShape, type DocumentShape } from './space-document.js';
 export { cosineLr, entropyScheduleWeight } from './schedule.js';
 export { alphaObjective, alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions } from './steps.js';

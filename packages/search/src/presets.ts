@@ -1,7 +1,7 @@
-import type { SearchConfig } from './config.js';
+import { PRESET_NAMES, type PresetName, type SearchConfig } from './config.js';
 
-export type PresetName = 'quick' | 'cpu' | 'paper';
-export const PRESET_NAMES: readonly PresetName[] = ['quick', 'cpu', 'paper'];
+export { PRESET_NAMES, type PresetName };
+
 
 /** What a preset fixes: everything but the space, the run's identity (seed), the knobs the user turns (λ, mode, ADQ, bits) and the machine's (workers). */
 export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers' | 'kernels' | 'derive'>;

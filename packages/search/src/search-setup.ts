@@ -3,7 +3,8 @@ import { hashSeed } from '@quantnas/core-ops';
 import { createPatchSampler, splitImages, type PatchSampler, type TrainingImage } from '@quantnas/data';
 import { isFixedArchitecture, isSpaceId, loadSpec, validateSpec, type SearchSpaceSpec, type SupernetOptions } from '@quantnas/search-spaces';
 import type { LoadedCheckpoint } from './checkpoint.js';
-import { COST_INPUT, resolveSearchConfig, SearchError, type BitWidth, type SearchConfig, type SearchOptionsOverrides } from './config.js';
+import { COST_INPUT, SearchError, type BitWidth, type SearchConfig, type SearchOptionsOverrides } from './config.js';
+import { resolveSearchConfig } from './resolve-config.js';
 import { resumeConflict } from './resume-settings.js';
 import type { SearchOptions } from './search-types.js';
 

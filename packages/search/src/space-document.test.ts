@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getSpace } from '@quantnas/search-spaces';
 import { describe, expect, it } from 'vitest';
-import { resolveSearchConfig } from './config.js';
+import { resolveSearchConfig } from './resolve-config.js';
 import { spaceDocumentShape } from './space-document.js';
 
 describe('spaceDocumentShape', () => {

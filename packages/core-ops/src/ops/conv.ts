@@ -71,7 +71,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, options: Conv2dOptions = 
 
 /** The dense [kh, kw, in, out] filter equal to a grouped one, zeros outside the diagonal blocks. */
 export function blockDiagonalFilter(w: tf.Tensor4D, groups: number): tf.Tensor4D {
-  const [kh, kw, inPerGroup, out] = w.shape;
+  const [, , inPerGroup, out] = w.shape;
   const outPerGroup = out / groups;
   const inChannels = inPerGroup * groups;
   const mask = new Float32Array(inChannels * out);

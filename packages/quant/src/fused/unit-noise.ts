@@ -1,4 +1,5 @@
-import type { NoiseKind } from '../quant-noise.js';
+/** The distribution of the unit noise ξ that quantization noise scales. */
+export type NoiseKind = 'uniform' | 'gaussian';
 
 // Counter-based noise: ξ at flat index i is a hash of (seed, i), so a fused kernel regenerates in
 // its backward pass exactly the values its forward pass used, without storing them, and the

@@ -1,19 +1,17 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, tf } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 import { resolveDataRoot } from '@quantnas/data';
-import { createDiscreteNetwork, createSupernet, getSpace, type DiscreteNetworkOptions, type SupernetOptions } from '@quantnas/search-spaces';
+import { createSupernet, getSpace, type SupernetOptions } from '@quantnas/search-spaces';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { benchSearchStep } from '../bench.js';
 import { readCheckpoint } from '../checkpoint.js';
-import { parseEventLog, type SearchEvent } from '../events.js';
 import { runSearch, type SearchOptions } from '../search.js';
-import { runTraining, type TrainOptions, type TrainState } from '../train/index.js';
-import { SearchWorkerError, shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
-import { discreteReplicaNet, shardGradients } from './replica.js';
-import { tinyBasicGenotype, tinySearchOptions, tinyTrainOptions } from '../test-helpers.js';
+import { shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
+import { shardGradients } from './replica.js';
+import { tinySearchOptions } from '../test-helpers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@
 import { tf } from '../../tf.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
-function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): TensorInfo {
+function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = forwardConvInfo(tf.Conv2DBackpropInput, attrs.inputShape, filter.shape, attrs, false);

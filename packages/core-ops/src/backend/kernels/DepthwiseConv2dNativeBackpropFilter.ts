@@ -7,7 +7,7 @@ import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
 function depthwiseConv2dNativeBackpropFilter(args: {
   inputs: tf.NamedTensorInfoMap;
-  backend: {};
+  backend: unknown;
   attrs?: tf.NamedAttrMap;
 }): TensorInfo {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };

@@ -8,7 +8,7 @@ import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
 function depthwiseConv2dNativeBackpropInput(args: {
   inputs: tf.NamedTensorInfoMap;
-  backend: {};
+  backend: unknown;
   attrs?: tf.NamedAttrMap;
 }): TensorInfo {
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };

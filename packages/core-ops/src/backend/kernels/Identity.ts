@@ -4,7 +4,7 @@
 import { tf } from '../../tf.js';
 import type { TensorInfo } from './wasm-util.js';
 
-function identity(args: { inputs: tf.NamedTensorInfoMap; backend: {} }): TensorInfo {
+function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfo {
   const x = args.inputs['x'] as TensorInfo;
   (args.backend as tf.KernelBackend).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
