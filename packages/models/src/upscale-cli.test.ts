@@ -92,6 +92,7 @@ describe('quantnas-upscale', () => {
       ['a bad tile', async () => ['--tile', '1e2', input], 2, ['--tile', "'1e2'"]],
       ['a missing image', async () => [join(work, 'none.png')], 1, ['none.png', 'no such file']],
       ['a missing model file', async () => ['--model', join(work, 'none.qnas'), input], 1, ['none.qnas', 'no such file']],
+      ['an unknown model name', async () => ['--model', 'edsr', input], 1, ["no bundled model named 'edsr'", 'bundled: rfdn-searched-x4']],
       ['a file that is not a model', async () => ['--model', input, input], 1, ['in.png', 'not a .qnas model']],
       ['an image too small for the model', async () => {
         const path = join(work, 'tiny.png');

@@ -1,6 +1,7 @@
 // `quantnas-upscale IN OUT`: upscales a PNG or JPEG with a bundled model (or a .qnas file) on the
 // integer engine of @quantnas/runtime and writes a PNG: the same bytes as `quantnas upscale`, with
 // nothing of the search stack or tfjs installed.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -52,6 +53,8 @@ function version(): string {
 function resolveModel(model: string | undefined): { path: string; label: string } {
   if (model === undefined) return { path: modelPath(DEFAULT_MODEL), label: DEFAULT_MODEL };
   if ((MODEL_NAMES as readonly string[]).includes(model)) return { path: modelPath(model), label: model };
+  // A bare word that is no file was meant as a model's name.
+  if (!/[\\/.]/.test(model) && !existsSync(model)) throw new ModelNotFoundError(`no bundled model named '${model}' and no such file (bundled: ${MODEL_NAMES.join(', ')})`);
   return { path: model, label: model };
 }
 
