@@ -8,17 +8,24 @@
 //    third-party packages they need from this checkout's node_modules/ (tools/registry/mirror.mjs):
 //    nothing is downloaded, and nothing but that registry is asked;
 // 3. in fresh folders outside the repository, with an npmrc and cache of their own, installs
-//    `@quantnas/cli` and, on its own, `@quantnas/runtime`, and checks what got installed: every
-//    package at this version, no sources, tests or test helpers, every file the export maps name,
-//    the test-helper subpaths not exported, every entry importable and its types resolving in a
-//    TypeScript program; `quantnas --help`, `--version`, `downscale` and
-//    `upscale` (on a generated PNG, and on an image of the SR data when the data is found where the
-//    CLI looks for it) give output byte-identical to this checkout's built CLI; the runtime imports,
-//    upscales like this checkout's runtime, has no dependencies, and its types check with tsc;
-// 4. stops the registry and removes every temporary folder, whatever happened (`--keep` keeps them).
+//    `@quantnas/cli`, and, each on its own, `@quantnas/runtime` and `@quantnas/models` (printing each
+//    node_modules' `du -sh`), and checks what got installed: every package at this version, no
+//    sources, tests or test helpers, every file the export maps name, the test-helper subpaths not
+//    exported, every entry importable and its types resolving in a TypeScript program; `quantnas
+//    --help`, `--version`, `downscale` and `upscale` (on a generated PNG, and on an image of the SR
+//    data when the data is found where the CLI looks for it) give output byte-identical to this
+//    checkout's built CLI; `quantnas upscale IN OUT` without --model (the bundled model) likewise,
+//    and `quantnas-upscale IN OUT` of `@quantnas/models` installed alone (itself, the runtime, data
+//    and the image codecs, nothing else) writes the same bytes; the runtime imports, upscales like
+//    this checkout's runtime, has no dependencies, and its types check with tsc;
+// 4. versions one package on its own: in a copy of this checkout with a single changeset
+//    (`@quantnas/metrics`: minor), `changeset version` and `changeset publish` must release that
+//    package and the dependents whose range it leaves, with raised ranges, and leave every other
+//    package at its version on the registry;
+// 5. stops the registry and removes every temporary folder, whatever happened (`--keep` keeps them).
 // Exits non-zero with a message naming the failed step. Every step has a time limit.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -322,6 +329,24 @@ function checkInstalledPackage(consumer, expected) {
   return problems;
 }
 
+/** The packages installed at the top of a consumer's node_modules (scoped ones as @scope/name), sorted. */
+function topLevelPackages(consumer) {
+  const dir = join(consumer, 'node_modules');
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith('.')) continue;
+    if (entry.startsWith('@')) for (const sub of readdirSync(join(dir, entry))) out.push(`${entry}/${sub}`);
+    else out.push(entry);
+  }
+  return out.sort();
+}
+
+/** `du -sh node_modules` of a consumer folder (disk usage, in du's units). */
+async function installedSize(consumer) {
+  const { stdout } = await runOk('du', ['-sh', 'node_modules'], { cwd: consumer, env: cliEnv() });
+  return stdout.toString().split('\t')[0].trim();
+}
+
 /** A script run inside a consumer folder: imports every entry point and tries the test-only subpaths. */
 const PROBE = `
 import { readFileSync } from 'node:fs';
@@ -462,11 +487,12 @@ async function main() {
 
   // Consumers: fresh folders, the registry as their only source.
   const version = (name) => packages.find((p) => p.name === name)?.version;
-  if (!version('@quantnas/cli') || !version('@quantnas/runtime')) throw new StepError('the workspace has no public @quantnas/cli or @quantnas/runtime');
+  const CONSUMED = ['@quantnas/cli', '@quantnas/runtime', '@quantnas/models'];
+  for (const name of CONSUMED) if (!version(name)) throw new StepError(`the workspace has no public ${name}`);
   const consumers = {};
   step = 'install';
   await Promise.all(
-    ['@quantnas/cli', '@quantnas/runtime'].map(async (name) => {
+    CONSUMED.map(async (name) => {
       const dir = join(tmp, name.split('/')[1]);
       mkdirSync(dir);
       writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: `consumer-of-${name.split('/')[1]}`, private: true, type: 'module' }, null, 2)}\n`);
@@ -474,7 +500,9 @@ async function main() {
       consumers[name] = dir;
     }),
   );
-  log('installed @quantnas/cli and @quantnas/runtime in fresh folders');
+  const installedSizes = {};
+  for (const name of CONSUMED) installedSizes[name] = await installedSize(consumers[name]);
+  log(`installed ${CONSUMED.join(', ')}, each alone in a fresh folder; node_modules: ${CONSUMED.map((n) => `${n} ${installedSizes[n]}`).join(', ')} (du -sh)`);
 
   // What was installed.
   step = 'check the installed packages';
@@ -487,11 +515,17 @@ async function main() {
   }
   for (const p of installed) problems.push(...checkInstalledPackage(cliDir, p));
   problems.push(...checkInstalledPackage(runtimeDir, packages.find((p) => p.name === '@quantnas/runtime')));
-  const runtimeTree = readdirSync(join(runtimeDir, 'node_modules')).filter((e) => !e.startsWith('.'));
-  const runtimeScoped = readdirSync(join(runtimeDir, 'node_modules', '@quantnas'));
-  if (runtimeTree.join() !== '@quantnas' || runtimeScoped.join() !== 'runtime') {
-    problems.push(`@quantnas/runtime alone installed more than itself: ${runtimeTree.join(', ')} (@quantnas: ${runtimeScoped.join(', ')})`);
-  }
+  const runtimeTree = topLevelPackages(runtimeDir);
+  if (runtimeTree.join() !== '@quantnas/runtime') problems.push(`@quantnas/runtime alone installed more than itself: ${runtimeTree.join(', ')}`);
+  // @quantnas/models alone: itself, the runtime, data and their third-party closure (the image
+  // codecs), nothing of the search stack or tfjs.
+  const modelsDir = consumers['@quantnas/models'];
+  const modelsPkg = packages.find((p) => p.name === '@quantnas/models');
+  const modelsDeps = ['@quantnas/models', ...Object.keys(modelsPkg.manifest.dependencies ?? {}).filter((d) => d.startsWith('@quantnas/'))].sort();
+  const modelsExpected = [...modelsDeps, ...thirdPartyClosure(root, modelsDeps.map((n) => packages.find((p) => p.name === n).dir)).map((t) => t.name)].sort();
+  const modelsTree = topLevelPackages(modelsDir);
+  if (modelsTree.join() !== modelsExpected.join()) problems.push(`@quantnas/models alone installed ${modelsTree.join(', ')}; expected ${modelsExpected.join(', ')}`);
+  for (const name of modelsDeps) problems.push(...checkInstalledPackage(modelsDir, packages.find((p) => p.name === name)));
   const probe = await probeImports(cliDir, installed.map((p) => p.name));
   problems.push(...probe.problems);
   if (problems.length > 0) throw new StepError(`${problems.length} problem(s) with the installed packages`, problems.join('\n'));
@@ -566,6 +600,25 @@ async function main() {
     log(`downscale x${input.scale} and upscale (${engines.map((e) => e[0]).join(', ')}) of ${input.label}: ${sizes}, byte-identical to this checkout's CLI`);
   }
 
+  // The bundled model: `quantnas upscale IN OUT` without --model, and `quantnas-upscale IN OUT` of
+  // @quantnas/models installed alone, which must write the same bytes.
+  step = 'upscale with the bundled model';
+  const upscaleBin = join(consumers['@quantnas/models'], 'node_modules/.bin/quantnas-upscale');
+  const bundledInputs = [{ name: 'card', path: join(work, 'card.png'), label: 'the generated PNG' }];
+  if (found.path) bundledInputs.push({ name: 'data', path: join(work, 'data-lr.repo.png'), label: `the x4 LR of ${found.label}` });
+  for (const input of bundledInputs) {
+    const name = `${input.name}-bundled`;
+    await both((out) => ['upscale', input.path, join(work, `${out}.png`)], name);
+    const cliOut = compareOutputs(work, name);
+    const binOut = join(work, `${name}.bin.png`);
+    await runOk(upscaleBin, ['--threads', '2', input.path, binOut], { cwd: work, env: cliEnv() });
+    if (!readFileSync(binOut).equals(cliOut)) throw new StepError(`quantnas-upscale of ${input.label} wrote other bytes than quantnas upscale with the bundled model`);
+    const [iw, ih] = pngSize(readFileSync(input.path));
+    const [ow, oh] = pngSize(cliOut);
+    if (ow !== 4 * iw || oh !== 4 * ih) throw new StepError(`the bundled x4 model made ${ow}x${oh} of ${iw}x${ih}`);
+    log(`the bundled model on ${input.label} (${iw}x${ih} → ${ow}x${oh}): quantnas upscale without --model, installed and in this checkout, and quantnas-upscale of @quantnas/models alone, byte-identical`);
+  }
+
   // The runtime on its own.
   step = 'use @quantnas/runtime on its own';
   const card = testCard(23, 17);
@@ -617,6 +670,115 @@ export { size, sameSession, gray, notAwaited };
   );
   await runOk(process.execPath, [tsc, '-p', join(runtimeDir, 'tsconfig.json')], { cwd: runtimeDir, env: cliEnv() });
   log('a TypeScript program against the installed @quantnas/runtime type-checks (NodeNext, skipLibCheck off, no @types)');
+
+  step = 'bump one package with changesets';
+  await independentBump(packages);
+}
+
+/**
+ * The changeset of the independent-bump check. A minor release of a 0.x package leaves the `^0.y.z`
+ * ranges of its dependents, so changesets must release them too (a patch would not: every
+ * dependent's range would still hold, and only the package itself would move).
+ */
+const BUMPED = '@quantnas/metrics';
+const BUMP = 'minor';
+
+/** x.y.z raised by a semver bump type. */
+function bumpVersion(version, type) {
+  const [major, minor, patch] = version.split('.').map(Number);
+  return type === 'major' ? `${major + 1}.0.0` : type === 'minor' ? `${major}.${minor + 1}.0` : `${major}.${minor}.${patch + 1}`;
+}
+
+/** Whether x.y.z satisfies a caret range ^a.b.c (the only kind the workspace packages use). */
+function satisfiesCaret(version, range) {
+  const m = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range);
+  if (!m) throw new StepError(`unexpected range ${range} between workspace packages`);
+  const [a, b, c] = m.slice(1).map(Number);
+  const [x, y, z] = version.split('.').map(Number);
+  const atLeast = x > a || (x === a && (y > b || (y === b && z >= c)));
+  const below = a > 0 ? x === a : b > 0 ? x === 0 && y === b : x === 0 && y === 0 && z === c;
+  return atLeast && below;
+}
+
+/**
+ * Packages are versioned independently: in a copy of this checkout (its files, the builds of its
+ * packages, and no changeset but one: `BUMPED`: `BUMP`), `changeset version` and `changeset publish`
+ * must put new versions of that package and of the dependents whose range it leaves (patches, as the
+ * repo's `.changeset/config.json` has it: `updateInternalDependencies: patch`, no fixed or linked
+ * groups) on the registry, with their ranges raised, and nothing else.
+ * The packages were built and checked above; the copy publishes those builds, so its prepack
+ * (which would build them again through nx in a folder without node_modules) is skipped.
+ */
+async function independentBump(packages) {
+  const copy = join(tmp, 'repo-copy');
+  const listed = (await runOk('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, env: cliEnv() })).stdout.toString().split('\0').filter(Boolean);
+  for (const file of listed) {
+    if (!existsSync(join(root, file)) || statSync(join(root, file)).isDirectory()) continue;
+    mkdirSync(dirname(join(copy, file)), { recursive: true });
+    copyFileSync(join(root, file), join(copy, file));
+  }
+  for (const p of packages) cpSync(join(root, p.dir, 'dist'), join(copy, p.dir, 'dist'), { recursive: true });
+  const changesets = join(copy, '.changeset');
+  for (const f of readdirSync(changesets)) if (f.endsWith('.md') && f !== 'README.md') rmSync(join(changesets, f));
+  writeFileSync(join(changesets, 'registry-test-bump.md'), `---\n'${BUMPED}': ${BUMP}\n---\n\nA ${BUMP} release of ${BUMPED} alone.\n`);
+  const gitEnv = { ...cliEnv(), GIT_AUTHOR_NAME: 'registry test', GIT_AUTHOR_EMAIL: 'registry-test@localhost', GIT_COMMITTER_NAME: 'registry test', GIT_COMMITTER_EMAIL: 'registry-test@localhost' };
+  // changesets reads the commit that added each changeset for the changelog.
+  await runOk('git', ['init', '-q'], { cwd: copy, env: gitEnv });
+  await runOk('git', ['add', '-A'], { cwd: copy, env: gitEnv });
+  await runOk('git', ['-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'the checkout, with one changeset'], { cwd: copy, env: gitEnv });
+
+  const changeset = join(root, 'node_modules/@changesets/cli/bin.js');
+  await runOk(process.execPath, [changeset, 'version'], { cwd: copy, env: { ...npmEnv(), ...gitEnv } });
+  const after = new Map(packages.map((p) => [p.name, JSON.parse(readFileSync(join(copy, p.dir, 'package.json'), 'utf8'))]));
+  const bumped = packages.filter((p) => after.get(p.name).version !== p.version);
+
+  // The release plan the config implies, worked out here: the package at its bump, then every
+  // package whose range of a released one no longer holds, as a patch, until nothing changes.
+  const expected = new Map([[BUMPED, bumpVersion(packages.find((p) => p.name === BUMPED).version, BUMP)]]);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const p of packages) {
+      if (expected.has(p.name)) continue;
+      const deps = { ...p.manifest.dependencies, ...p.manifest.optionalDependencies, ...p.manifest.peerDependencies };
+      if (Object.entries(deps).some(([d, range]) => expected.has(d) && !satisfiesCaret(expected.get(d), range))) {
+        expected.set(p.name, bumpVersion(p.version, 'patch'));
+        grown = true;
+      }
+    }
+  }
+  const problems = [];
+  const shown = (entries) => entries.map(([n, v]) => `${n}@${v}`).sort().join(', ') || 'nothing';
+  const got = bumped.map((p) => [p.name, after.get(p.name).version]);
+  if (shown(got) !== shown([...expected])) problems.push(`changeset version released ${shown(got)}; expected ${shown([...expected])}`);
+  for (const p of bumped) {
+    // A released package's ranges of released packages are raised to their new versions; the rest stay.
+    for (const [dep, range] of Object.entries(after.get(p.name).dependencies ?? {})) {
+      const want = expected.has(dep) ? `^${expected.get(dep)}` : p.manifest.dependencies[dep];
+      if (range !== want) problems.push(`${p.name} depends on ${dep} ${range}, not ${want}`);
+    }
+  }
+  if (bumped.length < 2) problems.push(`the check released ${bumped.length} package(s): it should reach dependents (pick another BUMPED or BUMP)`);
+  if (problems.length > 0) throw new StepError(`${problems.length} problem(s) after changeset version`, problems.join('\n'));
+
+  step = 'publish the bump with changesets';
+  await runOk(process.execPath, [changeset, 'publish', '--no-git-tag'], { cwd: copy, env: { ...npmEnv(), ...gitEnv, npm_config_ignore_scripts: 'true' }, timeout: LIMITS.publish });
+  for (const p of packages) {
+    const response = await fetch(`${registry.url}${p.name.replace('/', '%2f')}`, { signal: AbortSignal.timeout(10_000) });
+    const doc = response.ok ? await response.json() : undefined;
+    const versions = Object.keys(doc?.versions ?? {}).sort();
+    const now = after.get(p.name).version;
+    const want = now === p.version ? [p.version] : [p.version, now].sort();
+    if (versions.join() !== want.join() || doc?.['dist-tags']?.latest !== now) {
+      problems.push(`${p.name}: the registry has ${versions.join(', ') || 'nothing'} (latest ${doc?.['dist-tags']?.latest}); expected ${want.join(', ')} (latest ${now})`);
+    }
+    if (now !== p.version) {
+      const deps = doc.versions[now].dependencies ?? {};
+      for (const [dep, range] of Object.entries(deps)) if (after.has(dep) && range !== after.get(p.name).dependencies[dep]) problems.push(`${p.name}@${now} on the registry depends on ${dep} ${range}`);
+    }
+  }
+  if (problems.length > 0) throw new StepError(`${problems.length} problem(s) on the registry after changeset publish`, problems.join('\n'));
+  const unchanged = packages.filter((p) => !bumped.includes(p)).map((p) => `${p.name.split('/')[1]}@${p.version}`);
+  log(`${BUMPED}: ${BUMP} with changesets: ${bumped.map((p) => `${p.name}@${after.get(p.name).version}`).join(', ')} published; the others kept theirs (${unchanged.join(', ')})`);
 }
 
 /** A strict NodeNext project of one file that sees no @types packages. */

@@ -2,7 +2,9 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { DataError } from '@quantnas/data';
 import { benchCommand } from './commands/bench.js';
+import { cardCommand } from './commands/card.js';
 import { dataCommand } from './commands/data.js';
+import { demoCommand } from './commands/demo.js';
 import { diagnoseCommand } from './commands/diagnose.js';
 import { downscaleCommand } from './commands/downscale.js';
 import { evalCommand } from './commands/eval.js';
@@ -30,7 +32,7 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  const commands = [runCommand(io, createProgram), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), diagnoseCommand(io), upscaleCommand(io), downscaleCommand(io), setsCommand(io), dataCommand(io), benchCommand(io)];
+  const commands = [runCommand(io, createProgram), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), diagnoseCommand(io), cardCommand(io), upscaleCommand(io), downscaleCommand(io), demoCommand(io), setsCommand(io), dataCommand(io), benchCommand(io)];
   for (const command of commands) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);

@@ -1,6 +1,7 @@
 // Bundles the browser entry (src/browser.ts) into dist/browser/quantnas-runtime.js, one ES module,
 // and copies the kernel modules beside it, where the loader looks by default
-// (new URL('./kernels.wasm', import.meta.url)). Part of `npm run build`; the demo and its test
+// (new URL('./kernels.wasm', import.meta.url)); copies the demo page (demo/) to dist/demo/, which the
+// package ships for `@quantnas/runtime/demo-server`. Part of `npm run build`; the demo and its test
 // call it when the sources are newer than the bundle.
 import { copyFile, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -12,6 +13,8 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const BROWSER_DIR = join(root, 'dist/browser');
 export const BROWSER_BUNDLE = join(BROWSER_DIR, 'quantnas-runtime.js');
 const WASM = ['kernels.wasm', 'kernels-relaxed.wasm'];
+const DEMO_DIR = join(root, 'dist/demo');
+const DEMO_FILES = ['index.html', 'demo.js'];
 
 async function mtime(path) {
   try {
@@ -25,9 +28,9 @@ async function mtime(path) {
 export async function browserBundleStale() {
   if (await kernelsStale()) return true;
   const sources = (await readdir(join(root, 'src'))).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => join(root, 'src', f));
-  const inputs = [...sources, fileURLToPath(import.meta.url), ...WASM.map((f) => join(root, 'dist', f))];
+  const inputs = [...sources, fileURLToPath(import.meta.url), ...WASM.map((f) => join(root, 'dist', f)), ...DEMO_FILES.map((f) => join(root, 'demo', f))];
   const newest = Math.max(...(await Promise.all(inputs.map(mtime))));
-  const outputs = await Promise.all([BROWSER_BUNDLE, ...WASM.map((f) => join(BROWSER_DIR, f))].map(mtime));
+  const outputs = await Promise.all([BROWSER_BUNDLE, ...WASM.map((f) => join(BROWSER_DIR, f)), ...DEMO_FILES.map((f) => join(DEMO_DIR, f))].map(mtime));
   return outputs.some((t) => t < newest);
 }
 
@@ -69,7 +72,13 @@ export async function buildBrowser() {
     await copyFile(join(root, 'dist', f), tmp);
     await rename(tmp, join(BROWSER_DIR, f));
   }
-  return { bundle: BROWSER_BUNDLE, files: [...result.outputFiles.map((f) => basename(f.path)), ...WASM] };
+  await mkdir(DEMO_DIR, { recursive: true });
+  for (const f of DEMO_FILES) {
+    const tmp = join(DEMO_DIR, `${f}.${process.pid}.tmp`);
+    await copyFile(join(root, 'demo', f), tmp);
+    await rename(tmp, join(DEMO_DIR, f));
+  }
+  return { bundle: BROWSER_BUNDLE, files: [...result.outputFiles.map((f) => basename(f.path)), ...WASM, ...DEMO_FILES.map((f) => `../demo/${f}`)] };
 }
 
 /** Builds only when something changed (the demo server and the browser test). */

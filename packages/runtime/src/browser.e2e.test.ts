@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_BUNDLE, ensureBrowserBuild } from '../scripts/build-browser.mjs';
-import { startDemoServer, type DemoServer } from '../scripts/serve-demo.mjs';
+import { startDemoServer, type DemoServer } from './demo-server.js';
 import { ArtifactError, decodeArtifact, encodeArtifact } from './container.js';
 import { createSession, type SessionInfo } from './engine.js';
 import type { RgbImage } from './image.js';
@@ -74,6 +74,7 @@ describe.skipIf(!hasChromium)('demo page in headless Chromium', () => {
     tampered[tampered.length - 5]! ^= 0x10;
     await writeFile(join(dir, 'rfdn.qnas'), model);
     await writeFile(join(dir, 'tampered.qnas'), tampered);
+    await ensureBrowserBuild();
     server = await startDemoServer({ models: dir });
     browser = await chromium.launch({
       executablePath: CHROMIUM,

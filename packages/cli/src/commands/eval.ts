@@ -20,7 +20,7 @@ import { TRAIN_USER_ERRORS } from './train.js';
 export type EvalEngine = 'bicubic' | 'int8' | 'reference' | 'scalar' | 'fake-quant';
 
 /** Cost figures reported next to the quality; null for bicubic. */
-interface ModelCost {
+export interface ModelCost {
   readonly params: number | null;
   readonly macsPerPixel: number | null;
   readonly bitops32x32: number | null;
@@ -28,7 +28,7 @@ interface ModelCost {
 }
 
 /** A model ready to run, with what the report says about it. */
-interface LoadedModel {
+export interface LoadedModel {
   readonly model: SrModel;
   readonly engine: EvalEngine;
   readonly cost: ModelCost;
@@ -106,7 +106,8 @@ export function evalCommand(io: CliIo): Command {
     });
 }
 
-async function loadModel(options: EvalOptions, scale: number): Promise<LoadedModel> {
+/** The model of `--model` (and `--engine`, `--backend`), ready for `evaluate`; `quantnas card` uses it too. */
+export async function loadModel(options: Pick<EvalOptions, 'model' | 'engine' | 'backend'>, scale: number): Promise<LoadedModel> {
   const name = options.model;
   const engine = options.engine === undefined ? undefined : parseExportedEngine(options.engine);
   const isDir = existsSync(name) && statSync(name).isDirectory();

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodePng, encodePng } from '@quantnas/data';
+import { DEFAULT_MODEL, modelCard, modelPath } from '@quantnas/models';
 import { encodeArtifact, runReference, syntheticRfdn, validateArtifact } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, runCli as run } from '../test-helpers.js';
@@ -100,11 +101,34 @@ describe('quantnas upscale', () => {
       expectOneLineError(result, ...mentions);
       expect(existsSync(out)).toBe(false);
     });
+  });
+});
 
-    it('requires --model', async () => {
-      const result = await run(['upscale', input, join(work, 'never.png')]);
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("required option '--model <file>' not specified");
-    });
+describe('quantnas upscale without --model', () => {
+  it('uses the bundled model: the same bytes as --model with its path', async () => {
+    // Large enough for the model's ESA window at x4.
+    const [w, h] = [48, 40];
+    const image = join(work, 'bundled-in.png');
+    await writeFile(image, encodePng({ width: w, height: h, channels: 3, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 29 + ((i * i) >> 5)) & 0xff) }));
+    const implicit = join(work, 'bundled-implicit.png');
+    const explicit = join(work, 'bundled-explicit.png');
+    const a = await run(['upscale', image, implicit, '--json']);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ model: modelPath(), input: [w, h], output: [4 * w, 4 * h], engine: 'int8' });
+    const b = await run(['upscale', '--model', modelPath(DEFAULT_MODEL), image, explicit]);
+    expect(b.code).toBe(0);
+    const bytes = await readFile(implicit);
+    expect(bytes.equals(await readFile(explicit))).toBe(true);
+    expect(modelCard().scale).toBe(4);
+    const png = decodePng(bytes);
+    expect([png.width, png.height, png.channels]).toEqual([4 * w, 4 * h, 3]);
+  });
+
+  it('says so in its help', async () => {
+    const help = await run(['upscale', '--help']);
+    expect(help.code).toBe(0);
+    // Commander wraps the help at the terminal width.
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(`default: the bundled model ${DEFAULT_MODEL}`);
   });
 });
