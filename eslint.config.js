@@ -24,6 +24,11 @@ export default tseslint.config(
     },
   },
   { files: ['packages/runtime/demo/**'], languageOptions: { globals: readonly(browser) } },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: readonly(['require', 'module', '__dirname', ...node]) },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Tests build malformed documents on purpose.
   { files: ['**/*.test.ts', '**/test-helpers.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   prettier,

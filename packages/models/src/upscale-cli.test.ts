@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { decodePng, encodePng } from '@quantnas/data';
+import { encodePng } from '@quantnas/data';
 import { createSession, encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelBytes, modelPath } from './index.js';
