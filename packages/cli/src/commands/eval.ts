@@ -78,32 +78,43 @@ export function evalCommand(io: CliIo): Command {
     .action(async (options: EvalOptions) => {
       const scale = parseScale(options.scale);
       const sets = parseSetList(options.sets);
-      const loaded = await loadModel(options, scale);
-      let result: EvaluationResult;
-      try {
-        const root = resolveDataRoot({ explicit: options.data, env: io.env });
-        const progress = createProgress(io, `eval ${loaded.model.name} x${scale}`);
-        try {
-          result = await evaluate({
-            model: loaded.model,
-            scale,
-            sets,
-            root,
-            protocol: standardProtocol(scale),
-            lrSource: options.lrSource,
-            onProgress: (event) => {
-              if (event.status === 'image') progress.update(event.index + 1, event.total, `${event.set}/${event.image}`);
-            },
-          });
-        } finally {
-          progress.stop();
-        }
-      } finally {
-        await loaded.dispose();
-      }
-      if (options.json) io.stdout(JSON.stringify(toJson(result, Boolean(options.perImage), loaded)) + '\n');
+      const root = resolveDataRoot({ explicit: options.data, env: io.env });
+      const { result, loaded } = await evaluateWithProgress(io, { ...options, scale, sets, root });
+      if (options.json) io.stdout(JSON.stringify(evaluationJson(result, Boolean(options.perImage), loaded)) + '\n');
       else io.stdout(toTable(result, Boolean(options.perImage), loaded));
     });
+}
+
+/**
+ * A model evaluated on benchmark sets under the standard protocol, with a progress bar unless
+ * `quiet`; the model is freed after. `quantnas eval` and `quantnas run` run it.
+ */
+export async function evaluateWithProgress(
+  io: CliIo,
+  options: Pick<EvalOptions, 'model' | 'engine' | 'backend' | 'lrSource'> & { readonly scale: number; readonly sets: readonly string[]; readonly root: string; readonly quiet?: boolean },
+): Promise<{ result: EvaluationResult; loaded: Pick<LoadedModel, 'engine' | 'cost'> }> {
+  const loaded = await loadModel(options, options.scale);
+  try {
+    const progress = options.quiet ? undefined : createProgress(io, `eval ${loaded.model.name} x${options.scale}`);
+    try {
+      const result = await evaluate({
+        model: loaded.model,
+        scale: options.scale,
+        sets: [...options.sets],
+        root: options.root,
+        protocol: standardProtocol(options.scale),
+        lrSource: options.lrSource,
+        onProgress: (event) => {
+          if (event.status === 'image') progress?.update(event.index + 1, event.total, `${event.set}/${event.image}`);
+        },
+      });
+      return { result, loaded: { engine: loaded.engine, cost: loaded.cost } };
+    } finally {
+      progress?.stop();
+    }
+  } finally {
+    await loaded.dispose();
+  }
 }
 
 /** The model of `--model` (and `--engine`, `--backend`), ready for `evaluate`; `quantnas card` uses it too. */
@@ -250,7 +261,8 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   };
 }
 
-function toJson(result: EvaluationResult, perImage: boolean, loaded: LoadedModel) {
+/** What `quantnas eval --json` prints, and `quantnas run` reads: PSNR to 4 decimals, SSIM to 5. */
+export function evaluationJson(result: EvaluationResult, perImage: boolean, loaded: Pick<LoadedModel, 'engine' | 'cost'>) {
   const sets = Object.fromEntries(
     Object.entries(result.sets).map(([name, s]) => [
       name,
@@ -271,7 +283,7 @@ function toJson(result: EvaluationResult, perImage: boolean, loaded: LoadedModel
   };
 }
 
-function toTable(result: EvaluationResult, perImage: boolean, loaded: LoadedModel): string {
+function toTable(result: EvaluationResult, perImage: boolean, loaded: Pick<LoadedModel, 'engine' | 'cost'>): string {
   const rows: string[][] = [];
   for (const [name, s] of Object.entries(result.sets)) {
     if (perImage) {

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { checkOutputPath, writeOutputFile } from '@quantnas/data';
 import { UsageError, type CliIo } from '../io.js';
+import { parseWith } from '../options.js';
 import { TRAIN_USER_ERRORS } from './train.js';
 
 interface ExportCommandOptions {
@@ -32,43 +33,7 @@ export function exportCommand(io: CliIo): Command {
       const out = resolve(options.out);
       await checkOutputPath(out, { force: options.force === true, inputs: [join(resolve(dir), 'best.qnc')] });
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
-      const core = await import('@quantnas/core-ops');
-      const search = await import('@quantnas/search');
-      let backendName: import('@quantnas/core-ops').BackendName | undefined;
-      if (options.backend !== undefined) {
-        try {
-          backendName = core.parseBackendName(options.backend);
-        } catch (error) {
-          throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
-      await core.ensureBackend(backendName);
-      let loaded: import('@quantnas/search').TrainedNetwork;
-      let bytes: Uint8Array;
-      try {
-        loaded = await search.loadTrainedNetwork(dir, { checkpoint: options.checkpoint });
-        try {
-          bytes = await search.exportModel(loaded.network, {
-            spec: loaded.target.spec,
-            genotype: loaded.target.genotype,
-            metadata: {
-              training: {
-                dir: resolve(dir),
-                checkpoint: loaded.path,
-                epoch: loaded.epoch,
-                step: loaded.step,
-                validationPsnr: loaded.validationPsnr,
-                adq: loaded.target.adq,
-              },
-            },
-          });
-        } finally {
-          loaded.network.dispose();
-        }
-      } catch (error) {
-        if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
-        throw error;
-      }
+      const { bytes, loaded } = await exportTraining(dir, { checkpoint: options.checkpoint, backend: options.backend });
       await writeOutputFile(out, bytes, { force: options.force === true });
       const json = {
         model: out,
@@ -88,3 +53,43 @@ export function exportCommand(io: CliIo): Command {
       }
     });
 }
+
+/** What `exportTraining` made: the model file's bytes and the checkpoint they came from. */
+export interface ExportedTraining {
+  readonly bytes: Uint8Array;
+  readonly loaded: Pick<import('@quantnas/search').TrainedNetwork, 'path' | 'epoch' | 'step' | 'validationPsnr' | 'target'>;
+}
+
+/** The integer model of a training directory's best (or last) checkpoint; `quantnas export` and `quantnas run` write it. */
+export async function exportTraining(dir: string, options: { readonly checkpoint: 'best' | 'last'; readonly backend?: string | undefined }): Promise<ExportedTraining> {
+  const core = await import('@quantnas/core-ops');
+  const search = await import('@quantnas/search');
+  await core.ensureBackend(options.backend === undefined ? undefined : parseWith(core.parseBackendName, options.backend, '--backend'));
+  let loaded: import('@quantnas/search').TrainedNetwork;
+  try {
+    loaded = await search.loadTrainedNetwork(dir, { checkpoint: options.checkpoint });
+    try {
+      const bytes = await search.exportModel(loaded.network, {
+        spec: loaded.target.spec,
+        genotype: loaded.target.genotype,
+        metadata: {
+          training: {
+            dir: resolve(dir),
+            checkpoint: loaded.path,
+            epoch: loaded.epoch,
+            step: loaded.step,
+            validationPsnr: loaded.validationPsnr,
+            adq: loaded.target.adq,
+          },
+        },
+      });
+      return { bytes, loaded };
+    } finally {
+      loaded.network.dispose();
+    }
+  } catch (error) {
+    if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
+    throw error;
+  }
+}
+

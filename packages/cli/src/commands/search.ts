@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { SearchEvent, SearchOptions } from '@quantnas/search';
+import type { SearchEvent, SearchOptions, SearchSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseOptionalNumber, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
@@ -71,42 +71,11 @@ export function searchCommand(io: CliIo): Command {
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(async (options: SearchCommandOptions) => {
-      const search = await import('@quantnas/search');
       const core = await import('@quantnas/core-ops');
       const parsed = parseOptions(options, core.parseBackendName);
       checkOutDirectory(resolve(options.out));
-      // A user's document is searched at the width, scale and cells it states; a preset sizes
-      // only the shipped spaces.
-      let shape;
-      try {
-        shape = await search.spaceDocumentShape(options.space);
-      } catch (error) {
-        if (error instanceof Error && USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
-        throw error;
-      }
-      const searchOptions = { ...parsed, ...shape };
-      const result = await runCheckpointed(io, {
-        title: `search ${options.space}`,
-        json: Boolean(options.json),
-        userErrors: USER_ERRORS,
-        run: (signal, progress) => {
-          let epochLabel = '';
-          let epochs = 0;
-          const onEvent = (event: SearchEvent) => {
-            if (event.status === 'start') {
-              epochs = event.epochs;
-            } else if (event.status === 'epoch') {
-              epochLabel = `validation ${event.validationPsnr?.toFixed(2) ?? '-'} dB after epoch ${event.epoch + 1}`;
-            } else if (event.status === 'step' && event.totalSteps !== undefined) {
-              const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, weight loss ${event.wLoss.toFixed(4)}`;
-              progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
-            } else if (event.status === 'note' && !options.json) {
-              io.stderr(`quantnas: note: ${event.message}\n`);
-            }
-          };
-          return search.runSearch(searchOptions, { onEvent, signal });
-        },
-      });
+      const searchOptions = await withDocumentShape(parsed);
+      const result = await searchWithProgress(io, searchOptions, { title: `search ${options.space}`, json: Boolean(options.json) });
       const json = {
         completed: true,
         space: result.space,
@@ -204,4 +173,45 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
 
 function formatG(value: number): string {
   return value >= 1e9 ? `${(value / 1e9).toFixed(2)} G` : `${(value / 1e6).toFixed(2)} M`;
+}
+
+/**
+ * A search with a progress bar on stderr and Ctrl-C as a clean stop (a checkpoint, then a one-line
+ * hint); `quantnas search` and `quantnas run` both run it. Returns the finished search's summary.
+ */
+export async function searchWithProgress(io: CliIo, options: SearchOptions, how: { readonly title: string; readonly json: boolean }): Promise<SearchSummary> {
+  const search = await import('@quantnas/search');
+  return runCheckpointed(io, {
+    title: how.title,
+    json: how.json,
+    userErrors: USER_ERRORS,
+    run: (signal, progress) => {
+      let epochLabel = '';
+      let epochs = 0;
+      const onEvent = (event: SearchEvent) => {
+        if (event.status === 'start') {
+          epochs = event.epochs;
+        } else if (event.status === 'epoch') {
+          epochLabel = `validation ${event.validationPsnr?.toFixed(2) ?? '-'} dB after epoch ${event.epoch + 1}`;
+        } else if (event.status === 'step' && event.totalSteps !== undefined) {
+          const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, weight loss ${event.wLoss.toFixed(4)}`;
+          progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
+        } else if (event.status === 'note' && !how.json) {
+          io.stderr(`quantnas: note: ${event.message}\n`);
+        }
+      };
+      return search.runSearch(options, { onEvent, signal });
+    },
+  });
+}
+
+/** A user's space document is searched at the width, scale and cells it states; a preset sizes only the shipped spaces. */
+export async function withDocumentShape(options: SearchOptions): Promise<SearchOptions> {
+  const search = await import('@quantnas/search');
+  try {
+    return { ...options, ...(await search.spaceDocumentShape(options.space as string)) };
+  } catch (error) {
+    if (error instanceof Error && USER_ERRORS.has(error.name)) throw new UsageError(error.message.split('\n')[0]!);
+    throw error;
+  }
 }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { TrainEvent, TrainOptions } from '@quantnas/search';
+import type { TrainEvent, TrainOptions, TrainSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
 import { runCheckpointed } from '../checkpointed-run.js';
@@ -65,28 +65,7 @@ export function trainCommand(io: CliIo): Command {
       const core = await import('@quantnas/core-ops');
       const trainOptions = { ...parseOptions(options, core.parseBackendName, io), ...(await baselineOptions(options, search)) };
       checkOutDirectory(resolve(options.out));
-      const result = await runCheckpointed(io, {
-        title: 'train',
-        json: Boolean(options.json),
-        userErrors: TRAIN_USER_ERRORS,
-        run: (signal, progress) => {
-          let epochLabel = '';
-          let epochs = 0;
-          const onEvent = (event: TrainEvent) => {
-            if (event.status === 'start') {
-              epochs = event.epochs;
-            } else if (event.status === 'epoch') {
-              epochLabel = `validation ${event.validationPsnr.toFixed(2)} dB after epoch ${event.epoch + 1}`;
-            } else if (event.status === 'step' && event.totalSteps !== undefined) {
-              const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, L1 loss ${event.loss.toFixed(4)}`;
-              progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
-            } else if (event.status === 'note' && !options.json) {
-              io.stderr(`quantnas: note: ${event.message}\n`);
-            }
-          };
-          return search.runTraining(trainOptions, { onEvent, signal });
-        },
-      });
+      const result = await trainWithProgress(io, trainOptions, { title: 'train', json: Boolean(options.json) });
       const json = {
         completed: true,
         space: result.space,
@@ -151,7 +130,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
 }
 
 /** With --arch: the fixed architecture's genotype and space, restricted to --bits. */
-async function baselineOptions(o: TrainCommandOptions, search: typeof import('@quantnas/search')): Promise<Partial<TrainOptions>> {
+export async function baselineOptions(o: Pick<TrainCommandOptions, 'arch' | 'bits' | 'channels' | 'cells'>, search: typeof import('@quantnas/search')): Promise<Partial<TrainOptions>> {
   if (o.arch === undefined) return {};
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
@@ -172,4 +151,34 @@ async function baselineOptions(o: TrainCommandOptions, search: typeof import('@q
 
 function formatG(value: number): string {
   return value >= 1e9 ? `${(value / 1e9).toFixed(2)} G` : `${(value / 1e6).toFixed(2)} M`;
+}
+
+/**
+ * A training run with a progress bar on stderr and Ctrl-C as a clean stop (a checkpoint, then a
+ * one-line hint); `quantnas train` and `quantnas run` both run it. Returns the finished run's summary.
+ */
+export async function trainWithProgress(io: CliIo, options: TrainOptions, how: { readonly title: string; readonly json: boolean }): Promise<TrainSummary> {
+  const search = await import('@quantnas/search');
+  return runCheckpointed(io, {
+    title: how.title,
+    json: how.json,
+    userErrors: TRAIN_USER_ERRORS,
+    run: (signal, progress) => {
+      let epochLabel = '';
+      let epochs = 0;
+      const onEvent = (event: TrainEvent) => {
+        if (event.status === 'start') {
+          epochs = event.epochs;
+        } else if (event.status === 'epoch') {
+          epochLabel = `validation ${event.validationPsnr.toFixed(2)} dB after epoch ${event.epoch + 1}`;
+        } else if (event.status === 'step' && event.totalSteps !== undefined) {
+          const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, L1 loss ${event.loss.toFixed(4)}`;
+          progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
+        } else if (event.status === 'note' && !how.json) {
+          io.stderr(`quantnas: note: ${event.message}\n`);
+        }
+      };
+      return search.runTraining(options, { onEvent, signal });
+    },
+  });
 }

@@ -28,7 +28,7 @@ export interface UpscaleResult {
   readonly threads: number;
 }
 
-interface UpscaleOptions {
+export interface UpscaleOptions {
   model?: string;
   engine: string;
   threads: string;
@@ -83,7 +83,7 @@ export function upscaleCommand(io: CliIo): Command {
     .argument('<in>', 'LR image (PNG or JPEG)')
     .argument('<out>', 'output PNG')
     .action(async (inPath: string, outPath: string, options: UpscaleOptions) => {
-      const result = await upscale(io, inPath, outPath, options);
+      const result = await upscaleFile(io, inPath, outPath, options);
       if (options.json) io.stdout(JSON.stringify(result) + '\n');
       else {
         const [w, h] = result.output;
@@ -95,7 +95,8 @@ export function upscaleCommand(io: CliIo): Command {
     });
 }
 
-async function upscale(io: CliIo, inPath: string, outPath: string, options: UpscaleOptions): Promise<UpscaleResult> {
+/** Upscales one image file to a PNG; `quantnas upscale` and `quantnas run` (its sample) run it. */
+export async function upscaleFile(io: CliIo, inPath: string, outPath: string, options: UpscaleOptions): Promise<UpscaleResult> {
   const engine: UpscaleEngine = parseExportedEngine(options.engine);
   const model = options.model ?? modelPath(DEFAULT_MODEL);
   const threads = positiveInteger('threads', options.threads, 64);
