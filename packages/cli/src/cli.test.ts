@@ -113,7 +113,7 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
     const sets = 'Set5,Set14';
     const results = await Promise.all([
       run(['eval', '--model', model, '--sets', sets, '--data', dataRoot, '--json']),
-      run(['eval', '--model', model, '--engine', 'reference', '--sets', 'Set5', '--data', dataRoot, '--json']),
+      run(['eval', '--model', model, '--engine', 'tfjs', '--sets', 'Set5', '--data', dataRoot, '--json']),
       run(['eval', '--model', model, '--engine', 'scalar', '--sets', 'Set5', '--data', dataRoot, '--json']),
     ]);
     const checkpoint = await run(['eval', '--model', trained, '--sets', sets, '--data', dataRoot, '--json']);
@@ -121,9 +121,9 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
     }
-    const [int8, reference, scalar, fakeQuant] = [...results, checkpoint].map((r) => JSON.parse(r.stdout));
+    const [int8, tfjs, scalar, fakeQuant] = [...results, checkpoint].map((r) => JSON.parse(r.stdout));
     expect(int8.engine).toBe('int8');
-    expect(reference.engine).toBe('reference');
+    expect(tfjs.engine).toBe('tfjs');
     expect(scalar.engine).toBe('scalar');
     expect(fakeQuant.engine).toBe('fake-quant');
     console.log('exported vs checkpoint', { int8: int8.sets, fakeQuant: fakeQuant.sets });
@@ -133,7 +133,7 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
     }
     expect(scalar.sets.Set5.psnr).toBe(int8.sets.Set5.psnr);
     // The tfjs-wasm fake-quant engine follows the integer arithmetic in float32.
-    expect(Math.abs(reference.sets.Set5.psnr - int8.sets.Set5.psnr)).toBeLessThan(0.01);
+    expect(Math.abs(tfjs.sets.Set5.psnr - int8.sets.Set5.psnr)).toBeLessThan(0.01);
     const summary = JSON.parse(await readFile(join(trained, 'summary.json'), 'utf8'));
     for (const r of [int8, fakeQuant]) {
       expect(r).toMatchObject({
@@ -157,8 +157,8 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
     expectOneLineError(await run(['eval', '--model', model, '--scale', '2', '--sets', 'Set5', '--data', dataRoot]), 'is a x4 model; --scale is 2');
     expectOneLineError(await run(['eval', '--model', trained, '--scale', '3', '--sets', 'Set5', '--data', dataRoot]), 'trains a x4 model; --scale is 3');
     expectOneLineError(await run(['eval', '--model', trained, '--engine', 'int8', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models');
-    expectOneLineError(await run(['eval', '--model', model, '--engine', 'fast', '--sets', 'Set5', '--data', dataRoot]), "--engine must be int8, reference or scalar, got 'fast'");
-    expectOneLineError(await run(['eval', '--model', 'bicubic', '--engine', 'reference', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models only');
+    expectOneLineError(await run(['eval', '--model', model, '--engine', 'fast', '--sets', 'Set5', '--data', dataRoot]), "--engine must be int8, tfjs or scalar, got 'fast'");
+    expectOneLineError(await run(['eval', '--model', 'bicubic', '--engine', 'tfjs', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models only');
     expectOneLineError(await run(['eval', '--model', join(work, 'absent.qnas'), '--sets', 'Set5', '--data', dataRoot]), 'absent.qnas', 'no such file');
     const torn = join(work, 'torn.qnas');
     await writeFile(torn, (await readFile(model)).subarray(0, 100));

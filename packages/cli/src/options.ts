@@ -53,15 +53,18 @@ export function parseWith<T>(parse: (value: string) => T, value: string, option:
 
 /**
  * The engines an exported model (.qnas) runs on (eval, upscale): int8, the runtime's WASM integer
- * engine; reference, the tfjs-wasm fake-quant engine; scalar, the runtime's plain-loop specification.
+ * engine; tfjs, the model simulated in float32 on tfjs-wasm (fake-quant); scalar, the runtime's
+ * plain-loop specification, the reference the int8 engine is checked against.
  */
-export const EXPORTED_ENGINES = ['int8', 'reference', 'scalar'] as const;
+export const EXPORTED_ENGINES = ['int8', 'tfjs', 'scalar'] as const;
 export type ExportedEngine = (typeof EXPORTED_ENGINES)[number];
 
 /** Checks an --engine value: one line naming the choices. */
 export function parseExportedEngine(value: string): ExportedEngine {
+  // `reference` named the tfjs engine before; the runtime's reference is the scalar engine.
+  if (value === 'reference') throw new UsageError("--engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference");
   if (!(EXPORTED_ENGINES as readonly string[]).includes(value)) {
-    throw new UsageError(`--engine must be int8, reference or scalar, got '${value}'`);
+    throw new UsageError(`--engine must be int8, tfjs or scalar, got '${value}'`);
   }
   return value as ExportedEngine;
 }

@@ -42,9 +42,9 @@ beforeAll(async () => {
 });
 
 describe('eval --engine', () => {
-  it('runs a .qnas model on int8, reference (tfjs-wasm fake-quant) and scalar, with the same images', async () => {
+  it('runs a .qnas model on int8, tfjs (tfjs-wasm fake-quant) and scalar, with the same images', async () => {
     const results = [];
-    for (const engine of ['int8', 'reference', 'scalar']) {
+    for (const engine of ['int8', 'tfjs', 'scalar']) {
       const result = await run(['eval', '--model', model, '--engine', engine, '--scale', '2', '--sets', 'Pair', '--data', root, '--per-image', '--json']);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
@@ -55,17 +55,18 @@ describe('eval --engine', () => {
     }
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);
-    const table = await run(['eval', '--model', model, '--engine', 'reference', '--scale', '2', '--sets', 'Pair', '--data', root]);
-    expect(table.stdout).toMatch(/\(reference; Y channel/);
+    const table = await run(['eval', '--model', model, '--engine', 'tfjs', '--scale', '2', '--sets', 'Pair', '--data', root]);
+    expect(table.stdout).toMatch(/\(tfjs; Y channel/);
   });
 
   it('rejects an unknown engine, and an engine for bicubic or a training directory, in one line', async () => {
     const empty = join(work, 'not-a-run');
     await mkdir(empty, { recursive: true });
     for (const [argv, message] of [
-      [['--model', model, '--engine', 'fp16'], "quantnas: --engine must be int8, reference or scalar, got 'fp16'"],
+      [['--model', model, '--engine', 'fp16'], "quantnas: --engine must be int8, tfjs or scalar, got 'fp16'"],
+      [['--model', model, '--engine', 'reference'], "quantnas: --engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference"],
       [['--model', 'bicubic', '--engine', 'scalar'], 'quantnas: --engine applies to .qnas models only'],
-      [['--model', empty, '--engine', 'reference'], 'quantnas: --engine applies to .qnas models; a training directory runs its fake-quant network'],
+      [['--model', empty, '--engine', 'tfjs'], 'quantnas: --engine applies to .qnas models; a training directory runs its fake-quant network'],
     ] as const) {
       const result = await run(['eval', ...argv, '--scale', '2', '--sets', 'Pair', '--data', root]);
       expect(result.code).toBe(2);
@@ -74,7 +75,7 @@ describe('eval --engine', () => {
     }
   });
 
-  it.each(['int8', 'scalar', 'reference'])('names the image too small for the model (%s), in one line', async (engine) => {
+  it.each(['int8', 'scalar', 'tfjs'])('names the image too small for the model (%s), in one line', async (engine) => {
     const result = await run(['eval', '--model', model, '--engine', engine, '--scale', '2', '--sets', 'Tiny', '--data', root]);
     expectOneLineError(result, join(root, 'Tiny', 'smallx2.png'), 'too small');
     expect(result.code).toBe(1);

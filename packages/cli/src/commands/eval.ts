@@ -17,7 +17,7 @@ import { TRAIN_USER_ERRORS } from './train.js';
  * on the tfjs-wasm fake-quant engine (reference) or on the runtime's scalar specification (scalar);
  * a training directory's checkpoint as its fake-quant tfjs network (fake-quant).
  */
-export type EvalEngine = 'bicubic' | 'int8' | 'reference' | 'scalar' | 'fake-quant';
+export type EvalEngine = 'bicubic' | 'int8' | 'tfjs' | 'scalar' | 'fake-quant';
 
 /** Cost figures reported next to the quality; null for bicubic. */
 export interface ModelCost {
@@ -58,7 +58,7 @@ export function evalCommand(io: CliIo): Command {
         'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their ' +
         'gray values), output rounded to uint8, `scale` pixels shaved from every border.\n\nModels: ' +
         '`bicubic`; an exported integer model (.qnas), run by --engine int8 (the runtime\'s WASM integer ' +
-        'engine, the default), reference (the model simulated in float32 on tfjs-wasm, fake-quant: ' +
+        'engine, the default), tfjs (the model simulated in float32 on tfjs-wasm, fake-quant: ' +
         'byte-identical to int8 except where float32 cannot follow the integer arithmetic; an independent ' +
         'check of the integer engine at tfjs speed) or scalar (the runtime\'s plain-loop specification, ' +
         'slow); a training directory (quantnas train), whose best ' +
@@ -67,7 +67,7 @@ export function evalCommand(io: CliIo): Command {
         'the mean of the three output channels (each rounded to uint8 first, then the mean rounded).',
     )
     .requiredOption('--model <model>', 'bicubic, an exported model (.qnas) or a training directory')
-    .option('--engine <engine>', 'for a .qnas model: int8 (WASM integer engine, default), reference (tfjs-wasm fake-quant) or scalar (plain-loop specification)')
+    .option('--engine <engine>', 'for a .qnas model: int8 (WASM integer engine, default), tfjs (tfjs-wasm fake-quant) or scalar (plain-loop specification, the reference)')
     .option('--backend <name>', 'tfjs backend for a training directory (default wasm)')
     .option('--scale <s>', 'upscaling factor', '4')
     .option('--sets <list>', 'comma-separated benchmark sets', 'Set5,Set14,B100')
@@ -181,7 +181,7 @@ async function loadExported(path: string, scale: number, engine: ExportedEngine)
       dispose: async () => {},
     };
   }
-  if (engine === 'reference') {
+  if (engine === 'tfjs') {
     const { createTfjsEngine } = await import('../tfjs-engine.js');
     const tfjs = await createTfjsEngine(graph, 'fake-quant');
     return {

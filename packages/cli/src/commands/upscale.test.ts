@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 
 describe('quantnas upscale', () => {
-  it('writes the reference engine’s image and reports it as JSON', async () => {
+  it('writes the tfjs engine’s image and reports it as JSON', async () => {
     const out = join(work, 'out.png');
     const result = await run(['upscale', '--model', model, input, out, '--json']);
     expect(result.stderr).toBe('');
@@ -43,7 +43,7 @@ describe('quantnas upscale', () => {
     const base = await readFile(join(work, 'out.png'));
     for (const [name, extra] of [
       ['scalar.png', ['--engine', 'scalar']],
-      ['ref.png', ['--engine', 'reference']],
+      ['ref.png', ['--engine', 'tfjs']],
       ['threads.png', ['--threads', '2', '--tile', '7']],
     ] as const) {
       const out = join(work, name);
@@ -89,9 +89,9 @@ describe('quantnas upscale', () => {
       ['an image too small, on the tfjs engine', async () => {
         const path = join(work, 'tiny-ref.png');
         await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
-        return ['--model', model, '--engine', 'reference', path];
+        return ['--model', model, '--engine', 'tfjs', path];
       }, ['tiny-ref.png', 'too small']],
-      ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', "'fp16'", 'int8, reference or scalar']],
+      ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', "'fp16'", 'int8, tfjs or scalar']],
       ['a bad thread count', async () => ['--model', model, '--threads', '0', input], ['--threads', "'0'"]],
       ['a bad tile', async () => ['--model', model, '--tile', '8px', input], ['--tile', "'8px'"]],
     ];

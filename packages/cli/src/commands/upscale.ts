@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { runtimeFiles } from '../runtime-files.js';
 import { parseExportedEngine, type ExportedEngine } from '../options.js';
 
-/** int8: the WASM integer engine; reference: the tfjs-wasm fake-quant engine; scalar: the plain-loop specification. */
+/** int8: the WASM integer engine; tfjs: the tfjs-wasm fake-quant engine; scalar: the plain-loop specification. */
 export type UpscaleEngine = ExportedEngine;
 
 /** What `--json` prints. */
@@ -67,14 +67,14 @@ export function upscaleCommand(io: CliIo): Command {
     .description(
       'Runs an exported model on the integer WebAssembly engine (tiled, optionally on worker threads; ' +
         'the result does not depend on the tile size or the thread count), on the tfjs-wasm fake-quant ' +
-        'engine (--engine reference: the model simulated in float32, whole image at once) or on the ' +
+        'engine (--engine tfjs: the model simulated in float32, whole image at once) or on the ' +
         'scalar specification (--engine scalar, slow), and writes the result as a PNG. Grayscale inputs ' +
         `are upscaled as RGB. Without --model it uses the bundled x4 model ${DEFAULT_MODEL} of @quantnas/models, ` +
         'searched and trained by this project (its card, with its Set5, Set14 and B100 numbers, ships beside it).',
     )
     .option('--model <file>', `exported model (.qnas); default: the bundled model ${DEFAULT_MODEL}`)
     .addOption(
-      new Option('--engine <engine>', 'int8: the WASM SIMD integer engine; reference: tfjs-wasm fake-quant; scalar: the plain-loop specification (slow)').default('int8'),
+      new Option('--engine <engine>', 'int8: the WASM SIMD integer engine; tfjs: tfjs-wasm fake-quant; scalar: the plain-loop specification (slow)').default('int8'),
     )
     .option('--threads <n>', 'worker threads for the int8 engine', '1')
     .option('--tile <n>', 'tile edge in LR pixels for the int8 engine', '128')
@@ -133,7 +133,7 @@ export async function upscaleFile(io: CliIo, inPath: string, outPath: string, op
       return tooSmall(error);
     }
     ms = performance.now() - started;
-  } else if (engine === 'reference') {
+  } else if (engine === 'tfjs') {
     const { createTfjsEngine } = await import('../tfjs-engine.js');
     const tfjs = await createTfjsEngine(graph, 'fake-quant');
     try {
