@@ -50,3 +50,33 @@ export async function runCheckpointed<T extends { readonly completed: boolean }>
   }
   return result as Extract<T, { readonly completed: true }>;
 }
+
+/** The events of a search or a training run that its progress shows. */
+type EpochEvent =
+  | { readonly status: 'start'; readonly epochs: number }
+  | { readonly status: 'epoch'; readonly epoch: number; readonly validationPsnr?: number }
+  | { readonly status: 'step'; readonly epoch: number; readonly step: number; readonly totalSteps?: number }
+  | { readonly status: 'note'; readonly message: string }
+  | { readonly status: 'checkpoint' | 'done' };
+
+/**
+ * An event handler that draws a search's or a training's progress: the step, the epoch, the step's
+ * loss (`loss` words it) and the last validation PSNR; notes go to stderr unless the output is JSON.
+ */
+export function epochProgress<E extends EpochEvent>(io: CliIo, progress: Progress, json: boolean, loss: (step: Extract<E, { status: 'step' }>) => string): (event: E) => void {
+  let epochLabel = '';
+  let epochs = 0;
+  return (event) => {
+    if (event.status === 'start') {
+      epochs = event.epochs;
+    } else if (event.status === 'epoch') {
+      epochLabel = `validation ${event.validationPsnr?.toFixed(2) ?? '-'} dB after epoch ${event.epoch + 1}`;
+    } else if (event.status === 'step' && event.totalSteps !== undefined) {
+      const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, ${loss(event as Extract<E, { status: 'step' }>)}`;
+      progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
+    } else if (event.status === 'note' && !json) {
+      io.stderr(`quantnas: note: ${event.message}\n`);
+    }
+  };
+}
+

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { SearchEvent, SearchOptions, SearchSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseOptionalNumber, parseWith } from '../options.js';
-import { runCheckpointed } from '../checkpointed-run.js';
+import { epochProgress, runCheckpointed } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
   space: string;
@@ -186,20 +186,7 @@ export async function searchWithProgress(io: CliIo, options: SearchOptions, how:
     json: how.json,
     userErrors: USER_ERRORS,
     run: (signal, progress) => {
-      let epochLabel = '';
-      let epochs = 0;
-      const onEvent = (event: SearchEvent) => {
-        if (event.status === 'start') {
-          epochs = event.epochs;
-        } else if (event.status === 'epoch') {
-          epochLabel = `validation ${event.validationPsnr?.toFixed(2) ?? '-'} dB after epoch ${event.epoch + 1}`;
-        } else if (event.status === 'step' && event.totalSteps !== undefined) {
-          const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, weight loss ${event.wLoss.toFixed(4)}`;
-          progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
-        } else if (event.status === 'note' && !how.json) {
-          io.stderr(`quantnas: note: ${event.message}\n`);
-        }
-      };
+      const onEvent = epochProgress<SearchEvent>(io, progress, how.json, (e) => `weight loss ${e.wLoss.toFixed(4)}`);
       return search.runSearch(options, { onEvent, signal });
     },
   });

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { TrainEvent, TrainOptions, TrainSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
-import { runCheckpointed } from '../checkpointed-run.js';
+import { epochProgress, runCheckpointed } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
   genotype?: string;
@@ -164,20 +164,7 @@ export async function trainWithProgress(io: CliIo, options: TrainOptions, how: {
     json: how.json,
     userErrors: TRAIN_USER_ERRORS,
     run: (signal, progress) => {
-      let epochLabel = '';
-      let epochs = 0;
-      const onEvent = (event: TrainEvent) => {
-        if (event.status === 'start') {
-          epochs = event.epochs;
-        } else if (event.status === 'epoch') {
-          epochLabel = `validation ${event.validationPsnr.toFixed(2)} dB after epoch ${event.epoch + 1}`;
-        } else if (event.status === 'step' && event.totalSteps !== undefined) {
-          const label = `epoch ${event.epoch + 1}${epochs > 0 ? ` of ${epochs}` : ''}, L1 loss ${event.loss.toFixed(4)}`;
-          progress.update(event.step, event.totalSteps, `${label}${epochLabel ? ` | ${epochLabel}` : ''}`);
-        } else if (event.status === 'note' && !how.json) {
-          io.stderr(`quantnas: note: ${event.message}\n`);
-        }
-      };
+      const onEvent = epochProgress<TrainEvent>(io, progress, how.json, (e) => `L1 loss ${e.loss.toFixed(4)}`);
       return search.runTraining(options, { onEvent, signal });
     },
   });
