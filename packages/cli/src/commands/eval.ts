@@ -1,13 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { bicubicUpscale, DataError, resolveDataRoot, toRgb, type ImageU8 } from '@quantnas/data';
+import { bicubicUpscale, resolveDataRoot, toRgb, type ImageU8 } from '@quantnas/data';
 import { evaluate, standardProtocol, type EvaluationResult, type SrModel } from '@quantnas/metrics';
-import type { ArtifactCost, ModelArtifact } from '@quantnas/runtime';
+import type { ArtifactCost } from '@quantnas/runtime';
 import { UsageError, type CliIo } from '../io.js';
 import { parseExportedEngine, parseScale, parseSetList, type ExportedEngine } from '../options.js';
 import { createProgress } from '../progress.js';
+import { loadModelFile } from '../model-file.js';
 import { runtimeFiles } from '../runtime-files.js';
 import { renderTable } from '../table.js';
 import { TRAIN_USER_ERRORS } from './train.js';
@@ -151,25 +151,7 @@ function grayAware(upscaleRgb: (rgb: ImageU8) => Promise<Uint8Array>, scale: num
 
 async function loadExported(path: string, scale: number, engine: ExportedEngine): Promise<LoadedModel> {
   const runtime = await import('@quantnas/runtime');
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`${path}: cannot read the model: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`, path);
-  }
-  let artifact: ModelArtifact;
-  let graph: ReturnType<typeof runtime.validateArtifact>;
-  try {
-    artifact = runtime.decodeArtifact(bytes, path);
-    graph = runtime.validateArtifact(artifact, path);
-  } catch (error) {
-    if (error instanceof runtime.ArtifactError) {
-      const message = error.message.startsWith(`${path}:`) ? error.message : `${path}: ${error.message}`;
-      throw new DataError(message.split('\n')[0]!, path);
-    }
-    throw error;
-  }
+  const { artifact, graph } = await loadModelFile(path);
   if (artifact.header.scale !== scale) throw new UsageError(`${path} is a x${artifact.header.scale} model; --scale is ${scale}`);
   const cost = exportedCost(artifact.header.metadata?.cost);
   const model = (run: (rgb: ImageU8) => Promise<Uint8Array>): SrModel => ({ name: path, upscale: grayAware(run, scale) });

@@ -1,17 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { checkOutputPath, DataError, readImage, toRgb, writePng } from '@quantnas/data';
-import {
-  ArtifactError,
-  createSession,
-  decodeArtifact,
-  runReference,
-  validateArtifact,
-  type RgbImage,
-} from '@quantnas/runtime';
+import { createSession, runReference, type RgbImage } from '@quantnas/runtime';
 import { DEFAULT_MODEL, modelPath } from '@quantnas/models';
 import { UsageError, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { loadModelFile } from '../model-file.js';
 import { runtimeFiles } from '../runtime-files.js';
 import { parseExportedEngine, type ExportedEngine } from '../options.js';
 
@@ -45,21 +38,7 @@ function positiveInteger(name: string, value: string, max: number): number {
   return n;
 }
 
-async function readModel(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
-    throw new DataError(`${path}: cannot read the model: ${reason}`, path);
-  }
-}
 
-/** The model's own problems name the file; the runtime's messages start with the source given. */
-function modelError(path: string, error: ArtifactError): DataError {
-  const message = error.message.startsWith(`${path}:`) ? error.message : `${path}: ${error.message}`;
-  return new DataError(message.split('\n')[0]!, path);
-}
 
 export function upscaleCommand(io: CliIo): Command {
   return new Command('upscale')
@@ -105,16 +84,7 @@ export async function upscaleFile(io: CliIo, inPath: string, outPath: string, op
   const outputOptions = { force: options.force === true, inputs: [inPath, model] };
   await checkOutputPath(outPath, outputOptions);
 
-  const bytes = await readModel(model);
-  let artifact;
-  let graph;
-  try {
-    artifact = decodeArtifact(bytes, model);
-    graph = validateArtifact(artifact, model);
-  } catch (error) {
-    if (error instanceof ArtifactError) throw modelError(model, error);
-    throw error;
-  }
+  const { artifact, graph } = await loadModelFile(model);
   const decoded = toRgb(await readImage(inPath));
   const image: RgbImage = { width: decoded.width, height: decoded.height, channels: 3, data: decoded.data };
 
