@@ -20,11 +20,12 @@ export function parseSetList(value: string): string[] {
   return names;
 }
 
-/** Parses an integer option that must be at least `min`, written in plain decimal digits. */
-export function parseInteger(value: string, option: string, min: number): number {
+/** Parses an integer option from `min` (to `max`, when given), written in plain decimal digits. */
+export function parseInteger(value: string, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!DECIMAL.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${option} must be an integer ≥ ${min}, got '${value}'`);
+  if (!DECIMAL.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${option} must be an integer ${range}, got '${value}'`);
   }
   return n;
 }
@@ -34,7 +35,6 @@ export function parseOptionalInteger(value: string | undefined, option: string, 
   return value === undefined ? undefined : parseInteger(value, option, min);
 }
 
-/** Runs another package's parser (backend names, ...), reporting its error as a usage error of `option`. */
 /** An optional number ≥ 0 (penalties, weights, rates), or a usage error naming the option. */
 export function parseOptionalNumber(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
@@ -43,6 +43,7 @@ export function parseOptionalNumber(value: string | undefined, option: string): 
   return n;
 }
 
+/** Runs another package's parser (backend names, ...), reporting its error as a usage error of `option`. */
 export function parseWith<T>(parse: (value: string) => T, value: string, option: string): T {
   try {
     return parse(value);

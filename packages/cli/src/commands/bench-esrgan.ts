@@ -95,8 +95,7 @@ const mean = (values: readonly number[]) => values.reduce((s, v) => s + v, 0) / 
 async function benchEsrgan(io: CliIo, options: EsrganBenchOptions): Promise<EsrganBenchResult> {
   const scale = parseScale(options.scale);
   const setNames = parseSetList(options.sets);
-  const threads = parseInteger(options.threads, '--threads', 1);
-  if (threads > 64) throw new UsageError(`--threads must be at most 64, got '${options.threads}'`);
+  const threads = parseInteger(options.threads, '--threads', 1, 64);
   const limit = options.limit === undefined ? Infinity : parseInteger(options.limit, '--limit', 1);
   const { artifact, graph } = await loadModelFile(options.model);
   if (graph.header.scale !== scale) throw new UsageError(`${options.model} is a x${graph.header.scale} model; --scale is ${scale}`);

@@ -67,10 +67,9 @@ export function runtimeBenchCommand(io: CliIo): Command {
     .option('--json', 'print one JSON object on stdout instead of a table')
     .action(async (options: RuntimeBenchOptions) => {
       const size = parseInteger(options.size, '--size', 1);
-      const threads = parseInteger(options.threads, '--threads', 1);
+      const threads = parseInteger(options.threads, '--threads', 1, 64);
       const tile = parseInteger(options.tile, '--tile', 1);
       const rounds = parseInteger(options.rounds, '--rounds', 1);
-      if (threads > 64) throw new UsageError(`--threads must be at most 64, got '${options.threads}'`);
       const result = await benchRuntime(io, { model: options.model, size, threads, tile, rounds });
       if (options.json) io.stdout(JSON.stringify(result) + '\n');
       else io.stdout(formatRuntimeBench(result));

@@ -5,7 +5,7 @@ import { bicubicUpscale, resolveDataRoot, toRgb, type ImageU8 } from '@quantnas/
 import { evaluate, standardProtocol, type EvaluationResult, type SrModel } from '@quantnas/metrics';
 import type { ArtifactCost } from '@quantnas/runtime';
 import { UsageError, type CliIo } from '../io.js';
-import { parseExportedEngine, parseScale, parseSetList, type ExportedEngine } from '../options.js';
+import { parseExportedEngine, parseScale, parseSetList, parseWith, type ExportedEngine } from '../options.js';
 import { createProgress } from '../progress.js';
 import { loadModelFile } from '../model-file.js';
 import { runtimeFiles } from '../runtime-files.js';
@@ -200,15 +200,7 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   const core = await import('@quantnas/core-ops');
   const search = await import('@quantnas/search');
   const { roundHalfEven } = await import('@quantnas/runtime');
-  let backendName: import('@quantnas/core-ops').BackendName | undefined;
-  if (backend !== undefined) {
-    try {
-      backendName = core.parseBackendName(backend);
-    } catch (error) {
-      throw new UsageError(`--backend: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  await core.ensureBackend(backendName);
+  await core.ensureBackend(backend === undefined ? undefined : parseWith(core.parseBackendName, backend, '--backend'));
   let loaded: import('@quantnas/search').TrainedNetwork;
   try {
     loaded = await search.loadTrainedNetwork(dir);

@@ -2,11 +2,11 @@ import { Command, Option } from 'commander';
 import { checkOutputPath, DataError, readImage, toRgb, writePng } from '@quantnas/data';
 import { createSession, runReference, type RgbImage } from '@quantnas/runtime';
 import { DEFAULT_MODEL, modelPath } from '@quantnas/models';
-import { UsageError, type CliIo } from '../io.js';
+import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
 import { loadModelFile } from '../model-file.js';
 import { runtimeFiles } from '../runtime-files.js';
-import { parseExportedEngine, type ExportedEngine } from '../options.js';
+import { parseExportedEngine, parseInteger, type ExportedEngine } from '../options.js';
 
 /** int8: the WASM integer engine; tfjs: the tfjs-wasm fake-quant engine; scalar: the plain-loop specification. */
 export type UpscaleEngine = ExportedEngine;
@@ -29,16 +29,6 @@ export interface UpscaleOptions {
   force?: boolean;
   json?: boolean;
 }
-
-function positiveInteger(name: string, value: string, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > max) {
-    throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${value}'`);
-  }
-  return n;
-}
-
-
 
 export function upscaleCommand(io: CliIo): Command {
   return new Command('upscale')
@@ -78,8 +68,8 @@ export function upscaleCommand(io: CliIo): Command {
 export async function upscaleFile(io: CliIo, inPath: string, outPath: string, options: UpscaleOptions): Promise<UpscaleResult> {
   const engine: UpscaleEngine = parseExportedEngine(options.engine);
   const model = options.model ?? modelPath(DEFAULT_MODEL);
-  const threads = positiveInteger('threads', options.threads, 64);
-  const tile = positiveInteger('tile', options.tile, 65536);
+  const threads = parseInteger(options.threads, '--threads', 1, 64);
+  const tile = parseInteger(options.tile, '--tile', 1, 65536);
   // Before any work: the output must be writable without replacing an input, a device or a link.
   const outputOptions = { force: options.force === true, inputs: [inPath, model] };
   await checkOutputPath(outPath, outputOptions);
