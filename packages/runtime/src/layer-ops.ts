@@ -80,14 +80,17 @@ export const isInt = (v: unknown, lo: number, hi: number): v is number => typeof
 export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-type Registry = { readonly [K in LayerOp]: LayerSpec<Extract<ArtifactLayer, { op: K }>> };
+/** A layer with its op narrowed to K (a layer type may carry several ops: add and mul share one). */
+type OpOf<K extends LayerOp> = ArtifactLayer & { readonly op: K };
+
+type Registry = { readonly [K in LayerOp]: LayerSpec<OpOf<K>> };
 
 const elementwise = <L extends ArtifactLayer>(f: (v: number, layer: L) => number): LayerSpec<L>['reference'] =>
   ({ x, data, layer }) => {
     for (let i = 0; i < data.length; i++) data[i] = f(x.data[i]!, layer);
   };
 
-const binary = (f: (a: number, b: number) => number): LayerSpec<Extract<ArtifactLayer, { op: 'add' | 'mul' }>> => ({
+const binary = (f: (a: number, b: number) => number): LayerSpec<OpOf<'add' | 'mul'>> => ({
   arity: [2, 2],
   check({ inputs, first, layer, bad, expectFloat, sameGrid, sameChannels, out }) {
     inputs.forEach((t) => expectFloat(t, 'input'));
@@ -284,7 +287,7 @@ export function layerSpec(op: unknown): LayerSpec<ArtifactLayer> | undefined {
   return typeof op === 'string' && Object.hasOwn(LAYER_OPS, op) ? (LAYER_OPS[op as LayerOp] as LayerSpec<ArtifactLayer>) : undefined;
 }
 
-function checkConv(ctx: CheckContext<Extract<ArtifactLayer, { op: 'conv' }>>): Resolved {
+function checkConv(ctx: CheckContext<OpOf<'conv'>>): Resolved {
   const { layer, first, out, blob, bad } = ctx;
   const kernel = layer.kernel;
   if (!Array.isArray(kernel) || kernel.length !== 2 || !isInt(kernel[0], 1, 31) || !isInt(kernel[1], 1, 31)) bad('kernel must be [kh, kw], integers in 1..31');
