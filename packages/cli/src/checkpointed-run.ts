@@ -80,3 +80,18 @@ export function epochProgress<E extends EpochEvent>(io: CliIo, progress: Progres
   };
 }
 
+/** `runCheckpointed` for a search or a training: its events drawn by `epochProgress`. */
+export function runWithEpochProgress<E extends EpochEvent, T extends { readonly completed: boolean }>(
+  io: CliIo,
+  how: { readonly title: string; readonly json: boolean; readonly userErrors: ReadonlySet<string> },
+  loss: (step: Extract<E, { status: 'step' }>) => string,
+  start: (hooks: { onEvent: (event: E) => void; signal: AbortSignal }) => Promise<T>,
+): Promise<Extract<T, { readonly completed: true }>> {
+  return runCheckpointed(io, {
+    title: how.title,
+    json: how.json,
+    userErrors: how.userErrors,
+    run: (signal, progress) => start({ onEvent: epochProgress<E>(io, progress, how.json, loss), signal }),
+  });
+}
+

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { SearchEvent, SearchOptions, SearchSummary } from '@quantnas/search';
+import type { SearchEvent, SearchOptions, SearchResult, SearchSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseOptionalNumber, parseWith } from '../options.js';
-import { epochProgress, runCheckpointed } from '../checkpointed-run.js';
+import { runWithEpochProgress } from '../checkpointed-run.js';
 
 interface SearchCommandOptions {
   space: string;
@@ -181,15 +181,7 @@ function formatG(value: number): string {
  */
 export async function searchWithProgress(io: CliIo, options: SearchOptions, how: { readonly title: string; readonly json: boolean }): Promise<SearchSummary> {
   const search = await import('@quantnas/search');
-  return runCheckpointed(io, {
-    title: how.title,
-    json: how.json,
-    userErrors: USER_ERRORS,
-    run: (signal, progress) => {
-      const onEvent = epochProgress<SearchEvent>(io, progress, how.json, (e) => `weight loss ${e.wLoss.toFixed(4)}`);
-      return search.runSearch(options, { onEvent, signal });
-    },
-  });
+  return runWithEpochProgress<SearchEvent, SearchResult>(io, { ...how, userErrors: USER_ERRORS }, (e) => `weight loss ${e.wLoss.toFixed(4)}`, (hooks) => search.runSearch(options, hooks));
 }
 
 /** A user's space document is searched at the width, scale and cells it states; a preset sizes only the shipped spaces. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { TrainEvent, TrainOptions, TrainSummary } from '@quantnas/search';
+import type { TrainEvent, TrainOptions, TrainResult, TrainSummary } from '@quantnas/search';
 import { UsageError, type CliIo } from '../io.js';
 import { checkOutDirectory, parseKernels, parseOptionalInteger, parseWith } from '../options.js';
-import { epochProgress, runCheckpointed } from '../checkpointed-run.js';
+import { runWithEpochProgress } from '../checkpointed-run.js';
 
 interface TrainCommandOptions {
   genotype?: string;
@@ -159,13 +159,5 @@ function formatG(value: number): string {
  */
 export async function trainWithProgress(io: CliIo, options: TrainOptions, how: { readonly title: string; readonly json: boolean }): Promise<TrainSummary> {
   const search = await import('@quantnas/search');
-  return runCheckpointed(io, {
-    title: how.title,
-    json: how.json,
-    userErrors: TRAIN_USER_ERRORS,
-    run: (signal, progress) => {
-      const onEvent = epochProgress<TrainEvent>(io, progress, how.json, (e) => `L1 loss ${e.loss.toFixed(4)}`);
-      return search.runTraining(options, { onEvent, signal });
-    },
-  });
+  return runWithEpochProgress<TrainEvent, TrainResult>(io, { ...how, userErrors: TRAIN_USER_ERRORS }, (e) => `L1 loss ${e.loss.toFixed(4)}`, (hooks) => search.runTraining(options, hooks));
 }
