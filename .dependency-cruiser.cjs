@@ -32,7 +32,10 @@ for (const name of readdirSync(join(__dirname, 'packages'))) {
     .map((d) => d.slice('@quantnas/'.length));
   if (!ALLOWED[name]) throw new Error(`packages/${name} is not in the package graph of .dependency-cruiser.cjs`);
   const forbidden = deps.filter((d) => !ALLOWED[name].includes(d));
-  if (forbidden.length > 0) throw new Error(`@quantnas/${name} may not depend on ${forbidden.map((d) => `@quantnas/${d}`).join(', ')} (allowed: ${ALLOWED[name].join(', ') || 'none'})`);
+  if (forbidden.length > 0)
+    throw new Error(
+      `@quantnas/${name} may not depend on ${forbidden.map((d) => `@quantnas/${d}`).join(', ')} (allowed: ${ALLOWED[name].join(', ') || 'none'})`,
+    );
   declared[name] = deps;
 }
 

@@ -4,7 +4,24 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-const shared = ['URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'fetch', 'AbortController', 'AbortSignal', 'WebAssembly', 'console', 'performance', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'structuredClone'];
+const shared = [
+  'URL',
+  'URLSearchParams',
+  'TextEncoder',
+  'TextDecoder',
+  'fetch',
+  'AbortController',
+  'AbortSignal',
+  'WebAssembly',
+  'console',
+  'performance',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'queueMicrotask',
+  'structuredClone',
+];
 const node = ['process', 'Buffer', 'globalThis', ...shared];
 const browser = ['window', 'document', 'location', 'navigator', 'createImageBitmap', 'ImageData', 'Worker', 'Blob', 'requestAnimationFrame', ...shared];
 const readonly = (names) => Object.fromEntries(names.map((n) => [n, 'readonly']));
@@ -20,7 +37,10 @@ export default tseslint.config(
     languageOptions: { globals: readonly(node) },
     rules: {
       // `_name` marks a parameter or binding that is there for its position.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   { files: ['packages/runtime/demo/**'], languageOptions: { globals: readonly(browser) } },

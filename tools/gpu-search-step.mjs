@@ -26,7 +26,13 @@ async function adapter() {
     out.backend = { name: info.name, detail: info.detail };
     if (limits) {
       out.deviceLimits = Object.fromEntries(
-        ['maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'].map((k) => [k, limits[k]]),
+        [
+          'maxStorageBuffersPerShaderStage',
+          'maxStorageBufferBindingSize',
+          'maxBufferSize',
+          'maxComputeWorkgroupStorageSize',
+          'maxComputeInvocationsPerWorkgroup',
+        ].map((k) => [k, limits[k]]),
       );
     }
     // One small op end to end, read back the way webgpu code must (await data()).

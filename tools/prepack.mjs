@@ -41,10 +41,14 @@ if (nx.status !== 0) fail(`the build failed (nx run ${project}:build exited with
 // folder of the same name under the source root hold other build steps' output and are left alone.
 const ts = require('typescript');
 const configPath = join(pkgDir, 'tsconfig.build.json');
-const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-  ...ts.sys,
-  onUnRecoverableConfigFileDiagnostic: (d) => fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
-});
+const parsed = ts.getParsedCommandLineOfConfigFile(
+  configPath,
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+  },
+);
 if (parsed.errors.length > 0) fail(parsed.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; '));
 const { rootDir, outDir, sourceMap, declaration, declarationMap } = parsed.options;
 if (!rootDir || !outDir) fail('tsconfig.build.json must set rootDir and outDir');

@@ -321,7 +321,8 @@ function checkInstalledPackage(consumer, expected) {
     }
   }
   for (const field of ['types', 'main']) {
-    if (manifest[field] && !shipped.has(manifest[field].replace(/^\.\//, ''))) problems.push(`${expected.name}: ${field} → ${manifest[field]}, which is not in the package`);
+    if (manifest[field] && !shipped.has(manifest[field].replace(/^\.\//, '')))
+      problems.push(`${expected.name}: ${field} → ${manifest[field]}, which is not in the package`);
   }
   for (const [bin, target] of Object.entries(typeof manifest.bin === 'string' ? { [manifest.name]: manifest.bin } : (manifest.bin ?? {}))) {
     if (!shipped.has(target.replace(/^\.\//, ''))) problems.push(`${expected.name}: bin ${bin} → ${target}, which is not in the package`);
@@ -400,7 +401,7 @@ function testCard(width, height) {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 3;
-      const noise = (Math.imul(x * 73856093 ^ y * 19349663, 2654435761) >>> 24) & 0x3f;
+      const noise = (Math.imul((x * 73856093) ^ (y * 19349663), 2654435761) >>> 24) & 0x3f;
       const check = ((x >> 3) + (y >> 3)) & 1 ? 60 : 0;
       data[i] = (x * 255) / (width - 1);
       data[i + 1] = ((y * 255) / (height - 1) + check) & 0xff;
@@ -427,7 +428,9 @@ async function dataImage(data) {
   for (const set of ['Set5', 'Set14', 'B100']) {
     const hr = join(dataRoot, set, 'HR');
     if (!existsSync(hr)) continue;
-    const files = readdirSync(hr).filter((f) => /\.png$/i.test(f)).map((f) => join(hr, f));
+    const files = readdirSync(hr)
+      .filter((f) => /\.png$/i.test(f))
+      .map((f) => join(hr, f));
     if (files.length === 0) continue;
     // The smallest, to keep the run short.
     files.sort((a, b) => statSync(a).size - statSync(b).size || a.localeCompare(b));
@@ -465,7 +468,10 @@ async function main() {
   const packages = workspacePackages();
   step = 'publish';
   const mirror = (async () => {
-    const closure = thirdPartyClosure(root, packages.map((p) => p.dir));
+    const closure = thirdPartyClosure(
+      root,
+      packages.map((p) => p.dir),
+    );
     const bytes = await withTimeout(mirrorPackages(registry.url, closure), LIMITS.mirror, 'mirroring the third-party packages');
     return { count: closure.length, bytes };
   })();
@@ -514,7 +520,12 @@ async function main() {
     if (!installed.includes(p)) problems.push(`${p.name} was not installed with @quantnas/cli`);
   }
   for (const p of installed) problems.push(...checkInstalledPackage(cliDir, p));
-  problems.push(...checkInstalledPackage(runtimeDir, packages.find((p) => p.name === '@quantnas/runtime')));
+  problems.push(
+    ...checkInstalledPackage(
+      runtimeDir,
+      packages.find((p) => p.name === '@quantnas/runtime'),
+    ),
+  );
   const runtimeTree = topLevelPackages(runtimeDir);
   if (runtimeTree.join() !== '@quantnas/runtime') problems.push(`@quantnas/runtime alone installed more than itself: ${runtimeTree.join(', ')}`);
   // @quantnas/models alone: itself, the runtime, data and their third-party closure (the image
@@ -522,11 +533,27 @@ async function main() {
   const modelsDir = consumers['@quantnas/models'];
   const modelsPkg = packages.find((p) => p.name === '@quantnas/models');
   const modelsDeps = ['@quantnas/models', ...Object.keys(modelsPkg.manifest.dependencies ?? {}).filter((d) => d.startsWith('@quantnas/'))].sort();
-  const modelsExpected = [...modelsDeps, ...thirdPartyClosure(root, modelsDeps.map((n) => packages.find((p) => p.name === n).dir)).map((t) => t.name)].sort();
+  const modelsExpected = [
+    ...modelsDeps,
+    ...thirdPartyClosure(
+      root,
+      modelsDeps.map((n) => packages.find((p) => p.name === n).dir),
+    ).map((t) => t.name),
+  ].sort();
   const modelsTree = topLevelPackages(modelsDir);
-  if (modelsTree.join() !== modelsExpected.join()) problems.push(`@quantnas/models alone installed ${modelsTree.join(', ')}; expected ${modelsExpected.join(', ')}`);
-  for (const name of modelsDeps) problems.push(...checkInstalledPackage(modelsDir, packages.find((p) => p.name === name)));
-  const probe = await probeImports(cliDir, installed.map((p) => p.name));
+  if (modelsTree.join() !== modelsExpected.join())
+    problems.push(`@quantnas/models alone installed ${modelsTree.join(', ')}; expected ${modelsExpected.join(', ')}`);
+  for (const name of modelsDeps)
+    problems.push(
+      ...checkInstalledPackage(
+        modelsDir,
+        packages.find((p) => p.name === name),
+      ),
+    );
+  const probe = await probeImports(
+    cliDir,
+    installed.map((p) => p.name),
+  );
   problems.push(...probe.problems);
   if (problems.length > 0) throw new StepError(`${problems.length} problem(s) with the installed packages`, problems.join('\n'));
   const testOnly = Object.values(probe.results).flatMap((r) => Object.keys(r.notExported));
@@ -544,7 +571,7 @@ async function main() {
       "import { createImage, type ImageU8 } from '@quantnas/data';",
       "const code: Promise<number> = main(['--version']);",
       'const image: ImageU8 = createImage(2, 2, 3);',
-      '// @ts-expect-error the types are the packages\' own, not `any`',
+      "// @ts-expect-error the types are the packages' own, not `any`",
       'const wrong: string = image;',
       `export { code, wrong, ${installed.map((_, i) => `p${i}`).join(', ')} };`,
       '',
@@ -561,12 +588,16 @@ async function main() {
     const installedRun = await runOk(installedCli, args(`${name}.installed`), { cwd: work, env: cliEnv() });
     const repoRun = await runOk(process.execPath, [repoCli, ...args(`${name}.repo`)], { cwd: work, env: cliEnv() });
     if (!installedRun.stdout.equals(repoRun.stdout)) {
-      throw new StepError(`quantnas ${args('OUT').join(' ')}: the installed CLI printed something else than this checkout's`, `installed:\n${installedRun.stdout}\nthis checkout:\n${repoRun.stdout}`);
+      throw new StepError(
+        `quantnas ${args('OUT').join(' ')}: the installed CLI printed something else than this checkout's`,
+        `installed:\n${installedRun.stdout}\nthis checkout:\n${repoRun.stdout}`,
+      );
     }
     return installedRun;
   };
   const help = await both(() => ['--help'], 'help');
-  if (!/Usage: quantnas/.test(help.stdout.toString()) || !/upscale/.test(help.stdout.toString())) throw new StepError('quantnas --help does not list the commands', help.stdout.toString());
+  if (!/Usage: quantnas/.test(help.stdout.toString()) || !/upscale/.test(help.stdout.toString()))
+    throw new StepError('quantnas --help does not list the commands', help.stdout.toString());
   const shownVersion = (await both(() => ['--version'], 'version')).stdout.toString().trim();
   if (shownVersion !== version('@quantnas/cli')) throw new StepError(`quantnas --version printed ${shownVersion}, expected ${version('@quantnas/cli')}`);
 
@@ -612,11 +643,14 @@ async function main() {
     const cliOut = compareOutputs(work, name);
     const binOut = join(work, `${name}.bin.png`);
     await runOk(upscaleBin, ['--threads', '2', input.path, binOut], { cwd: work, env: cliEnv() });
-    if (!readFileSync(binOut).equals(cliOut)) throw new StepError(`quantnas-upscale of ${input.label} wrote other bytes than quantnas upscale with the bundled model`);
+    if (!readFileSync(binOut).equals(cliOut))
+      throw new StepError(`quantnas-upscale of ${input.label} wrote other bytes than quantnas upscale with the bundled model`);
     const [iw, ih] = pngSize(readFileSync(input.path));
     const [ow, oh] = pngSize(cliOut);
     if (ow !== 4 * iw || oh !== 4 * ih) throw new StepError(`the bundled x4 model made ${ow}x${oh} of ${iw}x${ih}`);
-    log(`the bundled model on ${input.label} (${iw}x${ih} → ${ow}x${oh}): quantnas upscale without --model, installed and in this checkout, and quantnas-upscale of @quantnas/models alone, byte-identical`);
+    log(
+      `the bundled model on ${input.label} (${iw}x${ih} → ${ow}x${oh}): quantnas upscale without --model, installed and in this checkout, and quantnas-upscale of @quantnas/models alone, byte-identical`,
+    );
   }
 
   // The runtime on its own.
@@ -642,7 +676,9 @@ console.log(JSON.stringify({ width: out.width, height: out.height, engine: sessi
   await session.dispose();
   const got = readFileSync(join(runtimeDir, 'out.rgb'));
   if (used.width !== expected.width || used.height !== expected.height || !got.equals(Buffer.from(expected.data))) {
-    throw new StepError(`the installed runtime upscaled to ${used.width}x${used.height} with other bytes than this checkout's runtime (${expected.width}x${expected.height})`);
+    throw new StepError(
+      `the installed runtime upscaled to ${used.width}x${used.height} with other bytes than this checkout's runtime (${expected.width}x${expected.height})`,
+    );
   }
   log(`@quantnas/runtime alone: imports and upscales ${card.width}x${card.height} → ${used.width}x${used.height} like this checkout's`);
 
@@ -711,7 +747,10 @@ function satisfiesCaret(version, range) {
  */
 async function independentBump(packages) {
   const copy = join(tmp, 'repo-copy');
-  const listed = (await runOk('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, env: cliEnv() })).stdout.toString().split('\0').filter(Boolean);
+  const listed = (await runOk('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, env: cliEnv() })).stdout
+    .toString()
+    .split('\0')
+    .filter(Boolean);
   for (const file of listed) {
     if (!existsSync(join(root, file)) || statSync(join(root, file)).isDirectory()) continue;
     mkdirSync(dirname(join(copy, file)), { recursive: true });
@@ -721,7 +760,13 @@ async function independentBump(packages) {
   const changesets = join(copy, '.changeset');
   for (const f of readdirSync(changesets)) if (f.endsWith('.md') && f !== 'README.md') rmSync(join(changesets, f));
   writeFileSync(join(changesets, 'registry-test-bump.md'), `---\n'${BUMPED}': ${BUMP}\n---\n\nA ${BUMP} release of ${BUMPED} alone.\n`);
-  const gitEnv = { ...cliEnv(), GIT_AUTHOR_NAME: 'registry test', GIT_AUTHOR_EMAIL: 'registry-test@localhost', GIT_COMMITTER_NAME: 'registry test', GIT_COMMITTER_EMAIL: 'registry-test@localhost' };
+  const gitEnv = {
+    ...cliEnv(),
+    GIT_AUTHOR_NAME: 'registry test',
+    GIT_AUTHOR_EMAIL: 'registry-test@localhost',
+    GIT_COMMITTER_NAME: 'registry test',
+    GIT_COMMITTER_EMAIL: 'registry-test@localhost',
+  };
   // changesets reads the commit that added each changeset for the changelog.
   await runOk('git', ['init', '-q'], { cwd: copy, env: gitEnv });
   await runOk('git', ['add', '-A'], { cwd: copy, env: gitEnv });
@@ -735,7 +780,7 @@ async function independentBump(packages) {
   // The release plan the config implies, worked out here: the package at its bump, then every
   // package whose range of a released one no longer holds, as a patch, until nothing changes.
   const expected = new Map([[BUMPED, bumpVersion(packages.find((p) => p.name === BUMPED).version, BUMP)]]);
-  for (let grown = true; grown; ) {
+  for (let grown = true; grown;) {
     grown = false;
     for (const p of packages) {
       if (expected.has(p.name)) continue;
@@ -747,7 +792,11 @@ async function independentBump(packages) {
     }
   }
   const problems = [];
-  const shown = (entries) => entries.map(([n, v]) => `${n}@${v}`).sort().join(', ') || 'nothing';
+  const shown = (entries) =>
+    entries
+      .map(([n, v]) => `${n}@${v}`)
+      .sort()
+      .join(', ') || 'nothing';
   const got = bumped.map((p) => [p.name, after.get(p.name).version]);
   if (shown(got) !== shown([...expected])) problems.push(`changeset version released ${shown(got)}; expected ${shown([...expected])}`);
   for (const p of bumped) {
@@ -761,7 +810,11 @@ async function independentBump(packages) {
   if (problems.length > 0) throw new StepError(`${problems.length} problem(s) after changeset version`, problems.join('\n'));
 
   step = 'publish the bump with changesets';
-  await runOk(process.execPath, [changeset, 'publish', '--no-git-tag'], { cwd: copy, env: { ...npmEnv(), ...gitEnv, npm_config_ignore_scripts: 'true' }, timeout: LIMITS.publish });
+  await runOk(process.execPath, [changeset, 'publish', '--no-git-tag'], {
+    cwd: copy,
+    env: { ...npmEnv(), ...gitEnv, npm_config_ignore_scripts: 'true' },
+    timeout: LIMITS.publish,
+  });
   for (const p of packages) {
     const response = await fetch(`${registry.url}${p.name.replace('/', '%2f')}`, { signal: AbortSignal.timeout(10_000) });
     const doc = response.ok ? await response.json() : undefined;
@@ -769,21 +822,35 @@ async function independentBump(packages) {
     const now = after.get(p.name).version;
     const want = now === p.version ? [p.version] : [p.version, now].sort();
     if (versions.join() !== want.join() || doc?.['dist-tags']?.latest !== now) {
-      problems.push(`${p.name}: the registry has ${versions.join(', ') || 'nothing'} (latest ${doc?.['dist-tags']?.latest}); expected ${want.join(', ')} (latest ${now})`);
+      problems.push(
+        `${p.name}: the registry has ${versions.join(', ') || 'nothing'} (latest ${doc?.['dist-tags']?.latest}); expected ${want.join(', ')} (latest ${now})`,
+      );
     }
     if (now !== p.version) {
       const deps = doc.versions[now].dependencies ?? {};
-      for (const [dep, range] of Object.entries(deps)) if (after.has(dep) && range !== after.get(p.name).dependencies[dep]) problems.push(`${p.name}@${now} on the registry depends on ${dep} ${range}`);
+      for (const [dep, range] of Object.entries(deps))
+        if (after.has(dep) && range !== after.get(p.name).dependencies[dep]) problems.push(`${p.name}@${now} on the registry depends on ${dep} ${range}`);
     }
   }
   if (problems.length > 0) throw new StepError(`${problems.length} problem(s) on the registry after changeset publish`, problems.join('\n'));
   const unchanged = packages.filter((p) => !bumped.includes(p)).map((p) => `${p.name.split('/')[1]}@${p.version}`);
-  log(`${BUMPED}: ${BUMP} with changesets: ${bumped.map((p) => `${p.name}@${after.get(p.name).version}`).join(', ')} published; the others kept theirs (${unchanged.join(', ')})`);
+  log(
+    `${BUMPED}: ${BUMP} with changesets: ${bumped.map((p) => `${p.name}@${after.get(p.name).version}`).join(', ')} published; the others kept theirs (${unchanged.join(', ')})`,
+  );
 }
 
 /** A strict NodeNext project of one file that sees no @types packages. */
 function tsconfig(options, file) {
-  const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], types: [], strict: true, noEmit: true, ...options };
+  const compilerOptions = {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    lib: ['ES2022', 'DOM'],
+    types: [],
+    strict: true,
+    noEmit: true,
+    ...options,
+  };
   return `${JSON.stringify({ compilerOptions, files: [file] }, null, 2)}\n`;
 }
 
@@ -823,7 +890,8 @@ async function finish(code, error) {
     console.error(`registry: FAILED at "${step}" after ${seconds()} s: ${error.message}`);
     if (error.details) console.error(error.details.replace(/^/gm, '  | '));
     if (!(error instanceof StepError) && error.stack) console.error(error.stack);
-    if (registryLog && !(error instanceof StepError && /verdaccio/.test(error.message))) console.error(`verdaccio said:\n${registryLog.split('\n').slice(-15).join('\n').replace(/^/gm, '  | ')}`);
+    if (registryLog && !(error instanceof StepError && /verdaccio/.test(error.message)))
+      console.error(`verdaccio said:\n${registryLog.split('\n').slice(-15).join('\n').replace(/^/gm, '  | ')}`);
   }
   await cleanup();
   if (!error) console.log(`registry: ok in ${seconds()} s`);

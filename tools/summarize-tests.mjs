@@ -18,9 +18,7 @@ for (const file of reports) {
   const report = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   passed += report.numPassedTests ?? 0;
   failed += report.numFailedTests ?? 0;
-  brokenSuites += (report.testResults ?? []).filter(
-    (suite) => suite.status === 'failed' && (suite.assertionResults ?? []).length === 0,
-  ).length;
+  brokenSuites += (report.testResults ?? []).filter((suite) => suite.status === 'failed' && (suite.assertionResults ?? []).length === 0).length;
 }
 const packages = readdirSync('packages');
 const missing = packages.filter((p) => !reports.includes(`${p}.json`));

@@ -9,9 +9,7 @@ const conditions = ['@quantnas/source', 'module', 'node', 'import', 'default'];
 
 export function packageTestConfig(packageDir, overrides = {}) {
   const jsonDir = process.env.QUANTNAS_TEST_JSON;
-  const reporters = jsonDir
-    ? ['default', ['json', { outputFile: join(jsonDir, `${basename(packageDir)}.json`) }]]
-    : ['default'];
+  const reporters = jsonDir ? ['default', ['json', { outputFile: join(jsonDir, `${basename(packageDir)}.json`) }]] : ['default'];
   return defineConfig({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ['@quantnas/source'] } },

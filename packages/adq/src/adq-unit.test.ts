@@ -1,13 +1,4 @@
-import {
-  checkGradients,
-  createPrimitive,
-  plainQuantizers,
-  seededUniform,
-  tf,
-  variableFrom,
-  type ForwardContext,
-  type Module,
-} from '@quantnas/core-ops';
+import { checkGradients, createPrimitive, plainQuantizers, seededUniform, tf, variableFrom, type ForwardContext, type Module } from '@quantnas/core-ops';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADQ_OPTIONS, type AdqOptions } from './adq-options.js';
 import { createAdqUnit } from './adq-unit.js';
@@ -29,14 +20,21 @@ function smoothBody(name: string, channels: number): Module & { w: tf.Variable; 
     w,
     b,
     apply: (x) => tf.tidy(() => tf.tanh(tf.add(tf.mul(x, w), b)) as tf.Tensor4D),
-    variables: () => new Map([[`${name}.w`, w], [`${name}.b`, b]]),
+    variables: () =>
+      new Map([
+        [`${name}.w`, w],
+        [`${name}.b`, b],
+      ]),
     dispose: () => tf.dispose([w, b]),
   };
 }
 
 function input(seed: number, shape: [number, number, number, number], offset = 0.3): tf.Tensor4D {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor4d(seededUniform(seed, 'x', size, -1, 1).map((v, i) => v * (1 + (i % 3)) + offset), shape);
+  return tf.tensor4d(
+    seededUniform(seed, 'x', size, -1, 1).map((v, i) => v * (1 + (i % 3)) + offset),
+    shape,
+  );
 }
 
 /** out = F(BN(x))·(a·σ + c) + x in float64, BN with batch (training) or running statistics. */

@@ -21,8 +21,7 @@ export function perSampleDeviationTensor(x: tf.Tensor4D, correction: 0 | 1): tf.
     save([centred, sigma]);
     return {
       value: sigma,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.div(tf.mul(dy, saved[0]!), tf.mul(tf.maximum(saved[1]!, SIGMA_FLOOR), n - correction)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.div(tf.mul(dy, saved[0]!), tf.mul(tf.maximum(saved[1]!, SIGMA_FLOOR), n - correction)),
     };
   };
   return tf.customGrad(op as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor4D;

@@ -3,11 +3,7 @@
  * of its (H, W, C) values, computed in float64 with a two-pass formula (no cancellation). The
  * tensor implementation and the integer runtime are checked against it.
  */
-export function perSampleDeviation(
-  values: ArrayLike<number>,
-  batch: number,
-  correction: 0 | 1,
-): Float64Array {
+export function perSampleDeviation(values: ArrayLike<number>, batch: number, correction: 0 | 1): Float64Array {
   if (!Number.isInteger(batch) || batch < 1 || values.length % batch !== 0) {
     throw new Error(`perSampleDeviation: ${values.length} values cannot be split into ${batch} samples`);
   }

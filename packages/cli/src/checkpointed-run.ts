@@ -63,7 +63,12 @@ type EpochEvent =
  * An event handler that draws a search's or a training's progress: the step, the epoch, the step's
  * loss (`loss` words it) and the last validation PSNR; notes go to stderr unless the output is JSON.
  */
-export function epochProgress<E extends EpochEvent>(io: CliIo, progress: Progress, json: boolean, loss: (step: Extract<E, { status: 'step' }>) => string): (event: E) => void {
+export function epochProgress<E extends EpochEvent>(
+  io: CliIo,
+  progress: Progress,
+  json: boolean,
+  loss: (step: Extract<E, { status: 'step' }>) => string,
+): (event: E) => void {
   let epochLabel = '';
   let epochs = 0;
   return (event) => {
@@ -94,4 +99,3 @@ export function runWithEpochProgress<E extends EpochEvent, T extends { readonly 
     run: (signal, progress) => start({ onEvent: epochProgress<E>(io, progress, how.json, loss), signal }),
   });
 }
-

@@ -17,15 +17,12 @@ beforeAll(async () => {
 });
 
 describe('--help', () => {
-  it.each([[[]], [['--help']], [['eval', '--help']], [['downscale', '--help']], [['sets', '--help']]])(
-    'explains %j',
-    async (argv) => {
-      const result = await run(argv);
-      const text = result.stdout + result.stderr;
-      expect(text).toContain('Usage: quantnas');
-      if (argv[0] === 'eval') expect(text).toMatch(/--data <dir>[\s\S]*--json/);
-    },
-  );
+  it.each([[[]], [['--help']], [['eval', '--help']], [['downscale', '--help']], [['sets', '--help']]])('explains %j', async (argv) => {
+    const result = await run(argv);
+    const text = result.stdout + result.stderr;
+    expect(text).toContain('Usage: quantnas');
+    if (argv[0] === 'eval') expect(text).toMatch(/--data <dir>[\s\S]*--json/);
+  });
 
   it('rejects an unknown subcommand with usage help', async () => {
     const result = await run(['serch']);
@@ -157,8 +154,14 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
     expectOneLineError(await run(['eval', '--model', model, '--scale', '2', '--sets', 'Set5', '--data', dataRoot]), 'is a x4 model; --scale is 2');
     expectOneLineError(await run(['eval', '--model', trained, '--scale', '3', '--sets', 'Set5', '--data', dataRoot]), 'trains a x4 model; --scale is 3');
     expectOneLineError(await run(['eval', '--model', trained, '--engine', 'int8', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models');
-    expectOneLineError(await run(['eval', '--model', model, '--engine', 'fast', '--sets', 'Set5', '--data', dataRoot]), "--engine must be int8, tfjs or scalar, got 'fast'");
-    expectOneLineError(await run(['eval', '--model', 'bicubic', '--engine', 'tfjs', '--sets', 'Set5', '--data', dataRoot]), '--engine applies to .qnas models only');
+    expectOneLineError(
+      await run(['eval', '--model', model, '--engine', 'fast', '--sets', 'Set5', '--data', dataRoot]),
+      "--engine must be int8, tfjs or scalar, got 'fast'",
+    );
+    expectOneLineError(
+      await run(['eval', '--model', 'bicubic', '--engine', 'tfjs', '--sets', 'Set5', '--data', dataRoot]),
+      '--engine applies to .qnas models only',
+    );
     expectOneLineError(await run(['eval', '--model', join(work, 'absent.qnas'), '--sets', 'Set5', '--data', dataRoot]), 'absent.qnas', 'no such file');
     const torn = join(work, 'torn.qnas');
     await writeFile(torn, (await readFile(model)).subarray(0, 100));

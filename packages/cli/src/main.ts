@@ -32,7 +32,22 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  const commands = [runCommand(io), searchCommand(io), trainCommand(io), exportCommand(io), evalCommand(io), reportCommand(io), diagnoseCommand(io), cardCommand(io), upscaleCommand(io), downscaleCommand(io), demoCommand(io), setsCommand(io), dataCommand(io), benchCommand(io)];
+  const commands = [
+    runCommand(io),
+    searchCommand(io),
+    trainCommand(io),
+    exportCommand(io),
+    evalCommand(io),
+    reportCommand(io),
+    diagnoseCommand(io),
+    cardCommand(io),
+    upscaleCommand(io),
+    downscaleCommand(io),
+    demoCommand(io),
+    setsCommand(io),
+    dataCommand(io),
+    benchCommand(io),
+  ];
   for (const command of commands) {
     command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
     program.addCommand(command);

@@ -20,7 +20,11 @@ describe('integer options take plain decimal digits only', () => {
     expect(parseInteger('0', '--seed', 0)).toBe(0);
   });
 
-  it.each([['downscale', '1e1'], ['downscale', '0x4'], ['downscale', ' 4']])('%s --scale %j exits 2 with one line, nothing written', async (command, value) => {
+  it.each([
+    ['downscale', '1e1'],
+    ['downscale', '0x4'],
+    ['downscale', ' 4'],
+  ])('%s --scale %j exits 2 with one line, nothing written', async (command, value) => {
     const work = await mkdtemp(join(tmpdir(), 'quantnas-options-'));
     const result = await run([command, '--scale', value, join(work, 'in.png'), join(work, 'out.png')]);
     expectOneLineError(result, '--scale', `'${value}'`);

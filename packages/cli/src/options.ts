@@ -15,7 +15,14 @@ export function parseScale(value: string): number {
 
 /** Parses a comma-separated list of set names, keeping their order and dropping repeats. */
 export function parseSetList(value: string): string[] {
-  const names = [...new Set(value.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+  const names = [
+    ...new Set(
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
+  ];
   if (names.length === 0) throw new UsageError(`--sets needs at least one set name, got '${value}'`);
   return names;
 }
@@ -63,7 +70,8 @@ export type ExportedEngine = (typeof EXPORTED_ENGINES)[number];
 /** Checks an --engine value: one line naming the choices. */
 export function parseExportedEngine(value: string): ExportedEngine {
   // `reference` named the tfjs engine before; the runtime's reference is the scalar engine.
-  if (value === 'reference') throw new UsageError("--engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference");
+  if (value === 'reference')
+    throw new UsageError("--engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference");
   if (!(EXPORTED_ENGINES as readonly string[]).includes(value)) {
     throw new UsageError(`--engine must be int8, tfjs or scalar, got '${value}'`);
   }

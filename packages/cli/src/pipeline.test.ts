@@ -19,36 +19,64 @@ beforeAll(async () => {
   await initBackend('wasm');
   if (dataRoot === undefined) return;
   const tiny = { dataRoot, trainSets: ['T91'], batchSize: 2, validationPatches: 2, preset: 'quick' as const };
-  await runSearch({ ...tiny, space: 'basic', out: join(runDir, 'search'), channels: 6, cells: 1, epochs: 2, warmupEpochs: 1, stepsPerEpoch: 2, lrPatchSize: 8, validationPatchSize: 8, penalty: 1e-3, seed: 3 });
-  await runTraining({ ...tiny, genotype: join(runDir, 'search', 'genotype.json'), cells: 1, out: join(runDir, 'train'), epochs: 1, stepsPerEpoch: 2, lrPatchSize: 12, validationPatchSize: 12 });
+  await runSearch({
+    ...tiny,
+    space: 'basic',
+    out: join(runDir, 'search'),
+    channels: 6,
+    cells: 1,
+    epochs: 2,
+    warmupEpochs: 1,
+    stepsPerEpoch: 2,
+    lrPatchSize: 8,
+    validationPatchSize: 8,
+    penalty: 1e-3,
+    seed: 3,
+  });
+  await runTraining({
+    ...tiny,
+    genotype: join(runDir, 'search', 'genotype.json'),
+    cells: 1,
+    out: join(runDir, 'train'),
+    epochs: 1,
+    stepsPerEpoch: 2,
+    lrPatchSize: 12,
+    validationPatchSize: 12,
+  });
 }, 120_000);
 
 describe('runPipeline', () => {
-  withData('runs the stages of a search in order and returns the typed summary it writes', async () => {
-    const stderr: string[] = [];
-    const io: CliIo = { stdout: () => {}, stderr: (text) => stderr.push(text), env: {}, interactive: false };
-    const summary = await runPipeline(io, {
-      preset: 'quick',
-      out: runDir,
-      space: 'basic',
-      penalty: 1e-3,
-      seed: 3,
-      workers: 1,
-      sets: ['Set5'],
-      dataRoot: dataRoot!,
-      continueHint: 'run it again',
-    });
-    expect(stderr.join('')).toMatch(/\[1\/5\] search basic[\s\S]*\[2\/5\] train[\s\S]*\[3\/5\] export[\s\S]*\[4\/5\] evaluate on Set5[\s\S]*\[5\/5\] upscale/);
-    const genotype = JSON.parse(readFileSync(join(runDir, 'search', 'genotype.json'), 'utf8'));
-    expect(summary).toMatchObject({ kind: 'searched', label: 'basic searched λ=0.001', space: 'basic', bits: null, scale: 4, engine: 'int8' });
-    expect(summary.genotype).toMatchObject({ space: 'basic', blocks: genotype.blocks });
-    expect(summary.bitops_32x32).toBe(genotype.exactBitops);
-    expect(summary.sets.Set5!.bicubic_psnr).toBeCloseTo(28.43, 1);
-    expect(summary.sets.Set5!.gain_db).toBeCloseTo(summary.sets.Set5!.psnr - summary.sets.Set5!.bicubic_psnr, 3);
-    // The checkpointed stages report their own working time, read back from their summaries.
-    const searched = JSON.parse(readFileSync(join(runDir, 'search', 'summary.json'), 'utf8'));
-    expect(summary.seconds.search).toBeCloseTo(searched.seconds, 1);
-    expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
-    for (const key of ['search', 'genotype', 'genotype_svg', 'train', 'model', 'sample'] as const) expect(existsSync(summary.paths[key]!), key).toBe(true);
-  }, 120_000);
+  withData(
+    'runs the stages of a search in order and returns the typed summary it writes',
+    async () => {
+      const stderr: string[] = [];
+      const io: CliIo = { stdout: () => {}, stderr: (text) => stderr.push(text), env: {}, interactive: false };
+      const summary = await runPipeline(io, {
+        preset: 'quick',
+        out: runDir,
+        space: 'basic',
+        penalty: 1e-3,
+        seed: 3,
+        workers: 1,
+        sets: ['Set5'],
+        dataRoot: dataRoot!,
+        continueHint: 'run it again',
+      });
+      expect(stderr.join('')).toMatch(
+        /\[1\/5\] search basic[\s\S]*\[2\/5\] train[\s\S]*\[3\/5\] export[\s\S]*\[4\/5\] evaluate on Set5[\s\S]*\[5\/5\] upscale/,
+      );
+      const genotype = JSON.parse(readFileSync(join(runDir, 'search', 'genotype.json'), 'utf8'));
+      expect(summary).toMatchObject({ kind: 'searched', label: 'basic searched λ=0.001', space: 'basic', bits: null, scale: 4, engine: 'int8' });
+      expect(summary.genotype).toMatchObject({ space: 'basic', blocks: genotype.blocks });
+      expect(summary.bitops_32x32).toBe(genotype.exactBitops);
+      expect(summary.sets.Set5!.bicubic_psnr).toBeCloseTo(28.43, 1);
+      expect(summary.sets.Set5!.gain_db).toBeCloseTo(summary.sets.Set5!.psnr - summary.sets.Set5!.bicubic_psnr, 3);
+      // The checkpointed stages report their own working time, read back from their summaries.
+      const searched = JSON.parse(readFileSync(join(runDir, 'search', 'summary.json'), 'utf8'));
+      expect(summary.seconds.search).toBeCloseTo(searched.seconds, 1);
+      expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
+      for (const key of ['search', 'genotype', 'genotype_svg', 'train', 'model', 'sample'] as const) expect(existsSync(summary.paths[key]!), key).toBe(true);
+    },
+    120_000,
+  );
 });

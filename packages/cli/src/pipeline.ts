@@ -97,17 +97,31 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     });
     checkOutDirectory(paths.search);
     // Its own working time, summed over resumes (a finished search read back keeps it).
-    seconds.search = (await stage(`search ${o.space} (${o.preset})`, () => searchWithProgress(stageIo, searchOptions, { title: `search ${o.space}`, json: true }))).value.seconds;
+    seconds.search = (
+      await stage(`search ${o.space} (${o.preset})`, () => searchWithProgress(stageIo, searchOptions, { title: `search ${o.space}`, json: true }))
+    ).value.seconds;
     target = { genotype: join(paths.search, 'genotype.json') };
   } else {
     const { name, bits, channels, cells } = o.arch;
     target = {
       ...(cells !== undefined ? { cells } : {}),
-      ...(await baselineOptions({ arch: name, bits: String(bits), ...(channels !== undefined ? { channels: String(channels) } : {}), ...(cells !== undefined ? { cells: String(cells) } : {}) }, await import('@quantnas/search'))),
+      ...(await baselineOptions(
+        {
+          arch: name,
+          bits: String(bits),
+          ...(channels !== undefined ? { channels: String(channels) } : {}),
+          ...(cells !== undefined ? { cells: String(cells) } : {}),
+        },
+        await import('@quantnas/search'),
+      )),
     };
   }
   checkOutDirectory(paths.train);
-  const trained = (await stage(`train (${o.preset})`, () => trainWithProgress(stageIo, { out: paths.train, ...common, ...target, ...resume(paths.train) }, { title: 'train', json: true }))).value;
+  const trained = (
+    await stage(`train (${o.preset})`, () =>
+      trainWithProgress(stageIo, { out: paths.train, ...common, ...target, ...resume(paths.train) }, { title: 'train', json: true }),
+    )
+  ).value;
   seconds.train = trained.seconds;
 
   let evalModel = paths.train;
@@ -127,7 +141,9 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
   const bicubic = evaluationJson(bicubicRun.result, false, bicubicRun.loaded);
   if (!fullPrecision) {
     const sample = await sampleImage(o.dataRoot);
-    const up = await stage(`upscale ${sample}`, () => upscaleFile(stageIo, sample, paths.sample, { model: paths.model, engine: 'int8', threads: '1', tile: '128', force: true }));
+    const up = await stage(`upscale ${sample}`, () =>
+      upscaleFile(stageIo, sample, paths.sample, { model: paths.model, engine: 'int8', threads: '1', tile: '128', force: true }),
+    );
     seconds.upscale = up.seconds;
   }
 
@@ -140,7 +156,10 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
   const summary: RunSummary = {
     schemaVersion: 1,
     kind: o.arch === undefined ? 'searched' : 'baseline',
-    label: o.arch === undefined ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}` : `${o.arch.name} ${fullPrecision ? 'fp32' : `${o.arch.bits}-bit`}`,
+    label:
+      o.arch === undefined
+        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}`
+        : `${o.arch.name} ${fullPrecision ? 'fp32' : `${o.arch.bits}-bit`}`,
     preset: o.preset,
     space: trained.space,
     bits: o.arch?.bits ?? null,
@@ -154,7 +173,9 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     sets,
     seconds: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 1)])),
     paths: {
-      ...(o.arch === undefined ? { search: paths.search, genotype: join(paths.search, 'genotype.json'), genotype_svg: join(paths.search, 'genotype.svg') } : {}),
+      ...(o.arch === undefined
+        ? { search: paths.search, genotype: join(paths.search, 'genotype.json'), genotype_svg: join(paths.search, 'genotype.svg') }
+        : {}),
       train: paths.train,
       // Absent for a training finished before the curve existed, read back on resume.
       ...(existsSync(join(paths.train, 'curve.svg')) ? { training_curve: join(paths.train, 'curve.svg') } : {}),

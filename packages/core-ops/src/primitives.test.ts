@@ -12,12 +12,9 @@ describe('parsePrimitive', () => {
     expect(parsePrimitive('zero').kind).toBe('zero');
   });
 
-  it.each(['simple_3x5', 'simple_7x7', 'growth3_3x3', 'conv_3x1_1x5', 'simple_3x3_grouped_0', 'sep_conv_3x3', ''])(
-    'rejects %j and names it',
-    (id) => {
-      expect(() => parsePrimitive(id)).toThrow(`unknown op '${id}'`);
-    },
-  );
+  it.each(['simple_3x5', 'simple_7x7', 'growth3_3x3', 'conv_3x1_1x5', 'simple_3x3_grouped_0', 'sep_conv_3x3', ''])('rejects %j and names it', (id) => {
+    expect(() => parsePrimitive(id)).toThrow(`unknown op '${id}'`);
+  });
 });
 
 describe('MACs per output pixel', () => {

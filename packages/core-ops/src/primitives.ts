@@ -33,9 +33,7 @@ export function parsePrimitive(id: string): Primitive {
   if (m) return { kind: 'factorized', id: id as PrimitiveId, kernel: Number(m[1]) as 3 | 5 };
   if (id === 'skip_connect') return { kind: 'skip', id };
   if (id === 'zero') return { kind: 'zero', id };
-  throw new Error(
-    `unknown op '${id}' (expected simple_KxK[_grouped_G], growth1_KxK, growth2_KxK, conv_Kx1_1xK, skip_connect or zero; K in 1, 3, 5)`,
-  );
+  throw new Error(`unknown op '${id}' (expected simple_KxK[_grouped_G], growth1_KxK, growth2_KxK, conv_Kx1_1xK, skip_connect or zero; K in 1, 3, 5)`);
 }
 
 /** One convolution inside an op: what BitOps and MAC accounting need. */

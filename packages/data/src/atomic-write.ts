@@ -35,7 +35,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string): vo
   try {
     const fd = openSync(temp, 'wx');
     try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -33,10 +33,7 @@ async function main(): Promise<void> {
   const dataArg = args.indexOf('--data');
   const root = resolveDataRoot(dataArg >= 0 ? { explicit: args[dataArg + 1] } : {});
 
-  const files = [
-    ...(await listHrFiles(resolveSetDir(root, 'Set14'))),
-    ...(await listHrFiles(resolveSetDir(root, 'B100'))).slice(0, 6),
-  ];
+  const files = [...(await listHrFiles(resolveSetDir(root, 'Set14'))), ...(await listHrFiles(resolveSetDir(root, 'B100'))).slice(0, 6)];
   const bytes = files.map((f) => readFileSync(f));
   const idat = bytes.map((b) => Buffer.concat(readPngLayout(b).idat));
   const images = bytes.map((b, i) => decodePng(b, files[i]));

@@ -4,9 +4,7 @@ import { createImage, type ImageU8 } from './image.js';
 export function crop(img: ImageU8, x: number, y: number, w: number, h: number): ImageU8 {
   const ints = [x, y, w, h].every(Number.isInteger);
   if (!ints || x < 0 || y < 0 || w < 1 || h < 1 || x + w > img.width || y + h > img.height) {
-    throw new RangeError(
-      `crop ${w}x${h} at (${x}, ${y}) does not fit in a ${img.width}x${img.height} image`,
-    );
+    throw new RangeError(`crop ${w}x${h} at (${x}, ${y}) does not fit in a ${img.width}x${img.height} image`);
   }
   const c = img.channels;
   if (x === 0 && w === img.width) {

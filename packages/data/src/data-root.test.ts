@@ -47,12 +47,8 @@ describe('resolveDataRoot', () => {
   it('fails at once when an explicit or QUANTNAS_DATA folder is missing, instead of falling through', () => {
     const { repo } = fakeCheckout('strict', true);
     const missing = join(tmp, 'missing');
-    expect(() => resolveDataRoot({ explicit: missing, env: empty, repoRoot: repo })).toThrow(
-      new RegExp(`^--data: data folder ${missing} does not exist$`),
-    );
-    expect(() => resolveDataRoot({ env: { ...empty, QUANTNAS_DATA: missing }, repoRoot: repo })).toThrow(
-      /^QUANTNAS_DATA: data folder .* does not exist$/,
-    );
+    expect(() => resolveDataRoot({ explicit: missing, env: empty, repoRoot: repo })).toThrow(new RegExp(`^--data: data folder ${missing} does not exist$`));
+    expect(() => resolveDataRoot({ env: { ...empty, QUANTNAS_DATA: missing }, repoRoot: repo })).toThrow(/^QUANTNAS_DATA: data folder .* does not exist$/);
   });
 
   it('lists every place looked and how to get the data when nothing is found', () => {

@@ -62,8 +62,7 @@ export function requireSets(root: string, names: readonly string[]): void {
   const missing = names.filter((n) => !isDir(join(root, n)));
   if (missing.length === 0) return;
   throw new DataError(
-    `${root} lacks ${missing.join(', ')}: run \`${FETCH_COMMAND} --sets ${missing.join(',')} --dir ${root}\` ` +
-      `to download them, or pass --data DIR`,
+    `${root} lacks ${missing.join(', ')}: run \`${FETCH_COMMAND} --sets ${missing.join(',')} --dir ${root}\` ` + `to download them, or pass --data DIR`,
     root,
   );
 }

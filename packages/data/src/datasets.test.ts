@@ -108,10 +108,7 @@ describe('openSet with pairs.csv', () => {
     const set = join(tmp, 'broken', 'Tiny');
     mkdirSync(join(set, 'HR'), { recursive: true });
     await writePng(join(set, 'HR', 'a.png'), gradient(8, 6, 3));
-    writeFileSync(
-      join(set, 'pairs.csv'),
-      'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n2,LR/a.png,HR/a.png,6,8,mine\n',
-    );
+    writeFileSync(join(set, 'pairs.csv'), 'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n2,LR/a.png,HR/a.png,6,8,mine\n');
     const err = await thrown(openSet(join(tmp, 'broken'), 'Tiny', { scale: 2 }));
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toContain(join(set, 'pairs.csv'));
@@ -124,10 +121,7 @@ describe('openSet with pairs.csv', () => {
     mkdirSync(join(setDir, 'HR'), { recursive: true });
     await writePng(join(setDir, 'HR', 'a.png'), gradient(8, 6, 3));
     await writePng(join(setDir, 'LR', 'a.png'), gradient(3, 3, 3));
-    writeFileSync(
-      join(setDir, 'pairs.csv'),
-      'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n2,LR/a.png,HR/a.png,6,8,mine\n',
-    );
+    writeFileSync(join(setDir, 'pairs.csv'), 'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n2,LR/a.png,HR/a.png,6,8,mine\n');
     const set = await openSet(join(tmp, 'mismatch'), 'Tiny', { scale: 2 });
     const err = await thrown(set.load(set.pairs[0]));
     expect(err).toBeInstanceOf(DataError);

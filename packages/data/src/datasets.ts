@@ -85,10 +85,7 @@ export async function openSet(root: string, name: string, opts: OpenSetOptions):
     pairs = await pairsFromRows(dir, name, csvPath, rows, scale, lrSource);
   } else {
     if (opts.lrSource !== undefined && opts.lrSource !== GENERATED_LR_SOURCE) {
-      throw new DataError(
-        `${name}: no LR source "${opts.lrSource}" at x${scale} in ${dir}; available: ${GENERATED_LR_SOURCE}`,
-        opts.lrSource,
-      );
+      throw new DataError(`${name}: no LR source "${opts.lrSource}" at x${scale} in ${dir}; available: ${GENERATED_LR_SOURCE}`, opts.lrSource);
     }
     lrSource = GENERATED_LR_SOURCE;
     const cacheDir = opts.cacheDir ?? resolveCacheDir(opts.env ?? process.env);
@@ -117,20 +114,10 @@ async function readPairRows(csvPath: string, scale: number): Promise<PairRow[]> 
   return parsePairsCsv(text, csvPath).filter((r) => r.scale === scale);
 }
 
-async function pairsFromRows(
-  dir: string,
-  setName: string,
-  csvPath: string,
-  rows: PairRow[],
-  scale: number,
-  lrSource: string,
-): Promise<PairInfo[]> {
+async function pairsFromRows(dir: string, setName: string, csvPath: string, rows: PairRow[], scale: number, lrSource: string): Promise<PairInfo[]> {
   const sources = [...new Set(rows.map((r) => r.lrSource))];
   if (!sources.includes(lrSource)) {
-    throw new DataError(
-      `${setName}: unknown LR source "${lrSource}" at x${scale}; available: ${[...sources, GENERATED_LR_SOURCE].join(', ')}`,
-      lrSource,
-    );
+    throw new DataError(`${setName}: unknown LR source "${lrSource}" at x${scale}; available: ${[...sources, GENERATED_LR_SOURCE].join(', ')}`, lrSource);
   }
   const images = [...new Set(rows.map((r) => r.hr))];
   const chosen = images.map((hr) => {
@@ -147,17 +134,11 @@ async function pairsFromRows(
       try {
         await stat(path);
       } catch (err) {
-        throw new DataError(
-          `${csvPath}:${row.line}: names a missing file ${path} (${describeFsError(err)})`,
-          path,
-        );
+        throw new DataError(`${csvPath}:${row.line}: names a missing file ${path} (${describeFsError(err)})`, path);
       }
     }
     if (row.hrCropHeight % scale !== 0 || row.hrCropWidth % scale !== 0) {
-      throw new DataError(
-        `${csvPath}:${row.line}: HR crop ${row.hrCropWidth}x${row.hrCropHeight} is not divisible by scale ${scale}`,
-        csvPath,
-      );
+      throw new DataError(`${csvPath}:${row.line}: HR crop ${row.hrCropWidth}x${row.hrCropHeight} is not divisible by scale ${scale}`, csvPath);
     }
     return {
       name: imageName(hrPath),
@@ -170,12 +151,7 @@ async function pairsFromRows(
   });
 }
 
-async function generatedPairs(
-  dir: string,
-  setName: string,
-  scale: number,
-  cacheDir: string,
-): Promise<PairInfo[]> {
+async function generatedPairs(dir: string, setName: string, scale: number, cacheDir: string): Promise<PairInfo[]> {
   const files = await listHrFiles(dir);
   if (files.length === 0) throw new DataError(`${setName}: no PNG or JPEG images in ${dir}`, dir);
   return mapLimit(files, 16, async (hrPath) => {
@@ -200,16 +176,10 @@ async function generatedPairs(
 async function loadPair(pair: PairInfo, scale: number): Promise<LoadedPair> {
   const full = await readImage(pair.hrPath);
   if (full.width < pair.hrCropWidth || full.height < pair.hrCropHeight) {
-    throw new DataError(
-      `${pair.hrPath}: HR is ${full.width}x${full.height}, smaller than its crop ${pair.hrCropWidth}x${pair.hrCropHeight}`,
-      pair.hrPath,
-    );
+    throw new DataError(`${pair.hrPath}: HR is ${full.width}x${full.height}, smaller than its crop ${pair.hrCropWidth}x${pair.hrCropHeight}`, pair.hrPath);
   }
   let hr = crop(full, 0, 0, pair.hrCropWidth, pair.hrCropHeight);
-  let lr =
-    pair.lrSource === GENERATED_LR_SOURCE
-      ? await cachedBicubicLr(hr, scale, pair.lrPath)
-      : await readImage(pair.lrPath);
+  let lr = pair.lrSource === GENERATED_LR_SOURCE ? await cachedBicubicLr(hr, scale, pair.lrPath) : await readImage(pair.lrPath);
   if (lr.width * scale !== hr.width || lr.height * scale !== hr.height) {
     throw new DataError(
       `${pair.lrPath}: LR is ${lr.width}x${lr.height}, but x${scale} of the HR crop ` +

@@ -30,12 +30,7 @@ export function rot90(img: ImageU8, k = 1): ImageU8 {
   return turns === 1 ? flipVertical(transpose(img)) : flipHorizontal(transpose(img));
 }
 
-function remap(
-  img: ImageU8,
-  width: number,
-  height: number,
-  source: (x: number, y: number) => [number, number],
-): ImageU8 {
+function remap(img: ImageU8, width: number, height: number, source: (x: number, y: number) => [number, number]): ImageU8 {
   const c = img.channels;
   const out = createImage(width, height, c);
   for (let y = 0; y < height; y++) {

@@ -33,7 +33,12 @@ describe('readImage / writePng', () => {
   const realBytes = root === '' ? Buffer.alloc(0) : readFileSync(real);
 
   it('round-trips an image through writePng and readImage', async () => {
-    const img = createImage(7, 5, 3, Uint8Array.from({ length: 105 }, (_, i) => (i * 13) % 256));
+    const img = createImage(
+      7,
+      5,
+      3,
+      Uint8Array.from({ length: 105 }, (_, i) => (i * 13) % 256),
+    );
     const path = join(dir, 'nested', 'folder', 'out.png');
     await writePng(path, img);
     expect(await readImage(path)).toEqual(img);

@@ -84,7 +84,12 @@ describe('flips and rotations', () => {
 
 describe('imageToF32 / f32ToImage', () => {
   it('maps 0..255 to v/255 and back exactly', () => {
-    const all = createImage(256, 1, 1, Uint8Array.from({ length: 256 }, (_, i) => i));
+    const all = createImage(
+      256,
+      1,
+      1,
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+    );
     const f = imageToF32(all);
     expect(f.data[255]).toBe(1);
     expect(f.data[51]).toBeCloseTo(0.2, 7);

@@ -21,21 +21,14 @@ export interface ImageF32 {
  * Makes an `ImageU8`, checking that the sizes are positive integers and that `data` (zero-filled
  * when omitted) holds exactly `width * height * channels` bytes.
  */
-export function createImage(
-  width: number,
-  height: number,
-  channels: 1 | 3,
-  data?: Uint8Array,
-): ImageU8 {
+export function createImage(width: number, height: number, channels: 1 | 3, data?: Uint8Array): ImageU8 {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`image size must be positive integers, got ${width}x${height}`);
   }
   const length = width * height * channels;
   if (data === undefined) return { width, height, channels, data: new Uint8Array(length) };
   if (data.length !== length) {
-    throw new RangeError(
-      `image data holds ${data.length} bytes, expected ${length} for ${width}x${height}x${channels}`,
-    );
+    throw new RangeError(`image data holds ${data.length} bytes, expected ${length} for ${width}x${height}x${channels}`);
   }
   return { width, height, channels, data };
 }

@@ -107,7 +107,13 @@ describe('imresize (MATLAB bicubic)', () => {
     const scales = [0.37, 0.5, 1 / 3, 0.25, 0.8, 0.999, 1.5, 2, 2.7, 3, 4];
     let seed = 1;
     for (const scale of scales) {
-      for (const [w, h, c] of [[1, 1, 3], [2, 5, 1], [7, 4, 3], [13, 9, 3], [16, 11, 1]] as const) {
+      for (const [w, h, c] of [
+        [1, 1, 3],
+        [2, 5, 1],
+        [7, 4, 3],
+        [13, 9, 3],
+        [16, 11, 1],
+      ] as const) {
         const img = randomImage(seed++, w, h, c);
         const outH = Math.ceil(scale * h);
         const outW = Math.ceil(scale * w);
@@ -125,7 +131,13 @@ describe('imresize (MATLAB bicubic)', () => {
 
   it('equals the reference for explicit sizes, where the smaller scale goes first', () => {
     const img = randomImage(99, 12, 10, 3);
-    for (const [outH, outW] of [[4, 30], [25, 5], [10, 7], [3, 12], [17, 17]] as const) {
+    for (const [outH, outW] of [
+      [4, 30],
+      [25, 5],
+      [10, 7],
+      [3, 12],
+      [17, 17],
+    ] as const) {
       const got = imresize(img, { height: outH, width: outW });
       const ref = referenceImresize(img, outH, outW, outH / 10, outW / 12);
       expect([...got.data]).toEqual([...ref.data]);

@@ -72,10 +72,7 @@ export function cubic(x: number): number {
   const absx = Math.abs(x);
   const absx2 = absx * absx;
   const absx3 = absx2 * absx;
-  return (
-    (1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1 ? 1 : 0) +
-    (-0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2) * (1 < absx && absx <= 2 ? 1 : 0)
-  );
+  return (1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1 ? 1 : 0) + (-0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2) * (1 < absx && absx <= 2 ? 1 : 0);
 }
 
 /** MATLAB's `contributions(in_length, out_length, scale, @cubic, 4, true)`, 0-based indices. */

@@ -42,15 +42,7 @@ export { listTrainingImages } from './training-images.js';
 export { splitImages } from './splits.js';
 export type { CacheStats } from './lru-cache.js';
 export { ByteLruCache } from './lru-cache.js';
-export type {
-  AugmentOptions,
-  LoadLr,
-  PatchBatch,
-  PatchSampler,
-  PatchSamplerOptions,
-  PatchTransform,
-  SkippedImage,
-} from './patches.js';
+export type { AugmentOptions, LoadLr, PatchBatch, PatchSampler, PatchSamplerOptions, PatchTransform, SkippedImage } from './patches.js';
 export { createPatchSampler, DEFAULT_PATCH_CACHE_BYTES } from './patches.js';
 
 // Downloading the SR sets

@@ -24,7 +24,12 @@ export async function checkOutputPath(path: string, options: OutputOptions = {})
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    const why = code === 'ENOTDIR' ? 'a parent of it is not a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : String((err as Error).message).split('\n')[0];
+    const why =
+      code === 'ENOTDIR'
+        ? 'a parent of it is not a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : String((err as Error).message).split('\n')[0];
     throw new DataError(`${path}: cannot write: ${why}`, path);
   }
   if (st.isSymbolicLink()) {

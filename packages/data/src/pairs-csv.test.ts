@@ -16,9 +16,7 @@ describe('parsePairsCsv', () => {
   it('names the file and the missing column', () => {
     const text = 'scale,lr,hr,hr_crop_height,lr_source\n2,a.png,b.png,4,A\n';
     expect(() => parsePairsCsv(text, '/data/Set5/pairs.csv')).toThrow(DataError);
-    expect(() => parsePairsCsv(text, '/data/Set5/pairs.csv')).toThrow(
-      /^\/data\/Set5\/pairs\.csv: missing column hr_crop_width/,
-    );
+    expect(() => parsePairsCsv(text, '/data/Set5/pairs.csv')).toThrow(/^\/data\/Set5\/pairs\.csv: missing column hr_crop_width/);
     expect(() => parsePairsCsv('', 'empty.csv')).toThrow(/^empty\.csv: missing columns scale, lr, hr/);
   });
 

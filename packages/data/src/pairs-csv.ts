@@ -12,14 +12,7 @@ export interface PairRow {
   line: number;
 }
 
-export const PAIRS_CSV_COLUMNS = [
-  'scale',
-  'lr',
-  'hr',
-  'hr_crop_height',
-  'hr_crop_width',
-  'lr_source',
-] as const;
+export const PAIRS_CSV_COLUMNS = ['scale', 'lr', 'hr', 'hr_crop_height', 'hr_crop_width', 'lr_source'] as const;
 
 /**
  * Parses a `pairs.csv` (header row, comma-separated, optional double quotes, LF or CRLF). Columns
@@ -38,20 +31,14 @@ export function parsePairsCsv(text: string, file: string): PairRow[] {
       file,
     );
   }
-  const col = Object.fromEntries(PAIRS_CSV_COLUMNS.map((c) => [c, header.indexOf(c)])) as Record<
-    (typeof PAIRS_CSV_COLUMNS)[number],
-    number
-  >;
+  const col = Object.fromEntries(PAIRS_CSV_COLUMNS.map((c) => [c, header.indexOf(c)])) as Record<(typeof PAIRS_CSV_COLUMNS)[number], number>;
   const rows: PairRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     const lineNo = i + 1;
     if (lines[i].trim() === '') continue;
     const fields = splitCsvLine(lines[i], file, lineNo);
     if (fields.length !== header.length) {
-      throw new DataError(
-        `${file}:${lineNo}: expected ${header.length} fields, found ${fields.length}`,
-        file,
-      );
+      throw new DataError(`${file}:${lineNo}: expected ${header.length} fields, found ${fields.length}`, file);
     }
     const int = (name: (typeof PAIRS_CSV_COLUMNS)[number]): number => {
       const raw = fields[col[name]].trim();

@@ -42,8 +42,7 @@ function patch(batch: PatchBatch, which: 'lr' | 'hr', b: number): ImageU8 {
   return f32ToImage({ width: w, height: h, channels: 3, data });
 }
 
-const bytesOf = (batch: PatchBatch): Buffer =>
-  Buffer.concat([Buffer.from(batch.lr.buffer), Buffer.from(batch.hr.buffer)]);
+const bytesOf = (batch: PatchBatch): Buffer => Buffer.concat([Buffer.from(batch.lr.buffer), Buffer.from(batch.hr.buffer)]);
 
 describe('listTrainingImages', () => {
   withData('lists T91 and BSD200 with sizes from their headers', async () => {
@@ -90,9 +89,7 @@ describe('createPatchSampler', () => {
 
   withData('pairs each LR patch with the HR region it was made from (interior equals its bicubic)', async () => {
     for (const scale of [2, 3, 4]) {
-      const sampler = createPatchSampler(
-        base({ scale, lrPatchSize: 16, batchSize: 6, augment: { flip: false, rot90: false } }),
-      );
+      const sampler = createPatchSampler(base({ scale, lrPatchSize: 16, batchSize: 6, augment: { flip: false, rot90: false } }));
       const batch = await sampler.next();
       for (let b = 0; b < 6; b++) {
         const lr = patch(batch, 'lr', b);
@@ -167,7 +164,12 @@ describe('createPatchSampler', () => {
   });
 
   it('writePatch applies transpose, then vertical flip, then horizontal flip', () => {
-    const img = createImage(7, 6, 3, Uint8Array.from({ length: 7 * 6 * 3 }, (_, i) => (i * 29) % 256));
+    const img = createImage(
+      7,
+      6,
+      3,
+      Uint8Array.from({ length: 7 * 6 * 3 }, (_, i) => (i * 29) % 256),
+    );
     const region = crop(img, 2, 1, 4, 4);
     for (const transposeOn of [false, true]) {
       for (const flipV of [false, true]) {
@@ -249,7 +251,12 @@ describe('createPatchSampler', () => {
 
   it('expands gray images to three channels', async () => {
     const path = join(tmp, 'gray.png');
-    const gray = createImage(40, 40, 1, Uint8Array.from({ length: 1600 }, (_, i) => (i * 3) % 256));
+    const gray = createImage(
+      40,
+      40,
+      1,
+      Uint8Array.from({ length: 1600 }, (_, i) => (i * 3) % 256),
+    );
     await writePng(path, gray);
     const image: TrainingImage = { set: 'g', name: 'gray', path, width: 40, height: 40, channels: 1 };
     const batch = await createPatchSampler(base({ images: [image], batchSize: 2 })).next();

@@ -84,7 +84,12 @@ const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 export function createPatchSampler(opts: PatchSamplerOptions): PatchSampler {
   const { scale, lrPatchSize: p, batchSize, augment } = opts;
   const perImage = opts.patchesPerImage ?? 1;
-  for (const [name, v] of [['scale', scale], ['lrPatchSize', p], ['batchSize', batchSize], ['patchesPerImage', perImage]] as const) {
+  for (const [name, v] of [
+    ['scale', scale],
+    ['lrPatchSize', p],
+    ['batchSize', batchSize],
+    ['patchesPerImage', perImage],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new DataError(`patches: ${name} must be a positive integer, got ${v}`);
   }
   const hrSide = p * scale;
@@ -103,9 +108,7 @@ export function createPatchSampler(opts: PatchSamplerOptions): PatchSampler {
     }
   }
   if (images.length === 0) {
-    throw new DataError(
-      `patches: none of the ${opts.images.length} images is large enough for a ${hrSide}x${hrSide} HR patch (x${scale}, LR patch ${p})`,
-    );
+    throw new DataError(`patches: none of the ${opts.images.length} images is large enough for a ${hrSide}x${hrSide} HR patch (x${scale}, LR patch ${p})`);
   }
   if (skipped.length > 0) {
     const names = skipped.map((s) => `${s.image.set}/${s.image.name}`);
@@ -115,10 +118,7 @@ export function createPatchSampler(opts: PatchSamplerOptions): PatchSampler {
     );
   }
 
-  const cache = new ByteLruCache<string, Decoded>(
-    opts.cacheBytes ?? DEFAULT_PATCH_CACHE_BYTES,
-    (d) => d.hr.data.byteLength + d.lr.data.byteLength,
-  );
+  const cache = new ByteLruCache<string, Decoded>(opts.cacheBytes ?? DEFAULT_PATCH_CACHE_BYTES, (d) => d.hr.data.byteLength + d.lr.data.byteLength);
   const loadLr: LoadLr = opts.loadLr ?? ((hr, _image, s) => bicubicDownscale(hr, s));
   const orderRng = createRng(opts.seed).fork('epoch-order');
   const cropRng = createRng(opts.seed).fork('crops');
@@ -137,10 +137,7 @@ export function createPatchSampler(opts: PatchSamplerOptions): PatchSampler {
     const hr = modcrop(toRgb(await readImage(image.path)), scale);
     const lr = toRgb(await loadLr(hr, image, scale));
     if (lr.width * scale !== hr.width || lr.height * scale !== hr.height) {
-      throw new DataError(
-        `${image.path}: LR is ${lr.width}x${lr.height}, expected ${hr.width / scale}x${hr.height / scale} for x${scale}`,
-        image.path,
-      );
+      throw new DataError(`${image.path}: LR is ${lr.width}x${lr.height}, expected ${hr.width / scale}x${hr.height / scale} for x${scale}`, image.path);
     }
     if (hr.width < hrSide || hr.height < hrSide) {
       throw new DataError(`${image.path}: decoded size ${hr.width}x${hr.height} differs from its header`, image.path);
@@ -223,15 +220,7 @@ function drawTransform(rng: Rng, augment: AugmentOptions): PatchTransform {
  * `offset` as floats in [0, 1]. Output pixel (y, x) reads crop pixel (y', x') with
  * y' = flipV ? side−1−y : y, x' = flipH ? side−1−x : x, swapped when transposing.
  */
-export function writePatch(
-  img: ImageU8,
-  x0: number,
-  y0: number,
-  side: number,
-  t: PatchTransform,
-  out: Float32Array,
-  offset: number,
-): void {
+export function writePatch(img: ImageU8, x0: number, y0: number, side: number, t: PatchTransform, out: Float32Array, offset: number): void {
   const src = img.data;
   const w = img.width;
   let o = offset;

@@ -134,9 +134,7 @@ describe('decodePng', () => {
     const plte = chunk('PLTE', Uint8Array.of(255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 8, 7));
     const trns = chunk('tRNS', Uint8Array.of(0, 128)); // transparency is dropped too
     const values = [0, 1, 2, 3, 3, 2];
-    const img = decodePng(
-      buildPng({ width: 3, height: 2, bitDepth: 8, colorType: 3, samples: 1, values, extra: [plte, trns] }),
-    );
+    const img = decodePng(buildPng({ width: 3, height: 2, bitDepth: 8, colorType: 3, samples: 1, values, extra: [plte, trns] }));
     expect(img.channels).toBe(3);
     expect([...img.data]).toEqual([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 8, 7, 9, 8, 7, 0, 0, 255]);
   });
@@ -144,9 +142,7 @@ describe('decodePng', () => {
   it('expands 2-bit palette indices', () => {
     const plte = chunk('PLTE', Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
     const values = [3, 0, 1, 2, 2];
-    const img = decodePng(
-      buildPng({ width: 5, height: 1, bitDepth: 2, colorType: 3, samples: 1, values, extra: [plte] }),
-    );
+    const img = decodePng(buildPng({ width: 5, height: 1, bitDepth: 2, colorType: 3, samples: 1, values, extra: [plte] }));
     expect([...img.data]).toEqual([10, 11, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 7, 8, 9]);
   });
 
@@ -226,12 +222,7 @@ describe('decodePng errors', () => {
     ihdr[8] = 8;
     ihdr[9] = 2;
     const half = deflateSync(new Uint8Array(width * (width * 3 + 1))).subarray(0, 6);
-    const bytes = concat([
-      png.subarray(0, 8),
-      chunk('IHDR', ihdr),
-      chunk('IDAT', half),
-      chunk('IEND', new Uint8Array(0)),
-    ]);
+    const bytes = concat([png.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', half), chunk('IEND', new Uint8Array(0))]);
     expectDataError(bytes, /compressed pixel data is damaged or truncated/);
   });
 });
@@ -255,9 +246,7 @@ describe('decodePng size limits', () => {
     const bomb = grayPng(60000, 60000, new Uint8Array(1 << 20));
     const started = performance.now();
     expect(() => decodePng(bomb, 'bomb.png')).toThrow(DataError);
-    expect(() => decodePng(bomb, 'bomb.png')).toThrow(
-      /^bomb\.png: the PNG declares 60000x60000 pixels \(3600\.0 MP\), over the limit of 100 MP$/,
-    );
+    expect(() => decodePng(bomb, 'bomb.png')).toThrow(/^bomb\.png: the PNG declares 60000x60000 pixels \(3600\.0 MP\), over the limit of 100 MP$/);
     expect(performance.now() - started).toBeLessThan(1000);
   });
 

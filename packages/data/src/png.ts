@@ -25,10 +25,7 @@ export function decodePng(bytes: Uint8Array, name = 'image'): ImageU8 {
   const { header } = layout;
   const expected = rawLength(header);
   if (expected === undefined) {
-    throw new DataError(
-      `${name}: not a valid PNG: unsupported colour type ${header.colorType} with bit depth ${header.bitDepth}`,
-      name,
-    );
+    throw new DataError(`${name}: not a valid PNG: unsupported colour type ${header.colorType} with bit depth ${header.bitDepth}`, name);
   }
   // Before inflating: a few MB of zeros can claim gigabytes of pixels.
   checkImagePixels(name, 'PNG', header.width, header.height);
@@ -46,10 +43,7 @@ export function decodePng(bytes: Uint8Array, name = 'image'): ImageU8 {
   }
   // Checked here because pngjs fills a short stream with zeros instead of failing.
   if (raw.length < expected) {
-    throw new DataError(
-      `${name}: not a valid PNG: pixel data is truncated (${raw.length} of ${expected} bytes)`,
-      name,
-    );
+    throw new DataError(`${name}: not a valid PNG: pixel data is truncated (${raw.length} of ${expected} bytes)`, name);
   }
   const direct = header.bitDepth === 8 && !header.interlaced && header.colorType !== 3;
   return direct ? decodeDirect(raw, header, name) : decodeWithPngjs(bytes, layout.end, header, name);

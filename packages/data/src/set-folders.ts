@@ -17,9 +17,7 @@ export function listSets(root: string): string[] {
   } catch (err) {
     throw new DataError(`${root}: cannot list the data folder: ${describeFsError(err)}`, root);
   }
-  return entries
-    .filter((name) => !name.startsWith('.') && isDir(join(root, name)) && isSetDir(join(root, name)))
-    .sort(byCodeUnits);
+  return entries.filter((name) => !name.startsWith('.') && isDir(join(root, name)) && isSetDir(join(root, name))).sort(byCodeUnits);
 }
 
 /** The folder of set `name` under `root`, or a DataError naming the set, the root and the sets there. */
@@ -32,10 +30,7 @@ export function resolveSetDir(root: string, name: string): string {
   } catch {
     // A missing root is reported below through the empty list.
   }
-  throw new DataError(
-    `unknown set "${name}" in ${root}; available: ${available.length > 0 ? available.join(', ') : '(none)'}`,
-    name,
-  );
+  throw new DataError(`unknown set "${name}" in ${root}; available: ${available.length > 0 ? available.join(', ') : '(none)'}`, name);
 }
 
 /** The folder holding a set's ground-truth images: `HR/` when present, else the set folder. */

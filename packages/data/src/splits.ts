@@ -18,7 +18,9 @@ export function splitImages<T>(list: readonly T[], fractions: readonly number[],
     throw new DataError(`split: fractions ${fractions.join(', ')} sum to ${total}, more than 1`);
   }
   const n = list.length;
-  const order = createRng(seed).fork('split').shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = createRng(seed)
+    .fork('split')
+    .shuffle(Array.from({ length: n }, (_, i) => i));
   const parts: T[][] = [];
   let cum = 0;
   let start = 0;
@@ -28,7 +30,12 @@ export function splitImages<T>(list: readonly T[], fractions: readonly number[],
     if (end <= start) {
       throw new DataError(`split: fraction ${f} of ${n} items is empty; use more items or a larger fraction`);
     }
-    parts.push(order.slice(start, end).sort((a, b) => a - b).map((i) => list[i]));
+    parts.push(
+      order
+        .slice(start, end)
+        .sort((a, b) => a - b)
+        .map((i) => list[i]),
+    );
     start = end;
   }
   return parts;

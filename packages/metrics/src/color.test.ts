@@ -21,7 +21,12 @@ describe('rgbToY', () => {
   });
 
   it('scales float images by 255 first', () => {
-    const f = f32(5, 1, 3, Array.from(img.data, (v) => v / 255));
+    const f = f32(
+      5,
+      1,
+      3,
+      Array.from(img.data, (v) => v / 255),
+    );
     const a = rgbToY(img, { round: false }).data;
     const b = rgbToY(f, { round: false }).data;
     for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 4);

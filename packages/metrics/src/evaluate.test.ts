@@ -90,9 +90,9 @@ describe.skipIf(root === '')('evaluate', () => {
     const wrong: SrModel = { name: 'off-by-one', upscale: (lr) => bicubicUpscale(lr, 3) };
     const run = evaluate({ model: wrong, scale: 4, sets: ['Set5'], root, protocol });
     await expect(run).rejects.toThrow(DataError);
-    await expect(
-      evaluate({ model: wrong, scale: 4, sets: ['Set5'], root, protocol }),
-    ).rejects.toThrow(/model off-by-one returned 384×384×3 for Set5\/baby at x4; the HR image is 512×512×3/);
+    await expect(evaluate({ model: wrong, scale: 4, sets: ['Set5'], root, protocol })).rejects.toThrow(
+      /model off-by-one returned 384×384×3 for Set5\/baby at x4; the HR image is 512×512×3/,
+    );
   });
 
   it('stops when the signal aborts', async () => {
@@ -122,25 +122,19 @@ describe.skipIf(root === '')('evaluate', () => {
 
   it('rejects bad arguments before doing any work', async () => {
     await expect(evaluate({ model: bicubic, scale: 4, sets: [], root, protocol })).rejects.toThrow(/no benchmark sets/);
-    await expect(evaluate({ model: bicubic, scale: 4, sets: ['Set5', 'Set5'], root, protocol })).rejects.toThrow(
-      /Set5 is listed twice/,
-    );
+    await expect(evaluate({ model: bicubic, scale: 4, sets: ['Set5', 'Set5'], root, protocol })).rejects.toThrow(/Set5 is listed twice/);
     await expect(evaluate({ model: bicubic, scale: 0, sets: ['Set5'], root, protocol })).rejects.toThrow(DataError);
-    await expect(
-      evaluate({ model: bicubic, scale: 4, sets: ['Set5'], root, protocol: { shave: 4 } as never }),
-    ).rejects.toThrow(/yChannel/);
+    await expect(evaluate({ model: bicubic, scale: 4, sets: ['Set5'], root, protocol: { shave: 4 } as never })).rejects.toThrow(/yChannel/);
     await expect(evaluate({ model: bicubic, scale: 4, sets: ['NoSuchSet'], root, protocol })).rejects.toThrow(DataError);
   });
 
   it('checks every set name before scoring any image', async () => {
     let calls = 0;
     const model: SrModel = { name: 'counting', upscale: (lr, info) => (calls++, bicubicUpscale(lr, info.scale)) };
-    await expect(evaluate({ model, scale: 4, sets: ['Set5', 'NoSuchSet'], root, protocol })).rejects.toThrow(
-      DataError,
+    await expect(evaluate({ model, scale: 4, sets: ['Set5', 'NoSuchSet'], root, protocol })).rejects.toThrow(DataError);
+    await expect(evaluate({ model, scale: 4, sets: ['Set5', 'Set14'], root, protocol, lrSource: 'edsr_benchmark_via_SwinIR' })).rejects.toThrow(
+      /Set14: unknown LR source/,
     );
-    await expect(
-      evaluate({ model, scale: 4, sets: ['Set5', 'Set14'], root, protocol, lrSource: 'edsr_benchmark_via_SwinIR' }),
-    ).rejects.toThrow(/Set14: unknown LR source/);
     expect(calls).toBe(0);
   });
 });

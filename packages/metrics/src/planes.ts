@@ -24,9 +24,7 @@ function checkImage(img: ImageU8 | ImageF32, role: string, metric: string): void
     throw new DataError(`${metric}: ${role} image has ${String(channels)} channels; expected 1 or 3`);
   }
   if (data.length !== width * height * channels) {
-    throw new DataError(
-      `${metric}: ${role} image ${describe(img)} holds ${data.length} values, expected ${width * height * channels}`,
-    );
+    throw new DataError(`${metric}: ${role} image ${describe(img)} holds ${data.length} values, expected ${width * height * channels}`);
   }
 }
 
@@ -47,13 +45,7 @@ function crop(p: Plane, shave: number): Float64Array {
  * if asked, reduced to luma (or gray) if asked, shaved. `minSize` is the smallest side the metric
  * can work on after shaving.
  */
-export function measuredPlanes(
-  sr: ImageU8 | ImageF32,
-  hr: ImageU8 | ImageF32,
-  options: MetricOptions,
-  metric: string,
-  minSize = 1,
-): MeasuredPlanes {
+export function measuredPlanes(sr: ImageU8 | ImageF32, hr: ImageU8 | ImageF32, options: MetricOptions, metric: string, minSize = 1): MeasuredPlanes {
   checkMetricOptions(options);
   checkImage(sr, 'SR', metric);
   checkImage(hr, 'HR', metric);

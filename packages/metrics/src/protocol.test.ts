@@ -16,12 +16,8 @@ describe('standardProtocol', () => {
 
 describe('checkMetricOptions', () => {
   it('rejects options a caller left out', () => {
-    expect(() => checkMetricOptions({ shave: 2, yChannel: true } as unknown as MetricOptions)).toThrow(
-      /roundToUint8/,
-    );
-    expect(() => checkMetricOptions({ yChannel: true, roundToUint8: true } as unknown as MetricOptions)).toThrow(
-      /shave/,
-    );
+    expect(() => checkMetricOptions({ shave: 2, yChannel: true } as unknown as MetricOptions)).toThrow(/roundToUint8/);
+    expect(() => checkMetricOptions({ yChannel: true, roundToUint8: true } as unknown as MetricOptions)).toThrow(/shave/);
     expect(() => checkMetricOptions(undefined as unknown as MetricOptions)).toThrow(DataError);
   });
 

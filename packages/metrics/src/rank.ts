@@ -7,7 +7,10 @@
 export function kendallTau(x: readonly number[], y: readonly number[]): number {
   if (x.length !== y.length) throw new RangeError(`kendallTau: the samples have ${x.length} and ${y.length} items; they must be paired`);
   if (x.length < 2) throw new RangeError(`kendallTau: needs at least 2 pairs, got ${x.length}`);
-  for (const [name, values] of [['x', x], ['y', y]] as const) {
+  for (const [name, values] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new RangeError(`kendallTau: ${name}[${bad}] is ${values[bad]}, not a finite number`);
   }

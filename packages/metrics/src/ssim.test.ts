@@ -30,7 +30,11 @@ function naiveSsim(a: ImageU8, b: ImageU8, shave: number): number {
   let count = 0;
   for (let y = 0; y + size <= h; y++) {
     for (let x = 0; x + size <= w; x++) {
-      let mu1 = 0, mu2 = 0, s11 = 0, s22 = 0, s12 = 0;
+      let mu1 = 0,
+        mu2 = 0,
+        s11 = 0,
+        s22 = 0,
+        s12 = 0;
       for (let i = 0; i < size; i++) {
         for (let j = 0; j < size; j++) {
           const k = win[i][j] / sum;
@@ -109,7 +113,12 @@ describe('ssim', () => {
 
   it('quantizes float output when asked', () => {
     const a = smoothU8(16, 16, 1, 13);
-    const f = f32(16, 16, 1, Array.from(a.data, (v, i) => (v + (i % 2 ? 0.3 : -0.3)) / 255));
+    const f = f32(
+      16,
+      16,
+      1,
+      Array.from(a.data, (v, i) => (v + (i % 2 ? 0.3 : -0.3)) / 255),
+    );
     expect(ssim(f, a, { ...plain, roundToUint8: true })).toBeCloseTo(1, 14);
     expect(ssim(f, a, plain)).toBeLessThan(1);
   });

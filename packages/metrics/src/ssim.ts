@@ -43,7 +43,11 @@ export function ssimPlane(a: Float64Array, b: Float64Array, width: number, heigh
     const src = y * width;
     const dst = y * ow;
     for (let x = 0; x < ow; x++) {
-      let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+      let sx = 0,
+        sy = 0,
+        sxx = 0,
+        syy = 0,
+        sxy = 0;
       for (let k = 0; k < K; k++) {
         const w = g[k];
         const va = a[src + x + k];
@@ -67,7 +71,11 @@ export function ssimPlane(a: Float64Array, b: Float64Array, width: number, heigh
   let total = 0;
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
-      let mx = 0, my = 0, exx = 0, eyy = 0, exy = 0;
+      let mx = 0,
+        my = 0,
+        exx = 0,
+        eyy = 0,
+        exy = 0;
       for (let k = 0, i = y * ow + x; k < K; k++, i += ow) {
         const w = g[k];
         mx += w * rx[i];
@@ -79,8 +87,7 @@ export function ssimPlane(a: Float64Array, b: Float64Array, width: number, heigh
       const mxy = mx * my;
       const mxx = mx * mx;
       const myy = my * my;
-      total +=
-        ((2 * mxy + C1) * (2 * (exy - mxy) + C2)) / ((mxx + myy + C1) * (exx - mxx + (eyy - myy) + C2));
+      total += ((2 * mxy + C1) * (2 * (exy - mxy) + C2)) / ((mxx + myy + C1) * (exx - mxx + (eyy - myy) + C2));
     }
   }
   return total / (ow * oh);

@@ -25,7 +25,7 @@ export function cardUrl(name?: string): URL {
 
 function unreadable(name: ModelName, what: string, path: string, error: unknown): ModelNotFoundError {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message;
+  const reason = code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message);
   return new ModelNotFoundError(`${path}: cannot read the ${what} of the bundled model '${name}': ${reason}`);
 }
 

@@ -4,7 +4,19 @@ import { fileURLToPath } from 'node:url';
 import { decodeArtifact, validateArtifact } from '@quantnas/runtime';
 import { describe, expect, it } from 'vitest';
 import * as browser from './browser.js';
-import { cardUrl, checkModelName, DEFAULT_MODEL, listModels, loadModelBytes, loadModelCard, MODEL_NAMES, modelCard, ModelNotFoundError, modelPath, modelUrl } from './index.js';
+import {
+  cardUrl,
+  checkModelName,
+  DEFAULT_MODEL,
+  listModels,
+  loadModelBytes,
+  loadModelCard,
+  MODEL_NAMES,
+  modelCard,
+  ModelNotFoundError,
+  modelPath,
+  modelUrl,
+} from './index.js';
 
 describe('the bundled models', () => {
   it('are files of the package, found by name or by default', async () => {
@@ -56,7 +68,7 @@ describe.each(MODEL_NAMES)('the card of %s', (name) => {
     expect(card.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
-  it('states the header\'s scale, cost and genotype', () => {
+  it("states the header's scale, cost and genotype", () => {
     expect(card.scale).toBe(artifact.header.scale);
     expect(card.params).toBe(meta.cost.params);
     expect(card.macsPerLrPixel).toBe(meta.cost.macsPerLrPixel);

@@ -94,18 +94,28 @@ describe('quantnas-upscale', () => {
       ['a missing model file', async () => ['--model', join(work, 'none.qnas'), input], 1, ['none.qnas', 'no such file']],
       ['an unknown model name', async () => ['--model', 'edsr', input], 1, ["no bundled model named 'edsr'", 'bundled: rfdn-searched-x4']],
       ['a file that is not a model', async () => ['--model', input, input], 1, ['in.png', 'not a .qnas model']],
-      ['an image too small for the model', async () => {
-        const path = join(work, 'tiny.png');
-        await writeFile(path, encodePng({ width: 6, height: 6, channels: 3, data: rgb.subarray(0, 108) }));
-        return [path];
-      }, 1, ['tiny.png', 'too small']],
-      ['a tampered model', async () => {
-        const path = join(work, 'tampered.qnas');
-        const bytes = encodeArtifact(syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 1 }));
-        bytes[bytes.length - 3]! ^= 0x01;
-        await writeFile(path, bytes);
-        return ['--model', path, input];
-      }, 1, ['tampered.qnas', 'checksum']],
+      [
+        'an image too small for the model',
+        async () => {
+          const path = join(work, 'tiny.png');
+          await writeFile(path, encodePng({ width: 6, height: 6, channels: 3, data: rgb.subarray(0, 108) }));
+          return [path];
+        },
+        1,
+        ['tiny.png', 'too small'],
+      ],
+      [
+        'a tampered model',
+        async () => {
+          const path = join(work, 'tampered.qnas');
+          const bytes = encodeArtifact(syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 1 }));
+          bytes[bytes.length - 3]! ^= 0x01;
+          await writeFile(path, bytes);
+          return ['--model', path, input];
+        },
+        1,
+        ['tampered.qnas', 'checksum'],
+      ],
     ];
     it.each(cases)('%s', async (_name, args, exitCode, mentions) => {
       const out = join(work, 'never.png');

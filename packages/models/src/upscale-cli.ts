@@ -54,7 +54,8 @@ function resolveModel(model: string | undefined): { path: string; label: string 
   if (model === undefined) return { path: modelPath(DEFAULT_MODEL), label: DEFAULT_MODEL };
   if ((MODEL_NAMES as readonly string[]).includes(model)) return { path: modelPath(model), label: model };
   // A bare word that is no file was meant as a model's name.
-  if (!/[\\/.]/.test(model) && !existsSync(model)) throw new ModelNotFoundError(`no bundled model named '${model}' and no such file (bundled: ${MODEL_NAMES.join(', ')})`);
+  if (!/[\\/.]/.test(model) && !existsSync(model))
+    throw new ModelNotFoundError(`no bundled model named '${model}' and no such file (bundled: ${MODEL_NAMES.join(', ')})`);
   return { path: model, label: model };
 }
 
@@ -63,7 +64,14 @@ async function readModel(path: string): Promise<Uint8Array> {
     return new Uint8Array(await readFile(path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (error as Error).message;
     throw new DataError(`${path}: cannot read the model: ${reason}`, path);
   }
 }
@@ -101,7 +109,8 @@ export async function run(argv: readonly string[], io: UpscaleIo, session: Sessi
       io.stdout(`${version()}\n`);
       return 0;
     }
-    if (positionals.length !== 2) throw new UsageError(`expected <in> and <out>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (${NAME} --help)`);
+    if (positionals.length !== 2)
+      throw new UsageError(`expected <in> and <out>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (${NAME} --help)`);
     const [inPath, outPath] = positionals as [string, string];
     const threads = positiveInteger('threads', values.threads, 1, 64);
     const tile = positiveInteger('tile', values.tile, 128, 65536);
@@ -140,9 +149,13 @@ export async function run(argv: readonly string[], io: UpscaleIo, session: Sessi
     await writePng(outPath, { width: output.width, height: output.height, channels: 3, data: output.data }, outputOptions);
     const [w, h] = [output.width, output.height];
     if (values.json) {
-      io.stdout(`${JSON.stringify({ model: model.label, input: [image.width, image.height], output: [w, h], ms: Math.round(ms * 10) / 10, engine: 'int8', threads })}\n`);
+      io.stdout(
+        `${JSON.stringify({ model: model.label, input: [image.width, image.height], output: [w, h], ms: Math.round(ms * 10) / 10, engine: 'int8', threads })}\n`,
+      );
     } else {
-      io.stderr(`wrote ${outPath} (${w}x${h} from ${image.width}x${image.height}) with ${model.label} in ${ms.toFixed(0)} ms (int8, ${threads} thread${threads === 1 ? '' : 's'})\n`);
+      io.stderr(
+        `wrote ${outPath} (${w}x${h} from ${image.width}x${image.height}) with ${model.label} in ${ms.toFixed(0)} ms (int8, ${threads} thread${threads === 1 ? '' : 's'})\n`,
+      );
     }
     return 0;
   } catch (error) {

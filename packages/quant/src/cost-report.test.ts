@@ -8,7 +8,7 @@ describe('costReport', () => {
     { name: 'tail', macsPerPixel: 9 * 3 * 3, params: 81, grid: 'hr', weightBits: 8, activationBits: 8 },
   ] as const;
 
-  it('counts MACs on each layer\'s own grid and BitOps as MACs · b_w · b_a', () => {
+  it("counts MACs on each layer's own grid and BitOps as MACs · b_w · b_a", () => {
     const report = costReport(layers, 4, { height: 32, width: 32 });
     expect(report.layers[0]).toMatchObject({ macs: 9216 * 1024, bitops: 9216 * 1024 * 32 });
     expect(report.layers[1]).toMatchObject({ macs: 81 * 1024 * 16, bitops: 81 * 1024 * 16 * 64 });

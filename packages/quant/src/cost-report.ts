@@ -39,11 +39,7 @@ export function bitops(macs: number, weightBits: BitWidth, activationBits: BitWi
 /** The literature reports BitOps for a 32×32 LR input. */
 export const STANDARD_COST_INPUT = { height: 32, width: 32 } as const;
 
-export function costReport(
-  layers: readonly CostedLayer[],
-  scale: number,
-  input: { height: number; width: number } = STANDARD_COST_INPUT,
-): CostReport {
+export function costReport(layers: readonly CostedLayer[], scale: number, input: { height: number; width: number } = STANDARD_COST_INPUT): CostReport {
   if (!(scale >= 1) || !(input.height > 0) || !(input.width > 0)) {
     throw new Error(`cost report needs a positive input size and scale, got ${input.height}x${input.width} x${scale}`);
   }

@@ -41,10 +41,7 @@ describe('directQuantizers', () => {
     const xt = tf.tensor4d(X, [1, 4, 4, 2]);
     const r = tf.tensor4d(values(48), [1, 4, 4, 3]);
     const vars = [...q.variables().values(), alpha];
-    const { value, grads } = tf.variableGrads(
-      () => tf.sum(tf.mul(tf.conv2d(q.input(xt, true), q.weight(wt, true), 1, 'same'), r)) as tf.Scalar,
-      vars,
-    );
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.conv2d(q.input(xt, true), q.weight(wt, true), 1, 'same'), r)) as tf.Scalar, vars);
     for (const v of vars) {
       const g = Array.from(grads[v.name]!.dataSync());
       expect(g.every(Number.isFinite)).toBe(true);

@@ -30,7 +30,13 @@ describe('HWGQ', () => {
 
   it('has gradient 1 strictly inside (0, clip) and 0 outside', () => {
     const step = hwgqFixedStep(2)!;
-    const g = tf.tidy(() => Array.from(tf.grad((x: tf.Tensor) => hwgqQuantize(x, 2, step))(tf.tensor1d(X)).dataSync()));
+    const g = tf.tidy(() =>
+      Array.from(
+        tf
+          .grad((x: tf.Tensor) => hwgqQuantize(x, 2, step))(tf.tensor1d(X))
+          .dataSync(),
+      ),
+    );
     expect(g).toEqual(X.map((x) => (x > 0 && x < Math.fround(3 * step) ? 1 : 0)));
   });
 

@@ -1,25 +1,11 @@
 export { ActivationQuantizer, type ActivationQuantizerOptions, type ActivationStepKind } from './activation-quantizer.js';
 export { parseBitList } from './bit-list.js';
 export { BIT_WIDTHS, HWGQ_STEPS, isBitWidth, parseBitWidth, type BitWidth } from './bits.js';
-export {
-  bitops,
-  costReport,
-  STANDARD_COST_INPUT,
-  type CostedLayer,
-  type CostReport,
-  type LayerCost,
-} from './cost-report.js';
+export { bitops, costReport, STANDARD_COST_INPUT, type CostedLayer, type CostReport, type LayerCost } from './cost-report.js';
 export { DirectConvQuantizer, directQuantizers, type DirectQuantizerOptions } from './direct-quantizers.js';
 export { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
 export { packInt4, unpackInt4 } from './int4.js';
-export {
-  activationCodes,
-  dequantizeActivations,
-  dequantizeWeights,
-  integerWeights,
-  roundHalfEven,
-  type IntegerWeights,
-} from './integer.js';
+export { activationCodes, dequantizeActivations, dequantizeWeights, integerWeights, roundHalfEven, type IntegerWeights } from './integer.js';
 export { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, quantizedBits, type LsqRange } from './lsq.js';
 export { LsqWeightQuantizer, type LsqWeightQuantizerOptions } from './lsq-weight-quantizer.js';
 export {
@@ -46,5 +32,14 @@ export {
 } from './quant-noise.js';
 export type { ActivationScheme, LayerQuant, QuantSpec, WeightScheme } from './quant-spec.js';
 export { parseQuantKernels, probabilitySlice, QUANT_KERNELS, type QuantKernels } from './quant-kernels.js';
-export { fillUnitNoise, fusedHwgq, fusedLsq, fusedNoiseMix, fusedSimdActive, fusedWeightedSum, type NoiseMixAttrs, type WeightedSumAttrs } from './fused/index.js';
+export {
+  fillUnitNoise,
+  fusedHwgq,
+  fusedLsq,
+  fusedNoiseMix,
+  fusedSimdActive,
+  fusedWeightedSum,
+  type NoiseMixAttrs,
+  type WeightedSumAttrs,
+} from './fused/index.js';
 export { clampSte, insideMask, roundSte, scaleGradient, stopGradient } from './ste.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { packInt4, unpackInt4 } from './int4.js';
 
 describe('int4 packing', () => {
-  it('puts element 2i in the low nibble and 2i + 1 in the high nibble, two\'s complement', () => {
+  it("puts element 2i in the low nibble and 2i + 1 in the high nibble, two's complement", () => {
     expect(Array.from(packInt4([1, -1, -8, 7, 3]))).toEqual([0xf1, 0x78, 0x03]);
   });
 

@@ -18,7 +18,10 @@ describe('tensor bookkeeping', () => {
     ['noise through', (a) => noiseQuantizers({ bits: [4, 8], probabilities: () => () => tf.softmax(a) as tf.Tensor1D, seed: 2 })(site)],
     [
       'noise detached, gaussian',
-      (a) => noiseQuantizers({ bits: [2, 32], probabilities: () => () => tf.softmax(a) as tf.Tensor1D, seed: 2, noise: 'gaussian', noiseGradient: 'detached' })(site),
+      (a) =>
+        noiseQuantizers({ bits: [2, 32], probabilities: () => () => tf.softmax(a) as tf.Tensor1D, seed: 2, noise: 'gaussian', noiseGradient: 'detached' })(
+          site,
+        ),
     ],
     ['direct', (a) => directQuantizers({ bits: [4, 5], probabilities: () => () => tf.softmax(a) as tf.Tensor1D })(site)],
   ];

@@ -74,7 +74,13 @@ describe('quantization noise mixing', () => {
   const p = [0.2, 0.5, 0.1];
   const f = 1 / 4;
   const a = p.map((pb) => Math.fround(pb) / (0.8 + f));
-  const xiFor = (r: NoiseRequest) => values(r.shape.reduce((s, d) => s * d, 1), 0.5, 0, r.bits + (r.tensor === 'input' ? 10 : 0) + 100 * r.draw);
+  const xiFor = (r: NoiseRequest) =>
+    values(
+      r.shape.reduce((s, d) => s * d, 1),
+      0.5,
+      0,
+      r.bits + (r.tensor === 'input' ? 10 : 0) + 100 * r.draw,
+    );
 
   const handMix = (t: number[], draw: number, tensor: 'weight' | 'input') => {
     const range = Math.max(...t) - Math.min(...t);
@@ -108,12 +114,22 @@ describe('quantization noise mixing', () => {
       const ow = read(q.weight(wt, true));
       const ox = read(q.input(xt, true));
       handMix(w, draw, 'weight').forEach((v, i) => expect(ow[i]).toBeCloseTo(v, 6));
-      handMix(x.map((v) => Math.max(0, v)), draw, 'input').forEach((v, i) => expect(ox[i]).toBeCloseTo(v, 6));
+      handMix(
+        x.map((v) => Math.max(0, v)),
+        draw,
+        'input',
+      ).forEach((v, i) => expect(ox[i]).toBeCloseTo(v, 6));
     }
     // 32 bits asks for no noise; draws count per tensor.
     expect(requests.map((r) => [r.tensor, r.bits, r.draw])).toEqual([
-      ['weight', 2, 0], ['weight', 4, 0], ['input', 2, 0], ['input', 4, 0],
-      ['weight', 2, 1], ['weight', 4, 1], ['input', 2, 1], ['input', 4, 1],
+      ['weight', 2, 0],
+      ['weight', 4, 0],
+      ['input', 2, 0],
+      ['input', 4, 0],
+      ['weight', 2, 1],
+      ['weight', 4, 1],
+      ['input', 2, 1],
+      ['input', 4, 1],
     ]);
     expect(new Set(requests.map((r) => r.seed)).size).toBe(8);
     expect(requests[2]!.shape).toEqual([2, 3, 3, 2]);
@@ -201,7 +217,9 @@ describe('quantization noise gradients', () => {
   };
   const analytic = (mode: NoiseGradient) =>
     tf.tidy(() =>
-      tf.grads(loss(mode))([tf.tensor4d(x0, X_SHAPE), tf.tensor4d(w0, W_SHAPE), tf.tensor1d(alpha0)]).map((g) => Array.from(g.dataSync())),
+      tf
+        .grads(loss(mode))([tf.tensor4d(x0, X_SHAPE), tf.tensor4d(w0, W_SHAPE), tf.tensor1d(alpha0)])
+        .map((g) => Array.from(g.dataSync())),
     );
   const lossAt = (mode: NoiseGradient, x: number[], w: number[], alpha: number[]) =>
     tf.tidy(() => loss(mode)(tf.tensor4d(x, X_SHAPE), tf.tensor4d(w, W_SHAPE), tf.tensor1d(alpha)).dataSync()[0]!);
@@ -216,10 +234,13 @@ describe('quantization noise gradients', () => {
   const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThan(2e-3 * Math.max(1, Math.abs(b)));
 
   // Entries away from the ReLU kink and not the extremes that set Δ, so the noise stays fixed.
-  const interior = (v: number[], h: number) =>
-    v.map((x, i) => i).filter((i) => Math.abs(v[i]!) > 3 * h && v[i] !== Math.max(...v) && v[i] !== Math.min(...v));
-  const xIdx = interior(x0, 1e-2).filter((_, k) => k % 3 === 0).slice(0, 8);
-  const wIdx = interior(w0, 1e-2).filter((_, k) => k % 5 === 0).slice(0, 8);
+  const interior = (v: number[], h: number) => v.map((x, i) => i).filter((i) => Math.abs(v[i]!) > 3 * h && v[i] !== Math.max(...v) && v[i] !== Math.min(...v));
+  const xIdx = interior(x0, 1e-2)
+    .filter((_, k) => k % 3 === 0)
+    .slice(0, 8);
+  const wIdx = interior(w0, 1e-2)
+    .filter((_, k) => k % 5 === 0)
+    .slice(0, 8);
 
   it('through: gradients w.r.t. W, x and α match central finite differences', () => {
     const [gx, gw, ga] = analytic('through');

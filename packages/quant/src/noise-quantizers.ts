@@ -111,7 +111,8 @@ export class NoiseConvQuantizer implements ConvQuantizer {
 
   private rounded(): boolean {
     const evaluation = this.evaluation();
-    if (evaluation !== 'expectation' && evaluation !== 'rounded') throw new Error(`unknown noise evaluation '${String(evaluation)}' (expected expectation or rounded)`);
+    if (evaluation !== 'expectation' && evaluation !== 'rounded')
+      throw new Error(`unknown noise evaluation '${String(evaluation)}' (expected expectation or rounded)`);
     return evaluation === 'rounded';
   }
 
@@ -150,9 +151,7 @@ export class NoiseConvQuantizer implements ConvQuantizer {
     const draw = this.draws[tensor]++;
     const seeds = this.seedsOf(tensor, draw);
     const xi = this.bits.map((bits, i) =>
-      bits === 32
-        ? null
-        : this.sample({ site: this.site.name, tensor, bits, draw, shape: t.shape, seed: seeds[i]!, kind: this.noise }),
+      bits === 32 ? null : this.sample({ site: this.site.name, tensor, bits, draw, shape: t.shape, seed: seeds[i]!, kind: this.noise }),
     );
     return quantNoiseMix({ tensor: t, probabilities: p, bits: this.bits, unitNoise: xi, gradient: this.noiseGradient });
   }

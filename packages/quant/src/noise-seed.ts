@@ -16,5 +16,5 @@ export function noiseSeed(seed: number, site: string, tensor: 'weight' | 'input'
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return (h >>> 0) || 1;
+  return h >>> 0 || 1;
 }

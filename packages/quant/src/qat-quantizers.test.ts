@@ -65,7 +65,10 @@ describe('qatQuantizers', () => {
     expect(imageStep(8)).toBe(Math.fround(1 / 255));
     expect(four!.activationQuantizer.fixedStep).toBe(Math.fround(1 / 15));
     expect([...eight!.variables().keys()]).toEqual(['wstep8']);
-    const levels = tf.tensor4d(Float32Array.from({ length: 256 }, (_, v) => v / 255), [1, 16, 16, 1]);
+    const levels = tf.tensor4d(
+      Float32Array.from({ length: 256 }, (_, v) => v / 255),
+      [1, 16, 16, 1],
+    );
     const codes = Array.from(await tf.round(tf.mul(eight!.input(levels), 255)).data());
     expect(codes).toEqual(Array.from({ length: 256 }, (_, v) => v));
     expect(new Set(Array.from(await tf.round(tf.mul(four!.input(levels), 15)).data())).size).toBe(16);
@@ -73,9 +76,9 @@ describe('qatQuantizers', () => {
     const hwgq = qatQuantizers(() => ({ weightBits: 8, activationBits: 8, weightScheme: 'lsq', activationScheme: 'hwgq' }))(site('h'));
     expect(new Set(Array.from(await hwgq.input(levels).data())).size).toBe(50);
     expect((await eight!.layerQuant(true)).activationScheme).toBe('image');
-    expect(() => qatQuantizers(() => ({ weightBits: 8, activationBits: 8, weightScheme: 'lsq', activationScheme: 'image', activationStep: 0.02 }))(site('x'))).toThrow(
-      /Image 8-bit activations have the fixed step/,
-    );
+    expect(() =>
+      qatQuantizers(() => ({ weightBits: 8, activationBits: 8, weightScheme: 'lsq', activationScheme: 'image', activationStep: 0.02 }))(site('x')),
+    ).toThrow(/Image 8-bit activations have the fixed step/);
     tf.dispose(levels);
     for (const q of [eight!, four!, hwgq]) q.dispose();
   });

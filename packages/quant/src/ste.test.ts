@@ -22,9 +22,7 @@ describe('straight-through helpers', () => {
 
   it('clampSte has gradient exactly 1 strictly inside the range and 0 outside and on the bounds', () => {
     const x = [-3, -2, -1.9999, 0, 0.5, 1, 1.0001, 7];
-    expect(Array.from(tf.tidy(() => clampSte(tf.tensor1d(x), -2, 1).dataSync()))).toEqual(
-      Array.from(Float32Array.from([-2, -2, -1.9999, 0, 0.5, 1, 1, 1])),
-    );
+    expect(Array.from(tf.tidy(() => clampSte(tf.tensor1d(x), -2, 1).dataSync()))).toEqual(Array.from(Float32Array.from([-2, -2, -1.9999, 0, 0.5, 1, 1, 1])));
     expect(grad((t) => clampSte(t, -2, 1), x, [3, 3, 3, 3, 3, 3, 3, 3])).toEqual([0, 0, 3, 3, 3, 0, 0, 0]);
   });
 

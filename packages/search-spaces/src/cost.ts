@@ -47,7 +47,13 @@ export function genotypeCostLayers(plan: SpacePlan, genotype: Genotype, options:
         break;
       }
       case 'conv':
-        push(step.name, { kernelH: step.kernel[0], kernelW: step.kernel[1], inChannels: step.inChannels, outChannels: step.outChannels, groups: step.groups }, step.bias, step.grid, fixedBits);
+        push(
+          step.name,
+          { kernelH: step.kernel[0], kernelW: step.kernel[1], inChannels: step.inChannels, outChannels: step.outChannels, groups: step.groups },
+          step.bias,
+          step.grid,
+          fixedBits,
+        );
         break;
       case 'esa': {
         const side = step.grid === 'hr' ? plan.scale : 1;

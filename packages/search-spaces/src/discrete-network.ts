@@ -106,7 +106,8 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
       for (const conv of esa.convs) convs.push({ conv, fixed: true, bits: fixedBits, grid: step.grid });
       return esa;
     },
-    residual: (step, body) => createAdqUnit({ name: step.name, body, channels: step.outChannels, options: { ...adqOptions, enabled: options.adq && step.adq } }),
+    residual: (step, body) =>
+      createAdqUnit({ name: step.name, body, channels: step.outChannels, options: { ...adqOptions, enabled: options.adq && step.adq } }),
   });
 
   return {

@@ -18,7 +18,11 @@ interface Result {
   grads: Map<string, Float32Array>;
 }
 
-async function lossAndGrads(net: { apply: (x: tf.Tensor4D, ctx: { training: boolean }) => tf.Tensor4D }, variables: ReadonlyMap<string, tf.Variable>, scale: number): Promise<Result> {
+async function lossAndGrads(
+  net: { apply: (x: tf.Tensor4D, ctx: { training: boolean }) => tf.Tensor4D },
+  variables: ReadonlyMap<string, tf.Variable>,
+  scale: number,
+): Promise<Result> {
   const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
   const target = tf.randomUniform([2, 16 * scale, 16 * scale, 3], 0, 1, 'float32', 4);
   const list = [...variables.values()].filter((v) => v.trainable);
@@ -65,7 +69,7 @@ describe('fused kernels in whole networks', () => {
     });
   }
 
-  it('QAT network of a mixed 4/8-bit rfdn-bicubic genotype: loss and every gradient (weights, LSQ steps) equal the reference path\'s', async () => {
+  it("QAT network of a mixed 4/8-bit rfdn-bicubic genotype: loss and every gradient (weights, LSQ steps) equal the reference path's", async () => {
     const space = getSpace('rfdn-bicubic');
     const probe = createSupernet(space, { mode: 'noise', adq: true, seed: 1, channels: 12, cells: 1 });
     const groups = probe.alphas().map((g) => g.id);

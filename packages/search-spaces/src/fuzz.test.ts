@@ -14,17 +14,55 @@ import { validateSpec } from './validate-spec.js';
 
 function lcg(seed: number) {
   let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]! };
 }
 type Rng = ReturnType<typeof lcg>;
 
 /** Values a hostile or careless document might hold, small and huge. */
 const VALUES: readonly unknown[] = [
-  0, -1, 1, 2, 3, 1.5, 7, 100001, 1e6, 1e9, 1e308, -1e308, 2 ** 53, Number.MAX_SAFE_INTEGER + 2,
-  '', 'C', 'C*C*C*C', '1e9*C', 'N*N*N', '3*s*s', 'C/0', '(C', 'input', 'x', '__proto__', 'constructor',
-  'simple_3x3', 'growth2_5x5', 'skip_connect', 'zero', 'mixed', 'conv', 'repeat', 'concat',
-  null, true, false, [], {}, [1, 2], { kind: 'add' }, 'a'.repeat(10_000),
+  0,
+  -1,
+  1,
+  2,
+  3,
+  1.5,
+  7,
+  100001,
+  1e6,
+  1e9,
+  1e308,
+  -1e308,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER + 2,
+  '',
+  'C',
+  'C*C*C*C',
+  '1e9*C',
+  'N*N*N',
+  '3*s*s',
+  'C/0',
+  '(C',
+  'input',
+  'x',
+  '__proto__',
+  'constructor',
+  'simple_3x3',
+  'growth2_5x5',
+  'skip_connect',
+  'zero',
+  'mixed',
+  'conv',
+  'repeat',
+  'concat',
+  null,
+  true,
+  false,
+  [],
+  {},
+  [1, 2],
+  { kind: 'add' },
+  'a'.repeat(10_000),
 ];
 
 /** Every [parent, key] of a JSON tree, paths included, so that a mutation can reach any node. */
@@ -74,7 +112,8 @@ function mutate(doc: unknown, rng: Rng): string {
       return `scale ${String(key)}`;
     }
     case 6:
-      if (!Array.isArray(parent)) Object.defineProperty(parent, '__proto__', { value: { polluted: true }, enumerable: true, configurable: true, writable: true });
+      if (!Array.isArray(parent))
+        Object.defineProperty(parent, '__proto__', { value: { polluted: true }, enumerable: true, configurable: true, writable: true });
       return 'add __proto__';
     default: {
       // A deep nest where a value belongs.
@@ -93,7 +132,8 @@ function expectValidOrPath(label: string, check: () => void, started = performan
     check();
   } catch (error) {
     outcome = 'rejected';
-    const ok = (error instanceof SpecError || error instanceof GenotypeError) && /^\$/.test((error as SpecError).path) && !(error as Error).message.includes('\n');
+    const ok =
+      (error instanceof SpecError || error instanceof GenotypeError) && /^\$/.test((error as SpecError).path) && !(error as Error).message.includes('\n');
     if (!ok) throw new Error(`${label}: threw ${(error as Error)?.name}: ${String((error as Error)?.message).slice(0, 300)}`);
   }
   const ms = performance.now() - started;

@@ -19,8 +19,10 @@ export function checkGenotype(plan: SpacePlan, genotype: Genotype, source?: stri
   for (const [key, choice] of Object.entries(genotype.blocks)) {
     const group = groups.get(key);
     if (!group) return fail(`$.blocks.${key}`, `unknown block '${key}' (the space's blocks at ${plan.cells} cell(s): ${list([...groups.keys()])})`);
-    if (!group.candidates.includes(choice.op)) fail(`$.blocks.${key}.op`, `'${choice.op}' is not a candidate of block '${key}' (candidates: ${group.candidates.join(', ')})`);
-    if (!group.bits.includes(choice.bits)) fail(`$.blocks.${key}.bits`, `${choice.bits} bits is not among block '${key}''s bit-widths (${group.bits.join(', ')})`);
+    if (!group.candidates.includes(choice.op))
+      fail(`$.blocks.${key}.op`, `'${choice.op}' is not a candidate of block '${key}' (candidates: ${group.candidates.join(', ')})`);
+    if (!group.bits.includes(choice.bits))
+      fail(`$.blocks.${key}.bits`, `${choice.bits} bits is not among block '${key}''s bit-widths (${group.bits.join(', ')})`);
   }
   const missing = [...groups.keys()].filter((k) => !Object.hasOwn(genotype.blocks, k));
   if (missing.length > 0) fail('$.blocks', `no choice for block(s) ${list(missing)} (built at ${plan.cells} cell(s))`);

@@ -28,7 +28,13 @@ describe('genotypeSvg', () => {
 
   it('shows shared α and the chosen op and bits (basic, user spec)', () => {
     const plan = resolveSpace(getSpace('basic'));
-    const genotype: Genotype = { schemaVersion: 1, space: 'basic', scale: 4, channels: 36, blocks: Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[1]!])) };
+    const genotype: Genotype = {
+      schemaVersion: 1,
+      space: 'basic',
+      scale: 4,
+      channels: 36,
+      blocks: Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[1]!])),
+    };
     const svg = genotypeSvg(getSpace('basic'), genotype);
     expect(XMLValidator.validate(svg)).toBe(true);
     expect(svg).toContain('(α: body1)');

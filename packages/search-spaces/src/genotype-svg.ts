@@ -60,7 +60,10 @@ function collectBoxes(plan: SpacePlan, genotype: Genotype): Box[] {
           boxes.push({
             row,
             title: step.name,
-            lines: [`conv ${step.kernel[0]}×${step.kernel[1]}${step.groups > 1 ? ` g${step.groups}` : ''}`, `${plan.fixedBits}-bit fixed · ${step.inChannels}→${step.outChannels}`],
+            lines: [
+              `conv ${step.kernel[0]}×${step.kernel[1]}${step.groups > 1 ? ` g${step.groups}` : ''}`,
+              `${plan.fixedBits}-bit fixed · ${step.inChannels}→${step.outChannels}`,
+            ],
             fill: FIXED,
             fixed: true,
           });
@@ -133,7 +136,9 @@ export function genotypeSvg(spec: SearchSpaceSpec, genotype: Genotype, options: 
   y += 6;
   legend.forEach((item, i) => {
     const x = pad + labelW + i * 130;
-    parts.push(`<rect x="${x}" y="${y}" width="18" height="18" rx="3" fill="${item.fill}" stroke="#555"/><text x="${x + 24}" y="${y + 14}" class="meta">${escape(item.label)}</text>`);
+    parts.push(
+      `<rect x="${x}" y="${y}" width="18" height="18" rx="3" fill="${item.fill}" stroke="#555"/><text x="${x + 24}" y="${y + 14}" class="meta">${escape(item.label)}</text>`,
+    );
   });
   const width = pad * 2 + labelW + Math.min(perLine, Math.max(...rows.map((r) => r.boxes.length), legend.length)) * (boxW + gap);
   const height = y + 18 + pad;

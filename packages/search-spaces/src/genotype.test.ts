@@ -26,8 +26,14 @@ describe('genotype JSON', () => {
     [{ ...genotype, channels: 8000 }, '$.channels: 8000 is over the limit of 1024'],
     [{ ...genotype, channels: 1e6 }, '$.channels: 1000000 is over the limit of 1024'],
     [{ ...genotype, scale: 1000 }, '$.scale: 1000 is over the limit of 16'],
-    [JSON.parse('{"schemaVersion":1,"space":"rfdn","scale":4,"channels":48,"blocks":{"__proto__":{"op":"simple_3x3","bits":4}}}'), "$.blocks.__proto__: the key '__proto__' is not allowed"],
-    [JSON.parse('{"__proto__":{"x":1},"schemaVersion":1,"space":"rfdn","scale":4,"channels":48,"blocks":{"b":{"op":"simple_3x3","bits":4}}}'), "$.__proto__: the key '__proto__' is not allowed"],
+    [
+      JSON.parse('{"schemaVersion":1,"space":"rfdn","scale":4,"channels":48,"blocks":{"__proto__":{"op":"simple_3x3","bits":4}}}'),
+      "$.blocks.__proto__: the key '__proto__' is not allowed",
+    ],
+    [
+      JSON.parse('{"__proto__":{"x":1},"schemaVersion":1,"space":"rfdn","scale":4,"channels":48,"blocks":{"b":{"op":"simple_3x3","bits":4}}}'),
+      "$.__proto__: the key '__proto__' is not allowed",
+    ],
   ])('names the JSON path of a bad document (%#)', (doc, message) => {
     expect(() => parseGenotype(doc, 'g.json')).toThrow(`g.json: genotype ${message}`);
   });

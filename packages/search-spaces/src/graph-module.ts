@@ -66,7 +66,11 @@ export function buildGraph(graph: GraphPlan, builders: StepBuilders): Module {
       case 'add':
         return (env) => tf.addN(step.inputs.map((id) => get(env, id))) as tf.Tensor4D;
       case 'concat':
-        return (env) => tf.concat(step.inputs.map((id) => get(env, id)), 3);
+        return (env) =>
+          tf.concat(
+            step.inputs.map((id) => get(env, id)),
+            3,
+          );
       case 'pixel_shuffle':
         return (env) => pixelShuffle(get(env, step.input), step.scale);
       case 'repeat_channels':

@@ -1,19 +1,7 @@
 export { evalChannelExpr, parseChannelExpr, type ChannelEnv, type ChannelExpr, type ChannelVariable } from './channel-expr.js';
 export { genotypeCost, genotypeCostLayers, gridPixels, type CostInput, type GenotypeCostOptions } from './cost.js';
-export {
-  createDiscreteNetwork,
-  type DiscreteNetwork,
-  type DiscreteNetworkOptions,
-  type NetworkConv,
-} from './discrete-network.js';
-export {
-  GENOTYPE_SCHEMA_VERSION,
-  GenotypeError,
-  genotypeToJson,
-  parseGenotype,
-  type BlockChoice,
-  type Genotype,
-} from './genotype.js';
+export { createDiscreteNetwork, type DiscreteNetwork, type DiscreteNetworkOptions, type NetworkConv } from './discrete-network.js';
+export { GENOTYPE_SCHEMA_VERSION, GenotypeError, genotypeToJson, parseGenotype, type BlockChoice, type Genotype } from './genotype.js';
 export { checkGenotype } from './genotype-check.js';
 export { genotypeSvg, type GenotypeSvgOptions } from './genotype-svg.js';
 export { buildGraph, type StepBuilders } from './graph-module.js';
@@ -57,14 +45,7 @@ export {
 } from './spec.js';
 export { jsonPath, SpecError } from './spec-error.js';
 export { searchSpaceSchema } from './spec-schema.js';
-export {
-  createSupernet,
-  type AlphaGroup,
-  type SearchMode,
-  type Selector,
-  type Supernet,
-  type SupernetOptions,
-} from './supernet.js';
+export { createSupernet, type AlphaGroup, type SearchMode, type Selector, type Supernet, type SupernetOptions } from './supernet.js';
 export { validateSpec } from './validate-spec.js';
 // The bit-widths and ADQ defaults every network of a space is built with, for packages above this one.
 export { BIT_WIDTHS, type BitWidth, type QuantKernels } from '@quantnas/quant';

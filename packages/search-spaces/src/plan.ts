@@ -105,16 +105,7 @@ export interface RepeatStep extends StepBase {
   readonly iterations: readonly GraphPlan[];
 }
 
-export type Step =
-  | MixedStep
-  | ConvStep
-  | AddStep
-  | ConcatStep
-  | PixelShuffleStep
-  | RepeatChannelsStep
-  | EsaStep
-  | ResidualStep
-  | RepeatStep;
+export type Step = MixedStep | ConvStep | AddStep | ConcatStep | PixelShuffleStep | RepeatChannelsStep | EsaStep | ResidualStep | RepeatStep;
 
 export interface GraphPlan {
   readonly inputChannels: number;

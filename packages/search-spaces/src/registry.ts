@@ -13,7 +13,13 @@ import { validateSpec } from './validate-spec.js';
 export const SPACE_IDS = ['rfdn', 'basic', 'rfdn-bicubic', 'fsrcnn', 'espcn'] as const;
 export type SpaceId = (typeof SPACE_IDS)[number];
 
-const DOCUMENTS: Readonly<Record<SpaceId, unknown>> = { rfdn: rfdnJson, basic: basicJson, 'rfdn-bicubic': rfdnBicubicJson, fsrcnn: fsrcnnJson, espcn: espcnJson };
+const DOCUMENTS: Readonly<Record<SpaceId, unknown>> = {
+  rfdn: rfdnJson,
+  basic: basicJson,
+  'rfdn-bicubic': rfdnBicubicJson,
+  fsrcnn: fsrcnnJson,
+  espcn: espcnJson,
+};
 const cache = new Map<SpaceId, SearchSpaceSpec>();
 
 export function isSpaceId(value: string): value is SpaceId {

@@ -1,15 +1,7 @@
 import { parsePrimitive, primitiveConvs, type PrimitiveId } from '@quantnas/core-ops';
 import { parseBitList, type BitWidth } from '@quantnas/quant';
 import { evalChannelExpr, type ChannelEnv, type ChannelExpr } from './channel-expr.js';
-import type {
-  AlphaGroupPlan,
-  GraphPlan,
-  Grid,
-  MixedStep,
-  ResolveOptions,
-  SpacePlan,
-  Step,
-} from './plan.js';
+import type { AlphaGroupPlan, GraphPlan, Grid, MixedStep, ResolveOptions, SpacePlan, Step } from './plan.js';
 import type { GraphSpec, NodeSpec, SearchSpaceSpec } from './spec.js';
 import { SpecError } from './spec-error.js';
 import { SPACE_LIMITS } from './limits.js';
@@ -70,12 +62,15 @@ export function resolveSpace(spec: SearchSpaceSpec, options: ResolveOptions = {}
   if (root.outputChannels !== imageChannels) {
     fail('$.output', `the output '${root.output}' has ${root.outputChannels} channels; the SR image has ${imageChannels}`);
   }
-  if (scale > 1 && root.outputGrid !== 'hr') fail('$.output', `the output '${root.output}' is on the LR grid; a x${scale} space needs a pixel shuffle before it`);
+  if (scale > 1 && root.outputGrid !== 'hr')
+    fail('$.output', `the output '${root.output}' is on the LR grid; a x${scale} space needs a pixel shuffle before it`);
   const groups = groupBlocks(ctx);
   for (const [nodeId, op] of Object.entries(spec.baseline ?? {})) {
     const blocks = ctx.blocks.filter((b) => blockNodeId(b) === nodeId);
     if (blocks.length === 0) fail(`$.baseline.${nodeId}`, `'${nodeId}' is not the id of a searchable (mixed) node`);
-    for (const block of blocks) if (!block.candidates.includes(op)) fail(`$.baseline.${nodeId}`, `'${op}' is not a candidate of '${nodeId}' (candidates: ${block.candidates.join(', ')})`);
+    for (const block of blocks)
+      if (!block.candidates.includes(op))
+        fail(`$.baseline.${nodeId}`, `'${op}' is not a candidate of '${nodeId}' (candidates: ${block.candidates.join(', ')})`);
   }
   return {
     spec,
@@ -99,10 +94,18 @@ function groupBlocks(ctx: Context): AlphaGroupPlan[] {
     if (first) {
       const same = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((v, i) => v === b[i]);
       if (!same(first.candidates, block.candidates)) {
-        throw new SpecError(`${block.path}.candidates`, `alphaGroup '${block.group}' shares α with ${first.path}, whose candidates differ ([${first.candidates.join(', ')}] vs [${block.candidates.join(', ')}])`, ctx.source);
+        throw new SpecError(
+          `${block.path}.candidates`,
+          `alphaGroup '${block.group}' shares α with ${first.path}, whose candidates differ ([${first.candidates.join(', ')}] vs [${block.candidates.join(', ')}])`,
+          ctx.source,
+        );
       }
       if (!same(first.bits, block.bits)) {
-        throw new SpecError(`${block.path}.bits`, `alphaGroup '${block.group}' shares α with ${first.path}, whose bits differ ([${first.bits.join(', ')}] vs [${block.bits.join(', ')}])`, ctx.source);
+        throw new SpecError(
+          `${block.path}.bits`,
+          `alphaGroup '${block.group}' shares α with ${first.path}, whose bits differ ([${first.bits.join(', ')}] vs [${block.bits.join(', ')}])`,
+          ctx.source,
+        );
       }
     }
     list.push(block);
@@ -146,9 +149,15 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
       if (tensor === node.id) return fail(`${path}.${field}`, `'${tensor}' refers to the node's own output (a cycle)`);
       const at = later.get(tensor);
       if (at !== undefined) {
-        return fail(`${path}.${field}`, `'${tensor}' is defined later, at ${base}.nodes[${at}] (nodes must come in dependency order, so a cycle cannot be expressed)`);
+        return fail(
+          `${path}.${field}`,
+          `'${tensor}' is defined later, at ${base}.nodes[${at}] (nodes must come in dependency order, so a cycle cannot be expressed)`,
+        );
       }
-      return fail(`${path}.${field}`, `unknown tensor '${tensor}'${base === '$' ? '' : ` (a body sees only its own input, named '${INPUT}', and its own nodes)`}`);
+      return fail(
+        `${path}.${field}`,
+        `unknown tensor '${tensor}'${base === '$' ? '' : ` (a body sees only its own input, named '${INPUT}', and its own nodes)`}`,
+      );
     };
     const expr = (value: ChannelExpr, field: string, max: number = SPACE_LIMITS.tensorChannels): number => {
       let v: number;
@@ -157,19 +166,24 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
       } catch (error) {
         return fail(`${path}.${field}`, (error as Error).message);
       }
-      if (v > max) fail(`${path}.${field}`, `${JSON.stringify(value)} is ${v} at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}, over the limit of ${max}`);
+      if (v > max)
+        fail(`${path}.${field}`, `${JSON.stringify(value)} is ${v} at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}, over the limit of ${max}`);
       return v;
     };
     /** Tensor channels computed from others (concat, repeats): bounded like a declared count. */
     const bounded = (channels: number, field: string): number => {
-      if (channels > SPACE_LIMITS.tensorChannels) fail(`${path}.${field}`, `the node's output has ${channels} channels, over the limit of ${SPACE_LIMITS.tensorChannels}`);
+      if (channels > SPACE_LIMITS.tensorChannels)
+        fail(`${path}.${field}`, `the node's output has ${channels} channels, over the limit of ${SPACE_LIMITS.tensorChannels}`);
       return channels;
     };
     /** Adds a node's conv weights to the space's total, failing at the node that passes the limit. */
     const weigh = (convs: readonly { kernelH: number; kernelW: number; inChannels: number; outChannels: number; groups: number }[], field: string): void => {
       for (const c of convs) ctx.totals.weights += (c.kernelH * c.kernelW * c.inChannels * c.outChannels) / c.groups;
       if (ctx.totals.weights > SPACE_LIMITS.weights) {
-        fail(`${path}.${field}`, `the space passes ${SPACE_LIMITS.weights} conv weights here (at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}): too large to build`);
+        fail(
+          `${path}.${field}`,
+          `the space passes ${SPACE_LIMITS.weights} conv weights here (at C = ${ctx.env.C}, s = ${ctx.env.s}, N = ${ctx.env.N}): too large to build`,
+        );
       }
     };
     if (++ctx.totals.steps > SPACE_LIMITS.steps) fail(path, `the network passes ${SPACE_LIMITS.steps} nodes here (repeats unrolled): too large to build`);
@@ -196,7 +210,10 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
             // Own keys only: 'constructor' or '__proto__' must not find Object.prototype's.
             const list = Object.hasOwn(ctx.spec.candidates, n.candidates) ? ctx.spec.candidates[n.candidates] : undefined;
             if (!list) {
-              return fail(`${path}.candidates`, `unknown candidate list '${n.candidates}' (the space defines: ${Object.keys(ctx.spec.candidates).join(', ') || 'none'})`);
+              return fail(
+                `${path}.candidates`,
+                `unknown candidate list '${n.candidates}' (the space defines: ${Object.keys(ctx.spec.candidates).join(', ') || 'none'})`,
+              );
             }
             candidates = list;
           } else candidates = n.candidates;
@@ -238,13 +255,29 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           if (n.init === 'bicubic') {
             if (s < 2) fail(`${path}.init`, `bicubic initialisation needs a scale ≥ 2, the space's is ${s}`);
             if (groups !== cin || cout !== cin * s * s || kernel[0] !== 5 || kernel[1] !== 5) {
-              fail(`${path}.init`, `bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got ${cin} → ${cout}, ${groups} group(s), ${kernel.join('×')}`);
+              fail(
+                `${path}.init`,
+                `bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got ${cin} → ${cout}, ${groups} group(s), ${kernel.join('×')}`,
+              );
             }
           }
           if (n.frozen && n.init === undefined) fail(`${path}.frozen`, 'a frozen conv needs an init (it would keep random weights)');
           weigh([{ kernelH: kernel[0], kernelW: kernel[1], inChannels: cin, outChannels: cout, groups }], 'kernel');
           const init = n.init === 'bicubic' ? { init: { kind: 'bicubic' as const, scale: s } } : {};
-          return { kind: 'conv', ...common, input: n.input, inChannels: cin, outChannels: cout, kernel, groups, bias: n.bias ?? false, frozen: n.frozen ?? false, imageInput: n.imageInput ?? false, grid: t.grid, ...init };
+          return {
+            kind: 'conv',
+            ...common,
+            input: n.input,
+            inChannels: cin,
+            outChannels: cout,
+            kernel,
+            groups,
+            bias: n.bias ?? false,
+            frozen: n.frozen ?? false,
+            imageInput: n.imageInput ?? false,
+            grid: t.grid,
+            ...init,
+          };
         }
         case 'add':
         case 'concat': {
@@ -252,10 +285,16 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           const first = ins[0]!;
           for (const [j, other] of ins.entries()) {
             if (other.t.grid !== first.t.grid) {
-              fail(`${path}.inputs[${j}]`, `${n.kind} of tensors on different grids: '${first.x}' is ${first.t.grid.toUpperCase()}, '${other.x}' is ${other.t.grid.toUpperCase()}`);
+              fail(
+                `${path}.inputs[${j}]`,
+                `${n.kind} of tensors on different grids: '${first.x}' is ${first.t.grid.toUpperCase()}, '${other.x}' is ${other.t.grid.toUpperCase()}`,
+              );
             }
             if (n.kind === 'add' && other.t.channels !== first.t.channels) {
-              fail(`${path}.inputs[${j}]`, `add of tensors with different channels: '${first.x}' has ${first.t.channels}, '${other.x}' has ${other.t.channels}`);
+              fail(
+                `${path}.inputs[${j}]`,
+                `add of tensors with different channels: '${first.x}' has ${first.t.channels}, '${other.x}' has ${other.t.channels}`,
+              );
             }
           }
           const outChannels = bounded(n.kind === 'add' ? first.t.channels : ins.reduce((s, i) => s + i.t.channels, 0), 'inputs');
@@ -287,7 +326,10 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           const t = ref(n.input, 'input');
           const body = resolveGraph(ctx, n.body, `${path}.body`, prefix, t);
           if (body.outputChannels !== t.channels || body.outputGrid !== t.grid) {
-            fail(`${path}.body.output`, `a residual body must keep its input's shape: ${t.channels} channels (${t.grid.toUpperCase()}) in, ${body.outputChannels} (${body.outputGrid.toUpperCase()}) out`);
+            fail(
+              `${path}.body.output`,
+              `a residual body must keep its input's shape: ${t.channels} channels (${t.grid.toUpperCase()}) in, ${body.outputChannels} (${body.outputGrid.toUpperCase()}) out`,
+            );
           }
           return { kind: 'residual', ...common, input: n.input, adq: n.adq, body, outChannels: t.channels, grid: t.grid };
         }
@@ -299,7 +341,10 @@ function resolveGraph(ctx: Context, graph: GraphSpec, base: string, prefix: stri
           for (let i = 0; i < times; i++) {
             const it = resolveGraph(ctx, n.body, `${path}.body`, `${name}${i}.`, t);
             if (i === 0 && times > 1 && (it.outputChannels !== t.channels || it.outputGrid !== t.grid)) {
-              fail(`${path}.body.output`, `a repeated body must keep its input's shape: ${t.channels} channels (${t.grid.toUpperCase()}) in, ${it.outputChannels} (${it.outputGrid.toUpperCase()}) out`);
+              fail(
+                `${path}.body.output`,
+                `a repeated body must keep its input's shape: ${t.channels} channels (${t.grid.toUpperCase()}) in, ${it.outputChannels} (${it.outputGrid.toUpperCase()}) out`,
+              );
             }
             iterations.push(it);
             t = { channels: it.outputChannels, grid: it.outputGrid };

@@ -11,7 +11,10 @@ import { SPEC_SCHEMA_VERSION, type GraphSpec, type NodeSpec, type SearchSpaceSpe
 
 const id = z.string().regex(/^[A-Za-z_][\w-]*$/, { error: 'must be an identifier (letters, digits, _ and -; not starting with a digit)' });
 
-const positiveInt = z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' });
+const positiveInt = z
+  .number({ error: 'must be a positive integer' })
+  .int({ error: 'must be a positive integer' })
+  .positive({ error: 'must be a positive integer' });
 
 const channelExpr = z.unknown().superRefine((value, ctx) => {
   if (typeof value === 'number') {
@@ -37,9 +40,9 @@ const primitiveId = z.string({ error: 'must be a primitive id string' }).superRe
   }
 }) as unknown as z.ZodType<PrimitiveId>;
 
-const bitWidth = z
-  .unknown()
-  .refine((v) => typeof v === 'number' && isBitWidth(v), { error: (issue) => `bit-width ${JSON.stringify(issue.input)} is not supported (use 2..8, or 32)` }) as unknown as z.ZodType<BitWidth>;
+const bitWidth = z.unknown().refine((v) => typeof v === 'number' && isBitWidth(v), {
+  error: (issue) => `bit-width ${JSON.stringify(issue.input)} is not supported (use 2..8, or 32)`,
+}) as unknown as z.ZodType<BitWidth>;
 
 function uniqueList<T>(item: z.ZodType<T>, what: string) {
   return z
@@ -57,7 +60,9 @@ function uniqueList<T>(item: z.ZodType<T>, what: string) {
 const bitList = uniqueList(bitWidth, 'bit-width');
 const candidateList = uniqueList(primitiveId, 'candidate');
 const atMost = (max: number, what: string) => positiveInt.max(max, { error: `${what} must be at most ${max}` });
-const kernelSize = atMost(SPACE_LIMITS.kernel, 'a kernel edge').refine((k) => k % 2 === 1, { error: "must be odd ('same' padding is symmetric only for odd kernels)" });
+const kernelSize = atMost(SPACE_LIMITS.kernel, 'a kernel edge').refine((k) => k % 2 === 1, {
+  error: "must be odd ('same' padding is symmetric only for odd kernels)",
+});
 
 const graph: z.ZodType<GraphSpec> = z.lazy(() => z.strictObject({ nodes: z.array(node).min(1, { error: 'a graph needs at least one node' }), output: id }));
 

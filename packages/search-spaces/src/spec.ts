@@ -179,14 +179,6 @@ export interface RepeatNodeSpec extends NodeBase {
 }
 
 export type NodeSpec =
-  | MixedNodeSpec
-  | ConvNodeSpec
-  | AddNodeSpec
-  | ConcatNodeSpec
-  | PixelShuffleNodeSpec
-  | RepeatChannelsNodeSpec
-  | EsaNodeSpec
-  | ResidualNodeSpec
-  | RepeatNodeSpec;
+  MixedNodeSpec | ConvNodeSpec | AddNodeSpec | ConcatNodeSpec | PixelShuffleNodeSpec | RepeatChannelsNodeSpec | EsaNodeSpec | ResidualNodeSpec | RepeatNodeSpec;
 
 export type NodeKind = NodeSpec['kind'];

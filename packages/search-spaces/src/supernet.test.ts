@@ -59,7 +59,11 @@ describe('supernet', () => {
         expect(values.every(Number.isFinite), names.get(id)).toBe(true);
         // ESA's pooled branch sees a 3×3 map of f = 3 channels here; a rectified-away map gives a
         // legitimately zero gradient, so only finiteness is required of it.
-        if (!/\.esa\.(conv2|conv_max|conv3_?)\./.test(names.get(id)!)) expect(values.some((v) => v !== 0), names.get(id)).toBe(true);
+        if (!/\.esa\.(conv2|conv_max|conv3_?)\./.test(names.get(id)!))
+          expect(
+            values.some((v) => v !== 0),
+            names.get(id),
+          ).toBe(true);
       }
       if (mode === 'direct') expect([...net.weightVariables().keys()].some((k) => k.includes('wstep'))).toBe(true);
       tf.dispose([x, target, value, grads]);
@@ -70,16 +74,34 @@ describe('supernet', () => {
     await withNet(espcn, base, async (net) => {
       const shrink = net.alphas().find((g) => g.id === 'shrink')!;
       expect(shrink.pairs.map((p) => `${p.op}@${p.bits}`)).toEqual([
-        'simple_3x3@2', 'simple_3x3@4', 'simple_3x3@8',
-        'simple_1x1@2', 'simple_1x1@4', 'simple_1x1@8',
-        'conv_3x1_1x3@2', 'conv_3x1_1x3@4', 'conv_3x1_1x3@8',
+        'simple_3x3@2',
+        'simple_3x3@4',
+        'simple_3x3@8',
+        'simple_1x1@2',
+        'simple_1x1@4',
+        'simple_1x1@8',
+        'conv_3x1_1x3@2',
+        'conv_3x1_1x3@4',
+        'conv_3x1_1x3@8',
       ]);
       expect(Array.from(await shrink.variable.data())).toEqual(new Array(9).fill(0));
       expect([...net.alphaVariables().keys()]).toEqual(['alpha.feature', 'alpha.shrink', 'alpha.refine_op']);
       // Index k·|B| + b is (op k, bits b): a one-hot α there costs op k's MACs at b bits.
-      await setAlpha(net, 'feature', [0, 0, 0, 0, 0, 0].map((_, i) => (i === 4 ? 200 : -200)));
-      await setAlpha(net, 'shrink', new Array(9).fill(0).map((_, i) => (i === 7 ? 200 : -200)));
-      await setAlpha(net, 'refine_op', [0, 0, 0, 0, 0, 0].map((_, i) => (i === 5 ? 200 : -200)));
+      await setAlpha(
+        net,
+        'feature',
+        [0, 0, 0, 0, 0, 0].map((_, i) => (i === 4 ? 200 : -200)),
+      );
+      await setAlpha(
+        net,
+        'shrink',
+        new Array(9).fill(0).map((_, i) => (i === 7 ? 200 : -200)),
+      );
+      await setAlpha(
+        net,
+        'refine_op',
+        [0, 0, 0, 0, 0, 0].map((_, i) => (i === 5 ? 200 : -200)),
+      );
       const macs = (op: string, cin: number, cout: number) => primitiveMacsPerPixel(parsePrimitive(op), cin, cout, 16) * 32 * 32;
       const expected = macs('simple_3x3', 3, 16) * 4 + macs('conv_3x1_1x3', 16, 8) * 4 + macs('zero', 8, 8) * 8;
       const bitops = net.expectedBitops();
@@ -124,7 +146,11 @@ describe('supernet', () => {
         for (const g of net.alphas()) {
           const bits = g.pairs.filter((p) => p.op === g.pairs[0]!.op).map((p) => p.bits);
           const b = pick === 'low' ? Math.min(...bits) : Math.max(...bits);
-          await setAlpha(net, g.id, g.pairs.map((p) => (p.op === g.pairs[0]!.op && p.bits === b ? 0 : -1e4)));
+          await setAlpha(
+            net,
+            g.id,
+            g.pairs.map((p) => (p.op === g.pairs[0]!.op && p.bits === b ? 0 : -1e4)),
+          );
         }
         await net.updateSkippedOps();
         const y = net.apply(x, { training: false });

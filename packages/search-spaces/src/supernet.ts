@@ -309,14 +309,15 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
     probabilities: softmaxAll,
     sampleProbabilities: sample,
     entropy(): tf.Scalar {
-      return tf.tidy(() =>
-        tf.addN(
-          alphaGroups.map((g) => {
-            const p = tf.softmax(g.variable);
-            // p = 0 (α = −∞) contributes 0, not 0·log 0 = NaN.
-            return tf.neg(tf.sum(tf.mul(p, tf.log(tf.clipByValue(p, 1e-30, 1)))));
-          }),
-        ) as tf.Scalar,
+      return tf.tidy(
+        () =>
+          tf.addN(
+            alphaGroups.map((g) => {
+              const p = tf.softmax(g.variable);
+              // p = 0 (α = −∞) contributes 0, not 0·log 0 = NaN.
+              return tf.neg(tf.sum(tf.mul(p, tf.log(tf.clipByValue(p, 1e-30, 1)))));
+            }),
+          ) as tf.Scalar,
       );
     },
     expectedBitops(): tf.Scalar {

@@ -52,7 +52,11 @@ describe('validateSpec', () => {
       '$.nodes[3].init: bicubic initialisation needs in = groups and out = in·s² with a 5×5 kernel, got 8 → 27, 1 group(s), 3×3',
     ],
     ['frozen conv without an init', (s) => (s.nodes[3].frozen = true), '$.nodes[3].frozen: a frozen conv needs an init (it would keep random weights)'],
-    ['baseline naming no searchable node', (s) => (s.baseline = { project: 'simple_3x3' }), "$.baseline.project: 'project' is not the id of a searchable (mixed) node"],
+    [
+      'baseline naming no searchable node',
+      (s) => (s.baseline = { project: 'simple_3x3' }),
+      "$.baseline.project: 'project' is not the id of a searchable (mixed) node",
+    ],
     ['baseline op outside the candidates', (s) => (s.baseline = { shrink: 'simple_5x5' }), "$.baseline.shrink: 'simple_5x5' is not a candidate of 'shrink'"],
     ['duplicate id', (s) => (s.nodes[1].id = 'feature'), "$.nodes[1].id: duplicate id 'feature' (also at $.nodes[0])"],
     [
@@ -63,11 +67,7 @@ describe('validateSpec', () => {
     ['reserved id', (s) => (s.nodes[0].id = 'input'), "$.nodes[0].id: 'input' is reserved"],
     ['unknown tensor', (s) => (s.nodes[1].input = 'featur'), "$.nodes[1].input: unknown tensor 'featur'"],
     ['self reference (cycle)', (s) => (s.nodes[1].input = 'shrink'), "$.nodes[1].input: 'shrink' refers to the node's own output (a cycle)"],
-    [
-      'reference to a later node (cycle or wrong order)',
-      (s) => (s.nodes[0].input = 'shrink'),
-      "$.nodes[0].input: 'shrink' is defined later, at $.nodes[1]",
-    ],
+    ['reference to a later node (cycle or wrong order)', (s) => (s.nodes[0].input = 'shrink'), "$.nodes[0].input: 'shrink' is defined later, at $.nodes[1]"],
     [
       'a body reaching outside its scope',
       (s) => (s.nodes[2].body.nodes[0].input = 'feature'),
@@ -94,7 +94,7 @@ describe('validateSpec', () => {
     [
       'residual body that changes channels',
       (s) => (s.nodes[2].body.nodes[0].out = 'C'),
-      '$.nodes[2].body.output: a residual body must keep its input\'s shape: 8 channels (LR) in, 16 (LR) out',
+      "$.nodes[2].body.output: a residual body must keep its input's shape: 8 channels (LR) in, 16 (LR) out",
     ],
     ['pixel shuffle of indivisible channels', (s) => (s.nodes[3].out = 10), "$.nodes[4].input: 'project' has 10 channels, not divisible by s² = 9"],
     ['output not an image', (s) => (s.nodes[3].out = '6*s*s'), "$.output: the output 'up' has 6 channels; the SR image has 3"],
@@ -127,7 +127,9 @@ describe('validateSpec', () => {
   });
 
   it('re-checks at other options: an rfdn width the grouped ops cannot take fails with the path', () => {
-    expect(() => resolveSpace(getSpace('rfdn'), { channels: 18 })).toThrow('$.nodes[1].body.nodes[0].body.nodes[0].candidates: simple_1x1_grouped_2 cannot map 18 → 9 channels');
+    expect(() => resolveSpace(getSpace('rfdn'), { channels: 18 })).toThrow(
+      '$.nodes[1].body.nodes[0].body.nodes[0].candidates: simple_1x1_grouped_2 cannot map 18 → 9 channels',
+    );
     expect(() => resolveSpace(getSpace('rfdn'), { cells: 0 })).toThrow('$.cells: option cells must be an integer from 1 to 64, got 0');
   });
 
@@ -182,7 +184,9 @@ describe('validateSpec', () => {
     });
 
     it('a channel expression over the tensor limit names its field', () => {
-      expect(problem((s) => (s.nodes[0].out = '100000*C'))).toMatch(/^bad\.json: search space \$\.nodes\[0\]\.out: "100000\*C" is \d+ at C = \d+, .*over the limit of 8192$/);
+      expect(problem((s) => (s.nodes[0].out = '100000*C'))).toMatch(
+        /^bad\.json: search space \$\.nodes\[0\]\.out: "100000\*C" is \d+ at C = \d+, .*over the limit of 8192$/,
+      );
     });
 
     it('a space too large to build names the node where its weights pass the limit', () => {
@@ -201,7 +205,9 @@ describe('validateSpec', () => {
         const inner = { nodes: [{ kind: 'repeat', id: 'deep', input: 'input', times: 200, body: add }], output: 'deep' };
         s.nodes[2].body = { nodes: [{ kind: 'repeat', id: 'outer', input: 'input', times: 200, body: inner }], output: 'outer' };
       });
-      expect(message).toMatch(/^bad\.json: search space \$\.nodes\[2\]\.body\.nodes\[0\]\.body\.nodes\[0\]\.body\.nodes\[0\]: the network passes 20000 nodes here/);
+      expect(message).toMatch(
+        /^bad\.json: search space \$\.nodes\[2\]\.body\.nodes\[0\]\.body\.nodes\[0\]\.body\.nodes\[0\]: the network passes 20000 nodes here/,
+      );
       expect(performance.now() - started).toBeLessThan(2000);
     });
 

@@ -386,7 +386,11 @@ async function comparePaths(paths: BenchPath[], options: TimingOptions & { backe
         const many = times[k++]!;
         const { phases: _, ...sums } = p.profile();
         const perStep = Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, v / steps])) as Omit<ParallelProfile, 'phases'>;
-        parallel = { parallelMs: median(many), workerSpeedup: ms / median(many), parallelProfile: { ...perStep, stepMs: many.reduce((s, t) => s + t, 0) / steps } };
+        parallel = {
+          parallelMs: median(many),
+          workerSpeedup: ms / median(many),
+          parallelProfile: { ...perStep, stepMs: many.reduce((s, t) => s + t, 0) / steps },
+        };
       }
       result[path.kernels] = { ms, ...profile, ...parallel };
     }
@@ -421,9 +425,9 @@ async function randomBatch(batch: number, size: number, scale: number, seed: num
 }
 
 function checkWorkers(workers: number, batch: number): number {
-  if (!(Number.isInteger(workers) && workers >= 1 && workers <= batch)) throw new RangeError(`workers must be an integer from 1 to the batch (${batch}), got ${workers}`);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= batch))
+    throw new RangeError(`workers must be an integer from 1 to the batch (${batch}), got ${workers}`);
   return workers;
 }
 
 const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-

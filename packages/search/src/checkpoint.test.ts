@@ -61,6 +61,8 @@ describe('checkpoint format', () => {
     expect(loaded.fellBackFrom?.reason).toContain(`${path}: truncated checkpoint`);
 
     writeFileSync(previousCheckpointPath(path), 'garbage');
-    expect(() => loadLatestCheckpoint(path)).toThrow(/checkpoint\.qnc: truncated checkpoint .*the previous checkpoint is unusable too .*checkpoint\.prev\.qnc: truncated checkpoint/);
+    expect(() => loadLatestCheckpoint(path)).toThrow(
+      /checkpoint\.qnc: truncated checkpoint .*the previous checkpoint is unusable too .*checkpoint\.prev\.qnc: truncated checkpoint/,
+    );
   });
 });

@@ -9,12 +9,23 @@ describe('search configuration', () => {
   it('takes the preset, the defaults, then the overrides', () => {
     const c = resolveSearchConfig({ space: 'rfdn', preset: 'paper', penalty: 1e-5, batchSize: 16 });
     expect(c).toMatchObject({ ...PRESETS.paper, batchSize: 16, penalty: 1e-5, mode: 'noise', adq: true, seed: 1, preset: 'paper' });
-    expect(c).toMatchObject({ channels: 48, cells: 4, epochs: 20, warmupEpochs: 9, lrPatchSize: 45, alphaLr: 3e-4, alphaBeta1: 0.5, wWeightDecay: 3e-8, wGradClip: 5 });
+    expect(c).toMatchObject({
+      channels: 48,
+      cells: 4,
+      epochs: 20,
+      warmupEpochs: 9,
+      lrPatchSize: 45,
+      alphaLr: 3e-4,
+      alphaBeta1: 0.5,
+      wWeightDecay: 3e-8,
+      wGradClip: 5,
+    });
     expect(resolveSearchConfig({ space: 'basic' }).preset).toBe('quick');
   });
 
   it("keeps a fixed architecture's own width and cells under a preset, unless they are given", () => {
-    const quick = (space: string, overrides = {}) => fixedArchitectureShape(resolveSearchConfig({ space, preset: 'quick', ...overrides }), overrides, getSpace(space));
+    const quick = (space: string, overrides = {}) =>
+      fixedArchitectureShape(resolveSearchConfig({ space, preset: 'quick', ...overrides }), overrides, getSpace(space));
     // FSRCNN-like at the quick preset's C = 12 and one cell would be another network (d = 12, one mapping layer).
     expect(quick('fsrcnn')).toMatchObject({ channels: null, cells: null });
     expect(quick('fsrcnn', { channels: 24 })).toMatchObject({ channels: 24, cells: null });

@@ -13,8 +13,7 @@ function syntheticBatch(n: number, size: number, scale: number): PatchBatch {
   const hr = new Float32Array(n * hs * hs * 3);
   for (let i = 0; i < n; i++)
     for (let y = 0; y < hs; y++)
-      for (let x = 0; x < hs; x++)
-        for (let c = 0; c < 3; c++) hr[((i * hs + y) * hs + x) * 3 + c] = 0.5 + 0.4 * Math.sin((x * (c + 1) + y * (i + 2)) / 7);
+      for (let x = 0; x < hs; x++) for (let c = 0; c < 3; c++) hr[((i * hs + y) * hs + x) * 3 + c] = 0.5 + 0.4 * Math.sin((x * (c + 1) + y * (i + 2)) / 7);
   const lr = new Float32Array(n * size * size * 3);
   for (let i = 0; i < n; i++)
     for (let y = 0; y < size; y++)
@@ -90,12 +89,22 @@ describe('derivePath', () => {
     await net.updateSkippedOps();
   });
 
-
   it('ends no worse than any start, in a path no single-group change improves, with α restored', async () => {
     const alphaBefore = await Promise.all(net.alphas().map(async (a) => Array.from(await a.variable.data())));
     const argmax = await net.argmaxGenotype();
     const baseline = baselineGenotype(getSpace('basic'), { bits: 8, channels: 6, cells: 1 }).genotype;
-    const d = await derivePath(net, { validation: batch, chunk: 2, scale: 4, penalty: 0, b0: null, starts: [{ name: 'alpha', genotype: argmax }, { name: 'baseline@8', genotype: baseline }], sweeps: 3 });
+    const d = await derivePath(net, {
+      validation: batch,
+      chunk: 2,
+      scale: 4,
+      penalty: 0,
+      b0: null,
+      starts: [
+        { name: 'alpha', genotype: argmax },
+        { name: 'baseline@8', genotype: baseline },
+      ],
+      sweeps: 3,
+    });
     const startL1 = Math.min(await l1Of(argmax), await l1Of(baseline));
     expect(d.startObjective).toBeCloseTo(startL1, 6);
     expect(d.objective).toBeLessThanOrEqual(d.startObjective);

@@ -142,7 +142,15 @@ export async function derivePath(net: Supernet, options: PathDerivationOptions):
     }
     await assignPath(net, current);
     const psnr = await validationPsnr(net, options.validation, options.scale, options.chunk);
-    return { genotype: current, start, startObjective, objective: bestScore.objective, validationL1: bestScore.l1, validationPsnr: psnr, evaluations: cache.size };
+    return {
+      genotype: current,
+      start,
+      startObjective,
+      objective: bestScore.objective,
+      validationL1: bestScore.l1,
+      validationPsnr: psnr,
+      evaluations: cache.size,
+    };
   } finally {
     await saved.put();
     saved.dispose();

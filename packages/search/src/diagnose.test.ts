@@ -38,7 +38,16 @@ describe('diagnoseSearch', () => {
     const groups = d.sensitivities.length;
     expect(groups).toBe(8); // the basic space's α groups, one bit drop each
     // baseline@8, baseline@4, one bit drop per group, 2 random, then searched, α's arg-max and the path descent's.
-    expect(d.genotypes.map((g) => g.kind)).toEqual(['baseline', 'baseline', ...Array(groups).fill('bits'), 'random', 'random', 'derived', 'derived', 'derived']);
+    expect(d.genotypes.map((g) => g.kind)).toEqual([
+      'baseline',
+      'baseline',
+      ...Array(groups).fill('bits'),
+      'random',
+      'random',
+      'derived',
+      'derived',
+      'derived',
+    ]);
     expect(d.genotypes.slice(-3).map((g) => g.name)).toEqual(['searched', 'alpha', 'path']);
     expect(d.bits).toEqual({ high: 8, low: 4 });
     // The searched genotype is the arg-max of α in every group: no genotype is more probable.
@@ -59,9 +68,27 @@ describe('diagnoseSearch', () => {
     for (const g of d.genotypes.slice(-3)) expect(d.ranks[g.name]).toBe(1 + fixed.filter((f) => f.standalonePsnr > g.standalonePsnr).length);
     const tau = (a: number[], b: number[]) => kendallTau(a, b);
     const same = (x: number, y: number) => (Number.isNaN(y) ? expect(x).toBeNaN() : expect(x).toBeCloseTo(y, 12));
-    same(d.tau.alpha, tau(fixed.map((g) => g.alphaLogProbability), fixed.map((g) => g.standalonePsnr)));
-    same(d.tau.path, tau(fixed.map((g) => g.pathPsnr), fixed.map((g) => g.standalonePsnr)));
-    same(d.tau.bitsPath, tau(d.sensitivities.map((s) => s.pathDrop), d.sensitivities.map((s) => s.standaloneDrop)));
+    same(
+      d.tau.alpha,
+      tau(
+        fixed.map((g) => g.alphaLogProbability),
+        fixed.map((g) => g.standalonePsnr),
+      ),
+    );
+    same(
+      d.tau.path,
+      tau(
+        fixed.map((g) => g.pathPsnr),
+        fixed.map((g) => g.standalonePsnr),
+      ),
+    );
+    same(
+      d.tau.bitsPath,
+      tau(
+        d.sensitivities.map((s) => s.pathDrop),
+        d.sensitivities.map((s) => s.standaloneDrop),
+      ),
+    );
     for (const s of d.sensitivities) {
       const g = d.genotypes.find((x) => x.block === s.block)!;
       expect(s.standaloneDrop).toBeCloseTo(b8!.standalonePsnr - g.standalonePsnr, 10);

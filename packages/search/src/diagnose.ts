@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import { ensureBackend, tf, type BackendName } from '@quantnas/core-ops';
 import { createRng, listTrainingImages, resolveDataRoot } from '@quantnas/data';
 import { kendallTau } from '@quantnas/metrics';
-import { baselineGenotype, createSupernet, GENOTYPE_SCHEMA_VERSION, validateSpec, type Genotype, type SearchSpaceSpec, type Supernet } from '@quantnas/search-spaces';
+import {
+  baselineGenotype,
+  createSupernet,
+  GENOTYPE_SCHEMA_VERSION,
+  validateSpec,
+  type Genotype,
+  type SearchSpaceSpec,
+  type Supernet,
+} from '@quantnas/search-spaces';
 import { loadLatestCheckpoint, previousCheckpointPath } from './checkpoint.js';
 import { writeFileAtomicSync } from '@quantnas/data';
 import { SearchError, type BitWidth } from './config.js';
@@ -125,7 +133,11 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
   const seed = options.seed ?? 1;
   const randomCount = options.random ?? 6;
   const patches = options.patches ?? 64;
-  for (const [name, value, min] of [['steps', steps, 1], ['random', randomCount, 0], ['patches', patches, 1]] as const) {
+  for (const [name, value, min] of [
+    ['steps', steps, 1],
+    ['random', randomCount, 0],
+    ['patches', patches, 1],
+  ] as const) {
     if (!Number.isInteger(value) || value < min) throw new SearchError(`${name} must be an integer ≥ ${min}, got ${value}`);
   }
   if (!Number.isSafeInteger(seed)) throw new SearchError(`seed must be an integer, got ${seed}`);
@@ -182,7 +194,17 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     const results: DiagnosedGenotype[] = [];
     try {
       for (const [index, candidate] of candidates.entries()) {
-        const result = await trainStandalone(candidate, index, candidates.length, { spec, cells: plan.cells, adq: config.adq, steps, seed, patches, out, options, hooks });
+        const result = await trainStandalone(candidate, index, candidates.length, {
+          spec,
+          cells: plan.cells,
+          adq: config.adq,
+          steps,
+          seed,
+          patches,
+          out,
+          options,
+          hooks,
+        });
         const scored: DiagnosedGenotype = {
           name: candidate.name,
           kind: candidate.kind,
@@ -193,7 +215,13 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
           alphaLogProbability: alphaLogProbability(candidate.genotype),
           pathPsnr: await pathPsnr(candidate.genotype),
         };
-        hooks.onEvent?.({ status: 'scored', name: scored.name, standalonePsnr: scored.standalonePsnr, pathPsnr: scored.pathPsnr, alphaLogProbability: scored.alphaLogProbability });
+        hooks.onEvent?.({
+          status: 'scored',
+          name: scored.name,
+          standalonePsnr: scored.standalonePsnr,
+          pathPsnr: scored.pathPsnr,
+          alphaLogProbability: scored.alphaLogProbability,
+        });
         results.push(scored);
       }
     } finally {
@@ -201,7 +229,17 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
       tf.dispose([...trained.values()]);
     }
 
-    const diagnosis = summarise(results, { search: searchDir, space: spec.id, steps, seed, high, low, plan, logProbabilities, seconds: (performance.now() - started) / 1000 });
+    const diagnosis = summarise(results, {
+      search: searchDir,
+      space: spec.id,
+      steps,
+      seed,
+      high,
+      low,
+      plan,
+      logProbabilities,
+      seconds: (performance.now() - started) / 1000,
+    });
     const path = join(out, 'diagnosis.json');
     writeFileAtomicSync(path, JSON.stringify(diagnosis, null, 2) + '\n');
     return diagnosis;
@@ -212,7 +250,13 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
 
 type Candidate = { name: string; kind: DiagnosedGenotype['kind']; block?: string; genotype: Genotype };
 
-const withBlocks = (plan: Supernet['plan'], blocks: Genotype['blocks']): Genotype => ({ schemaVersion: GENOTYPE_SCHEMA_VERSION, space: plan.id, scale: plan.scale, channels: plan.channels, blocks });
+const withBlocks = (plan: Supernet['plan'], blocks: Genotype['blocks']): Genotype => ({
+  schemaVersion: GENOTYPE_SCHEMA_VERSION,
+  space: plan.id,
+  scale: plan.scale,
+  channels: plan.channels,
+  blocks,
+});
 
 /** The fixed set: the baseline ops at each bit-width, the high-bit baseline with each block at the lowest bits, random genotypes. */
 function fixedCandidates(spec: SearchSpaceSpec, net: Supernet, seed: number, randomCount: number): Candidate[] {
@@ -244,9 +288,31 @@ async function trainStandalone(
   candidate: Candidate,
   index: number,
   total: number,
-  c: { spec: SearchSpaceSpec; cells: number; adq: boolean; steps: number; seed: number; patches: number; out: string; options: DiagnoseOptions; hooks: DiagnoseHooks },
+  c: {
+    spec: SearchSpaceSpec;
+    cells: number;
+    adq: boolean;
+    steps: number;
+    seed: number;
+    patches: number;
+    out: string;
+    options: DiagnoseOptions;
+    hooks: DiagnoseHooks;
+  },
 ): Promise<Extract<TrainResult, { completed: true }>> {
-  const dir = join(c.out, 'standalone', standaloneKey(candidate.genotype, { space: c.spec.id, cells: c.cells, adq: c.adq, steps: c.steps, seed: c.seed, patches: c.patches, training: c.options.training ?? {} }));
+  const dir = join(
+    c.out,
+    'standalone',
+    standaloneKey(candidate.genotype, {
+      space: c.spec.id,
+      cells: c.cells,
+      adq: c.adq,
+      steps: c.steps,
+      seed: c.seed,
+      patches: c.patches,
+      training: c.options.training ?? {},
+    }),
+  );
   const train = trainFiles(dir);
   const reused = existsSync(train.summary);
   c.hooks.onEvent?.({ status: 'genotype', index, total, name: candidate.name, reused });
@@ -281,7 +347,17 @@ async function trainStandalone(
 /** The rank correlations, the per-block bit sensitivities and the derived genotypes' ranks. */
 function summarise(
   results: readonly DiagnosedGenotype[],
-  c: { search: string; space: string; steps: number; seed: number; high: BitWidth; low: BitWidth; plan: Supernet['plan']; logProbabilities: Map<string, Float32Array>; seconds: number },
+  c: {
+    search: string;
+    space: string;
+    steps: number;
+    seed: number;
+    high: BitWidth;
+    low: BitWidth;
+    plan: Supernet['plan'];
+    logProbabilities: Map<string, Float32Array>;
+    seconds: number;
+  },
 ): Diagnosis {
   const { high, low } = c;
   const fixed = results.filter((r) => r.kind !== 'derived');
@@ -312,12 +388,26 @@ function summarise(
     genotypes: [...results],
     sensitivities,
     tau: {
-      alpha: tau(fixed.map((r) => r.alphaLogProbability), standalone),
-      path: tau(fixed.map((r) => r.pathPsnr), standalone),
-      bitsAlpha: tau(sensitivities.map((s) => s.alphaPreference), drops),
-      bitsPath: tau(sensitivities.map((s) => s.pathDrop), drops),
+      alpha: tau(
+        fixed.map((r) => r.alphaLogProbability),
+        standalone,
+      ),
+      path: tau(
+        fixed.map((r) => r.pathPsnr),
+        standalone,
+      ),
+      bitsAlpha: tau(
+        sensitivities.map((s) => s.alphaPreference),
+        drops,
+      ),
+      bitsPath: tau(
+        sensitivities.map((s) => s.pathDrop),
+        drops,
+      ),
     },
-    ranks: Object.fromEntries(results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length])),
+    ranks: Object.fromEntries(
+      results.filter((r) => r.kind === 'derived').map((r) => [r.name, 1 + fixed.filter((f) => f.standalonePsnr > r.standalonePsnr).length]),
+    ),
     seconds: c.seconds,
   };
 }

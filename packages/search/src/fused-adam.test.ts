@@ -8,7 +8,21 @@ const values = (n: number, phase: number, scale = 1) => Float32Array.from({ leng
 
 async function run(kernels: 'fused' | 'reference', maxNorm: number | null) {
   const shapes = [[3, 3, 4, 5], [5], [1]];
-  const vars = new Map(shapes.map((s, i) => [`v${i}`, variableFrom(tf.tensor(values(s.reduce((a, b) => a * b, 1), i), s), true)]));
+  const vars = new Map(
+    shapes.map((s, i) => [
+      `v${i}`,
+      variableFrom(
+        tf.tensor(
+          values(
+            s.reduce((a, b) => a * b, 1),
+            i,
+          ),
+          s,
+        ),
+        true,
+      ),
+    ]),
+  );
   const adam = createAdam({ beta1: 0.9, beta2: 0.999, weightDecay: 3e-4, kernels });
   const norms: number[] = [];
   for (let step = 0; step < 3; step++) {

@@ -44,7 +44,7 @@ const update: FusedKernel = {
       const vi = beta2 * v0[i]! + (1 - beta2) * gi * gi;
       mo[i] = mi;
       vo[i] = vi;
-      tOut[i] = t[i]! - lr * ((mi / c1) / (Math.sqrt(vi / c2) + epsilon));
+      tOut[i] = t[i]! - lr * (mi / c1 / (Math.sqrt(vi / c2) + epsilon));
     }
   },
 };
@@ -76,7 +76,14 @@ export function fusedSumSquares(tensors: readonly tf.Tensor[]): tf.Tensor1D {
 }
 
 /** One Adam update of θ: the new θ, m and v. */
-export function fusedAdamUpdate(theta: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, normSq: tf.Tensor, attrs: AdamUpdateAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function fusedAdamUpdate(
+  theta: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  normSq: tf.Tensor,
+  attrs: AdamUpdateAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   register();
   return runFusedMulti(update.name, { theta, g, m, v, normSq }, attrs as unknown as Attrs) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

@@ -56,7 +56,15 @@ export {
   type TrainStepBenchOptions,
 } from './bench.js';
 export { assignPath, derivePath, validationL1, type PathDerivation, type PathDerivationOptions } from './derive.js';
-export { diagnoseSearch, type BitSensitivity, type DiagnoseEvent, type DiagnoseHooks, type DiagnoseOptions, type DiagnosedGenotype, type Diagnosis } from './diagnose.js';
+export {
+  diagnoseSearch,
+  type BitSensitivity,
+  type DiagnoseEvent,
+  type DiagnoseHooks,
+  type DiagnoseOptions,
+  type DiagnosedGenotype,
+  type Diagnosis,
+} from './diagnose.js';
 export * from './export/index.js';
 export * from './train/index.js';
 export {

@@ -54,8 +54,7 @@ export interface JobKind {
 }
 
 export type JobFolder<S, Summary> =
-  | { readonly finished: Summary; readonly loaded?: undefined }
-  | { readonly finished?: undefined; readonly loaded: LoadedCheckpoint<S> | undefined };
+  { readonly finished: Summary; readonly loaded?: undefined } | { readonly finished?: undefined; readonly loaded: LoadedCheckpoint<S> | undefined };
 
 /**
  * What `dir` holds for a job about to run: a finished job's summary (only with `resume`), the
@@ -69,7 +68,8 @@ export function openJobFolder<S extends JobState, Summary>(
   options: { readonly resume: boolean; readonly otherFiles?: readonly string[]; readonly requireCheckpoint?: boolean },
 ): JobFolder<S, Summary> {
   if (existsSync(files.summary)) {
-    if (!options.resume) throw new kind.error(`${dir} already holds a finished ${kind.noun} (summary.json); choose another output directory, or resume to read it back`);
+    if (!options.resume)
+      throw new kind.error(`${dir} already holds a finished ${kind.noun} (summary.json); choose another output directory, or resume to read it back`);
     return { finished: JSON.parse(readFileSync(files.summary, 'utf8')) as Summary };
   }
   if (!options.resume) {
@@ -165,7 +165,14 @@ export class JobRun<S extends JobState, E extends JobEvent> {
    * After a step: closes the lap, then checkpoints at an epoch's end, every `every` steps and when
    * `signal` asks to stop. Returns whether the job should stop now (a checkpoint has been written).
    */
-  async afterStep(options: { readonly epochEnd: boolean; readonly every: number; readonly totalSteps: number; readonly stepsPerEpoch: number; readonly signal?: AbortSignal | undefined; readonly snapshot: () => Promise<Map<string, StoredTensor>> }): Promise<boolean> {
+  async afterStep(options: {
+    readonly epochEnd: boolean;
+    readonly every: number;
+    readonly totalSteps: number;
+    readonly stepsPerEpoch: number;
+    readonly signal?: AbortSignal | undefined;
+    readonly snapshot: () => Promise<Map<string, StoredTensor>>;
+  }): Promise<boolean> {
     this.lap();
     const stopping = options.signal?.aborted === true && this.state.step < options.totalSteps;
     if (options.epochEnd || this.state.step % options.every === 0 || stopping) {
@@ -185,7 +192,9 @@ export class JobRun<S extends JobState, E extends JobEvent> {
 }
 
 /** Reads tensors into a checkpoint's map under `prefix/name` keys, group by group, in order. */
-export async function storedTensors(groups: Iterable<readonly [prefix: string, tensors: Iterable<readonly [string, tf.Tensor]>]>): Promise<Map<string, StoredTensor>> {
+export async function storedTensors(
+  groups: Iterable<readonly [prefix: string, tensors: Iterable<readonly [string, tf.Tensor]>]>,
+): Promise<Map<string, StoredTensor>> {
   const out = new Map<string, StoredTensor>();
   for (const [prefix, tensors] of groups) {
     for (const [name, t] of tensors) out.set(`${prefix}/${name}`, { shape: t.shape, data: Float32Array.from(await t.data()) });
@@ -202,19 +211,25 @@ export interface StoredVariablesSource {
 }
 
 /** Writes a checkpoint's `var/…` tensors into `variables`; every variable must be there, with its shape. */
-export function assignStoredVariables(variables: ReadonlyMap<string, tf.Variable>, tensors: ReadonlyMap<string, StoredTensor>, from: StoredVariablesSource): void {
+export function assignStoredVariables(
+  variables: ReadonlyMap<string, tf.Variable>,
+  tensors: ReadonlyMap<string, StoredTensor>,
+  from: StoredVariablesSource,
+): void {
   const seen = new Set<string>();
   for (const [key, stored] of tensors) {
     if (!key.startsWith('var/')) continue;
     const name = key.slice(4);
     const v = variables.get(name);
     if (!v) throw new from.error(`${from.source} has a variable '${name}' that this ${from.network} lacks: ${from.hint}`);
-    if (v.shape.join('x') !== stored.shape.join('x')) throw new from.error(`${from.source}: '${name}' has shape [${stored.shape.join(', ')}], the ${from.network}'s [${v.shape.join(', ')}]`);
+    if (v.shape.join('x') !== stored.shape.join('x'))
+      throw new from.error(`${from.source}: '${name}' has shape [${stored.shape.join(', ')}], the ${from.network}'s [${v.shape.join(', ')}]`);
     const value = tf.tensor(stored.data, [...stored.shape]);
     v.assign(value);
     value.dispose();
     seen.add(name);
   }
   const missing = [...variables.keys()].filter((k) => !seen.has(k));
-  if (missing.length > 0) throw new from.error(`${from.source} lacks variables of this ${from.network} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+  if (missing.length > 0)
+    throw new from.error(`${from.source} lacks variables of this ${from.network} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
 }

@@ -38,7 +38,13 @@ export interface ForwardReplay {
  * The training forwards a search made in its first `steps` steps, in order: per step the α step's
  * (after the warm-up; the mixture) and the w step's (the mixture, or the step's drawn path).
  */
-export function searchForwards(o: { readonly seed: number; readonly steps: number; readonly stepsPerEpoch: number; readonly warmupEpochs: number; readonly pathSampling: PathSampling }): ForwardReplay {
+export function searchForwards(o: {
+  readonly seed: number;
+  readonly steps: number;
+  readonly stepsPerEpoch: number;
+  readonly warmupEpochs: number;
+  readonly pathSampling: PathSampling;
+}): ForwardReplay {
   const forwards: (number | null)[] = [];
   for (let step = 0; step < o.steps; step++) {
     const epoch = Math.floor(step / o.stepsPerEpoch);

@@ -10,9 +10,7 @@ export function resumeConflict<C extends object>(
   stored: C,
   extra: readonly string[] = [],
 ): string | undefined {
-  const differing = (Object.keys(overrides) as (keyof C & string)[]).filter(
-    (k) => JSON.stringify(requested[k]) !== JSON.stringify(stored[k]),
-  );
+  const differing = (Object.keys(overrides) as (keyof C & string)[]).filter((k) => JSON.stringify(requested[k]) !== JSON.stringify(stored[k]));
   const names = [...extra, ...differing];
   if (names.length === 0) return undefined;
   const values = names.map((k) => `${k}=${JSON.stringify((stored as Record<string, unknown>)[k])}`);

@@ -12,7 +12,13 @@ describe('entropy schedule w1·w2 (docs/method.md §7)', () => {
   });
 
   it('reaches exactly 1 at the last epoch and is 0 before W + u for other lengths', () => {
-    for (const [E, W] of [[6, 2], [10, 4], [3, 0], [2, 1], [40, 0]] as const) {
+    for (const [E, W] of [
+      [6, 2],
+      [10, 4],
+      [3, 0],
+      [2, 1],
+      [40, 0],
+    ] as const) {
       const u = Math.floor((E - W) / 4);
       expect(entropyScheduleWeight(E - 1, E, W)).toBeCloseTo(1, 12);
       for (let e = 0; e < W + u; e++) expect(entropyScheduleWeight(e, E, W)).toBe(0);

@@ -90,7 +90,9 @@ export async function searchStep(run: SearchRun): Promise<void> {
     state.epochSums.alphaCount++;
   }
   if (!Number.isFinite(wLoss) || (alphaInfo && !Number.isFinite(alphaInfo.loss))) {
-    throw new SearchError(`the search diverged at step ${state.step} (w loss ${wLoss}${alphaInfo ? `, α loss ${alphaInfo.loss}` : ''}); try a lower learning rate`);
+    throw new SearchError(
+      `the search diverged at step ${state.step} (w loss ${wLoss}${alphaInfo ? `, α loss ${alphaInfo.loss}` : ''}); try a lower learning rate`,
+    );
   }
   run.job.emit({
     status: 'step',
@@ -193,7 +195,17 @@ export async function finishSearch(run: SearchRun, files: SearchFiles, backend: 
     macsPerPixel: cost.total.macs / (COST_INPUT.height * COST_INPUT.width),
     params: cost.total.params,
     costInput: COST_INPUT,
-    ...(derivation ? { derivation: { method: deriveMethod as Exclude<DeriveMethod, 'alpha'>, start: derivation.start, startObjective: derivation.startObjective, objective: derivation.objective, evaluations: derivation.evaluations } } : {}),
+    ...(derivation
+      ? {
+          derivation: {
+            method: deriveMethod as Exclude<DeriveMethod, 'alpha'>,
+            start: derivation.start,
+            startObjective: derivation.startObjective,
+            objective: derivation.objective,
+            evaluations: derivation.evaluations,
+          },
+        }
+      : {}),
     files,
   };
   run.job.emit({ status: 'done', genotypePath: files.genotype, bestGenotypePath: files.genotypeBest, seconds: state.seconds });

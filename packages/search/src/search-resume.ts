@@ -31,9 +31,17 @@ export function initialLoopState(config: SearchConfig): LoopState {
  */
 export function replayOf(config: SearchConfig, state: LoopState, stepsPerEpoch: number): ForwardReplay | null {
   if (config.mode !== 'noise' && config.selector !== 'gumbel') return null;
-  const replay = searchForwards({ seed: config.seed, steps: state.step, stepsPerEpoch, warmupEpochs: config.warmupEpochs, pathSampling: config.pathSampling ?? 'none' });
+  const replay = searchForwards({
+    seed: config.seed,
+    steps: state.step,
+    stepsPerEpoch,
+    warmupEpochs: config.warmupEpochs,
+    pathSampling: config.pathSampling ?? 'none',
+  });
   if (replay.forwards.length !== state.trainingForwards) {
-    throw new SearchError(`the checkpoint counts ${state.trainingForwards} training forwards where its ${state.step} steps make ${replay.forwards.length}: it was written with other settings`);
+    throw new SearchError(
+      `the checkpoint counts ${state.trainingForwards} training forwards where its ${state.step} steps make ${replay.forwards.length}: it was written with other settings`,
+    );
   }
   return replay;
 }
@@ -43,16 +51,30 @@ export function replayOf(config: SearchConfig, state: LoopState, stepsPerEpoch: 
  * forwards first, then writes the variables, which undo what the replay changed (BN running
  * statistics).
  */
-export async function restoreSearch(net: Supernet, wAdam: Adam, alphaAdam: Adam, tensors: ReadonlyMap<string, StoredTensor>, state: LoopState, replay: ForwardReplay | null, lrPatchSize: number): Promise<void> {
+export async function restoreSearch(
+  net: Supernet,
+  wAdam: Adam,
+  alphaAdam: Adam,
+  tensors: ReadonlyMap<string, StoredTensor>,
+  state: LoopState,
+  replay: ForwardReplay | null,
+  lrPatchSize: number,
+): Promise<void> {
   if (replay) await replayForwards(net, replay, lrPatchSize);
-  assignStoredVariables(net.variables(), tensors, { source: 'the checkpoint', network: 'supernet', hint: 'it was written by a different version or space', error: SearchError });
+  assignStoredVariables(net.variables(), tensors, {
+    source: 'the checkpoint',
+    network: 'supernet',
+    hint: 'it was written by a different version or space',
+    error: SearchError,
+  });
   const wState = new Map<string, tf.Tensor>();
   const alphaState = new Map<string, tf.Tensor>();
   try {
     for (const [key, stored] of tensors) {
       const slash = key.indexOf('/');
       const kind = key.slice(0, slash);
-      if (kind === 'adam.w' || kind === 'adam.alpha') (kind === 'adam.w' ? wState : alphaState).set(key.slice(slash + 1), tf.tensor(stored.data, [...stored.shape]));
+      if (kind === 'adam.w' || kind === 'adam.alpha')
+        (kind === 'adam.w' ? wState : alphaState).set(key.slice(slash + 1), tf.tensor(stored.data, [...stored.shape]));
     }
     wAdam.load(state.wAdamSteps, wState);
     alphaAdam.load(state.alphaAdamSteps, alphaState);

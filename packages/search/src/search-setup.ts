@@ -21,7 +21,12 @@ export interface SearchSetup {
  * it; the worker count may change, with a note), else the preset's with the options over it. The
  * space is the checkpoint's copy on resume.
  */
-export async function resolveSearchSetup(options: SearchOptions, dir: string, spaceFile: string, loaded: LoadedCheckpoint<{ config: SearchConfig }> | undefined): Promise<SearchSetup> {
+export async function resolveSearchSetup(
+  options: SearchOptions,
+  dir: string,
+  spaceFile: string,
+  loaded: LoadedCheckpoint<{ config: SearchConfig }> | undefined,
+): Promise<SearchSetup> {
   const spaceName = typeof options.space === 'string' ? options.space : options.space.id;
   const notes: string[] = [];
   let overrides = pickOverrides(options);
@@ -70,7 +75,11 @@ export function supernetOptionsFor(config: SearchConfig): SupernetOptions {
  * The search's three disjoint image splits as patch samplers: w and α batches (augmented), and
  * the fixed validation patches (one batch of `validationPatches`). Seeded by the search's seed.
  */
-export function searchSamplers(config: SearchConfig, images: readonly TrainingImage[], onNote: (message: string) => void = () => {}): { w: PatchSampler; alpha: PatchSampler; validation: PatchSampler } {
+export function searchSamplers(
+  config: SearchConfig,
+  images: readonly TrainingImage[],
+  onNote: (message: string) => void = () => {},
+): { w: PatchSampler; alpha: PatchSampler; validation: PatchSampler } {
   const [wImages, alphaImages, validationImages] = splitImages(images, config.splits, hashSeed(config.seed, 'splits'));
   const sampler = (list: readonly TrainingImage[], label: string, batchSize: number, patch: number, augment: boolean): PatchSampler =>
     createPatchSampler({

@@ -49,7 +49,13 @@ export interface SearchSummary {
   readonly params: number;
   readonly costInput: { readonly height: number; readonly width: number };
   /** With `derive: path`: where the descent started and how far it improved the objective (L1 + λ·B/B₀). */
-  readonly derivation?: { readonly method: Exclude<DeriveMethod, 'alpha'>; readonly start: string; readonly startObjective: number; readonly objective: number; readonly evaluations: number };
+  readonly derivation?: {
+    readonly method: Exclude<DeriveMethod, 'alpha'>;
+    readonly start: string;
+    readonly startObjective: number;
+    readonly objective: number;
+    readonly evaluations: number;
+  };
   readonly files: SearchFiles;
 }
 

@@ -136,14 +136,16 @@ describe('runSearch', () => {
     expect(JSON.parse(readFileSync(join(dir, 'genotype.json'), 'utf8')).exactBitops).toBe(derived.last.exactBitops);
   });
 
-  it('checks α\'s arg-max against the uniform-bit baselines and returns the better path, without descending', async () => {
+  it("checks α's arg-max against the uniform-bit baselines and returns the better path, without descending", async () => {
     const checked = await runSearch(tiny(outDir(), { derive: 'checked' }));
     if (!checked.completed || !result.completed) throw new Error('unfinished');
     const d = checked.derivation!;
     expect(d).toMatchObject({ method: 'checked' });
     expect(d.objective).toBe(d.startObjective);
     expect(d.evaluations).toBeLessThanOrEqual(3);
-    const baselines = Object.fromEntries([8, 4].map((b) => [`baseline@${b}`, baselineGenotype(getSpace('basic'), { bits: b as 4 | 8, channels: 6, cells: 1 }).genotype.blocks]));
+    const baselines = Object.fromEntries(
+      [8, 4].map((b) => [`baseline@${b}`, baselineGenotype(getSpace('basic'), { bits: b as 4 | 8, channels: 6, cells: 1 }).genotype.blocks]),
+    );
     expect(checked.last.genotype.blocks).toEqual(d.start === 'alpha' ? result.last.genotype.blocks : baselines[d.start]);
   });
 
@@ -179,7 +181,12 @@ describe('runSearch', () => {
           }
         }
         // α is all zeros until the first α step, whatever path the w step trained.
-        for (const [name, t] of after) if (name.startsWith('var/alpha.')) expect(Array.from(t.data).every((x) => x === 0), name).toBe(true);
+        for (const [name, t] of after)
+          if (name.startsWith('var/alpha.'))
+            expect(
+              Array.from(t.data).every((x) => x === 0),
+              name,
+            ).toBe(true);
       } finally {
         fresh.dispose();
       }
@@ -214,7 +221,9 @@ describe('runSearch', () => {
     expect(resumed.completed).toBe(true);
     expect(resumedEvents[0]).toMatchObject({ status: 'start', resumedFromStep: 3 });
     expect(resumedEvents[1]).toMatchObject({ status: 'note' });
-    expect((resumedEvents[1] as { message: string }).message).toMatch(/checkpoint\.qnc: truncated checkpoint.*resuming from the previous checkpoint .*checkpoint\.prev\.qnc \(step 3\)/);
+    expect((resumedEvents[1] as { message: string }).message).toMatch(
+      /checkpoint\.qnc: truncated checkpoint.*resuming from the previous checkpoint .*checkpoint\.prev\.qnc \(step 3\)/,
+    );
     expect(existsSync(`${ckpt}.corrupt`)).toBe(true);
 
     const [a, b] = [await variables(straight), await variables(dir)];

@@ -95,13 +95,34 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
     });
     job.flushNotes();
 
-    const run: SearchRun = { job, state, spec, net, weights: net.weightVariables(), alphas: net.alphaVariables(), wAdam, alphaAdam, samplers, validation, parallel, stepsPerEpoch, totalSteps };
+    const run: SearchRun = {
+      job,
+      state,
+      spec,
+      net,
+      weights: net.weightVariables(),
+      alphas: net.alphaVariables(),
+      wAdam,
+      alphaAdam,
+      samplers,
+      validation,
+      parallel,
+      stepsPerEpoch,
+      totalSteps,
+    };
     while (state.step < totalSteps) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       await searchStep(run);
       const epochEnd = state.step % stepsPerEpoch === 0;
       if (epochEnd) await endSearchEpoch(run, epoch);
-      const stop = await job.afterStep({ epochEnd, every: config.checkpointEvery, totalSteps, stepsPerEpoch, signal: hooks.signal, snapshot: () => searchSnapshot(run) });
+      const stop = await job.afterStep({
+        epochEnd,
+        every: config.checkpointEvery,
+        totalSteps,
+        stepsPerEpoch,
+        signal: hooks.signal,
+        snapshot: () => searchSnapshot(run),
+      });
       if (stop) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
     }
     return { completed: true, ...(await finishSearch(run, files, backend)) };

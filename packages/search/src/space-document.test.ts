@@ -22,7 +22,10 @@ describe('spaceDocumentShape', () => {
 
   it('refuses a document whose width or scale is beyond the limits, naming the file and the path', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quantnas-doc-'));
-    for (const [key, value, message] of [['channels', 1e9, '$.channels: channels must be at most 1024'], ['scale', 1000, '$.scale: scale must be at most 16']] as const) {
+    for (const [key, value, message] of [
+      ['channels', 1e9, '$.channels: channels must be at most 1024'],
+      ['scale', 1000, '$.scale: scale must be at most 16'],
+    ] as const) {
       const path = join(dir, `${key}.json`);
       await writeFile(path, JSON.stringify({ ...structuredClone(getSpace('basic')), [key]: value }));
       await expect(spaceDocumentShape(path)).rejects.toThrow(`${path}: search space ${message}`);

@@ -13,7 +13,10 @@ function smooth(width: number, height: number): ImageU8 {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const edge = 80 / (1 + Math.exp(-(x - width / 2) / 3));
-      data.set([60 + 2 * x + edge, 90 + 2 * y, 150 - x - y + edge / 2].map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * width + x) * 3);
+      data.set(
+        [60 + 2 * x + edge, 90 + 2 * y, 150 - x - y + edge / 2].map((v) => Math.max(0, Math.min(255, Math.round(v)))),
+        (y * width + x) * 3,
+      );
     }
   }
   return { width, height, channels: 3, data };

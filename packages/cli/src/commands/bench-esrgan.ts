@@ -196,7 +196,14 @@ function formatEsrganBench(r: EsrganBenchResult, perImage: boolean): string {
     rows.push([name, 'bicubic', String(s.images), s.bicubic.psnr.toFixed(2), s.bicubic.ssim.toFixed(4), '-']);
     if (perImage) {
       for (const img of s.perImage ?? []) {
-        rows.push([`  ${name}/${img.image}`, 'esrgan-slim', '', img.esrgan_slim.psnr.toFixed(2), img.esrgan_slim.ssim.toFixed(4), img.esrgan_slim.ms.toFixed(1)]);
+        rows.push([
+          `  ${name}/${img.image}`,
+          'esrgan-slim',
+          '',
+          img.esrgan_slim.psnr.toFixed(2),
+          img.esrgan_slim.ssim.toFixed(4),
+          img.esrgan_slim.ms.toFixed(1),
+        ]);
         rows.push([`  ${name}/${img.image}`, 'int8 .qnas', '', img.int8.psnr.toFixed(2), img.int8.ssim.toFixed(4), img.int8.ms.toFixed(1)]);
       }
     }

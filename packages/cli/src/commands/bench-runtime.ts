@@ -52,11 +52,11 @@ export function runtimeBenchCommand(io: CliIo): Command {
     .summary('an exported model on the int8 engine against the same network in fp32 on tfjs-wasm')
     .description(
       'Times one upscale of a SIZE×SIZE image (a fixed pseudo-random pattern) with an exported model ' +
-        '(.qnas) on the runtime\'s integer WASM engine (1 thread, and --threads worker threads when more ' +
+        "(.qnas) on the runtime's integer WASM engine (1 thread, and --threads worker threads when more " +
         'than 1) and with the same network in float32 on tfjs-wasm (XNNPACK, one thread; weights ' +
         'dequantized, quantizers as their ReLU/clip, untiled), in the same run: rounds interleave the ' +
         'engines after one untimed warm-up each, and medians are reported. Each time is bytes in to bytes ' +
-        'out. G op/s counts 2 ops per MAC (the model\'s MACs per LR pixel × pixels). Compare ratios within ' +
+        "out. G op/s counts 2 ops per MAC (the model's MACs per LR pixel × pixels). Compare ratios within " +
         'one run: on a shared machine absolute times vary.',
     )
     .requiredOption('--model <file>', 'exported model (.qnas)')
@@ -98,10 +98,7 @@ function rgbPsnr(a: Uint8Array, b: Uint8Array): number | null {
   return sum === 0 ? null : 10 * Math.log10((255 * 255 * a.length) / sum);
 }
 
-async function benchRuntime(
-  io: CliIo,
-  o: { model: string; size: number; threads: number; tile: number; rounds: number },
-): Promise<RuntimeBenchResult> {
+async function benchRuntime(io: CliIo, o: { model: string; size: number; threads: number; tile: number; rounds: number }): Promise<RuntimeBenchResult> {
   const { artifact, graph } = await loadModelFile(o.model);
   const runtime = await import('@quantnas/runtime');
   const { createTfjsEngine, graphMacs } = await import('../tfjs-engine.js');

@@ -49,7 +49,7 @@ describe('bench train-step', () => {
 });
 
 describe('bench train-step --genotype', () => {
-  it('times the genotype\'s QAT step on fused and reference kernels and the baseline per MAC', async () => {
+  it("times the genotype's QAT step on fused and reference kernels and the baseline per MAC", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qnas-bench-'));
     try {
       const file = join(dir, 'genotype.json');

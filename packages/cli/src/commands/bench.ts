@@ -28,10 +28,10 @@ export function benchCommand(io: CliIo): Command {
     .description(
       'Benchmarks: train-step and search-step on the compute backends of @quantnas/core-ops (wasm, cpu, ' +
         'webgpu, tensorflow); runtime: an exported model on the int8 engine against the same network in ' +
-        'fp32 on tfjs-wasm; esrgan-slim: an exported model against UpscalerJS\'s ESRGAN Slim on the benchmark sets.',
+        "fp32 on tfjs-wasm; esrgan-slim: an exported model against UpscalerJS's ESRGAN Slim on the benchmark sets.",
     );
   const trainStep = new Command('train-step')
-    .summary('throughput of one training step: the reference SR net, or a genotype\'s QAT network')
+    .summary("throughput of one training step: the reference SR net, or a genotype's QAT network")
     .description(
       'Without --genotype: times one Adam step (lr 1e-3, L1 loss against a random HR target) of the fixed reference x4 net: ' +
         '3→32 conv3×3, four residual blocks x + relu(conv3×3 32→32), conv3×3 32→48, pixel shuffle ×4 ' +
@@ -40,24 +40,24 @@ export function benchCommand(io: CliIo): Command {
         'alone is timed too, on the same batch. Times are medians over --steps after --warmup steps. ' +
         '\n\nBackends: auto picks tensorflow (if @tensorflow/tfjs-node[-gpu] is installed), else WebGPU on ' +
         'a hardware GPU, else wasm.' +
-        '\n\nWith --genotype G.json: times the QAT training step (Adam on L1, gradient clipping) of the genotype\'s ' +
-        'network at a training preset\'s batch and patch size, on the fused and the reference quantizer kernels ' +
-        '(alternating, in one run; kernels per step and the convolutions\' share of the time from one profiled ' +
+        "\n\nWith --genotype G.json: times the QAT training step (Adam on L1, gradient clipping) of the genotype's " +
+        "network at a training preset's batch and patch size, on the fused and the reference quantizer kernels " +
+        "(alternating, in one run; kernels per step and the convolutions' share of the time from one profiled " +
         'step), and a plain baseline network (--baseline, default the ESPCN-like net at 8 bits) on the fused ' +
         'kernels, to compare the time per MAC. --workers n also times each on n data-parallel replicas.',
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'auto')
     .option('--steps <n>', 'timed steps', '10')
     .option('--warmup <n>', 'untimed steps first', '3')
-    .option('--batch <n>', 'LR patches per step (default 16, or the training preset\'s with --genotype)')
-    .option('--size <n>', 'LR patch side in pixels, HR is 4× (default 32, or the training preset\'s with --genotype)')
+    .option('--batch <n>', "LR patches per step (default 16, or the training preset's with --genotype)")
+    .option('--size <n>', "LR patch side in pixels, HR is 4× (default 32, or the training preset's with --genotype)")
     .option(
       '--compare <backend>',
       'also time one step on another backend (e.g. cpu) and report the speedup in GFLOP/s; ' +
         'the cpu backend needs minutes for a batch-16 step, hence --compare-batch',
     )
     .option('--compare-batch <n>', 'batch for the --compare run', '2')
-    .option('--genotype <file>', 'time this genotype\'s QAT network instead (e.g. a search\'s genotype.json)')
+    .option('--genotype <file>', "time this genotype's QAT network instead (e.g. a search's genotype.json)")
     .option('--space <space>', 'with --genotype: its space id or document (default: the search beside it, else its id)')
     .option('--preset <name>', 'with --genotype: the training preset whose batch and patch size are timed (quick or cpu)', 'quick')
     .option('--workers <n>', 'with --genotype: also time on n data-parallel replicas', '1')
@@ -127,10 +127,7 @@ export function benchCommand(io: CliIo): Command {
       io.stdout(text);
     });
   // addCommand does not pass these on: without them a bad option would exit the process.
-  trainStep
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  trainStep.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)').exitOverride();
   return bench.addCommand(trainStep).addCommand(searchStepCommand(io)).addCommand(runtimeBenchCommand(io)).addCommand(esrganBenchCommand(io));
 }
 
@@ -165,7 +162,10 @@ async function genotypeTrainStep(io: CliIo, options: TrainStepOptions): Promise<
       ...(options.size !== undefined ? { size: parseInteger(options.size, '--size', 1) } : {}),
     });
   } catch (error) {
-    if (error instanceof core.BackendUnavailableError || (error instanceof Error && ['SpecError', 'RangeError', 'TrainError', 'GenotypeError'].includes(error.name))) {
+    if (
+      error instanceof core.BackendUnavailableError ||
+      (error instanceof Error && ['SpecError', 'RangeError', 'TrainError', 'GenotypeError'].includes(error.name))
+    ) {
       throw new UsageError(error.message);
     }
     throw error;
@@ -193,7 +193,9 @@ async function genotypeTrainStep(io: CliIo, options: TrainStepOptions): Promise<
   }
   const rows = [
     ...comparisonRows(`genotype (${Math.round(bench.genotype.macsPerPixel)} MACs/px)`, bench.genotype, bench.workers),
-    ...(bench.baseline ? comparisonRows(`${bench.baseline.space} ${bench.baseline.bits}-bit (${Math.round(bench.baseline.macsPerPixel)} MACs/px)`, bench.baseline, bench.workers) : []),
+    ...(bench.baseline
+      ? comparisonRows(`${bench.baseline.space} ${bench.baseline.bits}-bit (${Math.round(bench.baseline.macsPerPixel)} MACs/px)`, bench.baseline, bench.workers)
+      : []),
   ];
   io.stdout(
     `QAT training step of ${options.genotype} (${bench.space}), batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
@@ -283,27 +285,27 @@ function searchStepCommand(io: CliIo): Command {
   const command = new Command('search-step')
     .summary('time one search step: fused against reference kernels, noise against direct quantization')
     .description(
-      'Times the search\'s step (an α step with L1 + entropy + BitOps penalty, then a weight step with ' +
+      "Times the search's step (an α step with L1 + entropy + BitOps penalty, then a weight step with " +
         'gradient clipping and Adam) of a supernet per mode (noise: quantization noise, one convolution per op; ' +
         'direct: LSQ/HWGQ per bit-width, mixed) and per kernel path (fused: one kernel per quantizer, noise mix ' +
         'and mixed-op sum, and one per gradient; reference: the same math in composed tfjs ops), on the same ' +
-        'random batch, in one process. The paths\' steps alternate so that both see the same machine load; ' +
+        "random batch, in one process. The paths' steps alternate so that both see the same machine load; " +
         'times are medians over --steps after --warmup steps. One more step per path runs under the tfjs ' +
         'profiler: kernels/step counts its kernels, conv share is the share of its time in convolution kernels.' +
         '\n\n--preset quick|cpu times the supernet that `quantnas run --preset P` searches (rfdn-bicubic at the ' +
-        'preset\'s width, cells, batch and patch size); the size options override it.' +
+        "preset's width, cells, batch and patch size); the size options override it." +
         '\n\nWith --workers n each path is also timed data-parallel over n replicas (this thread and n − 1 ' +
         'worker threads), alternating with the one-thread step; the JSON then holds workers_speedup (ratio of ' +
         'step rates) and parallel_profile (ms per step: sending, own shard, waiting for the workers, reducing, ' +
-        'optimiser; the workers\' assign, compute and pack times).',
+        "optimiser; the workers' assign, compute and pack times).",
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'wasm')
     .option('--preset <name>', 'time the supernet of a search preset: quick or cpu')
     .option('--space <space>', 'search space id or document path (default: rfdn, or rfdn-bicubic with --preset)')
-    .option('--channels <n>', 'supernet width C (rfdn needs a multiple of 6; default 12 or the preset\'s)')
-    .option('--cells <n>', 'cells (default 1 or the preset\'s)')
-    .option('--batch <n>', 'LR patches per step (default 4 or the preset\'s)')
-    .option('--size <n>', 'LR patch side in pixels, rfdn needs ≥ 15 (default 16 or the preset\'s)')
+    .option('--channels <n>', "supernet width C (rfdn needs a multiple of 6; default 12 or the preset's)")
+    .option('--cells <n>', "cells (default 1 or the preset's)")
+    .option('--batch <n>', "LR patches per step (default 4 or the preset's)")
+    .option('--size <n>', "LR patch side in pixels, rfdn needs ≥ 15 (default 16 or the preset's)")
     .option('--steps <n>', 'timed steps per mode and path', '3')
     .option('--warmup <n>', 'untimed steps first', '1')
     .option('--workers <n>', 'also time the step data-parallel over n replicas (n − 1 worker threads) and report the speedup', '1')
@@ -375,18 +377,24 @@ function searchStepCommand(io: CliIo): Command {
         return;
       }
       const lines = Object.entries(bench.modes).flatMap(([mode, c]) =>
-        c.speedupVsReference !== undefined ? [`${mode}: fused kernels ${c.speedupVsReference.toFixed(2)}× as fast as reference, ${(c.reference!.kernels / c.fused!.kernels).toFixed(1)}× fewer kernels\n`] : [],
+        c.speedupVsReference !== undefined
+          ? [
+              `${mode}: fused kernels ${c.speedupVsReference.toFixed(2)}× as fast as reference, ${(c.reference!.kernels / c.fused!.kernels).toFixed(1)}× fewer kernels\n`,
+            ]
+          : [],
       );
       io.stdout(
         `search step (α + w) of ${bench.space}${bench.preset ? ` (preset ${bench.preset})` : ''} C=${bench.channels ?? 'space'} cells=${bench.cells ?? 'space'}, batch ${bench.batch} of ${bench.size}×${bench.size} LR on ${bench.backend}\n` +
-          renderTable(comparisonHeader('mode', bench.workers), Object.entries(bench.modes).flatMap(([mode, c]) => comparisonRows(mode, c, bench.workers))) +
+          renderTable(
+            comparisonHeader('mode', bench.workers),
+            Object.entries(bench.modes).flatMap(([mode, c]) => comparisonRows(mode, c, bench.workers)),
+          ) +
           lines.join('') +
-          (noise !== undefined && direct !== undefined ? `noise is ${(direct / noise).toFixed(2)}× as fast as direct (${path(bench.modes.noise) === bench.modes.noise?.fused ? 'fused' : 'reference'} kernels)\n` : '') +
+          (noise !== undefined && direct !== undefined
+            ? `noise is ${(direct / noise).toFixed(2)}× as fast as direct (${path(bench.modes.noise) === bench.modes.noise?.fused ? 'fused' : 'reference'} kernels)\n`
+            : '') +
           noFusedNote(bench),
       );
     });
-  return command
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)').exitOverride();
 }

@@ -30,21 +30,44 @@ beforeAll(async () => {
   await mkdir(join(runDir, 'train'), { recursive: true });
   await writeFile(
     join(runDir, 'run.json'),
-    JSON.stringify({ schemaVersion: 1, kind: 'searched', preset: 'quick', space: 'rfdn-bicubic', bits: null, scale: 4, genotype: meta.genotype, params: meta.cost.params, bitops_32x32: meta.cost.bitOps }),
+    JSON.stringify({
+      schemaVersion: 1,
+      kind: 'searched',
+      preset: 'quick',
+      space: 'rfdn-bicubic',
+      bits: null,
+      scale: 4,
+      genotype: meta.genotype,
+      params: meta.cost.params,
+      bitops_32x32: meta.cost.bitOps,
+    }),
   );
   await writeFile(
     join(runDir, 'search', 'summary.json'),
-    JSON.stringify({ steps: 600, config: { penalty: 0.01, seed: 7, workers: 1, trainSets: ['T91'], pathSampling: 'none', derive: 'checked', mode: 'noise', adq: true } }),
+    JSON.stringify({
+      steps: 600,
+      config: { penalty: 0.01, seed: 7, workers: 1, trainSets: ['T91'], pathSampling: 'none', derive: 'checked', mode: 'noise', adq: true },
+    }),
   );
   await writeFile(
     join(runDir, 'train', 'summary.json'),
-    JSON.stringify({ steps: 3000, bestEpoch: 9, bestValidationPsnr: 28.5, genotype: meta.genotype, cells: 1, config: { seed: 7, workers: 1, trainSets: ['T91', 'BSD200'] } }),
+    JSON.stringify({
+      steps: 3000,
+      bestEpoch: 9,
+      bestValidationPsnr: 28.5,
+      genotype: meta.genotype,
+      cells: 1,
+      config: { seed: 7, workers: 1, trainSets: ['T91', 'BSD200'] },
+    }),
   );
   dataRoot = join(work, 'data');
   const set = join(dataRoot, 'Pair');
   await mkdir(set, { recursive: true });
   let csv = 'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n';
-  for (const [name, hr] of [['a', picture(192, 160)], ['b', picture(176, 208)]] as const) {
+  for (const [name, hr] of [
+    ['a', picture(192, 160)],
+    ['b', picture(176, 208)],
+  ] as const) {
     await writeFile(join(set, `${name}.png`), encodePng(hr));
     await writeFile(join(set, `${name}x4.png`), encodePng(bicubicDownscale(hr, 4)));
     csv += `4,${name}x4.png,${name}.png,${hr.height},${hr.width},test\n`;
@@ -60,7 +83,14 @@ describe('quantnas card', () => {
     expect(result.code).toBe(0);
     const card = JSON.parse(await readFile(join(out, 'card.json'), 'utf8')) as ModelCard;
     expect(JSON.parse(result.stdout)).toEqual(card);
-    expect(card).toMatchObject({ name: 'card-a', file: 'model.qnas', scale: 4, params: meta.cost.params, bitOps32x32: meta.cost.bitOps, genotype: meta.genotype });
+    expect(card).toMatchObject({
+      name: 'card-a',
+      file: 'model.qnas',
+      scale: 4,
+      params: meta.cost.params,
+      bitOps32x32: meta.cost.bitOps,
+      genotype: meta.genotype,
+    });
     // The model travels with its card.
     expect((await readFile(join(out, 'model.qnas'))).equals(await readFile(modelPath()))).toBe(true);
     // The command: the run's options as `quantnas run` takes them, the worker count always written out.
@@ -94,7 +124,7 @@ describe('quantnas card', () => {
     expect(JSON.parse(await readFile(join(out, 'card.json'), 'utf8')).name).toBe('renamed');
   });
 
-  it('refuses a model that is not the run\'s, and a missing run, in one line', async () => {
+  it("refuses a model that is not the run's, and a missing run, in one line", async () => {
     const other = join(work, 'other-run');
     await mkdir(join(other, 'train'), { recursive: true });
     const genotype = structuredClone(meta.genotype);
@@ -102,8 +132,16 @@ describe('quantnas card', () => {
     await writeFile(join(other, 'run.json'), JSON.stringify({ schemaVersion: 1, kind: 'baseline', preset: 'quick', space: 'rfdn-bicubic', bits: 8, genotype }));
     await writeFile(join(other, 'train', 'summary.json'), JSON.stringify({ steps: 3000, genotype, config: { seed: 1, workers: 2 } }));
     const out = join(work, 'never');
-    expectOneLineError(await run(['card', '--model', modelPath(), '--run', other, '--out', out, '--data', dataRoot]), 'is not the model of', 'genotypes differ');
-    expectOneLineError(await run(['card', '--model', modelPath(), '--run', join(work, 'none'), '--out', out, '--data', dataRoot]), join(work, 'none', 'run.json'), 'no such file');
+    expectOneLineError(
+      await run(['card', '--model', modelPath(), '--run', other, '--out', out, '--data', dataRoot]),
+      'is not the model of',
+      'genotypes differ',
+    );
+    expectOneLineError(
+      await run(['card', '--model', modelPath(), '--run', join(work, 'none'), '--out', out, '--data', dataRoot]),
+      join(work, 'none', 'run.json'),
+      'no such file',
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -112,15 +150,19 @@ describe('quantnas card', () => {
     const synthetic = join(work, 'synthetic.qnas');
     const artifact = syntheticRfdn({ channels: 12, cells: 1, scale: 4, seed: 1 });
     await writeFile(synthetic, encodeArtifact({ header: { ...artifact.header, metadata: { genotype: meta.genotype } }, blob: artifact.blob }));
-    expectOneLineError(await run(['card', '--model', synthetic, '--run', runDir, '--out', join(work, 'never2'), '--data', dataRoot]), 'synthetic.qnas', 'states no cost');
+    expectOneLineError(
+      await run(['card', '--model', synthetic, '--run', runDir, '--out', join(work, 'never2'), '--data', dataRoot]),
+      'synthetic.qnas',
+      'states no cost',
+    );
   });
 });
 
 // The shipped card against the shipped model: its header (fast), and its Set5 numbers (the data).
-describe('the bundled model\'s card', () => {
+describe("the bundled model's card", () => {
   const card = modelCard();
 
-  it('states what the model\'s header states', () => {
+  it("states what the model's header states", () => {
     expect(card.scale).toBe(header.scale);
     expect(card.params).toBe(meta.cost.params);
     expect(card.macsPerLrPixel).toBe(meta.cost.macsPerLrPixel);
@@ -129,7 +171,7 @@ describe('the bundled model\'s card', () => {
   });
 
   const root = testDataRoot('cli: the bundled model reproduces its card on Set5', ['Set5']);
-  it.skipIf(root === undefined)('reproduces its card\'s Set5 PSNR and SSIM with the int8 engine', async () => {
+  it.skipIf(root === undefined)("reproduces its card's Set5 PSNR and SSIM with the int8 engine", async () => {
     const result = await run(['eval', '--model', modelPath(), '--engine', 'int8', '--scale', '4', '--sets', 'Set5', '--data', root!, '--json']);
     expect(result.code).toBe(0);
     const set5 = JSON.parse(result.stdout).sets.Set5;

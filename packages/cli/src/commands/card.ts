@@ -37,12 +37,12 @@ export function cardCommand(io: CliIo): Command {
         'genotype from its header, and how it was made from the `quantnas run` directory that produced it ' +
         '(run.json, search/summary.json, train/summary.json): the command that reproduces it, its seed, ' +
         'worker count and training sets. Writes OUT/card.json and OUT/card.md, and copies the model to ' +
-        'OUT/model.qnas unless it is that file already. The model must be the run\'s (same genotype and cost).',
+        "OUT/model.qnas unless it is that file already. The model must be the run's (same genotype and cost).",
     )
     .requiredOption('--model <file>', 'exported model (.qnas)')
     .requiredOption('--run <dir>', 'the quantnas run directory that made the model (or its run.json)')
     .requiredOption('--out <dir>', 'folder for card.json, card.md and model.qnas')
-    .option('--name <name>', 'the model\'s name in the card (default: the --out folder\'s name)')
+    .option('--name <name>', "the model's name in the card (default: the --out folder's name)")
     .option('--sets <list>', 'benchmark sets to evaluate', 'Set5,Set14,B100')
     .option('--data <dir>', 'data root holding the sets (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--force', 'replace an existing card')
@@ -61,7 +61,7 @@ function readJson(path: string, what: string): Record<string, unknown> {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`${path}: cannot read the ${what}: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`, path);
+    throw new DataError(`${path}: cannot read the ${what}: ${code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message)}`, path);
   }
   try {
     const value = JSON.parse(text) as unknown;
@@ -78,7 +78,11 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 /** JSON with object keys sorted: two genotypes are the same when these strings are. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value);
 }
 
@@ -123,9 +127,12 @@ async function trainingOf(records: ReturnType<typeof readRun>): Promise<CardTrai
     const { PRESETS } = await import('@quantnas/search');
     const presetSampling = (PRESETS as Record<string, { pathSampling?: string }>)[preset]?.pathSampling;
     if (searchConfig?.derive !== undefined && searchConfig.derive !== DEFAULT_DERIVE) args.push('--derive', String(searchConfig.derive));
-    if (searchConfig?.pathSampling !== undefined && searchConfig.pathSampling !== presetSampling) args.push('--path-sampling', String(searchConfig.pathSampling));
+    if (searchConfig?.pathSampling !== undefined && searchConfig.pathSampling !== presetSampling)
+      args.push('--path-sampling', String(searchConfig.pathSampling));
     searchOptions = Object.fromEntries(
-      ['mode', 'adq', 'bits', 'pathSampling', 'derive', 'channels', 'cells', 'epochs', 'batchSize', 'lrPatchSize'].filter((k) => searchConfig?.[k] !== undefined).map((k) => [k, searchConfig![k]]),
+      ['mode', 'adq', 'bits', 'pathSampling', 'derive', 'channels', 'cells', 'epochs', 'batchSize', 'lrPatchSize']
+        .filter((k) => searchConfig?.[k] !== undefined)
+        .map((k) => [k, searchConfig![k]]),
     );
   } else {
     args.push('--arch', space, '--bits', String(run.bits));
@@ -208,7 +215,9 @@ export async function writeCard(io: CliIo, options: CardOptions): Promise<ModelC
     throw new DataError(`${options.model}: the header states no cost (params, MACs per LR pixel, BitOps at 32×32); export it again`, options.model);
   }
   if (params !== run.params || bitOps32 !== run.bitops_32x32) {
-    throw new UsageError(`${options.model} is not the model of ${records.runJson}: params ${params} and BitOps ${bitOps32} against the run's ${String(run.params)} and ${String(run.bitops_32x32)}`);
+    throw new UsageError(
+      `${options.model} is not the model of ${records.runJson}: params ${params} and BitOps ${bitOps32} against the run's ${String(run.params)} and ${String(run.bitops_32x32)}`,
+    );
   }
   const training = await trainingOf(records);
 
@@ -273,7 +282,9 @@ export function cardMarkdown(card: ModelCard): string {
   lines.push('| set | images | PSNR dB | SSIM | bicubic PSNR | gain dB | bicubic SSIM |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const [set, r] of Object.entries(e.sets)) {
     const gain = r.psnr - r.bicubicPsnr;
-    lines.push(`| ${set} | ${r.images} | ${r.psnr.toFixed(2)} | ${r.ssim.toFixed(4)} | ${r.bicubicPsnr.toFixed(2)} | ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} | ${r.bicubicSsim.toFixed(4)} |`);
+    lines.push(
+      `| ${set} | ${r.images} | ${r.psnr.toFixed(2)} | ${r.ssim.toFixed(4)} | ${r.bicubicPsnr.toFixed(2)} | ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} | ${r.bicubicSsim.toFixed(4)} |`,
+    );
   }
   lines.push('', '## Cost', '');
   lines.push(

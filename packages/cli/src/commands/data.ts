@@ -30,7 +30,10 @@ export function dataCommand(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
     .action(async (o: FetchCommandOptions) => {
-      const sets = o.sets.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const sets = o.sets
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const unknown = sets.filter((s) => !(FETCH_SETS as readonly string[]).includes(s));
       if (sets.length === 0 || unknown.length > 0) throw new UsageError(`--sets takes names from ${FETCH_SETS.join(', ')}, got '${o.sets}'`);
       const baseUrl = o.baseUrl ?? (io.env.QUANTNAS_DATA_URL || undefined);

@@ -38,7 +38,7 @@ export function demoCommand(io: CliIo): Command {
     .summary('serve the browser demo of the integer runtime on 127.0.0.1, with the bundled model')
     .description(
       'Serves the demo page of @quantnas/runtime on 127.0.0.1: it upscales an image in the browser on the ' +
-        'integer WebAssembly engine and shows the time and the model\'s MACs and BitOps. Without --models or ' +
+        "integer WebAssembly engine and shows the time and the model's MACs and BitOps. Without --models or " +
         `--model the page opens with the bundled model ${DEFAULT_MODEL}; --models DIR serves a folder of .qnas ` +
         'files at /models/ (open one with ?model=/models/NAME.qnas), --model FILE opens that file. Stops on Ctrl+C.',
     )

@@ -24,16 +24,16 @@ export function diagnoseCommand(io: CliIo): Command {
   return new Command('diagnose')
     .summary("measure whether a search's preferences predict trained quality (Kendall τ)")
     .description(
-      'Trains a fixed set of genotypes of the searched space stand-alone for --steps steps: the space\'s ' +
+      "Trains a fixed set of genotypes of the searched space stand-alone for --steps steps: the space's " +
         'baseline ops at each uniform bit-width, the high-bit baseline with one block at a time at the ' +
-        'lowest bits, --random random genotypes, and three read off the search: its genotype.json, α\'s arg-max and the path descent of --derive path. Then ranks them by what the ' +
+        "lowest bits, --random random genotypes, and three read off the search: its genotype.json, α's arg-max and the path descent of --derive path. Then ranks them by what the " +
         'finished supernet says (its α, and its validation PSNR with the path fixed to each genotype) and ' +
         'prints Kendall τ-b between those and the stand-alone PSNR: 1 means the search orders them as ' +
         'training does, 0 no better than chance. Per block, the same for the bit choice (the PSNR lost when ' +
         'that block drops to the lowest bits).\n\nStand-alone runs are kept in --out and reused, so a second ' +
-        'search of the same space costs only its own result\'s training. Writes --out/diagnosis.json.',
+        "search of the same space costs only its own result's training. Writes --out/diagnosis.json.",
     )
-    .argument('<search-dir>', 'a finished search (quantnas search --out DIR, or a run\'s search/ folder)')
+    .argument('<search-dir>', "a finished search (quantnas search --out DIR, or a run's search/ folder)")
     .requiredOption('--out <dir>', 'output directory (report and cached stand-alone runs)')
     .option('--random <n>', 'random genotypes (default 6)')
     .option('--steps <n>', 'training steps of each stand-alone genotype (default 300)')
@@ -51,7 +51,10 @@ export function diagnoseCommand(io: CliIo): Command {
       const seed = parseOptionalInteger(options.seed, '--seed', 0);
       const patches = parseOptionalInteger(options.patches, '--patches', 1);
       const workers = parseOptionalInteger(options.workers, '--workers', 1);
-      const backend = options.backend === undefined ? undefined : (parseWith(core.parseBackendName, options.backend, '--backend') as import('@quantnas/core-ops').BackendName);
+      const backend =
+        options.backend === undefined
+          ? undefined
+          : (parseWith(core.parseBackendName, options.backend, '--backend') as import('@quantnas/core-ops').BackendName);
       const dataRoot = options.data ?? io.env.QUANTNAS_DATA;
       const progress = createProgress(io, 'diagnose');
       let current = '';
@@ -110,6 +113,8 @@ export function formatDiagnosis(d: Diagnosis): string {
     (d.sensitivities.length > 0 ? blocks + '\n' : '') +
     `Kendall τ against stand-alone PSNR over the ${fixed} fixed genotypes: α ${f(d.tau.alpha)}, supernet path ${f(d.tau.path)}\n` +
     `Kendall τ of the bit choice over ${d.sensitivities.length} blocks: α ${f(d.tau.bitsAlpha)}, supernet path ${f(d.tau.bitsPath)}\n` +
-    `rank by stand-alone PSNR among the ${fixed} fixed genotypes (1 = best): ${Object.entries(d.ranks).map(([name, rank]) => `${name} ${rank}`).join(', ')}\n`
+    `rank by stand-alone PSNR among the ${fixed} fixed genotypes (1 = best): ${Object.entries(d.ranks)
+      .map(([name, rank]) => `${name} ${rank}`)
+      .join(', ')}\n`
   );
 }

@@ -23,7 +23,10 @@ beforeAll(async () => {
   const set = join(root, 'Pair');
   await mkdir(set, { recursive: true });
   let csv = 'scale,lr,hr,hr_crop_height,hr_crop_width,lr_source\n';
-  for (const [name, hr] of [['rgb', picture(48, 40, 3)], ['gray', picture(44, 36, 1)]] as const) {
+  for (const [name, hr] of [
+    ['rgb', picture(48, 40, 3)],
+    ['gray', picture(44, 36, 1)],
+  ] as const) {
     await writeFile(join(set, `${name}.png`), encodePng(hr));
     await writeFile(join(set, `${name}x2.png`), encodePng(bicubicDownscale(hr, 2)));
     csv += `2,${name}x2.png,${name}.png,${hr.height},${hr.width},test\n`;
@@ -64,7 +67,10 @@ describe('eval --engine', () => {
     await mkdir(empty, { recursive: true });
     for (const [argv, message] of [
       [['--model', model, '--engine', 'fp16'], "quantnas: --engine must be int8, tfjs or scalar, got 'fp16'"],
-      [['--model', model, '--engine', 'reference'], "quantnas: --engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference"],
+      [
+        ['--model', model, '--engine', 'reference'],
+        "quantnas: --engine reference is now called tfjs (the model simulated in float32 on tfjs-wasm); scalar is the runtime's reference",
+      ],
       [['--model', 'bicubic', '--engine', 'scalar'], 'quantnas: --engine applies to .qnas models only'],
       [['--model', empty, '--engine', 'tfjs'], 'quantnas: --engine applies to .qnas models; a training directory runs its fake-quant network'],
     ] as const) {
@@ -82,7 +88,10 @@ describe('eval --engine', () => {
   });
 
   it('rejects --backend where it does not apply instead of ignoring it', async () => {
-    for (const argv of [['--model', 'bicubic'], ['--model', model]]) {
+    for (const argv of [
+      ['--model', 'bicubic'],
+      ['--model', model],
+    ]) {
       const result = await run(['eval', ...argv, '--backend', 'nope', '--scale', '2', '--sets', 'Pair', '--data', root]);
       expectOneLineError(result, '--backend applies to a training directory only', "'nope'");
       expect(result.code).toBe(2);

@@ -57,17 +57,20 @@ export function evalCommand(io: CliIo): Command {
       'Upscales every LR image of the chosen benchmark sets with a model and measures PSNR and SSIM ' +
         'against the HR image with the standard protocol: BT.601 Y channel (grayscale images on their ' +
         'gray values), output rounded to uint8, `scale` pixels shaved from every border.\n\nModels: ' +
-        '`bicubic`; an exported integer model (.qnas), run by --engine int8 (the runtime\'s WASM integer ' +
+        "`bicubic`; an exported integer model (.qnas), run by --engine int8 (the runtime's WASM integer " +
         'engine, the default), tfjs (the model simulated in float32 on tfjs-wasm, fake-quant: ' +
         'byte-identical to int8 except where float32 cannot follow the integer arithmetic; an independent ' +
-        'check of the integer engine at tfjs speed) or scalar (the runtime\'s plain-loop specification, ' +
+        "check of the integer engine at tfjs speed) or scalar (the runtime's plain-loop specification, " +
         'slow); a training directory (quantnas train), whose best ' +
         'checkpoint runs as the fake-quant tfjs network, so an export can be compared with its checkpoint. ' +
         'Networks take RGB: a grayscale LR image is given as three equal channels, and the gray output is ' +
         'the mean of the three output channels (each rounded to uint8 first, then the mean rounded).',
     )
     .requiredOption('--model <model>', 'bicubic, an exported model (.qnas) or a training directory')
-    .option('--engine <engine>', 'for a .qnas model: int8 (WASM integer engine, default), tfjs (tfjs-wasm fake-quant) or scalar (plain-loop specification, the reference)')
+    .option(
+      '--engine <engine>',
+      'for a .qnas model: int8 (WASM integer engine, default), tfjs (tfjs-wasm fake-quant) or scalar (plain-loop specification, the reference)',
+    )
     .option('--backend <name>', 'tfjs backend for a training directory (default wasm)')
     .option('--scale <s>', 'upscaling factor', '4')
     .option('--sets <list>', 'comma-separated benchmark sets', 'Set5,Set14,B100')
@@ -91,7 +94,12 @@ export function evalCommand(io: CliIo): Command {
  */
 export async function evaluateWithProgress(
   io: CliIo,
-  options: Pick<EvalOptions, 'model' | 'engine' | 'backend' | 'lrSource'> & { readonly scale: number; readonly sets: readonly string[]; readonly root: string; readonly quiet?: boolean },
+  options: Pick<EvalOptions, 'model' | 'engine' | 'backend' | 'lrSource'> & {
+    readonly scale: number;
+    readonly sets: readonly string[];
+    readonly root: string;
+    readonly quiet?: boolean;
+  },
 ): Promise<{ result: EvaluationResult; loaded: Pick<LoadedModel, 'engine' | 'cost'> }> {
   const loaded = await loadModel(options, options.scale);
   try {
@@ -123,7 +131,9 @@ export async function loadModel(options: Pick<EvalOptions, 'model' | 'engine' | 
   const engine = options.engine === undefined ? undefined : parseExportedEngine(options.engine);
   const isDir = existsSync(name) && statSync(name).isDirectory();
   if (options.backend !== undefined && !isDir) {
-    throw new UsageError(`--backend applies to a training directory only (it picks the tfjs backend of its network), got '${options.backend}' with --model ${name}`);
+    throw new UsageError(
+      `--backend applies to a training directory only (it picks the tfjs backend of its network), got '${options.backend}' with --model ${name}`,
+    );
   }
   if (name === 'bicubic') {
     if (options.engine !== undefined) throw new UsageError('--engine applies to .qnas models only');
@@ -218,7 +228,10 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   // The output becomes bytes by the runtime's rule (round half to even of f32(x·255)), so the
   // checkpoint and its export are measured alike.
   const run = async (rgb: ImageU8): Promise<Uint8Array> => {
-    const x = tf.tensor4d(Float32Array.from(rgb.data, (u) => Math.fround(u / 255)), [1, rgb.height, rgb.width, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from(rgb.data, (u) => Math.fround(u / 255)),
+      [1, rgb.height, rgb.width, 3],
+    );
     const y = net.apply(x, { training: false });
     const values = (await y.data()) as Float32Array;
     tf.dispose([x, y]);

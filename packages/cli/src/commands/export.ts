@@ -29,7 +29,8 @@ export function exportCommand(io: CliIo): Command {
     .option('--backend <name>', 'tfjs backend for loading the network (default wasm)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, options: ExportCommandOptions) => {
-      if (options.checkpoint !== 'best' && options.checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, got '${options.checkpoint}'`);
+      if (options.checkpoint !== 'best' && options.checkpoint !== 'last')
+        throw new UsageError(`--checkpoint must be best or last, got '${options.checkpoint}'`);
       const out = resolve(options.out);
       await checkOutputPath(out, { force: options.force === true, inputs: [join(resolve(dir), 'best.qnc')] });
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
@@ -61,7 +62,10 @@ export interface ExportedTraining {
 }
 
 /** The integer model of a training directory's best (or last) checkpoint; `quantnas export` and `quantnas run` write it. */
-export async function exportTraining(dir: string, options: { readonly checkpoint: 'best' | 'last'; readonly backend?: string | undefined }): Promise<ExportedTraining> {
+export async function exportTraining(
+  dir: string,
+  options: { readonly checkpoint: 'best' | 'last'; readonly backend?: string | undefined },
+): Promise<ExportedTraining> {
   const core = await import('@quantnas/core-ops');
   const search = await import('@quantnas/search');
   await core.ensureBackend(options.backend === undefined ? undefined : parseWith(core.parseBackendName, options.backend, '--backend'));
@@ -92,4 +96,3 @@ export async function exportTraining(dir: string, options: { readonly checkpoint
     throw error;
   }
 }
-

@@ -64,7 +64,11 @@ describe.each(Object.entries(commands))('%s output', (name, argv) => {
 });
 
 describe('downscale of an image smaller than the scale', () => {
-  it.each([[1, 1], [2, 2], [3, 5]])('%ix%i at x4: one line naming the file, nothing written', async (w, h) => {
+  it.each([
+    [1, 1],
+    [2, 2],
+    [3, 5],
+  ])('%ix%i at x4: one line naming the file, nothing written', async (w, h) => {
     const tiny = join(work, `tiny-${w}x${h}.png`);
     await writeFile(tiny, encodePng({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3) }));
     const out = join(work, `tiny-${w}x${h}-out.png`);

@@ -24,14 +24,22 @@ const run = (label: string, bitops: number, psnr: number): RunSummary => ({
 describe('reportSvg', () => {
   it('keeps the labels of nearby runs apart', () => {
     // Three runs within a few pixels of each other, as a searched model and two baselines often are.
-    const rows = [run('searched at a long label', 3.1e8, 29.03), run('fsrcnn 4-bit', 3.3e8, 29.04), run('espcn 4-bit', 3.2e8, 29.05), run('far', 3e9, 30.2)].map((r) => ({ dir: r.label, run: r, pareto: false }));
+    const rows = [
+      run('searched at a long label', 3.1e8, 29.03),
+      run('fsrcnn 4-bit', 3.3e8, 29.04),
+      run('espcn 4-bit', 3.2e8, 29.05),
+      run('far', 3e9, 30.2),
+    ].map((r) => ({ dir: r.label, run: r, pareto: false }));
     const svg = reportSvg(rows, 'Set5');
-    const boxes = [...svg.matchAll(/<text x="([\d.-]+)" y="([\d.-]+)" text-anchor="(start|end)" fill="#1f77b4">([^<]+)<\/text>/g)].map(([, x, y, anchor, text]) => {
-      const w = text!.length * 6.6;
-      const x0 = anchor === 'start' ? Number(x) : Number(x) - w;
-      return { text, x0, x1: x0 + w, y0: Number(y) - 11, y1: Number(y) + 3 };
-    });
+    const boxes = [...svg.matchAll(/<text x="([\d.-]+)" y="([\d.-]+)" text-anchor="(start|end)" fill="#1f77b4">([^<]+)<\/text>/g)].map(
+      ([, x, y, anchor, text]) => {
+        const w = text!.length * 6.6;
+        const x0 = anchor === 'start' ? Number(x) : Number(x) - w;
+        return { text, x0, x1: x0 + w, y0: Number(y) - 11, y1: Number(y) + 3 };
+      },
+    );
     expect(boxes.map((b) => b.text).sort()).toEqual(['espcn 4-bit', 'far', 'fsrcnn 4-bit', 'searched at a long label']);
-    for (const a of boxes) for (const b of boxes) if (a !== b) expect(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1, `${a.text} / ${b.text}`).toBe(false);
+    for (const a of boxes)
+      for (const b of boxes) if (a !== b) expect(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1, `${a.text} / ${b.text}`).toBe(false);
   });
 });

@@ -37,7 +37,8 @@ export function reportCommand(io: CliIo): Command {
     .action(async (dirs: string[], options: ReportCommandOptions) => {
       const runs = dirs.map((dir) => readRun(dir));
       for (const { dir, run } of runs) {
-        if (!(options.set in run.sets)) throw new UsageError(`${dir}: the run was not evaluated on ${options.set} (it has ${Object.keys(run.sets).join(', ')})`);
+        if (!(options.set in run.sets))
+          throw new UsageError(`${dir}: the run was not evaluated on ${options.set} (it has ${Object.keys(run.sets).join(', ')})`);
       }
       const out = resolve(options.out);
       if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
@@ -81,7 +82,9 @@ function markPareto(runs: readonly { dir: string; run: RunSummary }[], set: stri
   return runs.map(({ dir, run }) => ({
     dir,
     run,
-    pareto: !runs.some(({ run: o }) => o !== run && o.bitops_32x32 <= run.bitops_32x32 && psnr(o) >= psnr(run) && (o.bitops_32x32 < run.bitops_32x32 || psnr(o) > psnr(run))),
+    pareto: !runs.some(
+      ({ run: o }) => o !== run && o.bitops_32x32 <= run.bitops_32x32 && psnr(o) >= psnr(run) && (o.bitops_32x32 < run.bitops_32x32 || psnr(o) > psnr(run)),
+    ),
   }));
 }
 
@@ -144,7 +147,10 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   const yStep = niceStep((y1 - y0) / 6);
   for (let v = Math.ceil(y0 / yStep) * yStep; v <= y1; v += yStep) {
     const y = py(v);
-    parts.push(`<line x1="${m.left - 5}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#ddd"/>`, `<text x="${m.left - 8}" y="${y + 4}" text-anchor="end">${v.toFixed(yStep < 0.1 ? 2 : 1)}</text>`);
+    parts.push(
+      `<line x1="${m.left - 5}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${m.left - 8}" y="${y + 4}" text-anchor="end">${v.toFixed(yStep < 0.1 ? 2 : 1)}</text>`,
+    );
   }
   parts.push(
     `<text x="${(m.left + W - m.right) / 2}" y="${H - 14}" text-anchor="middle">BitOps at 32×32 LR (log scale)</text>`,
@@ -152,11 +158,16 @@ export function reportSvg(rows: readonly ReportRow[], set: string): string {
   );
   if (bicubic !== undefined) {
     const y = py(bicubic);
-    parts.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#888" stroke-dasharray="6 4"/>`, `<text x="${W - m.right - 4}" y="${y - 5}" text-anchor="end" fill="#666">bicubic ${bicubic.toFixed(2)}</text>`);
+    parts.push(
+      `<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#888" stroke-dasharray="6 4"/>`,
+      `<text x="${W - m.right - 4}" y="${y - 5}" text-anchor="end" fill="#666">bicubic ${bicubic.toFixed(2)}</text>`,
+    );
   }
   const front = rows.filter((r) => r.pareto).sort((a, b) => a.run.bitops_32x32 - b.run.bitops_32x32);
   if (front.length > 1) {
-    parts.push(`<polyline fill="none" stroke="#555" stroke-opacity="0.5" points="${front.map((r) => `${px(Math.log10(r.run.bitops_32x32))},${py(r.run.sets[set]!.psnr)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="#555" stroke-opacity="0.5" points="${front.map((r) => `${px(Math.log10(r.run.bitops_32x32))},${py(r.run.sets[set]!.psnr)}`).join(' ')}"/>`,
+    );
   }
   const markers = rows.map((_, i) => ({ x: px(xs[i]!), y: py(ys[i]!) }));
   const labels = placeLabels(

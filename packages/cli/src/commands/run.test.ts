@@ -63,50 +63,68 @@ describe('quantnas run', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  withData('finishes a baseline run: export, evaluation next to bicubic, a sample, run.json; a report reads it', async () => {
-    const result = await run(['run', '--arch', 'espcn', '--bits', '8', '--channels', '4', '--out', runDir, '--sets', 'Set5', '--json']);
-    expect(result.stderr).not.toMatch(/internal error/);
-    expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout);
-    expect(summary).toMatchObject({ kind: 'baseline', label: 'espcn 8-bit', space: 'espcn', bits: 8, engine: 'int8' });
-    expect(summary.sets.Set5.bicubic_psnr).toBeCloseTo(28.43, 1);
-    expect(summary.sets.Set5.gain_db).toBeCloseTo(summary.sets.Set5.psnr - summary.sets.Set5.bicubic_psnr, 3);
-    expect(summary.bitops_32x32).toBeGreaterThan(0);
-    expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
-    expect(existsSync(join(runDir, 'model.qnas'))).toBe(true);
-    expect(readFileSync(summary.paths.training_curve, 'utf8')).toMatch(/^<svg/);
-    const sample = await readImageInfo(join(runDir, 'sample-x4.png'));
-    expect([sample.width % 4, sample.height % 4]).toEqual([0, 0]);
-    expect(result.stderr).toMatch(/\[1\/4\] train[\s\S]*\[2\/4\] export[\s\S]*\[3\/4\] evaluate[\s\S]*\[4\/4\] upscale/);
+  withData(
+    'finishes a baseline run: export, evaluation next to bicubic, a sample, run.json; a report reads it',
+    async () => {
+      const result = await run(['run', '--arch', 'espcn', '--bits', '8', '--channels', '4', '--out', runDir, '--sets', 'Set5', '--json']);
+      expect(result.stderr).not.toMatch(/internal error/);
+      expect(result.code).toBe(0);
+      const summary = JSON.parse(result.stdout);
+      expect(summary).toMatchObject({ kind: 'baseline', label: 'espcn 8-bit', space: 'espcn', bits: 8, engine: 'int8' });
+      expect(summary.sets.Set5.bicubic_psnr).toBeCloseTo(28.43, 1);
+      expect(summary.sets.Set5.gain_db).toBeCloseTo(summary.sets.Set5.psnr - summary.sets.Set5.bicubic_psnr, 3);
+      expect(summary.bitops_32x32).toBeGreaterThan(0);
+      expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
+      expect(existsSync(join(runDir, 'model.qnas'))).toBe(true);
+      expect(readFileSync(summary.paths.training_curve, 'utf8')).toMatch(/^<svg/);
+      const sample = await readImageInfo(join(runDir, 'sample-x4.png'));
+      expect([sample.width % 4, sample.height % 4]).toEqual([0, 0]);
+      expect(result.stderr).toMatch(/\[1\/4\] train[\s\S]*\[2\/4\] export[\s\S]*\[3\/4\] evaluate[\s\S]*\[4\/4\] upscale/);
 
-    // A second run directory with another cost, written by hand, and the report over both.
-    const other = join(work, 'other');
-    mkdirSync(other);
-    writeFileSync(join(other, 'run.json'), JSON.stringify({ ...summary, kind: 'searched', label: 'searched', bitops_32x32: summary.bitops_32x32 / 2, sets: { Set5: { ...summary.sets.Set5, psnr: summary.sets.Set5.psnr + 1 } } }));
-    const report = await run(['report', runDir, other, '--out', join(work, 'report'), '--json']);
-    expect(report.code).toBe(0);
-    const parsed = JSON.parse(report.stdout);
-    expect(parsed.runs.map((r: { label: string; pareto: boolean }) => [r.label, r.pareto])).toEqual([
-      ['espcn 8-bit', false],
-      ['searched', true],
-    ]);
-    const md = readFileSync(join(work, 'report.md'), 'utf8');
-    expect(md).toMatch(/\| searched \| searched \| quick \|[^\n]*★ \|/);
-    expect(md).toContain('| espcn 8-bit | baseline |');
-    // The plot is linked by its name beside the markdown, so the pair can be moved together.
-    expect(md).toContain('![Set5 PSNR against BitOps](report.svg)');
-    expect(md).not.toContain(work);
-    const svg = readFileSync(join(work, 'report.svg'), 'utf8');
-    expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
-    for (const part of [/<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</, /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</, />bicubic 28\.4\d</]) expect(svg).toMatch(part);
+      // A second run directory with another cost, written by hand, and the report over both.
+      const other = join(work, 'other');
+      mkdirSync(other);
+      writeFileSync(
+        join(other, 'run.json'),
+        JSON.stringify({
+          ...summary,
+          kind: 'searched',
+          label: 'searched',
+          bitops_32x32: summary.bitops_32x32 / 2,
+          sets: { Set5: { ...summary.sets.Set5, psnr: summary.sets.Set5.psnr + 1 } },
+        }),
+      );
+      const report = await run(['report', runDir, other, '--out', join(work, 'report'), '--json']);
+      expect(report.code).toBe(0);
+      const parsed = JSON.parse(report.stdout);
+      expect(parsed.runs.map((r: { label: string; pareto: boolean }) => [r.label, r.pareto])).toEqual([
+        ['espcn 8-bit', false],
+        ['searched', true],
+      ]);
+      const md = readFileSync(join(work, 'report.md'), 'utf8');
+      expect(md).toMatch(/\| searched \| searched \| quick \|[^\n]*★ \|/);
+      expect(md).toContain('| espcn 8-bit | baseline |');
+      // The plot is linked by its name beside the markdown, so the pair can be moved together.
+      expect(md).toContain('![Set5 PSNR against BitOps](report.svg)');
+      expect(md).not.toContain(work);
+      const svg = readFileSync(join(work, 'report.svg'), 'utf8');
+      expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+      for (const part of [
+        /<circle [^>]*fill="#d62728"\/>\s*<text [^>]*>searched</,
+        /<rect [^>]*fill="#1f77b4"\/>\s*<text [^>]*>espcn 8-bit</,
+        />bicubic 28\.4\d</,
+      ])
+        expect(svg).toMatch(part);
 
-    // The report's files are kept unless --force.
-    const again = await run(['report', runDir, other, '--out', join(work, 'report')]);
-    expect(again.code).not.toBe(0);
-    expect(again.stderr).toMatch(/^quantnas: .*report\.md: exists; use --force to replace it\n$/);
-    expect(readFileSync(join(work, 'report.md'), 'utf8')).toBe(md);
-    expect((await run(['report', runDir, other, '--out', join(work, 'report'), '--force'])).code).toBe(0);
-  }, 120_000);
+      // The report's files are kept unless --force.
+      const again = await run(['report', runDir, other, '--out', join(work, 'report')]);
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(/^quantnas: .*report\.md: exists; use --force to replace it\n$/);
+      expect(readFileSync(join(work, 'report.md'), 'utf8')).toBe(md);
+      expect((await run(['report', runDir, other, '--out', join(work, 'report'), '--force'])).code).toBe(0);
+    },
+    120_000,
+  );
 
   withData('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {
     const missing = await run(['report', work, '--out', join(work, 'r2')]);

@@ -51,14 +51,17 @@ export function runCommand(io: CliIo): Command {
     .option('--preset <name>', `settings preset of every stage: ${PRESETS.join(', ')}`, 'quick')
     .option('--space <space>', `space to search: a shipped id or a space document (default ${DEFAULT_SPACE})`)
     .option('--arch <space>', 'skip the search; train this fixed architecture (fsrcnn, espcn, rfdn, ...) at --bits')
-    .option('--bits <b>', 'with --arch: every block\'s bits (2..8, or 32 for full precision; default 8)')
-    .option('--channels <n>', 'with --arch: channel width C (default: the space\'s)')
-    .option('--cells <n>', 'with --arch: cell count N (default: the space\'s)')
-    .option('--penalty <lambda>', 'BitOps penalty λ of the search (default: the search\'s)')
-    .option('--derive <method>', 'how the search reads its genotype off the supernet: alpha, checked or path (default: the search\'s)')
-    .option('--path-sampling <when>', 'the search\'s w steps on one drawn path: none, warmup or all (default: the search\'s)')
+    .option('--bits <b>', "with --arch: every block's bits (2..8, or 32 for full precision; default 8)")
+    .option('--channels <n>', "with --arch: channel width C (default: the space's)")
+    .option('--cells <n>', "with --arch: cell count N (default: the space's)")
+    .option('--penalty <lambda>', "BitOps penalty λ of the search (default: the search's)")
+    .option('--derive <method>', "how the search reads its genotype off the supernet: alpha, checked or path (default: the search's)")
+    .option('--path-sampling <when>', "the search's w steps on one drawn path: none, warmup or all (default: the search's)")
     .option('--seed <n>', 'seed of every stage (default 1)')
-    .option('--workers <n>', 'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)')
+    .option(
+      '--workers <n>',
+      'search and training split each batch over n replicas, n − 1 in worker threads (default: 2 on a machine with 2 or more cores, else 1)',
+    )
     .option('--sets <list>', 'benchmark sets to evaluate', DEFAULT_SETS)
     .option('--data <dir>', 'data root (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--json', 'print the summary as one JSON object on stdout')
@@ -73,8 +76,10 @@ export function runCommand(io: CliIo): Command {
 function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
-  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined || o.cells !== undefined)) throw new UsageError('--bits, --channels and --cells apply to --arch only');
-  if (o.arch !== undefined && (o.penalty !== undefined || o.derive !== undefined || o.pathSampling !== undefined)) throw new UsageError('--penalty, --derive and --path-sampling apply to the search; --arch has none');
+  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined || o.cells !== undefined))
+    throw new UsageError('--bits, --channels and --cells apply to --arch only');
+  if (o.arch !== undefined && (o.penalty !== undefined || o.derive !== undefined || o.pathSampling !== undefined))
+    throw new UsageError('--penalty, --derive and --path-sampling apply to the search; --arch has none');
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
   const channels = parseOptionalInteger(o.channels, '--channels', 1);
@@ -83,17 +88,24 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   // Both stages are mostly one-threaded tfjs-wasm: a second replica is what uses the second core.
   const workers = parseOptionalInteger(o.workers, '--workers', 1) ?? Math.min(2, availableParallelism());
   const penalty = parseOptionalNumber(o.penalty, '--penalty');
-  if (o.derive !== undefined && !['alpha', 'checked', 'path'].includes(o.derive)) throw new UsageError(`--derive must be alpha, checked or path, got '${o.derive}'`);
-  if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling)) throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
+  if (o.derive !== undefined && !['alpha', 'checked', 'path'].includes(o.derive))
+    throw new UsageError(`--derive must be alpha, checked or path, got '${o.derive}'`);
+  if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling))
+    throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
   // Every stage reads the same data root, found once here (and checked before anything is written).
   const dataRoot = resolveDataRoot({ explicit: o.data, env: io.env });
-  const sets = o.sets.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const sets = o.sets
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   requireSets(dataRoot, [...new Set([...TRAINING_SETS, ...sets, 'Set5'])]);
   return {
     preset: o.preset as PipelineOptions['preset'],
     out: o.out,
     space: o.arch ?? o.space ?? DEFAULT_SPACE,
-    ...(o.arch !== undefined ? { arch: { name: o.arch, bits, ...(channels !== undefined ? { channels } : {}), ...(cells !== undefined ? { cells } : {}) } } : {}),
+    ...(o.arch !== undefined
+      ? { arch: { name: o.arch, bits, ...(channels !== undefined ? { channels } : {}), ...(cells !== undefined ? { cells } : {}) } }
+      : {}),
     ...(penalty !== undefined ? { penalty } : {}),
     ...(o.derive !== undefined ? { derive: o.derive as PipelineOptions['derive'] } : {}),
     ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling as PipelineOptions['pathSampling'] } : {}),
@@ -109,8 +121,15 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
 export function rerunCommand(o: RunCommandOptions): string {
   const args = ['quantnas', 'run', '--out', o.out, '--preset', o.preset];
   const optional: [string, string | undefined][] = [
-    ['--space', o.space], ['--arch', o.arch], ['--bits', o.bits], ['--channels', o.channels], ['--cells', o.cells],
-    ['--penalty', o.penalty], ['--seed', o.seed], ['--workers', o.workers], ['--data', o.data],
+    ['--space', o.space],
+    ['--arch', o.arch],
+    ['--bits', o.bits],
+    ['--channels', o.channels],
+    ['--cells', o.cells],
+    ['--penalty', o.penalty],
+    ['--seed', o.seed],
+    ['--workers', o.workers],
+    ['--data', o.data],
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, value);
   if (o.sets !== DEFAULT_SETS) args.push('--sets', o.sets);
@@ -122,13 +141,21 @@ function shellWord(word: string): string {
 }
 
 function summaryTable(s: RunSummary): string {
-  const rows = Object.entries(s.sets).map(([name, v]) => [name, v.psnr.toFixed(2), v.bicubic_psnr.toFixed(2), `${v.gain_db >= 0 ? '+' : ''}${v.gain_db.toFixed(2)}`, v.ssim.toFixed(4)]);
+  const rows = Object.entries(s.sets).map(([name, v]) => [
+    name,
+    v.psnr.toFixed(2),
+    v.bicubic_psnr.toFixed(2),
+    `${v.gain_db >= 0 ? '+' : ''}${v.gain_db.toFixed(2)}`,
+    v.ssim.toFixed(4),
+  ]);
   const total = Object.values(s.seconds).reduce((a, b) => a + b, 0);
   return (
     `${s.label} (preset ${s.preset}, x${s.scale}, ${s.engine} engine)\n` +
     renderTable(['set', 'PSNR', 'bicubic', 'gain dB', 'SSIM'], rows) +
     `${s.params} params, ${Math.round(s.macs_per_pixel)} MACs per LR pixel, BitOps ${(s.bitops_32x32 / 1e9).toFixed(3)} G at 32×32 LR\n` +
-    `time: ${Object.entries(s.seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}; total ${(total / 60).toFixed(1)} min\n` +
+    `time: ${Object.entries(s.seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+      .join(', ')}; total ${(total / 60).toFixed(1)} min\n` +
     `wrote ${Object.values(s.paths).join(', ')}\n`
   );
 }

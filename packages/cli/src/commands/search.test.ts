@@ -22,7 +22,9 @@ describe('quantnas search', () => {
     const result = await run(['search', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: quantnas search');
-    expect(result.stdout).toMatch(/--space <space>[\s\S]*--preset <name>[\s\S]*--penalty[\s\S]*--mode[\s\S]*--adq[\s\S]*--bits[\s\S]*--seed[\s\S]*--resume[\s\S]*--json/);
+    expect(result.stdout).toMatch(
+      /--space <space>[\s\S]*--preset <name>[\s\S]*--penalty[\s\S]*--mode[\s\S]*--adq[\s\S]*--bits[\s\S]*--seed[\s\S]*--resume[\s\S]*--json/,
+    );
     expect(result.stdout).toContain('--workers <n>');
   });
 
@@ -50,15 +52,15 @@ describe('quantnas search', () => {
     expect([json.genotype.channels, json.genotype.scale]).toEqual([4, 2]);
   }, 120_000);
 
-  it.each([['channels', 1e9, 'channels must be at most 1024'], ['scale', 1000, 'scale must be at most 16']])(
-    'refuses a document with %s %d in one line, before any work',
-    async (key, value, message) => {
-      const doc = join(work, `huge-${key}.json`);
-      writeFileSync(doc, JSON.stringify({ ...shippedSpace('basic'), [key]: value }));
-      const out = join(work, `huge-${key}`);
-      expectOneLineError(await run(['search', '--space', doc, '--out', out]), doc, `$.${key}`, message);
-    },
-  );
+  it.each([
+    ['channels', 1e9, 'channels must be at most 1024'],
+    ['scale', 1000, 'scale must be at most 16'],
+  ])('refuses a document with %s %d in one line, before any work', async (key, value, message) => {
+    const doc = join(work, `huge-${key}.json`);
+    writeFileSync(doc, JSON.stringify({ ...shippedSpace('basic'), [key]: value }));
+    const out = join(work, `huge-${key}`);
+    expectOneLineError(await run(['search', '--space', doc, '--out', out]), doc, `$.${key}`, message);
+  });
 
   it('names an unknown space', async () => {
     expectOneLineError(await run(['search', '--space', join(work, 'nope.json'), '--out', join(work, 'never')]), 'nope.json');
@@ -104,7 +106,23 @@ describe('quantnas search', () => {
 
 describe('quantnas bench search-step', () => {
   it('prints noise and direct step times on fused and reference kernels, with kernels per step, conv share and the ratios', async () => {
-    const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--json']);
+    const result = await run([
+      'bench',
+      'search-step',
+      '--space',
+      'basic',
+      '--channels',
+      '6',
+      '--size',
+      '8',
+      '--batch',
+      '1',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
@@ -125,8 +143,23 @@ describe('quantnas bench search-step', () => {
     expect(json.fused.kernels).toBeLessThan(json.reference.kernels / 3);
   });
 
-  it('times a preset\'s supernet, as text', async () => {
-    const result = await run(['bench', 'search-step', '--preset', 'quick', '--batch', '1', '--size', '15', '--steps', '1', '--warmup', '0', '--modes', 'noise']);
+  it("times a preset's supernet, as text", async () => {
+    const result = await run([
+      'bench',
+      'search-step',
+      '--preset',
+      'quick',
+      '--batch',
+      '1',
+      '--size',
+      '15',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--modes',
+      'noise',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('search step (α + w) of rfdn-bicubic (preset quick) C=12 cells=1, batch 1 of 15×15 LR');
     expect(result.stdout).toMatch(/^noise\s+fused\s+[\d.]+\s+\d+\s+\d+%/m);
@@ -136,7 +169,25 @@ describe('quantnas bench search-step', () => {
     expectOneLineError(await run(['bench', 'search-step', '--kernels', 'fused,fast']), '--kernels must list distinct paths');
   });
   it('times only the modes asked for, and refuses unknown ones', async () => {
-    const result = await run(['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0', '--modes', 'noise', '--json']);
+    const result = await run([
+      'bench',
+      'search-step',
+      '--space',
+      'basic',
+      '--channels',
+      '6',
+      '--size',
+      '8',
+      '--batch',
+      '1',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--modes',
+      'noise',
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(json.noise_ms).toBeGreaterThan(0);

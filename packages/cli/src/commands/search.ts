@@ -54,19 +54,25 @@ export function searchCommand(io: CliIo): Command {
     .option('--penalty <λ>', 'weight λ of the BitOps penalty λ·B(α)/B(α₀) (default 0)')
     .option('--mode <mode>', 'quantization during the search: noise, direct or fp (default noise)')
     .option('--adq <on|off>', 'ADQ on the residual units (default on)')
-    .option('--bits <list>', 'candidate bit-widths, comma-separated, from 2..8 and 32 (default: the space\'s)')
+    .option('--bits <list>', "candidate bit-widths, comma-separated, from 2..8 and 32 (default: the space's)")
     .option('--seed <n>', 'seed of everything random (default 1)')
-    .option('--epochs <n>', 'search epochs (default: the preset\'s; the α warm-up keeps the preset\'s fraction)')
+    .option('--epochs <n>', "search epochs (default: the preset's; the α warm-up keeps the preset's fraction)")
     .option('--selector <name>', 'softmax or gumbel (default softmax)')
     .option('--entropy <kind>', 'α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the supernet, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
     .option('--kernels <path>', 'quantizer and optimiser kernels: fused (one kernel each, default) or reference (composed tfjs ops, for comparison)')
-    .option('--derive <method>', 'how the genotype is read off the supernet: alpha (arg-max of α), checked (the arg-max unless a uniform-bit baseline of the space scores better on the validation split) or path (a descent over paths scored so, from the best of those); default alpha')
-    .option('--path-sampling <when>', 'w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up\'s) or all (default: the preset\'s, all for quick, none for cpu and paper)')
-    .option('--entropy-weight <w>', 'weight λ_H of the scheduled entropy term (default: the preset\'s)')
-    .option('--alpha-lr <rate>', 'Adam rate of α (default: the preset\'s)')
-    .option('--warmup-epochs <n>', 'epochs that train the weights only before α moves (default: the preset\'s)')
+    .option(
+      '--derive <method>',
+      'how the genotype is read off the supernet: alpha (arg-max of α), checked (the arg-max unless a uniform-bit baseline of the space scores better on the validation split) or path (a descent over paths scored so, from the best of those); default alpha',
+    )
+    .option(
+      '--path-sampling <when>',
+      "w steps that train one uniformly drawn path instead of the α-weighted mixture: none, warmup (the α warm-up's) or all (default: the preset's, all for quick, none for cpu and paper)",
+    )
+    .option('--entropy-weight <w>', "weight λ_H of the scheduled entropy term (default: the preset's)")
+    .option('--alpha-lr <rate>', "Adam rate of α (default: the preset's)")
+    .option('--warmup-epochs <n>', "epochs that train the weights only before α moves (default: the preset's)")
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -127,23 +133,29 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     throw new UsageError(`--selector must be softmax or gumbel, got '${o.selector}'`);
   }
   const entropyKinds = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
-  if (o.entropy !== undefined && !entropyKinds.includes(o.entropy)) throw new UsageError(`--entropy must be one of ${entropyKinds.join(', ')}, got '${o.entropy}'`);
+  if (o.entropy !== undefined && !entropyKinds.includes(o.entropy))
+    throw new UsageError(`--entropy must be one of ${entropyKinds.join(', ')}, got '${o.entropy}'`);
   const penalty = parseOptionalNumber(o.penalty, '--penalty');
   let bits: number[] | undefined;
   if (o.bits !== undefined) {
-    bits = o.bits.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+    bits = o.bits
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map(Number);
     const allowed = [2, 3, 4, 5, 6, 7, 8, 32];
     if (bits.length === 0 || bits.some((b) => !allowed.includes(b))) throw new UsageError(`--bits must list bit-widths from 2..8 and 32, got '${o.bits}'`);
     if (new Set(bits).size !== bits.length) throw new UsageError(`--bits lists a bit-width twice: '${o.bits}'`);
   }
-  const backend =
-    o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as SearchOptions['backend']);
+  const backend = o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as SearchOptions['backend']);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const workers = parseOptionalInteger(o.workers, '--workers', 1);
   const warmupEpochs = parseOptionalInteger(o.warmupEpochs, '--warmup-epochs', 0);
-  if (o.derive !== undefined && !['alpha', 'checked', 'path'].includes(o.derive)) throw new UsageError(`--derive must be alpha, checked or path, got '${o.derive}'`);
-  if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling)) throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
+  if (o.derive !== undefined && !['alpha', 'checked', 'path'].includes(o.derive))
+    throw new UsageError(`--derive must be alpha, checked or path, got '${o.derive}'`);
+  if (o.pathSampling !== undefined && !['none', 'warmup', 'all'].includes(o.pathSampling))
+    throw new UsageError(`--path-sampling must be none, warmup or all, got '${o.pathSampling}'`);
   const entropyWeight = parseOptionalNumber(o.entropyWeight, '--entropy-weight');
   const alphaLr = parseOptionalNumber(o.alphaLr, '--alpha-lr');
   return {
@@ -181,7 +193,12 @@ function formatG(value: number): string {
  */
 export async function searchWithProgress(io: CliIo, options: SearchOptions, how: { readonly title: string; readonly json: boolean }): Promise<SearchSummary> {
   const search = await import('@quantnas/search');
-  return runWithEpochProgress<SearchEvent, SearchResult>(io, { ...how, userErrors: USER_ERRORS }, (e) => `weight loss ${e.wLoss.toFixed(4)}`, (hooks) => search.runSearch(options, hooks));
+  return runWithEpochProgress<SearchEvent, SearchResult>(
+    io,
+    { ...how, userErrors: USER_ERRORS },
+    (e) => `weight loss ${e.wLoss.toFixed(4)}`,
+    (hooks) => search.runSearch(options, hooks),
+  );
 }
 
 /** A user's space document is searched at the width, scale and cells it states; a preset sizes only the shipped spaces. */

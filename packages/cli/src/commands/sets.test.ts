@@ -8,7 +8,10 @@ import { runCli as run } from '../test-helpers.js';
 describe('quantnas sets', () => {
   it('lists every set when one holds an image smaller than the scale, marking that one', async () => {
     const root = await mkdtemp(join(tmpdir(), 'quantnas-sets-'));
-    for (const [set, size] of [['Good', 16], ['Small', 2]] as const) {
+    for (const [set, size] of [
+      ['Good', 16],
+      ['Small', 2],
+    ] as const) {
       await mkdir(join(root, set));
       await writeFile(join(root, set, 'a.png'), encodePng({ width: size, height: size, channels: 1, data: new Uint8Array(size * size) }));
     }

@@ -32,7 +32,13 @@ export function setsCommand(io: CliIo): Command {
       if (options.json) {
         io.stdout(JSON.stringify({ root, scale, sets }) + '\n');
       } else {
-        io.stdout(`data root: ${root}\n` + renderTable(['set', `x${scale} pairs`], sets.map((s) => [s.name, s.pairs === null ? 'unusable' : String(s.pairs)])));
+        io.stdout(
+          `data root: ${root}\n` +
+            renderTable(
+              ['set', `x${scale} pairs`],
+              sets.map((s) => [s.name, s.pairs === null ? 'unusable' : String(s.pairs)]),
+            ),
+        );
       }
     });
 }

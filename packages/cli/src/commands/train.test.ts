@@ -40,7 +40,9 @@ describe('quantnas train', () => {
   it('explains itself', async () => {
     const result = await run(['train', '--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/--genotype <file>[\s\S]*--out <dir>[\s\S]*--space[\s\S]*--preset[\s\S]*--epochs[\s\S]*--seed[\s\S]*--backend[\s\S]*--data[\s\S]*--resume[\s\S]*--json/);
+    expect(result.stdout).toMatch(
+      /--genotype <file>[\s\S]*--out <dir>[\s\S]*--space[\s\S]*--preset[\s\S]*--epochs[\s\S]*--seed[\s\S]*--backend[\s\S]*--data[\s\S]*--resume[\s\S]*--json/,
+    );
   });
 
   it.each([
@@ -56,12 +58,21 @@ describe('quantnas train', () => {
 
   it('needs a genotype, readable and for the space given', async () => {
     expectOneLineError(await run(['train', '--out', join(work, 'never')]), '--genotype <file> or --arch <space> is required');
-    expectOneLineError(await run(['train', '--genotype', genotypePath, '--arch', 'fsrcnn', '--out', join(work, 'never')]), '--genotype and --arch exclude each other');
-    expectOneLineError(await run(['train', '--genotype', genotypePath, '--bits', '4', '--out', join(work, 'never')]), '--bits and --channels apply to --arch only');
+    expectOneLineError(
+      await run(['train', '--genotype', genotypePath, '--arch', 'fsrcnn', '--out', join(work, 'never')]),
+      '--genotype and --arch exclude each other',
+    );
+    expectOneLineError(
+      await run(['train', '--genotype', genotypePath, '--bits', '4', '--out', join(work, 'never')]),
+      '--bits and --channels apply to --arch only',
+    );
     expectOneLineError(await run(['train', '--arch', 'fsrcnn', '--bits', '16', '--out', join(work, 'never')]), '--bits must be 2..8 or 32, got 16');
     expectOneLineError(await run(['train', '--arch', 'vgg', '--out', join(work, 'never')]), "search space 'vgg': no such file");
     expectOneLineError(await run(['train', '--genotype', join(work, 'nope.json'), '--out', join(work, 'never')]), 'nope.json', 'cannot read the genotype');
-    expectOneLineError(await run(['train', '--genotype', genotypePath, '--space', 'rfdn', '--out', join(work, 'never')]), "the genotype is for space 'basic', not 'rfdn'");
+    expectOneLineError(
+      await run(['train', '--genotype', genotypePath, '--space', 'rfdn', '--out', join(work, 'never')]),
+      "the genotype is for space 'basic', not 'rfdn'",
+    );
     const bad = join(work, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...genotype, blocks: { ...genotype.blocks, tail2: { op: 'simple_1x1', bits: 3 } } }));
     expectOneLineError(await run(['train', '--genotype', bad, '--out', join(work, 'never')]), 'tail2.bits');

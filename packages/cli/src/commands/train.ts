@@ -44,15 +44,18 @@ export function trainCommand(io: CliIo): Command {
         'cpu (about 56 min with --workers 2 for its 2-cell search result), paper (the reference settings; for a fast backend).',
     )
     .option('--genotype <file>', 'genotype JSON (e.g. genotype.json of a search); optional with --resume')
-    .option('--arch <space>', 'train a fixed architecture instead of a genotype: fsrcnn, espcn, rfdn (RFDN\'s own ops), rfdn-bicubic, or a space document (its baseline ops)')
-    .option('--bits <b>', 'with --arch: every block\'s bits, 2..8, or 32 for full precision (default 8)')
-    .option('--channels <n>', 'with --arch: channel width C (default: the space\'s)')
+    .option(
+      '--arch <space>',
+      "train a fixed architecture instead of a genotype: fsrcnn, espcn, rfdn (RFDN's own ops), rfdn-bicubic, or a space document (its baseline ops)",
+    )
+    .option('--bits <b>', "with --arch: every block's bits, 2..8, or 32 for full precision (default 8)")
+    .option('--channels <n>', "with --arch: channel width C (default: the space's)")
     .requiredOption('--out <dir>', 'output directory')
     .option('--space <space>', 'search space: rfdn, basic or the path of a space document (default: from the genotype)')
     .option('--preset <name>', `settings preset: ${PRESETS.join(', ')} (default quick)`)
-    .option('--cells <n>', 'cell count of the network (default: the search\'s)')
-    .option('--adq <on|off>', 'ADQ on the residual units (default: the search\'s, else on)')
-    .option('--epochs <n>', 'training epochs (default: the preset\'s)')
+    .option('--cells <n>', "cell count of the network (default: the search's)")
+    .option('--adq <on|off>', "ADQ on the residual units (default: the search's, else on)")
+    .option('--epochs <n>', "training epochs (default: the preset's)")
     .option('--seed <n>', 'seed of everything random (default 1)')
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow (default wasm)')
     .option('--workers <n>', 'split each batch over n replicas of the network, n − 1 of them in worker threads (default 1; 2 on a 2-core machine)')
@@ -100,13 +103,13 @@ export function trainCommand(io: CliIo): Command {
 }
 
 function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) => unknown, io: CliIo): TrainOptions {
-  if (o.genotype === undefined && o.arch === undefined && !o.resume) throw new UsageError('--genotype <file> or --arch <space> is required (except with --resume)');
+  if (o.genotype === undefined && o.arch === undefined && !o.resume)
+    throw new UsageError('--genotype <file> or --arch <space> is required (except with --resume)');
   if (o.genotype !== undefined && o.arch !== undefined) throw new UsageError('--genotype and --arch exclude each other');
   if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined)) throw new UsageError('--bits and --channels apply to --arch only');
   if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
-  const backend =
-    o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as TrainOptions['backend']);
+  const backend = o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as TrainOptions['backend']);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const cells = parseOptionalInteger(o.cells, '--cells', 1);
@@ -130,7 +133,10 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
 }
 
 /** With --arch: the fixed architecture's genotype and space, restricted to --bits. */
-export async function baselineOptions(o: Pick<TrainCommandOptions, 'arch' | 'bits' | 'channels' | 'cells'>, search: typeof import('@quantnas/search')): Promise<Partial<TrainOptions>> {
+export async function baselineOptions(
+  o: Pick<TrainCommandOptions, 'arch' | 'bits' | 'channels' | 'cells'>,
+  search: typeof import('@quantnas/search'),
+): Promise<Partial<TrainOptions>> {
   if (o.arch === undefined) return {};
   const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
@@ -159,5 +165,10 @@ function formatG(value: number): string {
  */
 export async function trainWithProgress(io: CliIo, options: TrainOptions, how: { readonly title: string; readonly json: boolean }): Promise<TrainSummary> {
   const search = await import('@quantnas/search');
-  return runWithEpochProgress<TrainEvent, TrainResult>(io, { ...how, userErrors: TRAIN_USER_ERRORS }, (e) => `L1 loss ${e.loss.toFixed(4)}`, (hooks) => search.runTraining(options, hooks));
+  return runWithEpochProgress<TrainEvent, TrainResult>(
+    io,
+    { ...how, userErrors: TRAIN_USER_ERRORS },
+    (e) => `L1 loss ${e.loss.toFixed(4)}`,
+    (hooks) => search.runTraining(options, hooks),
+  );
 }

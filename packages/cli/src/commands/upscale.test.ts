@@ -68,29 +68,45 @@ describe('quantnas upscale', () => {
     const cases: [string, () => Promise<string[]>, string[]][] = [
       ['a missing model', async () => ['--model', join(work, 'none.qnas'), input], ['none.qnas', 'no such file']],
       ['a file that is not a model', async () => ['--model', input, input], ['in.png', 'not a .qnas model']],
-      ['a truncated model', async () => {
-        const path = join(work, 'truncated.qnas');
-        await writeFile(path, modelBytes.subarray(0, modelBytes.length - 10));
-        return ['--model', path, input];
-      }, ['truncated.qnas']],
-      ['a tampered model', async () => {
-        const path = join(work, 'tampered.qnas');
-        const bytes = Uint8Array.from(modelBytes);
-        bytes[bytes.length - 5]! ^= 0x10;
-        await writeFile(path, bytes);
-        return ['--model', path, input];
-      }, ['tampered.qnas', 'checksum']],
+      [
+        'a truncated model',
+        async () => {
+          const path = join(work, 'truncated.qnas');
+          await writeFile(path, modelBytes.subarray(0, modelBytes.length - 10));
+          return ['--model', path, input];
+        },
+        ['truncated.qnas'],
+      ],
+      [
+        'a tampered model',
+        async () => {
+          const path = join(work, 'tampered.qnas');
+          const bytes = Uint8Array.from(modelBytes);
+          bytes[bytes.length - 5]! ^= 0x10;
+          await writeFile(path, bytes);
+          return ['--model', path, input];
+        },
+        ['tampered.qnas', 'checksum'],
+      ],
       ['a missing image', async () => ['--model', model, join(work, 'none.png')], ['none.png', 'no such file']],
-      ['an image too small for ESA', async () => {
-        const path = join(work, 'tiny.png');
-        await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
-        return ['--model', model, path];
-      }, ['tiny.png', 'too small']],
-      ['an image too small, on the tfjs engine', async () => {
-        const path = join(work, 'tiny-ref.png');
-        await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
-        return ['--model', model, '--engine', 'tfjs', path];
-      }, ['tiny-ref.png', 'too small']],
+      [
+        'an image too small for ESA',
+        async () => {
+          const path = join(work, 'tiny.png');
+          await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
+          return ['--model', model, path];
+        },
+        ['tiny.png', 'too small'],
+      ],
+      [
+        'an image too small, on the tfjs engine',
+        async () => {
+          const path = join(work, 'tiny-ref.png');
+          await writeFile(path, encodePng({ width: 8, height: 8, channels: 3, data: rgb.subarray(0, 192) }));
+          return ['--model', model, '--engine', 'tfjs', path];
+        },
+        ['tiny-ref.png', 'too small'],
+      ],
       ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', "'fp16'", 'int8, tfjs or scalar']],
       ['a bad thread count', async () => ['--model', model, '--threads', '0', input], ['--threads', "'0'"]],
       ['a bad tile', async () => ['--model', model, '--tile', '8px', input], ['--tile', "'8px'"]],
@@ -109,7 +125,10 @@ describe('quantnas upscale without --model', () => {
     // Large enough for the model's ESA window at x4.
     const [w, h] = [48, 40];
     const image = join(work, 'bundled-in.png');
-    await writeFile(image, encodePng({ width: w, height: h, channels: 3, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 29 + ((i * i) >> 5)) & 0xff) }));
+    await writeFile(
+      image,
+      encodePng({ width: w, height: h, channels: 3, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 29 + ((i * i) >> 5)) & 0xff) }),
+    );
     const implicit = join(work, 'bundled-implicit.png');
     const explicit = join(work, 'bundled-explicit.png');
     const a = await run(['upscale', image, implicit, '--json']);

@@ -43,7 +43,9 @@ export function upscaleCommand(io: CliIo): Command {
     )
     .option('--model <file>', `exported model (.qnas); default: the bundled model ${DEFAULT_MODEL}`)
     .addOption(
-      new Option('--engine <engine>', 'int8: the WASM SIMD integer engine; tfjs: tfjs-wasm fake-quant; scalar: the plain-loop specification (slow)').default('int8'),
+      new Option('--engine <engine>', 'int8: the WASM SIMD integer engine; tfjs: tfjs-wasm fake-quant; scalar: the plain-loop specification (slow)').default(
+        'int8',
+      ),
     )
     .option('--threads <n>', 'worker threads for the int8 engine', '1')
     .option('--tile <n>', 'tile edge in LR pixels for the int8 engine', '128')

@@ -9,9 +9,7 @@ import { probeWebGpu } from './webgpu.js';
 
 const requireWebGpu = process.env.QUANTNAS_REQUIRE_WEBGPU === '1';
 const webgpuProbe = await probeWebGpu({ requireDriver: true });
-const webgpuSkipReason = webgpuProbe.found
-  ? undefined
-  : `no WebGPU adapter (${webgpuProbe.reason}); run tools/setup-vulkan.sh and export what it prints`;
+const webgpuSkipReason = webgpuProbe.found ? undefined : `no WebGPU adapter (${webgpuProbe.reason}); run tools/setup-vulkan.sh and export what it prints`;
 if (webgpuSkipReason && !requireWebGpu) {
   console.warn(`[core-ops] skipping the webgpu AddN tests: ${webgpuSkipReason}`);
 }

@@ -34,7 +34,11 @@ const conv2dCases: ConvCase[] = [];
 for (const k of [1, 3, 5]) {
   for (const stride of [1, 2]) {
     for (const pad of ['same', 'valid'] as const) {
-      for (const [ci, co] of [[1, 4], [3, 8], [8, 3]] as const) {
+      for (const [ci, co] of [
+        [1, 4],
+        [3, 8],
+        [8, 3],
+      ] as const) {
         conv2dCases.push({ x: [2, 7, 8, ci], w: [k, k, ci, co], stride, pad });
       }
     }
@@ -47,8 +51,28 @@ conv2dCases.push(
   { x: [3, 6, 7, 2], w: [5, 1, 2, 4], stride: 1, pad: 'same' },
   { x: [2, 9, 9, 4], w: [3, 3, 4, 4], stride: 2, pad: 'valid' }, // ESA's strided reduction
   { x: [1, 7, 5, 3], w: [3, 3, 3, 2], stride: [2, 1], pad: 'same' },
-  { x: [2, 5, 6, 2], w: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
-  { x: [2, 6, 5, 2], w: [3, 3, 2, 3], stride: 2, pad: [[0, 0], [0, 2], [3, 1], [0, 0]] },
+  {
+    x: [2, 5, 6, 2],
+    w: [3, 3, 2, 3],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 3],
+      [0, 0],
+    ],
+  },
+  {
+    x: [2, 6, 5, 2],
+    w: [3, 3, 2, 3],
+    stride: 2,
+    pad: [
+      [0, 0],
+      [0, 2],
+      [3, 1],
+      [0, 0],
+    ],
+  },
   // Wide outputs: the wasm filter gradient as a GEMM.
   { x: [2, 7, 6, 5], w: [3, 3, 5, 24], stride: 1, pad: 'same' },
   { x: [2, 5, 6, 3], w: [1, 5, 3, 32], stride: 1, pad: 'valid' },
@@ -126,9 +150,7 @@ async function expectMatchesCpu(backend: ResolvedBackend, c: ConvCase, tolerance
 
 const requireWebGpu = process.env.QUANTNAS_REQUIRE_WEBGPU === '1';
 const webgpuProbe = await probeWebGpu({ requireDriver: true });
-const webgpuSkipReason = webgpuProbe.found
-  ? undefined
-  : `no WebGPU adapter (${webgpuProbe.reason}); run tools/setup-vulkan.sh and export what it prints`;
+const webgpuSkipReason = webgpuProbe.found ? undefined : `no WebGPU adapter (${webgpuProbe.reason}); run tools/setup-vulkan.sh and export what it prints`;
 if (webgpuSkipReason && !requireWebGpu) {
   console.warn(`[core-ops] skipping the webgpu conv tests: ${webgpuSkipReason}`);
 }
@@ -243,13 +265,19 @@ describe('replaced wasm kernels', () => {
     const filter = tf.zeros([3, 3, 2, 1]);
     expect(() =>
       tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter }, {
-        strides: 1, dilations: 2, pad: 'same', inputShape: [1, 4, 4, 2],
+        strides: 1,
+        dilations: 2,
+        pad: 'same',
+        inputShape: [1, 4, 4, 2],
       } as unknown as tf.NamedAttrMap),
     ).toThrow(/dilation 1 only/);
     const x = tf.zeros([1, 2, 4, 4]);
     expect(() =>
       tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: x }, {
-        strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 2],
+        strides: 1,
+        pad: 'same',
+        dataFormat: 'NCHW',
+        filterShape: [3, 3, 2, 2],
       } as unknown as tf.NamedAttrMap),
     ).toThrow(/NHWC/);
     tf.dispose([dy, filter, x]);

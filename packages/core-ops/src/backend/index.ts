@@ -1,11 +1,4 @@
-export {
-  BACKEND_NAMES,
-  parseBackendName,
-  type BackendInfo,
-  type BackendName,
-  type ResolvedBackend,
-  type WebGpuAdapterSummary,
-} from '../backend.js';
+export { BACKEND_NAMES, parseBackendName, type BackendInfo, type BackendName, type ResolvedBackend, type WebGpuAdapterSummary } from '../backend.js';
 export { currentBackend, DEFAULT_BACKEND, ensureBackend, initBackend, type InitBackendOptions } from './select.js';
 export { BackendUnavailableError } from './optional-module.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';

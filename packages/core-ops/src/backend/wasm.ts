@@ -29,10 +29,7 @@ export async function initWasm(options: WasmOptions = {}): Promise<BackendInfo> 
     throw new BackendUnavailableError('wasm', `the wasm backend failed to start: ${messageOf(error)}`, { cause: error });
   }
   if (!ok) {
-    throw new BackendUnavailableError(
-      'wasm',
-      `the wasm backend failed to start (could not load its .wasm binary from ${prefix ?? 'the script directory'})`,
-    );
+    throw new BackendUnavailableError('wasm', `the wasm backend failed to start (could not load its .wasm binary from ${prefix ?? 'the script directory'})`);
   }
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const threads = wasm.getThreadsCount();

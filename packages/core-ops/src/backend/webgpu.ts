@@ -12,9 +12,7 @@ export interface WebGpuOptions {
   readonly powerPreference?: 'high-performance' | 'low-power';
 }
 
-export type WebGpuProbe =
-  | { readonly found: true; readonly adapter: WebGpuAdapterSummary }
-  | { readonly found: false; readonly reason: string };
+export type WebGpuProbe = { readonly found: true; readonly adapter: WebGpuAdapterSummary } | { readonly found: false; readonly reason: string };
 
 // Minimal structural types: the WebGPU typings are not part of this package's public surface.
 interface AdapterLike {

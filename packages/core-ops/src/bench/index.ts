@@ -1,8 +1,2 @@
 export { createReferenceNet, REFERENCE_NET } from './reference-net.js';
-export {
-  benchTrainStep,
-  createTrainStep,
-  type TrainStep,
-  type TrainStepBench,
-  type TrainStepBenchOptions,
-} from './train-step.js';
+export { benchTrainStep, createTrainStep, type TrainStep, type TrainStepBench, type TrainStepBenchOptions } from './train-step.js';

@@ -20,10 +20,7 @@ describe('the reference net', () => {
       const net = createReferenceNet(7);
       const lr = tf.randomUniform([2, 6, 5, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
       const hr = tf.randomUniform([2, 24, 20, 3], 0, 1, 'float32', 9);
-      const { value, grads } = tf.variableGrads(
-        () => tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar,
-        trainableVariables(net),
-      );
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(net.apply(lr, { training: true }), hr))) as tf.Scalar, trainableVariables(net));
       const out = await Promise.all(Object.values(grads).map((g) => g.data()));
       tf.dispose([value, lr, hr, ...Object.values(grads)]);
       net.dispose();

@@ -40,8 +40,18 @@ describe('batch norm', () => {
     const beta = [0.1, 0.2, -0.3];
     const ref = data.map((v, i) => ((v - mean[i % c]!) / Math.sqrt(biased[i % c]! + 1e-5)) * gamma[i % c]! + beta[i % c]!);
     expect(maxAbsDiff(await y.data(), ref)).toBeLessThan(1e-5);
-    expect(maxAbsDiff(await bn.runningMean.data(), mean.map((m) => 0.1 * m))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(await bn.runningVar.data(), unbiased.map((v) => 0.9 + 0.1 * v))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        await bn.runningMean.data(),
+        mean.map((m) => 0.1 * m),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        await bn.runningVar.data(),
+        unbiased.map((v) => 0.9 + 0.1 * v),
+      ),
+    ).toBeLessThan(1e-6);
     tf.dispose([x, y]);
     bn.dispose();
   });
@@ -100,11 +110,21 @@ describe('batch norm', () => {
     const { mean } = await channelStats(x);
     const optimizer = tf.train.sgd(0.1);
     optimizer.minimize(() => tf.sum(tf.square(bn.apply(x, TRAIN))) as tf.Scalar);
-    expect(maxAbsDiff(await bn.runningMean.data(), mean.map((m) => 0.1 * m))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        await bn.runningMean.data(),
+        mean.map((m) => 0.1 * m),
+      ),
+    ).toBeLessThan(1e-6);
     const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(bn.apply(x, TRAIN))) as tf.Scalar);
     expect(Object.keys(grads).sort()).toEqual([bn.gamma.name, bn.beta.name].sort());
     expect(grads[bn.runningMean.name]).toBeUndefined();
-    expect(maxAbsDiff(await bn.runningMean.data(), mean.map((m) => 0.19 * m))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        await bn.runningMean.data(),
+        mean.map((m) => 0.19 * m),
+      ),
+    ).toBeLessThan(1e-6);
     tf.dispose([x, value, ...Object.values(grads)]);
     optimizer.dispose();
     bn.dispose();

@@ -79,9 +79,7 @@ export function createBatchNorm(config: BatchNormConfig): BatchNorm {
         const { mean, variance } = tf.moments(x, [0, 1, 2]);
         const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))), gamma), beta);
         runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D);
-        runningVar.assign(
-          tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(variance, (momentum * count) / (count - 1))) as tf.Tensor1D,
-        );
+        runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(variance, (momentum * count) / (count - 1))) as tf.Tensor1D);
         return y as tf.Tensor4D;
       });
     },

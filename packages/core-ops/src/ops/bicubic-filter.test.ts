@@ -50,16 +50,45 @@ describe('bicubicUpsampleFilter', () => {
   });
 
   it('initialises a conv, and a wrong-sized initial weight is a clear error', () => {
-    const conv = createConv({ name: 'skip', inChannels: 3, outChannels: 48, kernel: 5, groups: 3, quantizers: plainQuantizers, seed: 1, initialWeight: bicubicUpsampleFilter(3, 4) });
+    const conv = createConv({
+      name: 'skip',
+      inChannels: 3,
+      outChannels: 48,
+      kernel: 5,
+      groups: 3,
+      quantizers: plainQuantizers,
+      seed: 1,
+      initialWeight: bicubicUpsampleFilter(3, 4),
+    });
     expect(Array.from(conv.weight.dataSync())).toEqual(Array.from(bicubicUpsampleFilter(3, 4)));
     expect(conv.weight.trainable).toBe(true);
     conv.dispose();
-    const frozen = createConv({ name: 'skip', inChannels: 3, outChannels: 48, kernel: 5, groups: 3, bias: true, quantizers: plainQuantizers, seed: 1, initialWeight: bicubicUpsampleFilter(3, 4), trainable: false });
+    const frozen = createConv({
+      name: 'skip',
+      inChannels: 3,
+      outChannels: 48,
+      kernel: 5,
+      groups: 3,
+      bias: true,
+      quantizers: plainQuantizers,
+      seed: 1,
+      initialWeight: bicubicUpsampleFilter(3, 4),
+      trainable: false,
+    });
     expect([frozen.weight.trainable, frozen.bias!.trainable]).toEqual([false, false]);
     frozen.dispose();
-    expect(() => createConv({ name: 'skip', inChannels: 3, outChannels: 12, kernel: 5, groups: 3, quantizers: plainQuantizers, seed: 1, initialWeight: bicubicUpsampleFilter(3, 4) })).toThrow(
-      /initialWeight has 1200 values, the filter \[5, 5, 1, 12\] needs 300/,
-    );
+    expect(() =>
+      createConv({
+        name: 'skip',
+        inChannels: 3,
+        outChannels: 12,
+        kernel: 5,
+        groups: 3,
+        quantizers: plainQuantizers,
+        seed: 1,
+        initialWeight: bicubicUpsampleFilter(3, 4),
+      }),
+    ).toThrow(/initialWeight has 1200 values, the filter \[5, 5, 1, 12\] needs 300/);
     expect(() => bicubicUpsampleFilter(3, 1)).toThrow(/scale must be an integer ≥ 2/);
   });
 });

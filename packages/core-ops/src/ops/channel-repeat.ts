@@ -22,7 +22,5 @@ export function addRepeatedChannels(y: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D
   if (x.shape[0] !== n || x.shape[1] !== h || x.shape[2] !== w || cy % cx !== 0) {
     throw new Error(`addRepeatedChannels: cannot add [${x.shape.join(', ')}] repeated along channels to [${y.shape.join(', ')}]`);
   }
-  return tf.tidy(() =>
-    tf.reshape(tf.add(tf.reshape(y, [n, h, w, cy / cx, cx]), tf.reshape(x, [n, h, w, 1, cx])), [n, h, w, cy]),
-  );
+  return tf.tidy(() => tf.reshape(tf.add(tf.reshape(y, [n, h, w, cy / cx, cx]), tf.reshape(x, [n, h, w, 1, cx])), [n, h, w, cy]));
 }

@@ -13,11 +13,7 @@ export function assertPositiveInteger(where: string, what: string, value: number
 }
 
 /** Merges named variable maps, refusing two variables under one name. */
-export function mergeVariables(
-  where: string,
-  target: Map<string, tf.Variable>,
-  source: ReadonlyMap<string, tf.Variable>,
-): void {
+export function mergeVariables(where: string, target: Map<string, tf.Variable>, source: ReadonlyMap<string, tf.Variable>): void {
   for (const [key, variable] of source) {
     if (target.has(key)) throw new Error(`${where}: two variables are named '${key}'`);
     target.set(key, variable);

@@ -60,7 +60,13 @@ describe('grouped conv2d', () => {
     const groups = method === 'depthwise' ? 4 : 2;
     const x = tf.variable(awayFromZero(5, 'x', [2, 4, 4, 4]));
     const w = tf.variable(awayFromZero(6, 'w', [3, 3, 4 / groups, 4]));
-    const report = await checkGradients(() => conv2d(x as tf.Tensor4D, w as tf.Tensor4D, { groups, method }), new Map([['x', x], ['w', w]]));
+    const report = await checkGradients(
+      () => conv2d(x as tf.Tensor4D, w as tf.Tensor4D, { groups, method }),
+      new Map([
+        ['x', x],
+        ['w', w],
+      ]),
+    );
     expect(report.maxError).toBeLessThan(1e-2);
     tf.dispose([x, w]);
   });

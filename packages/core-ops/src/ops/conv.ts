@@ -40,9 +40,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, options: Conv2dOptions = 
   const [, , inPerGroup, outChannels] = w.shape;
   const inChannels = x.shape[3];
   if (inPerGroup * groups !== inChannels || outChannels % groups !== 0) {
-    throw new Error(
-      `conv2d: filter [${w.shape.join(', ')}] with ${groups} group(s) does not fit ${inChannels} input channels`,
-    );
+    throw new Error(`conv2d: filter [${w.shape.join(', ')}] with ${groups} group(s) does not fit ${inChannels} input channels`);
   }
   if (groups === 1) return tf.conv2d<tf.Tensor4D>(x, w, stride, padding);
   let method = options.method ?? 'auto';
@@ -52,7 +50,10 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, options: Conv2dOptions = 
       return tf.tidy(() => {
         const xs = tf.split<tf.Tensor4D>(x, groups, 3);
         const ws = tf.split<tf.Tensor4D>(w, groups, 3);
-        return tf.concat<tf.Tensor4D>(xs.map((xg, g) => tf.conv2d<tf.Tensor4D>(xg, ws[g]!, stride, padding)), 3);
+        return tf.concat<tf.Tensor4D>(
+          xs.map((xg, g) => tf.conv2d<tf.Tensor4D>(xg, ws[g]!, stride, padding)),
+          3,
+        );
       });
     case 'blockDiagonal':
       return tf.tidy(() => tf.conv2d<tf.Tensor4D>(x, blockDiagonalFilter(w, groups), stride, padding));
@@ -62,9 +63,7 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, options: Conv2dOptions = 
       }
       // Output channel o = i·m + k reads input i: exactly tfjs' depthwise layout [kh, kw, in, m].
       const [kh, kw] = w.shape;
-      return tf.tidy(() =>
-        tf.depthwiseConv2d<tf.Tensor4D>(x, tf.reshape<tf.Rank.R4>(w, [kh, kw, inChannels, outChannels / inChannels]), stride, padding),
-      );
+      return tf.tidy(() => tf.depthwiseConv2d<tf.Tensor4D>(x, tf.reshape<tf.Rank.R4>(w, [kh, kw, inChannels, outChannels / inChannels]), stride, padding));
     }
   }
 }
@@ -156,7 +155,9 @@ export function createConv(config: ConvConfig): Conv {
   const weightShape: [number, number, number, number] = [kernelH, kernelW, inChannels / groups, outChannels];
   if (config.initialWeight && config.initialWeight.length !== weightShape.reduce((a, b) => a * b, 1)) {
     quantizer.dispose();
-    throw new Error(`${where}: initialWeight has ${config.initialWeight.length} values, the filter [${weightShape.join(', ')}] needs ${weightShape.reduce((a, b) => a * b, 1)}`);
+    throw new Error(
+      `${where}: initialWeight has ${config.initialWeight.length} values, the filter [${weightShape.join(', ')}] needs ${weightShape.reduce((a, b) => a * b, 1)}`,
+    );
   }
   const weight = variableFrom(
     config.initialWeight

@@ -26,7 +26,7 @@ beforeAll(async () => {
 const TRAIN = { training: true };
 
 describe('ESA', () => {
-  it('computes RFDN\'s ESA with every conv input rectified (float64 reference)', async () => {
+  it("computes RFDN's ESA with every conv input rectified (float64 reference)", async () => {
     const esa = createEsa({ name: 'esa', channels: 8, quantizers: plainQuantizers, seed: 3 });
     const x = awayFromZero(1, 'x', [2, 17, 16, 8]) as tf.Tensor4D;
     const conv = async (name: string, input: Nhwc, stride = 1, padding: 'same' | 'valid' = 'same') => {
@@ -47,7 +47,7 @@ describe('ESA', () => {
     esa.dispose();
   });
 
-  it('creates a quantizer for each of its seven convs, with f = C/4, and names variables by RFDN\'s conv names', () => {
+  it("creates a quantizer for each of its seven convs, with f = C/4, and names variables by RFDN's conv names", () => {
     const sites: string[] = [];
     const esa = createEsa({ name: 'cell0.esa', channels: 48, quantizers: recordingFactory(plainQuantizers, sites), seed: 1 });
     expect(esa.reduced).toBe(12);
@@ -86,7 +86,10 @@ describe('ESA', () => {
   it('rejects inputs below 15×15, and channels it cannot reduce, with clear messages', () => {
     expect(ESA_MIN_SIZE).toBe(15);
     const esa = createEsa({ name: 'e', channels: 4, quantizers: plainQuantizers, seed: 1 });
-    for (const [h, w] of [[14, 20], [20, 14]]) {
+    for (const [h, w] of [
+      [14, 20],
+      [20, 14],
+    ]) {
       const x = tf.zeros([1, h, w, 4]) as tf.Tensor4D;
       expect(() => esa.apply(x, TRAIN)).toThrow(`ESA 'e': input ${h}×${w} is too small; ESA needs at least 15×15`);
       x.dispose();
@@ -98,7 +101,7 @@ describe('ESA', () => {
     expect(() => createEsa({ name: 'e', channels: 3, quantizers: plainQuantizers, seed: 1 })).toThrow('needs at least 4 channels (f = C/4), got 3');
   });
 
-  it('counts MACs on each conv\'s own output grid', () => {
+  it("counts MACs on each conv's own output grid", () => {
     const esa = createEsa({ name: 'e', channels: 48, quantizers: plainQuantizers, seed: 1 });
     // 45×45: conv2 gives 22×22, pooling 6×6.
     const full = 45 * 45 * (48 * 12 + 12 * 12 + 12 * 48);

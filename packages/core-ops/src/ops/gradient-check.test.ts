@@ -27,7 +27,10 @@ describe('checkGradients', () => {
   it('passes a correct gradient with a wide margin and fails one that is 2 % off', async () => {
     const x = tf.variable(awayFromZero(1, 'x', [2, 3, 3, 2]));
     const w = tf.variable(awayFromZero(2, 'w', [2, 3, 3, 2]));
-    const params = new Map([['x', x], ['w', w]]);
+    const params = new Map([
+      ['x', x],
+      ['w', w],
+    ]);
     const exact = await checkGradients(() => skewedOp(1)(x, w), params);
     const off = await checkGradients(() => skewedOp(1.02)(x, w), params);
     expect(exact.maxError).toBeLessThan(1e-3);
@@ -40,7 +43,13 @@ describe('checkGradients', () => {
     const x = tf.variable(awayFromZero(3, 'x', [1, 2, 2, 2]));
     const frozen = tf.variable(tf.ones([1, 2, 2, 2]), false);
     const before = Array.from(await x.data());
-    const report = await checkGradients(() => tf.mul(tf.square(x), frozen), new Map([['x', x], ['frozen', frozen]]));
+    const report = await checkGradients(
+      () => tf.mul(tf.square(x), frozen),
+      new Map([
+        ['x', x],
+        ['frozen', frozen],
+      ]),
+    );
     expect(report.tensors.map((t) => t.name)).toEqual(['x']);
     expect(Array.from(await x.data())).toEqual(before);
     tf.dispose([x, frozen]);
@@ -49,7 +58,15 @@ describe('checkGradients', () => {
   it('reports a variable that no gradient reaches', async () => {
     const x = tf.variable(tf.ones([2]));
     const unused = tf.variable(tf.ones([2]));
-    await expect(checkGradients(() => tf.square(x), new Map([['x', x], ['unused', unused]]))).rejects.toThrow("no gradient reached 'unused'");
+    await expect(
+      checkGradients(
+        () => tf.square(x),
+        new Map([
+          ['x', x],
+          ['unused', unused],
+        ]),
+      ),
+    ).rejects.toThrow("no gradient reached 'unused'");
     tf.dispose([x, unused]);
   });
 });

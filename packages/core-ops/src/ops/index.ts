@@ -11,10 +11,4 @@ export { createEsa, ESA_MIN_SIZE, type Esa, type EsaConfig } from './esa.js';
 export { createBatchNorm, foldBatchNorm, type BatchNorm, type BatchNormConfig } from './batch-norm.js';
 export { hashSeed, seededUniform } from './seeded-random.js';
 export { variableFrom } from './checks.js';
-export {
-  checkGradients,
-  type GradientCheckOptions,
-  type GradientCheckReport,
-  type GradientSample,
-  type TensorGradientCheck,
-} from './gradient-check.js';
+export { checkGradients, type GradientCheckOptions, type GradientCheckReport, type GradientSample, type TensorGradientCheck } from './gradient-check.js';

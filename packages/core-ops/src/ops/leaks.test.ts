@@ -31,9 +31,19 @@ function countsOverSteps(forward: (x: tf.Tensor4D) => tf.Tensor, x: tf.Variable,
 }
 
 const moduleCases: [string, () => Module, number, number][] = [
-  ['conv (grouped, bias)', () => createConv({ name: 'c', inChannels: 4, outChannels: 4, kernel: 3, groups: 2, bias: true, quantizers: smoothQuantizers, seed: 1 }), 4, 8],
+  [
+    'conv (grouped, bias)',
+    () => createConv({ name: 'c', inChannels: 4, outChannels: 4, kernel: 3, groups: 2, bias: true, quantizers: smoothQuantizers, seed: 1 }),
+    4,
+    8,
+  ],
   ['growth2_3x3', () => createPrimitive('growth2_3x3', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }), 4, 8],
-  ['simple_3x3_grouped_2', () => createPrimitive('simple_3x3_grouped_2', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }), 4, 8],
+  [
+    'simple_3x3_grouped_2',
+    () => createPrimitive('simple_3x3_grouped_2', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }),
+    4,
+    8,
+  ],
   ['conv_3x1_1x3', () => createPrimitive('conv_3x1_1x3', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }), 4, 8],
   ['skip_connect', () => createPrimitive('skip_connect', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }), 4, 8],
   ['zero', () => createPrimitive('zero', { name: 'p', inChannels: 4, outChannels: 4, width: 4, quantizers: plainQuantizers, seed: 1 }), 4, 8],

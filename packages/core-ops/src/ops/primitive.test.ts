@@ -49,8 +49,22 @@ describe('createPrimitive', () => {
   });
 
   it('counts MACs like the cost model at the rfdn widths', () => {
-    for (const id of ['simple_1x1', 'simple_3x3', 'simple_5x5', 'growth1_1x1', 'growth1_3x3', 'growth1_5x5', 'simple_1x1_grouped_2', 'simple_3x3_grouped_2', 'simple_5x5_grouped_2'] as const) {
-      for (const [cin, cout] of [[48, 48], [48, 24], [48, 48]] as const) {
+    for (const id of [
+      'simple_1x1',
+      'simple_3x3',
+      'simple_5x5',
+      'growth1_1x1',
+      'growth1_3x3',
+      'growth1_5x5',
+      'simple_1x1_grouped_2',
+      'simple_3x3_grouped_2',
+      'simple_5x5_grouped_2',
+    ] as const) {
+      for (const [cin, cout] of [
+        [48, 48],
+        [48, 24],
+        [48, 48],
+      ] as const) {
         const op = createPrimitive(id, { name: 'b', inChannels: cin, outChannels: cout, width: 48, quantizers: plainQuantizers, seed: 1 });
         expect(op.macsPerPixel).toBe(primitiveMacsPerPixel(parsePrimitive(id), cin, cout, 48));
         op.dispose();
@@ -119,8 +133,18 @@ describe('createPrimitive', () => {
     const weights = (op: typeof plain) => op.convs.map((c) => Array.from(c.weight.dataSync()));
     const [p0, p1] = weights(plain);
     const [s0, s1] = weights(scaled);
-    expect(maxAbsDiff(s0!, p0!.map((v) => Math.fround(v * Math.sqrt(6))))).toBeLessThan(1e-6);
-    expect(maxAbsDiff(s1!, p1!.map((v) => Math.fround(v * Math.sqrt(6) * 0.1)))).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        s0!,
+        p0!.map((v) => Math.fround(v * Math.sqrt(6))),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      maxAbsDiff(
+        s1!,
+        p1!.map((v) => Math.fround(v * Math.sqrt(6) * 0.1)),
+      ),
+    ).toBeLessThan(1e-6);
     plain.dispose();
     scaled.dispose();
   });
@@ -130,7 +154,9 @@ describe('createPrimitive', () => {
     expect(() => createPrimitive('sep_conv_3x3', { ...base, inChannels: 4, outChannels: 4 })).toThrow("unknown op 'sep_conv_3x3'");
     expect(() => createPrimitive('simple_3x3_grouped_4', { ...base, inChannels: 6, outChannels: 8 })).toThrow('channels 6 → 8 are not divisible by 4 groups');
     expect(() => createPrimitive('skip_connect', { ...base, inChannels: 4, outChannels: 6 })).toThrow('skip_connect: needs equal channels, got 4 → 6');
-    expect(() => createPrimitive('growth1_3x3', { ...base, inChannels: 4, outChannels: 4, width: 0 })).toThrow("op 'b' (growth1_3x3): width must be a positive integer, got 0");
+    expect(() => createPrimitive('growth1_3x3', { ...base, inChannels: 4, outChannels: 4, width: 0 })).toThrow(
+      "op 'b' (growth1_3x3): width must be a positive integer, got 0",
+    );
     const op = createPrimitive('simple_1x1', { ...base, inChannels: 4, outChannels: 4 });
     const x = tf.zeros([1, 2, 2, 3]) as tf.Tensor4D;
     expect(() => op.apply(x, TRAIN)).toThrow("op 'b' (simple_1x1): expected 4 input channels, got 3");

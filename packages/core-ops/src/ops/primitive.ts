@@ -40,8 +40,7 @@ type Builder<K extends Primitive['kind']> = (
   config: PrimitiveConfig,
 ) => (x: tf.Tensor4D, ctx: ForwardContext, convs: readonly Conv[]) => tf.Tensor4D;
 
-const chain = (x: tf.Tensor4D, ctx: ForwardContext, convs: readonly Conv[]) =>
-  convs.reduce((y, conv) => conv.apply(y, ctx), x);
+const chain = (x: tf.Tensor4D, ctx: ForwardContext, convs: readonly Conv[]) => convs.reduce((y, conv) => conv.apply(y, ctx), x);
 
 /**
  * The registry: one builder per primitive kind. The convs themselves come from `primitiveConvs`,

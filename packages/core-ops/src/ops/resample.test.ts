@@ -13,7 +13,13 @@ beforeAll(async () => {
 });
 
 /** Values 0, 1, 2, … in NHWC order: every output element names the input element it came from. */
-const indices = (shape: [number, number, number, number]) => tf.range(0, shape.reduce((a, b) => a * b, 1)).reshape(shape) as tf.Tensor4D;
+const indices = (shape: [number, number, number, number]) =>
+  tf
+    .range(
+      0,
+      shape.reduce((a, b) => a * b, 1),
+    )
+    .reshape(shape) as tf.Tensor4D;
 
 describe('pixelShuffle', () => {
   it.each([2, 3])('follows PyTorch: output channel c at sub-pixel (i, j) is input channel c·r² + i·r + j (r = %i)', async (r) => {
@@ -59,10 +65,15 @@ describe('repeatChannels', () => {
     const fused = addRepeatedChannels(y as tf.Tensor4D, x as tf.Tensor4D);
     const plain = tf.add(y, repeatChannels(x as tf.Tensor4D, 4));
     expect(maxAbsDiff(await fused.data(), await plain.data())).toBe(0);
-    const params = new Map([['x', x], ['y', y]]);
+    const params = new Map([
+      ['x', x],
+      ['y', y],
+    ]);
     expect((await checkGradients(() => addRepeatedChannels(y as tf.Tensor4D, x as tf.Tensor4D), params)).maxError).toBeLessThan(1e-2);
     expect((await checkGradients(() => tf.square(repeatChannels(x as tf.Tensor4D, 4)), new Map([['x', x]]))).maxError).toBeLessThan(1e-2);
-    expect(() => addRepeatedChannels(y as tf.Tensor4D, tf.zeros([2, 3, 3, 5]) as tf.Tensor4D)).toThrow('cannot add [2, 3, 3, 5] repeated along channels to [2, 3, 3, 12]');
+    expect(() => addRepeatedChannels(y as tf.Tensor4D, tf.zeros([2, 3, 3, 5]) as tf.Tensor4D)).toThrow(
+      'cannot add [2, 3, 3, 5] repeated along channels to [2, 3, 3, 12]',
+    );
     tf.dispose([x, y, fused, plain]);
   });
 });

@@ -15,8 +15,7 @@ export async function toNhwc(t: tf.Tensor): Promise<Nhwc> {
   return { shape: [n, h, w, c], data: Float64Array.from(await t.data()) };
 }
 
-export const at = (x: Nhwc, n: number, h: number, w: number, c: number): number =>
-  x.data[((n * x.shape[1] + h) * x.shape[2] + w) * x.shape[3] + c]!;
+export const at = (x: Nhwc, n: number, h: number, w: number, c: number): number => x.data[((n * x.shape[1] + h) * x.shape[2] + w) * x.shape[3] + c]!;
 
 export function makeNhwc(shape: readonly [number, number, number, number], f: (n: number, h: number, w: number, c: number) => number): Nhwc {
   const [N, H, W, C] = shape;
@@ -99,10 +98,7 @@ export function referenceBilinear(x: Nhwc, height: number, width: number): Nhwc 
   return makeNhwc([N, height, width, C], (n, oh, ow, c) => {
     const [h0, h1, lh] = coord(oh, H, height);
     const [w0, w1, lw] = coord(ow, W, width);
-    return (
-      (1 - lh) * ((1 - lw) * at(x, n, h0, w0, c) + lw * at(x, n, h0, w1, c)) +
-      lh * ((1 - lw) * at(x, n, h1, w0, c) + lw * at(x, n, h1, w1, c))
-    );
+    return (1 - lh) * ((1 - lw) * at(x, n, h0, w0, c) + lw * at(x, n, h0, w1, c)) + lh * ((1 - lw) * at(x, n, h1, w0, c) + lw * at(x, n, h1, w1, c));
   });
 }
 

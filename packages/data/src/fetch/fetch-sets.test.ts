@@ -94,7 +94,9 @@ describe('fetchSets from a server on 127.0.0.1', () => {
     try {
       const { dir, cacheDir } = fresh();
       const err = await failure(fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url }));
-      expect(err.message).toMatch(/^Set5\/HR\/bird\.png: SHA-256 [0-9a-f]{64} instead of [0-9a-f]{64} for http:\/\/127\.0\.0\.1:\d+\/JingyunLiang\/SwinIR\/6545850f[0-9a-f]+\/testsets\/Set5\/HR\/bird\.png; the download was discarded/);
+      expect(err.message).toMatch(
+        /^Set5\/HR\/bird\.png: SHA-256 [0-9a-f]{64} instead of [0-9a-f]{64} for http:\/\/127\.0\.0\.1:\d+\/JingyunLiang\/SwinIR\/6545850f[0-9a-f]+\/testsets\/Set5\/HR\/bird\.png; the download was discarded/,
+      );
       expect(entries(dir)).toEqual([]);
       expect(readdirSync(cacheDir, { recursive: true }).some((p) => String(p).includes('bird.png'))).toBe(false);
     } finally {
@@ -108,7 +110,11 @@ describe('fetchSets from a server on 127.0.0.1', () => {
       const { dir, cacheDir } = fresh();
       const err = await failure(fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url }));
       const size = readFileSync(join(root, 'Set5', 'HR', 'baby.png')).length;
-      expect(err.message).toMatch(new RegExp(`^Set5/HR/baby\\.png: connection to http://127\\.0\\.0\\.1:\\d+/\\S+/baby\\.png closed after ${size >> 1} of ${size} bytes .*run the fetch again to resume$`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^Set5/HR/baby\\.png: connection to http://127\\.0\\.0\\.1:\\d+/\\S+/baby\\.png closed after ${size >> 1} of ${size} bytes .*run the fetch again to resume$`,
+        ),
+      );
       expect(entries(dir)).toEqual([]);
       const result = await fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url });
       expect(result.fetched).toEqual(['Set5']);
@@ -131,23 +137,27 @@ describe('fetchSets from a server on 127.0.0.1', () => {
     }
   });
 
-  withData('ends every time when a failure aborts the downloads still in flight', async () => {
-    // An early 404 aborts the others mid-body; their pending reads must end, not wait forever
-    // (before the fix, one run in a few hung here).
-    const server = await startUpstreamServer(root, { missing: ['Set5/HR/head.png'], corrupt: ['Set5/image_SRF_4/img_001_SRF_4_LR.png'] });
-    try {
-      for (let i = 0; i < 30; i++) {
-        const { dir, cacheDir } = fresh();
-        const hung = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref());
-        const outcome = await Promise.race([failure(fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url })), hung]);
-        if (outcome === 'hung') throw new Error(`fetch ${i} did not end within 10 s after a failure`);
-        expect(outcome.message).toMatch(/head\.png: \S+ answered 404 Not Found|img_001_SRF_4_LR\.png: SHA-256/);
-        expect(entries(dir)).toEqual([]);
+  withData(
+    'ends every time when a failure aborts the downloads still in flight',
+    async () => {
+      // An early 404 aborts the others mid-body; their pending reads must end, not wait forever
+      // (before the fix, one run in a few hung here).
+      const server = await startUpstreamServer(root, { missing: ['Set5/HR/head.png'], corrupt: ['Set5/image_SRF_4/img_001_SRF_4_LR.png'] });
+      try {
+        for (let i = 0; i < 30; i++) {
+          const { dir, cacheDir } = fresh();
+          const hung = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref());
+          const outcome = await Promise.race([failure(fetchSets({ sets: ['Set5'], dir, cacheDir, baseUrl: server.url })), hung]);
+          if (outcome === 'hung') throw new Error(`fetch ${i} did not end within 10 s after a failure`);
+          expect(outcome.message).toMatch(/head\.png: \S+ answered 404 Not Found|img_001_SRF_4_LR\.png: SHA-256/);
+          expect(entries(dir)).toEqual([]);
+        }
+      } finally {
+        await server.close();
       }
-    } finally {
-      await server.close();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it('names an unknown set', async () => {
     const { dir, cacheDir } = fresh();

@@ -136,7 +136,12 @@ function cachePath(cacheDir: string, f: FetchFile): string {
  * Runs `fn` over `items`, at most `limit` at once. On the first failure the others are aborted
  * (their partial downloads stay for a resume) and, once every call has settled, that failure is thrown.
  */
-async function settleAll<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, fn: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+async function settleAll<T>(
+  items: readonly T[],
+  limit: number,
+  outer: AbortSignal | undefined,
+  fn: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const controller = new AbortController();
   const onOuter = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuter, { once: true });

@@ -83,7 +83,8 @@ const lsqGradStep: FusedKernel<SimdKernels> = {
 
 function checkChannels(wShape: readonly number[], sShape: readonly number[]): number {
   const channels = wShape[wShape.length - 1]!;
-  if (sShape.length !== 1 || sShape[0] !== channels) throw new Error(`LSQ: a step of shape [${sShape.join(', ')}] for a weight with ${channels} output channels`);
+  if (sShape.length !== 1 || sShape[0] !== channels)
+    throw new Error(`LSQ: a step of shape [${sShape.join(', ')}] for a weight with ${channels} output channels`);
   return channels;
 }
 

@@ -96,7 +96,8 @@ function qatRun(fused: boolean, kind: 'lsq' | 'hwgq' | 'hwgqLearned') {
         const y = fused ? fusedLsq(x, s as tf.Tensor1D, range, g) : lsqQuantize(x, s as tf.Tensor1D, range, g);
         return tf.sum(tf.mul(y, r));
       }
-      const y = kind === 'hwgq' ? (fused ? fusedHwgq(x, 15, 0.21306) : hwgqQuantize(x, 4, 0.21306)) : fused ? fusedHwgq(x, 15, s, 0.3) : hwgqQuantize(x, 4, s, 0.3);
+      const y =
+        kind === 'hwgq' ? (fused ? fusedHwgq(x, 15, 0.21306) : hwgqQuantize(x, 4, 0.21306)) : fused ? fusedHwgq(x, 15, s, 0.3) : hwgqQuantize(x, 4, s, 0.3);
       return tf.sum(tf.mul(y, r));
     };
     const s = kind === 'lsq' ? steps : aStep;
@@ -137,8 +138,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('noise: fresh per draw, replayed per seed, and equal to the materialised ξ', () => {
       const x = tf.tensor4d(values(2 * 3 * 3 * 4, 1), [2, 3, 3, 4]);
-      const make = () =>
-        noiseQuantizers({ bits: [4], probabilities: () => () => tf.tensor1d([1]), seed: 3 })(site);
+      const make = () => noiseQuantizers({ bits: [4], probabilities: () => () => tf.tensor1d([1]), seed: 3 })(site);
       const a = make();
       const first = a.input(x, true).dataSync();
       const second = a.input(x, true).dataSync();

@@ -244,6 +244,7 @@ function register(): void {
 /** The fused noise mix of `t` with the probabilities `p[offset .. offset + |bits|)`. */
 export function fusedNoiseMix<T extends tf.Tensor>(t: T, p: tf.Tensor1D, attrs: NoiseMixAttrs): T {
   register();
-  if (attrs.seeds.length !== attrs.bits.length) throw new Error(`noise mix: ${attrs.bits.length} bit-widths need ${attrs.bits.length} seeds, got ${attrs.seeds.length}`);
+  if (attrs.seeds.length !== attrs.bits.length)
+    throw new Error(`noise mix: ${attrs.bits.length} bit-widths need ${attrs.bits.length} seeds, got ${attrs.seeds.length}`);
   return runFused(forward.name, { t, p }, { ...attrs, bits: [...attrs.bits], seeds: [...attrs.seeds] }) as T;
 }

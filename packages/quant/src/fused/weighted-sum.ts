@@ -59,7 +59,8 @@ const forward: FusedKernel<SimdKernels> = {
     const at = attrsOf(attrs);
     const m = at.terms.length;
     for (let j = 1; j < m; j++) {
-      if (!tf.util.arraysEqual([...shapes[j]!], [...shapes[0]!])) throw new Error(`weighted sum: term ${j} has shape [${shapes[j]!.join(', ')}], term 0 [${shapes[0]!.join(', ')}]`);
+      if (!tf.util.arraysEqual([...shapes[j]!], [...shapes[0]!]))
+        throw new Error(`weighted sum: term ${j} has shape [${shapes[j]!.join(', ')}], term 0 [${shapes[0]!.join(', ')}]`);
     }
     const { w } = weightsOf(inputs[m]!, at);
     const out = y!;

@@ -55,7 +55,11 @@ async function set5Crop(scale: number, size: number): Promise<{ lr: ImageU8; hr:
   return { lr: crop(pair.lr, x, y, size, size), hr: crop(pair.hr, x * scale, y * scale, size * scale, size * scale) };
 }
 
-const toTensor = (img: ImageU8) => tf.tensor4d(Float32Array.from(img.data, (u) => u / 255), [1, img.height, img.width, 3]);
+const toTensor = (img: ImageU8) =>
+  tf.tensor4d(
+    Float32Array.from(img.data, (u) => u / 255),
+    [1, img.height, img.width, 3],
+  );
 
 /** A few Adam steps on L1, so that weights, LSQ steps, BN statistics and ADQ scalars all move. */
 async function train(net: DiscreteNetwork, lr: ImageU8, hr: ImageU8, steps: number): Promise<void> {
@@ -141,7 +145,20 @@ describe('exportModel', () => {
     const model = await exportModel(net, { spec, genotype: rfdnGenotype, metadata: { run: 'test' } });
     const { header } = decodeArtifact(model);
     const ops = new Set(header.layers.map((l) => l.op));
-    for (const op of ['conv', 'affine', 'adq_scale', 'max_pool', 'bilinear_resize', 'sigmoid', 'mul', 'concat', 'repeat_channels', 'pixel_shuffle', 'clamp', 'quantize']) {
+    for (const op of [
+      'conv',
+      'affine',
+      'adq_scale',
+      'max_pool',
+      'bilinear_resize',
+      'sigmoid',
+      'mul',
+      'concat',
+      'repeat_channels',
+      'pixel_shuffle',
+      'clamp',
+      'quantize',
+    ]) {
       expect(ops, op).toContain(op);
     }
     const convs = header.layers.filter((l) => l.op === 'conv');

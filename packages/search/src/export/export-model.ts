@@ -1,13 +1,14 @@
 import { tf, type Conv } from '@quantnas/core-ops';
+import { encodeArtifact, packInt4, type ArtifactLayer, type BlobRef, type ModelArtifactHeader, type TensorInfo } from '@quantnas/runtime';
 import {
-  encodeArtifact,
-  packInt4,
-  type ArtifactLayer,
-  type BlobRef,
-  type ModelArtifactHeader,
-  type TensorInfo,
-} from '@quantnas/runtime';
-import { DEFAULT_ADQ_OPTIONS, type DiscreteNetwork, type Genotype, type GraphPlan, type NetworkConv, type SearchSpaceSpec, type Step } from '@quantnas/search-spaces';
+  DEFAULT_ADQ_OPTIONS,
+  type DiscreteNetwork,
+  type Genotype,
+  type GraphPlan,
+  type NetworkConv,
+  type SearchSpaceSpec,
+  type Step,
+} from '@quantnas/search-spaces';
 
 /**
  * Export of a QAT-trained discrete network (docs/method.md §4.1, §5, §8) to the runtime's `.qnas`
@@ -52,7 +53,6 @@ export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-
 export const EXPORT_PRODUCER = '@quantnas/search exportModel';
 
 /** The parts of quant's QatConvQuantizer the export reads (core-ops only knows ConvQuantizer). */
@@ -84,7 +84,14 @@ interface PendingConv {
 /** Non-conv layers, with per-channel parameters still as arrays. */
 type PendingOther =
   | (Exclude<ArtifactLayer, { op: 'conv' | 'affine' }> & { readonly op: Exclude<ArtifactLayer['op'], 'conv' | 'affine'> })
-  | { readonly op: 'affine'; readonly id: string; readonly inputs: readonly string[]; readonly output: string; readonly scale: Float32Array; readonly shift: Float32Array };
+  | {
+      readonly op: 'affine';
+      readonly id: string;
+      readonly inputs: readonly string[];
+      readonly output: string;
+      readonly scale: Float32Array;
+      readonly shift: Float32Array;
+    };
 
 type Pending = PendingConv | PendingOther;
 
@@ -145,7 +152,8 @@ class ExportGraph {
       throw new ExportError(`${where}: ${error instanceof Error ? error.message.replace(`${conv.name}: `, '') : String(error)}`);
     }
     const { weights, activation } = exported;
-    if (!weights || !activation) throw new ExportError(`${where} has full-precision ${weights ? 'activations' : 'weights'}; the integer runtime needs both quantized`);
+    if (!weights || !activation)
+      throw new ExportError(`${where} has full-precision ${weights ? 'activations' : 'weights'}; the integer runtime needs both quantized`);
     if (weights.bits > 8) throw new ExportError(`${where} has ${weights.bits}-bit weights; the runtime stores at most 8`);
     if (activation.bits > 8) throw new ExportError(`${where} has ${activation.bits}-bit activations; the runtime's codes are uint8`);
     if (!(activation.step > 0)) throw new ExportError(`${where}: the activation step is not initialised (run a forward first)`);
@@ -165,8 +173,15 @@ class ExportGraph {
     const bias = conv.bias ? Float32Array.from(await conv.bias.data()) : null;
     const output = this.float(conv.name, cout);
     this.pending.push({
-      op: 'conv', id: output, input, output, conv, weightBits, weights: bytes,
-      scales: Float32Array.from(weights.scales), bias,
+      op: 'conv',
+      id: output,
+      input,
+      output,
+      conv,
+      weightBits,
+      weights: bytes,
+      scales: Float32Array.from(weights.scales),
+      bias,
       // The fake-quant forward divides by the float32 step; the runtime by the header's number.
       activation: { bits: activation.bits, step: Math.fround(activation.step) },
     });
@@ -228,7 +243,10 @@ class ExportGraph {
     const slope = await this.scalar(`${step.name}.phi.slope`);
     const offset = await this.scalar(`${step.name}.phi.offset`);
     const scaled = this.simple('adq_scale', `${step.name}.phi`, [r], c, {
-      statisticsOf: x, slope, offset, deviation: this.adq.correction === 1 ? 'sample' : 'population',
+      statisticsOf: x,
+      slope,
+      offset,
+      deviation: this.adq.correction === 1 ? 'sample' : 'population',
     });
     return this.simple('add', step.name, [scaled, x], c);
   }
@@ -244,7 +262,8 @@ class ExportGraph {
           if (choice.op === 'zero') throw new ExportError(`block '${step.name}': op 'zero' has no runtime layer (unsupported by the export)`);
           const prefix = `${step.name}.${choice.op}.conv`;
           const convs = this.network.convs.filter((c) => c.conv.name.startsWith(prefix) && /^\d+$/.test(c.conv.name.slice(prefix.length)));
-          if (convs.length === 0 && choice.op !== 'skip_connect') throw new ExportError(`block '${step.name}': op '${choice.op}' has no convs in the this.network`);
+          if (convs.length === 0 && choice.op !== 'skip_connect')
+            throw new ExportError(`block '${step.name}': op '${choice.op}' has no convs in the this.network`);
           out = get(step.input);
           // Simple, growth and factorized ops are chains of their convs; skip_connect is the identity.
           for (const nc of convs) out = await this.emitConv(nc, out);
@@ -358,10 +377,18 @@ function lower(
     if (p.op === 'conv') {
       const { conv } = p;
       layers.push({
-        id: p.id, op: 'conv', inputs: [codesOf(p.input, p.activation)], output: p.output,
-        kernel: [conv.shape.kernelH, conv.shape.kernelW], stride: conv.stride, padding: conv.padding,
-        groups: conv.shape.groups, weightBits: p.weightBits,
-        weights: put(p.weights), weightScales: floats(p.scales), ...(p.bias ? { bias: floats(p.bias) } : {}),
+        id: p.id,
+        op: 'conv',
+        inputs: [codesOf(p.input, p.activation)],
+        output: p.output,
+        kernel: [conv.shape.kernelH, conv.shape.kernelW],
+        stride: conv.stride,
+        padding: conv.padding,
+        groups: conv.shape.groups,
+        weightBits: p.weightBits,
+        weights: put(p.weights),
+        weightScales: floats(p.scales),
+        ...(p.bias ? { bias: floats(p.bias) } : {}),
       });
     } else if (p.op === 'affine') {
       layers.push({ id: p.id, op: 'affine', inputs: p.inputs, output: p.output, scale: floats(p.scale), shift: floats(p.shift) });

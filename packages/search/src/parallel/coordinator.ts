@@ -159,7 +159,10 @@ class WorkerGroup {
 }
 
 /** Packed gradients summed per variable in replica order, in float32: the same inputs give the same bits. */
-function sumInReplicaOrder(layout: VariableLayout, parts: readonly { readonly indices: readonly number[]; readonly data: Float32Array }[]): Map<string, tf.Tensor> {
+function sumInReplicaOrder(
+  layout: VariableLayout,
+  parts: readonly { readonly indices: readonly number[]; readonly data: Float32Array }[],
+): Map<string, tf.Tensor> {
   const sums = new Map<number, Float32Array>();
   for (const { indices, data } of parts) {
     let offset = 0;
@@ -214,7 +217,12 @@ function recordPhase(profile: MutableProfile, t: readonly number[], others: read
 }
 
 /** Posts each worker its rows of the batch (the coordinator keeps the first `sizes[0]`) with the variables to assign. */
-function sendShards(group: WorkerGroup, batch: PatchBatch, sizes: readonly number[], phase: Pick<PhaseRequest, 'kind' | 'update' | 'refreshSkipped'>): Promise<ReplicaMessage[]> {
+function sendShards(
+  group: WorkerGroup,
+  batch: PatchBatch,
+  sizes: readonly number[],
+  phase: Pick<PhaseRequest, 'kind' | 'update' | 'refreshSkipped'>,
+): Promise<ReplicaMessage[]> {
   const [n, h, w, c] = batch.lrShape;
   const [, hh, hw] = batch.hrShape;
   const lrRow = h * w * c;
@@ -226,7 +234,10 @@ function sendShards(group: WorkerGroup, batch: PatchBatch, sizes: readonly numbe
       const lr = batch.lr.slice(start * lrRow, (start + rows) * lrRow);
       const hr = batch.hr.slice(start * hrRow, (start + rows) * hrRow);
       start += rows;
-      return group.request(k, { type: 'phase', ...phase, lr, lrShape: [rows, h, w, c], hr, hrShape: [rows, hh, hw, c], weight: rows / n }, [lr.buffer, hr.buffer]);
+      return group.request(k, { type: 'phase', ...phase, lr, lrShape: [rows, h, w, c], hr, hrShape: [rows, hh, hw, c], weight: rows / n }, [
+        lr.buffer,
+        hr.buffer,
+      ]);
     }),
   );
   // A failing worker rejects `replies` while the coordinator computes its own shard: awaited later.
@@ -255,7 +266,8 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       ),
     );
     for (const r of ready) {
-      if (r.type !== 'ready' || !sameLayout(r.layout as VariableLayout, layout)) throw new SearchWorkerError('a worker built a different network than the coordinator');
+      if (r.type !== 'ready' || !sameLayout(r.layout as VariableLayout, layout))
+        throw new SearchWorkerError('a worker built a different network than the coordinator');
     }
   } catch (error) {
     await close();
@@ -296,7 +308,10 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
 
     const grads = sumInReplicaOrder(layout, [ownGrads, ...others.map((r) => ({ indices: r.gradIndices, data: r.grads }))]);
     if (state.length > 0) {
-      const data = weightedMean(sizes.map((s) => s / n), [ownState, ...others.map((r) => r.state)]);
+      const data = weightedMean(
+        sizes.map((s) => s / n),
+        [ownState, ...others.map((r) => r.state)],
+      );
       assignVariables(net, layout, { indices: state, data });
     }
     const l1 = sizes.reduce((s, rows, k) => s + (rows / n) * (k === 0 ? own.l1 : others[k - 1]!.l1), 0);
@@ -315,7 +330,14 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       tf.dispose([...g.grads.values()]);
       profile.optimizerMs += performance.now() - t0;
       const t = g.terms!;
-      return { loss: g.l1 + t.entropyTerm + t.penaltyTerm, l1: g.l1, entropy: t.regulariser, entropyTerm: t.entropyTerm, penaltyTerm: t.penaltyTerm, expectedBitops: t.bitops };
+      return {
+        loss: g.l1 + t.entropyTerm + t.penaltyTerm,
+        l1: g.l1,
+        entropy: t.regulariser,
+        entropyTerm: t.entropyTerm,
+        penaltyTerm: t.penaltyTerm,
+        expectedBitops: t.bitops,
+      };
     },
     alphaAssigned() {
       alphaChanged = true;

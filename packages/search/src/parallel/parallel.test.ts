@@ -34,7 +34,12 @@ beforeAll(async () => {
 function randomBatch(rows: number, size: number, scale: number, seed: number): PatchBatch {
   const lr = tf.randomUniform([rows, size, size, 3], 0, 1, 'float32', seed);
   const hr = tf.randomUniform([rows, size * scale, size * scale, 3], 0, 1, 'float32', seed + 1);
-  const batch = { lr: lr.dataSync() as Float32Array, hr: hr.dataSync() as Float32Array, lrShape: [rows, size, size, 3], hrShape: [rows, size * scale, size * scale, 3] };
+  const batch = {
+    lr: lr.dataSync() as Float32Array,
+    hr: hr.dataSync() as Float32Array,
+    lrShape: [rows, size, size, 3],
+    hrShape: [rows, size * scale, size * scale, 3],
+  };
   tf.dispose([lr, hr]);
   return batch as unknown as PatchBatch;
 }
@@ -78,7 +83,15 @@ describe('data-parallel gradients', () => {
     try {
       // Move α off zero so that the entropy and BitOps gradients are not trivial.
       for (const [, v] of [...single.alphaVariables(), ...net.alphaVariables()]) v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 7));
-      parallel = await startDataParallel({ replicas: 2, net, backend: 'wasm', network: { kind: 'supernet', spec, options }, replay: null, lrPatchSize: 8, script });
+      parallel = await startDataParallel({
+        replicas: 2,
+        net,
+        backend: 'wasm',
+        network: { kind: 'supernet', spec, options },
+        replay: null,
+        lrPatchSize: 8,
+        script,
+      });
       const terms = { entropy: 'entropy' as const, entropyWeight: 0.1, penalty: 0.5, b0: 1e6 };
       const full = (kind: 'alpha' | 'w') =>
         shardGradients(single, kind, tf.tensor4d(batch.lr, batch.lrShape), tf.tensor4d(batch.hr, batch.hrShape), 1, kind === 'alpha' ? terms : undefined);
@@ -102,7 +115,17 @@ describe('data-parallel gradients', () => {
 
 describe('benchSearchStep on 2 workers', () => {
   it('reports per path the step time, kernels, conv share, the speedups, and where the parallel step spent its time', async () => {
-    const bench = await benchSearchStep({ space: 'basic', channels: 6, batch: 2, size: 8, steps: 2, warmup: 0, modes: ['noise'], workers: 2, workerScript: script });
+    const bench = await benchSearchStep({
+      space: 'basic',
+      channels: 6,
+      batch: 2,
+      size: 8,
+      steps: 2,
+      warmup: 0,
+      modes: ['noise'],
+      workers: 2,
+      workerScript: script,
+    });
     const { fused, reference, speedupVsReference } = bench.modes.noise!;
     for (const path of [fused!, reference!]) {
       expect(path.ms).toBeGreaterThan(0);
@@ -129,23 +152,27 @@ describe('benchSearchStep on 2 workers', () => {
 describe('a search on 2 workers', () => {
   // The replicas' noise draws are numbered per forward and per conv; a path-sampled forward draws
   // only for its path's ops, so a resumed run must replay the same paths to continue the same noise.
-  it.each(['all', 'none'] as const)('resumes to the variables of the uninterrupted run (path sampling %s)', async (pathSampling) => {
-    const straight = outDir();
-    await runSearch(tiny(straight, { pathSampling }), { workerScript: script });
-    const dir = outDir();
-    const controller = new AbortController();
-    const stopped = await runSearch(tiny(dir, { pathSampling, checkpointEvery: 1 }), {
-      workerScript: script,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.status === 'step' && e.step === 4) controller.abort();
-      },
-    });
-    expect(stopped).toMatchObject({ completed: false, step: 4 });
-    const resumed = await runSearch({ ...tiny(dir, { pathSampling, checkpointEvery: 1 }), resume: true }, { workerScript: script });
-    expect(resumed.completed).toBe(true);
-    const [a, b] = [(await readCheckpoint(join(straight, 'checkpoint.qnc'))).tensors, (await readCheckpoint(join(dir, 'checkpoint.qnc'))).tensors];
-    expect([...b.keys()]).toEqual([...a.keys()]);
-    for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
-  }, 120_000);
+  it.each(['all', 'none'] as const)(
+    'resumes to the variables of the uninterrupted run (path sampling %s)',
+    async (pathSampling) => {
+      const straight = outDir();
+      await runSearch(tiny(straight, { pathSampling }), { workerScript: script });
+      const dir = outDir();
+      const controller = new AbortController();
+      const stopped = await runSearch(tiny(dir, { pathSampling, checkpointEvery: 1 }), {
+        workerScript: script,
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.status === 'step' && e.step === 4) controller.abort();
+        },
+      });
+      expect(stopped).toMatchObject({ completed: false, step: 4 });
+      const resumed = await runSearch({ ...tiny(dir, { pathSampling, checkpointEvery: 1 }), resume: true }, { workerScript: script });
+      expect(resumed.completed).toBe(true);
+      const [a, b] = [(await readCheckpoint(join(straight, 'checkpoint.qnc'))).tensors, (await readCheckpoint(join(dir, 'checkpoint.qnc'))).tensors];
+      expect([...b.keys()]).toEqual([...a.keys()]);
+      for (const [k, t] of a) expect(b.get(k)!.data, k).toEqual(t.data);
+    },
+    120_000,
+  );
 });

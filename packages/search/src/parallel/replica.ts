@@ -86,7 +86,14 @@ export interface ShardResult {
  * batch, so that the replicas' gradients sum to the full batch's. The α regularisers depend on α
  * alone: exactly one replica adds them (`terms`), so they count once. Disposes `lr` and `hr`.
  */
-export async function shardGradients(net: ReplicaNet, kind: PhaseKind, lr: tf.Tensor4D, hr: tf.Tensor4D, weight: number, terms?: AlphaTerms): Promise<ShardResult> {
+export async function shardGradients(
+  net: ReplicaNet,
+  kind: PhaseKind,
+  lr: tf.Tensor4D,
+  hr: tf.Tensor4D,
+  weight: number,
+  terms?: AlphaTerms,
+): Promise<ShardResult> {
   const trained = kind === 'alpha' ? net.alphaVariables() : net.weightVariables();
   let l1: tf.Scalar | undefined;
   let parts: ReturnType<typeof alphaObjective> | undefined;
@@ -107,7 +114,14 @@ export async function shardGradients(net: ReplicaNet, kind: PhaseKind, lr: tf.Te
     grads: named,
     l1: await read(l1!),
     ...(parts
-      ? { terms: { regulariser: await read(parts.regulariser), entropyTerm: await read(parts.entropyTerm), bitops: await read(parts.bitops), penaltyTerm: await read(parts.penaltyTerm) } }
+      ? {
+          terms: {
+            regulariser: await read(parts.regulariser),
+            entropyTerm: await read(parts.entropyTerm),
+            bitops: await read(parts.bitops),
+            penaltyTerm: await read(parts.penaltyTerm),
+          },
+        }
       : {}),
   };
   tf.dispose([value, l1!]);

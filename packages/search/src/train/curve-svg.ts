@@ -26,9 +26,24 @@ export function trainingCurveSvg(points: readonly CurvePoint[], title: string): 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
-    ...panel(points.map((p) => p.validationPsnr), M.top, 'validation PSNR (dB)', '#d62728', 2),
-    ...panel(points.map((p) => p.loss), M.top + PANEL_H + M.gap, 'training L1 loss', '#1f77b4', 4),
-    `<circle cx="${px(best.epoch + 1)}" cy="${panelY(points.map((p) => p.validationPsnr), M.top)(best.validationPsnr)}" r="7" fill="none" stroke="black"/>`,
+    ...panel(
+      points.map((p) => p.validationPsnr),
+      M.top,
+      'validation PSNR (dB)',
+      '#d62728',
+      2,
+    ),
+    ...panel(
+      points.map((p) => p.loss),
+      M.top + PANEL_H + M.gap,
+      'training L1 loss',
+      '#1f77b4',
+      4,
+    ),
+    `<circle cx="${px(best.epoch + 1)}" cy="${panelY(
+      points.map((p) => p.validationPsnr),
+      M.top,
+    )(best.validationPsnr)}" r="7" fill="none" stroke="black"/>`,
     `<text x="${W - M.right}" y="${M.top - 6}" text-anchor="end">best: epoch ${best.epoch + 1}, ${best.validationPsnr.toFixed(2)} dB</text>`,
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">epoch</text>`,
   ];
@@ -48,7 +63,10 @@ export function trainingCurveSvg(points: readonly CurvePoint[], title: string): 
       `<text transform="translate(16 ${top + PANEL_H / 2}) rotate(-90)" text-anchor="middle">${label}</text>`,
     ];
     for (const v of [lo, (lo + hi) / 2, hi]) {
-      out.push(`<line x1="${M.left - 4}" y1="${py(v)}" x2="${W - M.right}" y2="${py(v)}" stroke="#ddd"/>`, `<text x="${M.left - 6}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(digits)}</text>`);
+      out.push(
+        `<line x1="${M.left - 4}" y1="${py(v)}" x2="${W - M.right}" y2="${py(v)}" stroke="#ddd"/>`,
+        `<text x="${M.left - 6}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(digits)}</text>`,
+      );
     }
     const xy = values.map((v, i) => `${px(epochs[i]!)},${py(v)}`);
     if (xy.length > 1) out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${xy.join(' ')}"/>`);

@@ -86,7 +86,11 @@ export async function resolveTrainTarget(options: TargetOptions): Promise<TrainT
 
   const cells = options.cells ?? fromSearch?.cells ?? inferCells(spec, genotype);
   try {
-    checkGenotype(resolveSpace(spec, { channels: genotype.channels, scale: genotype.scale, cells }), genotype, typeof options.genotype === 'string' ? options.genotype : undefined);
+    checkGenotype(
+      resolveSpace(spec, { channels: genotype.channels, scale: genotype.scale, cells }),
+      genotype,
+      typeof options.genotype === 'string' ? options.genotype : undefined,
+    );
   } catch (error) {
     if (error instanceof GenotypeError) throw new TrainError(error.message);
     throw error;
@@ -154,7 +158,9 @@ export interface BaselineTargetOptions {
  * A fixed architecture at uniform bits as a training target (`quantnas train --arch fsrcnn
  * --bits 8`): the space restricted to those bits and its baseline genotype.
  */
-export async function resolveBaselineTarget(options: BaselineTargetOptions): Promise<Required<Pick<TargetOptions, 'space' | 'cells'>> & { readonly genotype: Genotype }> {
+export async function resolveBaselineTarget(
+  options: BaselineTargetOptions,
+): Promise<Required<Pick<TargetOptions, 'space' | 'cells'>> & { readonly genotype: Genotype }> {
   const spec = await loadSpace(options.arch);
   try {
     const baseline = baselineGenotype(spec, options);

@@ -12,15 +12,6 @@ export {
 export { resolveBaselineTarget, resolveTrainTarget, type BaselineTargetOptions, type TargetOptions, type TrainTarget } from './genotype-source.js';
 export { buildNetwork, networkCost } from './network.js';
 export { runTraining, trainFiles } from './train.js';
-export type {
-  StoredTarget,
-  TrainCost,
-  TrainFiles,
-  TrainHooks,
-  TrainOptions,
-  TrainResult,
-  TrainState,
-  TrainSummary,
-} from './train-types.js';
+export type { StoredTarget, TrainCost, TrainFiles, TrainHooks, TrainOptions, TrainResult, TrainState, TrainSummary } from './train-types.js';
 export { loadTrainedNetwork, type TrainedNetwork } from './load.js';
 export { validationPsnr } from './validation.js';

@@ -30,7 +30,9 @@ export async function loadTrainedNetwork(dir: string, options: { readonly checkp
   const which = options.checkpoint ?? 'best';
   const loaded = loadLatestCheckpoint<TrainState>(which === 'best' ? files.best : files.checkpoint);
   if (!loaded) {
-    throw new TrainError(`${root}: no ${which === 'best' ? 'best checkpoint (best.qnc; written at the end of the first epoch)' : 'checkpoint (checkpoint.qnc)'}; is it a training directory?`);
+    throw new TrainError(
+      `${root}: no ${which === 'best' ? 'best checkpoint (best.qnc; written at the end of the first epoch)' : 'checkpoint (checkpoint.qnc)'}; is it a training directory?`,
+    );
   }
   const state = loaded.state;
   if (state?.kind !== 'quantnas-train' || !state.target) throw new TrainError(`${loaded.path} is not a training checkpoint`);

@@ -34,7 +34,15 @@ Object.keys(genotype.blocks).forEach((k, i) => {
 const genotypePath = join(work, 'genotype.json');
 writeFileSync(genotypePath, JSON.stringify(genotype));
 const options = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
-  tinyTrainOptions(genotypePath, dataRoot, out, { epochs: 3, stepsPerEpoch: 4, batchSize: 4, lrPatchSize: 16, validationPatchSize: 16, checkpointEvery: 2, ...extra });
+  tinyTrainOptions(genotypePath, dataRoot, out, {
+    epochs: 3,
+    stepsPerEpoch: 4,
+    batchSize: 4,
+    lrPatchSize: 16,
+    validationPatchSize: 16,
+    checkpointEvery: 2,
+    ...extra,
+  });
 
 const modelBytes = async (dir: string): Promise<Buffer> => {
   const trained = await loadTrainedNetwork(dir);
@@ -45,7 +53,9 @@ const modelBytes = async (dir: string): Promise<Buffer> => {
   }
 };
 const losses = (dir: string) =>
-  parseEventLog<TrainEvent>(readFileSync(join(dir, 'train.jsonl'), 'utf8')).flatMap((e) => (e.status === 'step' ? [[e.step, e.loss]] : e.status === 'epoch' ? [[e.epoch, e.validationPsnr]] : []));
+  parseEventLog<TrainEvent>(readFileSync(join(dir, 'train.jsonl'), 'utf8')).flatMap((e) =>
+    e.status === 'step' ? [[e.step, e.loss]] : e.status === 'epoch' ? [[e.epoch, e.validationPsnr]] : [],
+  );
 const checkpointBytes = (dir: string) => {
   const { tensors } = readCheckpoint<TrainState>(join(dir, 'checkpoint.qnc'));
   return new Map([...tensors].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')]));
@@ -56,35 +66,39 @@ beforeAll(async () => {
 });
 
 describe('training resumed after a kill at any step', () => {
-  it.each([1, 2])('ends bit-identical to the uninterrupted run from five kill points (mid-epoch, epoch ends, between checkpoints), %i worker(s)', async (workers) => {
-    const full = join(work, `full-${workers}`);
-    // Kill points: the directory is copied as it stands when the step's event is written, i.e.
-    // what a SIGKILL right then leaves behind (steps 3, 5 and 7 are after the last checkpoint).
-    const killAt = [3, 4, 5, 7, 10];
-    const snapshots = new Map<number, string>();
-    const result = await runTraining(options(full, { workers }), {
-      workerScript,
-      onEvent: (e) => {
-        if (e.status === 'step' && killAt.includes(e.step)) {
-          const copy = join(work, `killed-${workers}-${e.step}`);
-          cpSync(full, copy, { recursive: true });
-          snapshots.set(e.step, copy);
-        }
-      },
-    });
-    expect(result.completed).toBe(true);
-    // The case this test is about: a trained step that crossed zero.
-    const steps = [...readCheckpoint<TrainState>(join(full, 'checkpoint.qnc')).tensors].filter(([k]) => /quantizer\.wstep/.test(k));
-    expect(steps.some(([, t]) => t.data.some((v) => v <= 0))).toBe(true);
+  it.each([1, 2])(
+    'ends bit-identical to the uninterrupted run from five kill points (mid-epoch, epoch ends, between checkpoints), %i worker(s)',
+    async (workers) => {
+      const full = join(work, `full-${workers}`);
+      // Kill points: the directory is copied as it stands when the step's event is written, i.e.
+      // what a SIGKILL right then leaves behind (steps 3, 5 and 7 are after the last checkpoint).
+      const killAt = [3, 4, 5, 7, 10];
+      const snapshots = new Map<number, string>();
+      const result = await runTraining(options(full, { workers }), {
+        workerScript,
+        onEvent: (e) => {
+          if (e.status === 'step' && killAt.includes(e.step)) {
+            const copy = join(work, `killed-${workers}-${e.step}`);
+            cpSync(full, copy, { recursive: true });
+            snapshots.set(e.step, copy);
+          }
+        },
+      });
+      expect(result.completed).toBe(true);
+      // The case this test is about: a trained step that crossed zero.
+      const steps = [...readCheckpoint<TrainState>(join(full, 'checkpoint.qnc')).tensors].filter(([k]) => /quantizer\.wstep/.test(k));
+      expect(steps.some(([, t]) => t.data.some((v) => v <= 0))).toBe(true);
 
-    const expected = { model: await modelBytes(full), checkpoint: checkpointBytes(full), losses: losses(full) };
-    for (const step of killAt) {
-      const dir = snapshots.get(step)!;
-      const resumed = await runTraining({ ...options(dir, { workers }), resume: true }, { workerScript });
-      expect(resumed.completed, `killed at ${step}`).toBe(true);
-      expect(losses(dir), `losses after a kill at ${step}`).toEqual(expected.losses);
-      expect(checkpointBytes(dir), `checkpoint after a kill at ${step}`).toEqual(expected.checkpoint);
-      expect((await modelBytes(dir)).equals(expected.model), `exported model after a kill at ${step}`).toBe(true);
-    }
-  }, 300_000);
+      const expected = { model: await modelBytes(full), checkpoint: checkpointBytes(full), losses: losses(full) };
+      for (const step of killAt) {
+        const dir = snapshots.get(step)!;
+        const resumed = await runTraining({ ...options(dir, { workers }), resume: true }, { workerScript });
+        expect(resumed.completed, `killed at ${step}`).toBe(true);
+        expect(losses(dir), `losses after a kill at ${step}`).toEqual(expected.losses);
+        expect(checkpointBytes(dir), `checkpoint after a kill at ${step}`).toEqual(expected.checkpoint);
+        expect((await modelBytes(dir)).equals(expected.model), `exported model after a kill at ${step}`).toBe(true);
+      }
+    },
+    300_000,
+  );
 });

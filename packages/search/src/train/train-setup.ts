@@ -51,20 +51,43 @@ export async function resolveRequested(options: TrainOptions): Promise<TrainTarg
 }
 
 /** A resumed run must train the genotype it started with. */
-export function checkSameTarget(dir: string, requested: TrainTarget, stored: Pick<StoredTarget, 'genotype' | 'cells' | 'adq'> & { readonly spec?: SearchSpaceSpec; readonly space?: string }): void {
-  const key = (g: Genotype) =>
-    JSON.stringify([g.space, g.scale, g.channels, Object.entries(g.blocks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+export function checkSameTarget(
+  dir: string,
+  requested: TrainTarget,
+  stored: Pick<StoredTarget, 'genotype' | 'cells' | 'adq'> & { readonly spec?: SearchSpaceSpec; readonly space?: string },
+): void {
+  const key = (g: Genotype) => JSON.stringify([g.space, g.scale, g.channels, Object.entries(g.blocks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
   const storedSpace = stored.spec?.id ?? stored.space;
   if (requested.spec.id !== storedSpace || key(requested.genotype) !== key(stored.genotype)) {
-    throw new TrainError(`${dir} was trained from another genotype (space '${stored.genotype.space}', ${Object.keys(stored.genotype.blocks).length} blocks); use the genotype it started with, or another output directory`);
+    throw new TrainError(
+      `${dir} was trained from another genotype (space '${stored.genotype.space}', ${Object.keys(stored.genotype.blocks).length} blocks); use the genotype it started with, or another output directory`,
+    );
   }
   if (requested.cells !== stored.cells) throw new TrainError(`${dir} was trained with ${stored.cells} cell(s), not ${requested.cells}`);
   if (requested.adq !== stored.adq) throw new TrainError(`${dir} was trained with ADQ ${stored.adq ? 'on' : 'off'}`);
 }
 
 const CONFIG_KEYS: readonly (keyof TrainConfig)[] = [
-  'preset', 'epochs', 'stepsPerEpoch', 'batchSize', 'lrPatchSize', 'patchesPerImage', 'augment', 'lr', 'lrMin', 'decayFraction',
-  'weightDecay', 'gradClip', 'trainSets', 'validationFraction', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'seed', 'workers', 'kernels',
+  'preset',
+  'epochs',
+  'stepsPerEpoch',
+  'batchSize',
+  'lrPatchSize',
+  'patchesPerImage',
+  'augment',
+  'lr',
+  'lrMin',
+  'decayFraction',
+  'weightDecay',
+  'gradClip',
+  'trainSets',
+  'validationFraction',
+  'validationPatches',
+  'validationPatchSize',
+  'checkpointEvery',
+  'seed',
+  'workers',
+  'kernels',
 ];
 
 function pickOverrides(options: TrainOptions): TrainConfigOverrides {

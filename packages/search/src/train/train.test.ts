@@ -49,7 +49,8 @@ describe('runTraining', () => {
     const result = await runTraining(tiny(a), { onEvent: (e) => seen.push(e) });
     expect(result.completed).toBe(true);
     if (!result.completed) return;
-    for (const f of ['train.jsonl', 'summary.json', 'checkpoint.qnc', 'best.qnc', 'genotype.json', 'space.json', 'curve.svg']) expect(existsSync(join(a, f)), f).toBe(true);
+    for (const f of ['train.jsonl', 'summary.json', 'checkpoint.qnc', 'best.qnc', 'genotype.json', 'space.json', 'curve.svg'])
+      expect(existsSync(join(a, f)), f).toBe(true);
     // Two epochs: two points in each of the curve's panels.
     expect(readFileSync(join(a, 'curve.svg'), 'utf8').match(/<circle [^>]*r="3"/g)).toHaveLength(4);
     expect(result.steps).toBe(6);
@@ -62,7 +63,18 @@ describe('runTraining', () => {
     expect(JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8'))).toMatchObject({ bestEpoch: result.bestEpoch, steps: 6 });
     const log = events(a);
     expect(log).toEqual(seen);
-    expect(log.map((e) => e.status).filter((s) => s !== 'checkpoint')).toEqual(['start', 'step', 'step', 'step', 'epoch', 'step', 'step', 'step', 'epoch', 'done']);
+    expect(log.map((e) => e.status).filter((s) => s !== 'checkpoint')).toEqual([
+      'start',
+      'step',
+      'step',
+      'step',
+      'epoch',
+      'step',
+      'step',
+      'step',
+      'epoch',
+      'done',
+    ]);
     const epochs = log.filter((e) => e.status === 'epoch');
     expect(epochs[0]).toMatchObject({ epoch: 0, best: true });
     // The best checkpoint holds the weights of the best-validation epoch.

@@ -54,7 +54,11 @@ interface TrainRun {
 export async function runTraining(options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const files = trainFiles(options.out);
   const dir = resolve(options.out);
-  const folder = openJobFolder<TrainState, TrainSummary>(dir, files, TRAIN_JOB, { resume: options.resume ?? false, otherFiles: [files.best], requireCheckpoint: true });
+  const folder = openJobFolder<TrainState, TrainSummary>(dir, files, TRAIN_JOB, {
+    resume: options.resume ?? false,
+    otherFiles: [files.best],
+    requireCheckpoint: true,
+  });
   if (folder.finished) {
     if (options.genotype !== undefined) checkSameTarget(dir, await resolveRequested(options), folder.finished);
     return { completed: true, ...folder.finished };
@@ -86,7 +90,11 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     const state: TrainState = loaded ? { ...loaded.state, config } : initialTrainState(config, target);
     if (loaded) {
       await restoreVariables(net, loaded.tensors, loaded.path, config.lrPatchSize);
-      const adamState = new Map([...loaded.tensors].filter(([key]) => key.startsWith('adam/')).map(([key, stored]) => [key.slice(5), tf.tensor(stored.data, [...stored.shape])] as const));
+      const adamState = new Map(
+        [...loaded.tensors]
+          .filter(([key]) => key.startsWith('adam/'))
+          .map(([key, stored]) => [key.slice(5), tf.tensor(stored.data, [...stored.shape])] as const),
+      );
       adam.load(state.adamSteps, adamState);
       tf.dispose([...adamState.values()]);
       for (let i = 0; i < state.step; i++) await sampler.next();
@@ -131,7 +139,14 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
       job.emit({ status: 'step', epoch, step: state.step, totalSteps, loss, lr });
       const epochEnd = state.step % stepsPerEpoch === 0;
       if (epochEnd) await endTrainingEpoch(run, epoch);
-      const stop = await job.afterStep({ epochEnd, every: config.checkpointEvery, totalSteps, stepsPerEpoch, signal: hooks.signal, snapshot: () => trainingSnapshot(run, true) });
+      const stop = await job.afterStep({
+        epochEnd,
+        every: config.checkpointEvery,
+        totalSteps,
+        stepsPerEpoch,
+        signal: hooks.signal,
+        snapshot: () => trainingSnapshot(run, true),
+      });
       if (stop) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
     }
     return { completed: true, ...finishTraining(run, backend) };
@@ -144,13 +159,34 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
 }
 
 function initialTrainState(config: TrainState['config'], target: StoredTarget): TrainState {
-  return { kind: 'quantnas-train', config, target, step: 0, best: null, last: null, history: [], epochSums: { loss: 0, count: 0 }, seconds: 0, logBytes: 0, adamSteps: 0 };
+  return {
+    kind: 'quantnas-train',
+    config,
+    target,
+    step: 0,
+    best: null,
+    last: null,
+    history: [],
+    epochSums: { loss: 0, count: 0 },
+    seconds: 0,
+    logBytes: 0,
+    adamSteps: 0,
+  };
 }
 
 /** The training split's patch sampler and the fixed validation patches of the held-out split, seeded by the run's seed. */
-async function trainingSamplers(options: TrainOptions, config: TrainState['config'], target: StoredTarget, notes: string[]): Promise<{ sampler: PatchSampler; validation: PatchBatch }> {
+async function trainingSamplers(
+  options: TrainOptions,
+  config: TrainState['config'],
+  target: StoredTarget,
+  notes: string[],
+): Promise<{ sampler: PatchSampler; validation: PatchBatch }> {
   const images = await listTrainingImages(resolveDataRoot({ explicit: options.dataRoot }), config.trainSets);
-  const [trainImages, validationImages] = splitImages(images, [1 - config.validationFraction, config.validationFraction], hashSeed(config.seed, 'train-splits'));
+  const [trainImages, validationImages] = splitImages(
+    images,
+    [1 - config.validationFraction, config.validationFraction],
+    hashSeed(config.seed, 'train-splits'),
+  );
   const sampler = createPatchSampler({
     images: trainImages!,
     scale: target.genotype.scale,
@@ -188,7 +224,10 @@ async function endTrainingEpoch(run: TrainRun, epoch: number): Promise<void> {
   state.last = record;
   const loss = state.epochSums.loss / state.epochSums.count;
   state.history = [...(state.history ?? []), { epoch, loss, validationPsnr: psnr }];
-  writeFileAtomicSync(files.curve, trainingCurveSvg(state.history, `training ${state.target.spec.id} (preset ${state.config.preset}): ${state.step} of ${run.totalSteps} steps`));
+  writeFileAtomicSync(
+    files.curve,
+    trainingCurveSvg(state.history, `training ${state.target.spec.id} (preset ${state.config.preset}): ${state.step} of ${run.totalSteps} steps`),
+  );
   if (isBest) {
     state.best = record;
     // Written before the checkpoint that records it: a crash in between replays the epoch and rewrites the same file.
@@ -219,7 +258,14 @@ function finishTraining(run: TrainRun, backend: string): TrainSummary {
     cost: networkCost(run.net),
     files,
   };
-  run.job.emit({ status: 'done', checkpointPath: files.checkpoint, bestCheckpointPath: files.best, bestEpoch: best.epoch, bestValidationPsnr: best.validationPsnr, seconds: state.seconds });
+  run.job.emit({
+    status: 'done',
+    checkpointPath: files.checkpoint,
+    bestCheckpointPath: files.best,
+    bestEpoch: best.epoch,
+    bestValidationPsnr: best.validationPsnr,
+    seconds: state.seconds,
+  });
   run.job.finish(summary);
   return summary;
 }

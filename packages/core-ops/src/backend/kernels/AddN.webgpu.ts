@@ -30,8 +30,7 @@ export function chunkedAddNConfig(original: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const inputs = args.inputs as unknown as TensorInfo[];
     const chunk = addNChunkSize(args.backend);
-    const run = (part: TensorInfo[]) =>
-      original.kernelFunc({ ...args, inputs: part as unknown as tf.NamedTensorInfoMap }) as TensorInfo;
+    const run = (part: TensorInfo[]) => original.kernelFunc({ ...args, inputs: part as unknown as tf.NamedTensorInfoMap }) as TensorInfo;
     if (inputs.length <= chunk) return run(inputs);
     let sum = run(inputs.slice(0, chunk));
     for (let start = chunk; start < inputs.length; start += chunk - 1) {

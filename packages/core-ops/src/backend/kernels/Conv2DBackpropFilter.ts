@@ -45,12 +45,16 @@ function byGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): Tens
     const col = s.alloc([1, 1, rows, m]);
     fillTransposedIm2col(s.view(xt), s.view(col), { n, h, w, ci, oh, ow, kh, kw, top, left, n0, nc });
     const part = nc === n ? dy : s.run(tf.Slice, { x: dy }, { begin: [n0, 0, 0, 0], size: [nc, oh, ow, co] });
-    const grad = s.run(tf.Conv2D, { x: col, filter: s.reshape(part, [1, 1, m, co]) }, {
-      strides: [1, 1],
-      pad: 'valid',
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    }); // [1, 1, rows, Co]
+    const grad = s.run(
+      tf.Conv2D,
+      { x: col, filter: s.reshape(part, [1, 1, m, co]) },
+      {
+        strides: [1, 1],
+        pad: 'valid',
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      },
+    ); // [1, 1, rows, Co]
     sum = sum ? s.run(tf.Add, { a: sum, b: grad }) : grad;
   }
   return s.reshape(sum!, [kh, kw, ci, co]);
@@ -111,12 +115,16 @@ function bySwappedConv(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo
     left: info.padInfo.left,
     right: kw + sw * (ow - 1) - info.inWidth - info.padInfo.left,
   });
-  const grad = s.run(tf.Conv2D, { x: input, filter: dyt }, {
-    strides: [1, 1],
-    pad,
-    dataFormat: 'NHWC',
-    dilations: [sh, sw],
-  }); // [Ci, KH, KW, Co]
+  const grad = s.run(
+    tf.Conv2D,
+    { x: input, filter: dyt },
+    {
+      strides: [1, 1],
+      pad,
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  ); // [Ci, KH, KW, Co]
   return s.transpose(grad, [1, 2, 0, 3]);
 }
 

@@ -12,12 +12,16 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const spread = s.dilate(dy, info.strideHeight, info.strideWidth);
   const swapped = flipAndSwap(s, filter); // [KH, KW, Co, Ci]
   const { x: input, pad } = s.padOrCrop(spread, fullCorrelationPads(info, spread.shape));
-  const grad = s.run(tf.Conv2D, { x: input, filter: swapped }, {
-    strides: [1, 1],
-    pad,
-    dataFormat: 'NHWC',
-    dilations: [1, 1],
-  });
+  const grad = s.run(
+    tf.Conv2D,
+    { x: input, filter: swapped },
+    {
+      strides: [1, 1],
+      pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    },
+  );
   return s.release(grad);
 }
 

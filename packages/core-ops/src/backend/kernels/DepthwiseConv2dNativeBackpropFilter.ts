@@ -5,11 +5,7 @@
 import { tf } from '../../tf.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
-function depthwiseConv2dNativeBackpropFilter(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   const info = forwardConvInfo(tf.DepthwiseConv2dNativeBackpropFilter, x.shape, attrs.filterShape, attrs, true);
@@ -25,11 +21,15 @@ function depthwiseConv2dNativeBackpropFilter(args: {
     left: info.padInfo.left,
     right: kw + sw * (ow - 1) - info.inWidth - info.padInfo.left,
   });
-  const perImage = s.run(tf.DepthwiseConv2dNative, { x: input, filter }, {
-    strides: [1, 1],
-    pad,
-    dilations: [sh, sw],
-  }); // [1, KH, KW, N·C·M]
+  const perImage = s.run(
+    tf.DepthwiseConv2dNative,
+    { x: input, filter },
+    {
+      strides: [1, 1],
+      pad,
+      dilations: [sh, sw],
+    },
+  ); // [1, KH, KW, N·C·M]
   const summed = s.run(tf.Sum, { x: s.reshape(perImage, [kh, kw, n, c * m]) }, { axis: [2], keepDims: false });
   return s.release(s.reshape(summed, [kh, kw, c, m]));
 }

@@ -57,10 +57,14 @@ export class Scratch {
     let input = x;
     if (crop.top + crop.bottom + crop.left + crop.right > 0) {
       const [n, h, w, c] = x.shape as [number, number, number, number];
-      input = this.run('Slice', { x }, {
-        begin: [0, crop.top, crop.left, 0],
-        size: [n, h - crop.top - crop.bottom, w - crop.left - crop.right, c],
-      });
+      input = this.run(
+        'Slice',
+        { x },
+        {
+          begin: [0, crop.top, crop.left, 0],
+          size: [n, h - crop.top - crop.bottom, w - crop.left - crop.right, c],
+        },
+      );
     }
     const pad: tf.backend_util.ExplicitPadding = [
       [0, 0],
@@ -80,10 +84,21 @@ export class Scratch {
     if (sh === 1 && sw === 1) return x;
     const [n, h, w, c] = x.shape as [number, number, number, number];
     const spread = this.reshape(x, [n, h, 1, w, 1, c]);
-    const padded = this.run('PadV2', { x: spread }, {
-      paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
-      constantValue: 0,
-    });
+    const padded = this.run(
+      'PadV2',
+      { x: spread },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     return this.reshape(padded, [n, h * sh, w * sw, c]);
   }
 }
