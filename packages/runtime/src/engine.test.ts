@@ -2,9 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { LayerOp } from './artifact-header.js';
 import { createSession } from './engine.js';
 import type { InferenceEvent } from './events.js';
-import { validateArtifact } from './graph.js';
+import { inferSizes, validateArtifact } from './graph.js';
 import type { RgbImage } from './image.js';
+import { layOutPasses } from './memory-budget.js';
+import { planGraph } from './plan.js';
 import { runReference } from './reference-engine.js';
+import { TileExecutor } from './tile-executor.js';
 import { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
 import { seeded } from './test-helpers.js';
 import { loadIntegerKernels, supportsRelaxedSimd, type IntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
@@ -57,6 +60,8 @@ describe('integer engine against the scalar reference', () => {
     { name: 'mixed 4/8-bit, ESA, ADQ, x2', model: { ...SMALL, seed: 7 }, size: [23, 19], tiles: [1024, 8, 5] },
     { name: 'int8, sample deviation, one cell, x3', model: { channels: 12, cells: 1, scale: 3, bits: 'int8', deviation: 'sample', seed: 3 }, size: [17, 21], tiles: [1024, 7] },
     { name: 'three cells, x4', model: { channels: 12, cells: 3, scale: 4, seed: 11 }, size: [18, 16], tiles: [1024, 6] },
+    // Wide enough that every cell's ESA pools more than one cell per axis; tiles that cut the pooled grid unevenly.
+    { name: 'four cells with ESA and ADQ, C = 24, x2', model: { channels: 24, cells: 4, scale: 2, seed: 13 }, size: [41, 30], tiles: [1024, 16, 9] },
     { name: 'no ESA, no ADQ (one tiled pass), x4', model: { channels: 24, cells: 2, scale: 4, esa: false, adq: false, seed: 5 }, size: [13, 9], tiles: [1024, 4, 1] },
   ];
   for (const c of cases) {
@@ -98,7 +103,7 @@ describe('integer engine against the scalar reference', () => {
     const { encodeArtifact } = await import('./container.js');
     const model = syntheticRfdn({ ...SMALL, seed: 2 });
     const session = await createSession(encodeArtifact(model.header, model.blob), { kernels });
-    expect(session.info).toMatchObject({ engine: 'wasm-int8', scale: 2, threads: 1, tile: 128, passes: 5 });
+    expect(session.info).toMatchObject({ engine: 'wasm-int8', scale: 2, threads: 1, tile: 128, passes: 7 });
     expect(session.info.macsPerLrPixel).toBeGreaterThan(1000);
     expect(session.info.bitOpsPerLrPixel).toBeGreaterThan(session.info.macsPerLrPixel!);
     await session.dispose();
@@ -118,9 +123,9 @@ describe('session: progress, abort, threads', () => {
     const events: InferenceEvent[] = [];
     const session = await createSession(model, { kernels, tile: 8, onProgress: (e) => events.push(e) });
     await session.upscale(randomImage(20, 17, 2));
-    // 3 tiled passes of 3×3 tiles and 2 whole-image passes (the ESA branches).
-    expect(events[0]).toEqual({ status: 'start', tiles: 29, engine: 'wasm-int8', threads: 1 });
-    expect(events.filter((e) => e.status === 'tile').map((e) => e.status === 'tile' && e.index)).toEqual(Array.from({ length: 29 }, (_, i) => i));
+    // 5 tiled passes of 3×3 tiles (per cell the two sums of σ, then the last) and 2 whole-image passes (ESA's pooled convs).
+    expect(events[0]).toEqual({ status: 'start', tiles: 47, engine: 'wasm-int8', threads: 1 });
+    expect(events.filter((e) => e.status === 'tile').map((e) => e.status === 'tile' && e.index)).toEqual(Array.from({ length: 47 }, (_, i) => i));
     expect(events.at(-1)!.status).toBe('done');
     await session.dispose();
   });
@@ -152,13 +157,57 @@ describe('session: progress, abort, threads', () => {
       expect(session.info.threads).toBe(2);
       const events: InferenceEvent[] = [];
       expectSameImage(await session.upscale(image, { onProgress: (e) => events.push(e) }), want, '2 threads');
-      expect(events.filter((e) => e.status === 'tile')).toHaveLength(4 * 3 * 3 + 2);
+      expect(events.filter((e) => e.status === 'tile')).toHaveLength(5 * 4 * 3 + 2);
       const controller = new AbortController();
       const aborted = session.upscale(image, { signal: controller.signal, onProgress: (e) => e.status === 'tile' && controller.abort() });
       await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
       expectSameImage(await session.upscale(image), want, '2 threads after an abort');
     } finally {
       await session.dispose();
+    }
+  });
+});
+
+describe('bands of summed rows on worker threads', () => {
+  it('four cells, tiles of 5 on 2 threads: the workers fill the next band while one is summed, with the same bytes', async () => {
+    const model = syntheticRfdn({ channels: 24, cells: 4, scale: 2, seed: 13 });
+    const image = randomImage(41, 30, 1);
+    const want = runReference(validateArtifact(model), image);
+    const session = await createSession(model, { threads: 2, tile: 5, kernels: kernelFiles, workerUrl });
+    try {
+      expectSameImage(await session.upscale(image), want, '4 cells, 2 threads');
+      expectSameImage(await session.upscale(image), want, '4 cells, 2 threads, again');
+    } finally {
+      await session.dispose();
+    }
+  });
+});
+
+describe('the kernel heap a tile needs, measured before the upscale', () => {
+  it('is what the tiles then hold', async () => {
+    const model = syntheticRfdn({ ...SMALL, seed: 5 });
+    const graph = validateArtifact(model);
+    const plan = planGraph(graph);
+    const image = randomImage(23, 19, 6);
+    const sizes = inferSizes(graph, 19, 23);
+    for (const tile of [1024, 8]) {
+      const k = await loadIntegerKernels(kernelFiles);
+      const session = await createSession(model, { kernels: k, tile });
+      // The first upscale places the convs' weights and the bilinear taps; the second only tiles.
+      await session.upscale(image);
+      const base = k.heap.allocated;
+      k.heap.resetPeak();
+      await session.upscale(image);
+      const held = k.heap.peak - base;
+      await session.dispose();
+      const { memory } = layOutPasses(graph, plan, sizes, tile, 1, new TileExecutor(graph, plan));
+      // One tile: exactly; many: the tiles it measures (the first, an inner one, the last) hold the most, or nearly.
+      if (tile === 1024) expect(held).toBe(memory.tileHeap);
+      else {
+        expect(held).toBeGreaterThan(0);
+        expect(held).toBeLessThanOrEqual(memory.tileHeap * 1.05);
+        expect(held).toBeGreaterThanOrEqual(memory.tileHeap * 0.95);
+      }
     }
   });
 });

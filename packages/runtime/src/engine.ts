@@ -2,9 +2,9 @@ import { decodeArtifact, type ModelArtifact } from './container.js';
 import type { InferenceEvent } from './events.js';
 import { adqPhi, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
 import { checkImage, type RgbImage } from './image.js';
-import { checkMemoryBudget } from './memory-budget.js';
-import { planGraph, tileGrid, type Plan, type Rect } from './plan.js';
-import { TileExecutor, type Piece, type RunContext } from './tile-executor.js';
+import { layOutPasses } from './memory-budget.js';
+import { planGraph, type Plan, type Rect } from './plan.js';
+import { TileExecutor, type Bands, type Piece, type RunContext } from './tile-executor.js';
 import { IntegerKernels, loadIntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
 
 /**
@@ -62,10 +62,24 @@ export interface SharedStore {
   readonly buffer: ArrayBufferLike;
 }
 
+/**
+ * The rows of a tensor whose σ a pass sums, in bands of `rows` rows: band j lies in
+ * buffers[j % buffers.length], the next band in the next buffer.
+ */
+export interface SharedBands {
+  readonly name: string;
+  readonly rows: number;
+  readonly w: number;
+  readonly c: number;
+  readonly dtype: 'uint8' | 'float32';
+  readonly buffers: readonly ArrayBufferLike[];
+}
+
 /** What a worker needs to run a pass: the plain-data form of RunContext. */
 export interface PassContext {
   readonly sizes: [string, { h: number; w: number }][];
   readonly stores: SharedStore[];
+  readonly bands?: SharedBands[];
   readonly factors: [number, number][];
   readonly output: ArrayBufferLike;
 }
@@ -73,17 +87,27 @@ export interface PassContext {
 /** Runs the tiles of a pass on several kernel instances. */
 export interface TilePool {
   readonly size: number;
-  runPass(pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: () => void, signal?: AbortSignal): Promise<void>;
+  /**
+   * Runs the tiles, in order of their start; `gate`, if it gives a promise for a tile, holds the
+   * tile until it resolves. onTile gets the index of each tile done.
+   */
+  runPass(
+    pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: (index: number) => void, signal?: AbortSignal,
+    gate?: (index: number) => Promise<void> | undefined,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
 export function contextFromShared(ctx: PassContext): RunContext {
+  const view = (dtype: 'uint8' | 'float32', buffer: ArrayBufferLike, n: number) =>
+    dtype === 'uint8' ? new Uint8Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
   const stores = new Map<string, Piece>();
-  for (const s of ctx.stores) {
-    const n = s.h * s.w * s.c;
-    stores.set(s.name, { y0: 0, x0: 0, h: s.h, w: s.w, c: s.c, data: s.dtype === 'uint8' ? new Uint8Array(s.buffer, 0, n) : new Float32Array(s.buffer, 0, n) });
+  for (const s of ctx.stores) stores.set(s.name, { y0: 0, x0: 0, h: s.h, w: s.w, c: s.c, data: view(s.dtype, s.buffer, s.h * s.w * s.c) });
+  const bands = new Map<string, Bands>();
+  for (const b of ctx.bands ?? []) {
+    bands.set(b.name, { rows: b.rows, w: b.w, c: b.c, data: b.buffers.map((buffer) => view(b.dtype, buffer, b.rows * b.w * b.c)) });
   }
-  return { sizes: new Map(ctx.sizes), stores, factors: new Map(ctx.factors), output: new Uint8Array(ctx.output) };
+  return { sizes: new Map(ctx.sizes), stores, bands, factors: new Map(ctx.factors), output: new Uint8Array(ctx.output) };
 }
 
 function abortError(signal: AbortSignal): unknown {
@@ -125,6 +149,8 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
   } else {
     executor = new TileExecutor(graph, plan, kernels);
   }
+  // Measures the tiles' heap before an upscale allocates anything (it needs no kernels).
+  const planner = executor ?? new TileExecutor(graph, plan);
   const cost = graph.header.metadata?.cost;
   const info: SessionInfo = {
     engine: 'wasm-int8',
@@ -147,7 +173,7 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
       busy = true;
       try {
         return await upscale(graph, plan, image, {
-          executor, pool, tile, threads, spare, kernels,
+          executor, planner, pool, tile, threads, spare, kernels,
           signal: upscaleOptions.signal ?? options.signal,
           onProgress: upscaleOptions.onProgress ?? options.onProgress,
         });
@@ -187,11 +213,13 @@ class SpareBuffers {
 }
 
 /**
- * The sum of squared deviations from the mean that adqFactor (graph.ts) computes, in the same order
- * and arithmetic, by the kernels on chunks copied into their heap (JS loops over a whole tensor
- * cost several times more).
+ * Adds values (float32 values, or uint8 codes times step) to `sum` in memory order, as adqFactor
+ * (graph.ts) does in the same arithmetic: with mean NaN the values themselves (the first sum), else
+ * their squared deviations from mean. The kernels do it, on chunks copied into their heap (JS
+ * loops over a whole tensor cost several times more). Chunks and bands continue one sum, so the
+ * result does not depend on how the tensor is cut.
  */
-function deviationSums(kernels: IntegerKernels, values: Float32Array | Uint8Array, step: number): number {
+function accumulate(kernels: IntegerKernels, values: Float32Array | Uint8Array, step: number, mean: number, sum: number): number {
   const elem = values instanceof Float32Array ? 4 : 1;
   const n = values.length;
   const chunk = Math.min(n, 65536);
@@ -199,25 +227,27 @@ function deviationSums(kernels: IntegerKernels, values: Float32Array | Uint8Arra
   const at = heap.alloc(chunk * elem);
   try {
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    const sweep = (mean: number) => {
-      let sum = 0;
-      for (let i = 0; i < n; i += chunk) {
-        const m = Math.min(chunk, n - i);
-        heap.bytes().set(bytes.subarray(i * elem, (i + m) * elem), at);
-        sum = kernels.exports.adqSum(at, m, elem, step, mean, sum);
-      }
-      return sum;
-    };
-    return sweep(sweep(NaN) / n);
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      heap.bytes().set(bytes.subarray(i * elem, (i + m) * elem), at);
+      sum = kernels.exports.adqSum(at, m, elem, step, mean, sum);
+    }
+    return sum;
   } finally {
     heap.release(at);
   }
+}
+
+/** The sum of squared deviations from the mean of a whole tensor (both sums, as adqFactor). */
+function deviationSums(kernels: IntegerKernels, values: Float32Array | Uint8Array, step: number): number {
+  return accumulate(kernels, values, step, accumulate(kernels, values, step, NaN, 0) / values.length, 0);
 }
 
 interface RunSetup {
   readonly kernels: IntegerKernels;
   readonly spare: SpareBuffers;
   readonly executor: TileExecutor | undefined;
+  readonly planner: TileExecutor;
   readonly pool: TilePool | undefined;
   readonly tile: number;
   readonly threads: number;
@@ -232,7 +262,7 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   const started = performance.now();
   const sizes = inferSizes(graph, image.height, image.width);
   // Before any store or tile is allocated: what the model claims must fit the budget.
-  checkMemoryBudget(graph, plan, sizes, setup.tile);
+  const layout = layOutPasses(graph, plan, sizes, setup.tile, setup.threads, setup.planner);
   const shared = pool !== undefined;
   const bufferOf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   const { spare } = setup;
@@ -251,37 +281,109 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   const out = sizes.get(graph.header.output)!;
   const output = bufferOf(out.h * out.w * 3);
   const factors = new Map<number, number>();
-  const tiles = tileGrid(image.height, image.width, setup.tile);
-  const total = plan.passes.reduce((n, p) => n + (p.tiled ? tiles.length : 1), 0);
+  /** The mean of each tensor whose first sum is done. */
+  const means = new Map<string, number>();
+  const total = layout.pieces.reduce((n, p) => n + p.length, 0);
   onProgress?.({ status: 'start', tiles: total, engine: 'wasm-int8', threads: setup.threads });
   let index = 0;
   const onTile = () => onProgress?.({ status: 'tile', index: index++, tiles: total });
-  for (let p = 0; p < plan.passes.length; p++) {
-    const pass = plan.passes[p]!;
-    for (const t of pass.targets) if (t !== graph.header.output) addStore(t);
-    const ctx: PassContext = { sizes: [...sizes], stores: [...stores.values()], factors: [...factors], output };
-    const pieces: (Rect | undefined)[] = pass.tiled ? tiles : [undefined];
+  const runPieces = async (
+    p: number, pieces: readonly (Rect | undefined)[], bands: SharedBands[], done: (index: number) => void,
+    gate?: (index: number) => Promise<void> | undefined,
+  ) => {
+    const ctx: PassContext = { sizes: [...sizes], stores: [...stores.values()], bands, factors: [...factors], output };
     if (pool) {
-      await pool.runPass(p, pieces, ctx, onTile, signal);
+      await pool.runPass(p, pieces, ctx, done, signal, gate);
     } else {
       const local = contextFromShared(ctx);
-      for (const piece of pieces) {
+      for (let i = 0; i < pieces.length; i++) {
         if (signal?.aborted) throw abortError(signal);
-        executor!.run(p, piece, local);
-        onTile();
+        executor!.run(p, pieces[i], local);
+        done(i);
         await yieldToEventLoop();
       }
     }
     if (signal?.aborted) throw abortError(signal);
-    for (const name of pass.statistics) {
-      const store = contextFromShared({ sizes: [], stores: [stores.get(name)!], factors: [], output }).stores.get(name)!;
-      const info = graph.tensors.get(name)!.info;
-      const squares = deviationSums(setup.kernels, store.data, info.dtype === 'uint8' ? info.step : 1);
-      for (const i of graph.tensors.get(name)!.statisticOf) {
-        const layer = graph.layers[i]!.layer;
-        if (layer.op !== 'adq_scale') continue;
-        factors.set(i, adqPhi(squares, store.data.length, layer.deviation, layer.slope, layer.offset));
-      }
+  };
+  const setFactors = (name: string, squares: number, n: number) => {
+    for (const i of graph.tensors.get(name)!.statisticOf) {
+      const layer = graph.layers[i]!.layer;
+      if (layer.op !== 'adq_scale') continue;
+      factors.set(i, adqPhi(squares, n, layer.deviation, layer.slope, layer.offset));
+    }
+  };
+  for (let p = 0; p < plan.passes.length; p++) {
+    const pass = plan.passes[p]!;
+    const summed = pass.statistics.filter((s) => s.phase !== 'stored');
+    for (const t of pass.targets) if (t !== graph.header.output && !summed.some((s) => s.name === t)) addStore(t);
+    const pieces = layout.pieces[p]!;
+    const bandRows = layout.bandRows[p];
+    if (bandRows === undefined) {
+      await runPieces(p, pieces, [], onTile);
+    } else {
+      // The tiles go band by band (a row of tiles); once a band's tiles are done, its rows are summed
+      // in memory order and its buffer is free for a later band. Workers go on with the next band
+      // meanwhile (two buffers); on this thread one is enough.
+      const bandOf = new Int32Array(pieces.length);
+      const left: number[] = [];
+      pieces.forEach((piece, i) => {
+        const j = i > 0 && piece!.y0 === pieces[i - 1]!.y0 ? bandOf[i - 1]! : left.length;
+        if (j === left.length) left.push(0);
+        bandOf[i] = j;
+        left[j]!++;
+      });
+      const ring = pool ? 2 : 1;
+      const bands: SharedBands[] = summed.map((s) => {
+        const t = graph.tensors.get(s.name)!;
+        const { w } = sizes.get(s.name)!;
+        const rows = bandRows * t.factor!;
+        const bytes = rows * w * t.info.channels * (t.info.dtype === 'uint8' ? 1 : 4);
+        const buffers = Array.from({ length: ring }, () => spare.take(bytes) ?? bufferOf(bytes));
+        return { name: s.name, rows, w, c: t.info.channels, dtype: t.info.dtype, buffers };
+      });
+      const views = contextFromShared({ sizes: [], stores: [], bands, factors: [], output }).bands!;
+      const sums = summed.map(() => 0);
+      let summedBands = 0;
+      const waiting: { band: number; resolve: () => void }[] = [];
+      const done = (i: number) => {
+        left[bandOf[i]!]!--;
+        onTile();
+        while (summedBands < left.length && left[summedBands] === 0) {
+          const j = summedBands;
+          summed.forEach((s, k) => {
+            const t = graph.tensors.get(s.name)!;
+            const band = views.get(s.name)!;
+            const rows = Math.min(band.rows, sizes.get(s.name)!.h - j * band.rows);
+            const values = band.data[j % ring]!.subarray(0, rows * band.w * band.c);
+            const mean = s.phase === 'sum' ? NaN : means.get(s.name)!;
+            sums[k] = accumulate(setup.kernels, values, t.info.dtype === 'uint8' ? t.info.step : 1, mean, sums[k]!);
+          });
+          summedBands++;
+        }
+        for (let w = waiting.length - 1; w >= 0; w--) {
+          if (waiting[w]!.band - ring < summedBands) waiting.splice(w, 1)[0]!.resolve();
+        }
+      };
+      // A tile of band j writes into the buffer of band j − ring: it waits until that band is summed.
+      const gate = (i: number): Promise<void> | undefined => {
+        const band = bandOf[i]!;
+        if (band - ring < summedBands) return undefined;
+        return new Promise((resolve) => waiting.push({ band, resolve }));
+      };
+      await runPieces(p, pieces, bands, done, gate);
+      summed.forEach((s, k) => {
+        const size = sizes.get(s.name)!;
+        const n = size.h * size.w * graph.tensors.get(s.name)!.info.channels;
+        if (s.phase === 'sum') means.set(s.name, sums[k]! / n);
+        else setFactors(s.name, sums[k]!, n);
+      });
+      for (const band of bands) for (const buffer of band.buffers) spare.give(buffer);
+    }
+    for (const s of pass.statistics) {
+      if (s.phase !== 'stored') continue;
+      const store = contextFromShared({ sizes: [], stores: [stores.get(s.name)!], factors: [], output }).stores.get(s.name)!;
+      const info = graph.tensors.get(s.name)!.info;
+      setFactors(s.name, deviationSums(setup.kernels, store.data, info.dtype === 'uint8' ? info.step : 1), store.data.length);
     }
     for (const name of plan.freeAfter[p]!) {
       const store = stores.get(name);

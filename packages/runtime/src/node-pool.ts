@@ -55,24 +55,42 @@ export class NodeTilePool implements TilePool {
     return new NodeTilePool(workers);
   }
 
-  async runPass(pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: () => void, signal?: AbortSignal): Promise<void> {
+  async runPass(
+    pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: (index: number) => void, signal?: AbortSignal,
+    gate?: (index: number) => Promise<void> | undefined,
+  ): Promise<void> {
     const message: WorkerRequest = { type: 'pass', pass, ctx };
     await Promise.all(this.workers.map((w) => request(w, message)));
     let next = 0;
     let failure: unknown;
+    // Wakes the workers waiting at the gate when a tile fails or the upscale is aborted.
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const onAbort = () => stop();
+    signal?.addEventListener('abort', onAbort);
     const drain = async (worker: Worker) => {
       while (next < tiles.length && failure === undefined) {
         if (signal?.aborted) return;
-        const tile = tiles[next++];
+        const index = next++;
+        const wait = gate?.(index);
+        if (wait) {
+          await Promise.race([wait, stopped]);
+          if (failure !== undefined || signal?.aborted) return;
+        }
         try {
-          await request(worker, { type: 'tile', tile });
-          onTile();
+          await request(worker, { type: 'tile', tile: tiles[index] });
+          onTile(index);
         } catch (error) {
           failure ??= error;
+          stop();
         }
       }
     };
-    await Promise.all(this.workers.map(drain));
+    try {
+      await Promise.all(this.workers.map(drain));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
     if (failure !== undefined) throw failure;
   }
 

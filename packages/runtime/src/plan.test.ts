@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ArtifactLayer, TensorInfo } from './artifact-header.js';
-import { validateArtifact } from './graph.js';
-import { planGraph } from './plan.js';
+import { inferSizes, validateArtifact } from './graph.js';
+import { planGraph, tileGrid } from './plan.js';
+import { syntheticRfdn } from './synthetic-model.js';
+import { TileExecutor } from './tile-executor.js';
 import { runReference } from './reference-engine.js';
 import { crc32 } from './crc32.js';
 import { createSession } from './engine.js';
@@ -54,7 +56,51 @@ describe('planGraph', () => {
   });
 });
 
-describe('planGraph defers what a later pass can compute from stored inputs', () => {
+describe('planGraph stores nothing on the tiling grids but the input', () => {
+  it('rfdn: per cell the two sums of σ, ESA\'s pooled convs in a whole pass; only the pooled grid is stored', () => {
+    const graph = validateArtifact(syntheticRfdn({ channels: 12, cells: 3, scale: 4, seed: 2 }));
+    const plan = planGraph(graph);
+    expect(plan.passes.map((p) => (p.tiled ? 'tiled' : 'whole'))).toEqual([
+      'tiled', 'whole', 'tiled', 'tiled', 'whole', 'tiled', 'tiled', 'whole', 'tiled', 'tiled',
+    ]);
+    expect(plan.passes.map((p) => p.statistics.map((s) => s.phase))).toEqual([['sum'], [], ['squares'], ['sum'], [], ['squares'], ['sum'], [], ['squares'], []]);
+    for (const p of plan.passes) {
+      for (const t of p.targets) {
+        const tensor = graph.tensors.get(t)!;
+        const summed = p.statistics.some((s) => s.name === t && s.phase !== 'stored');
+        if (t !== graph.header.output && !summed) expect(tensor.factor, `'${t}' stored`).toBeUndefined();
+      }
+    }
+    // The last pass computes every layer on the tiling grids, from the input and the pooled stores.
+    const last = plan.passes.at(-1)!;
+    expect(last.targets).toEqual([graph.header.output]);
+    expect(last.layers.filter((i) => graph.tensors.get(graph.layers[i]!.layer.output)!.factor !== undefined)).toHaveLength(
+      graph.layers.filter((l) => graph.tensors.get(l.layer.output)!.factor !== undefined).length,
+    );
+  });
+
+  it('the tiles of a pass own every cell of a grid off the tiling grids exactly once', () => {
+    const graph = validateArtifact(syntheticRfdn({ channels: 12, cells: 1, scale: 2, seed: 2 }));
+    const plan = planGraph(graph);
+    const executor = new TileExecutor(graph, plan);
+    const sizes = inferSizes(graph, 61, 47);
+    const off = [...graph.tensors.values()].filter((t) => t.factor === undefined);
+    expect(off.length).toBeGreaterThan(3);
+    for (const tile of [1, 5, 8, 64]) {
+      for (const t of off) {
+        const s = sizes.get(t.name)!;
+        const count = new Uint8Array(s.h * s.w);
+        for (const r of tileGrid(61, 47, tile)) {
+          const o = executor.ownedRect(t.name, r, sizes);
+          for (let y = o.y0; y < o.y1; y++) for (let x = o.x0; x < o.x1; x++) count[y * s.w + x]!++;
+        }
+        expect(count.every((c) => c === 1), `${t.name}, tile ${tile}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('planGraph computes in the pass that reads it what it would otherwise store', () => {
   /**
    * rfdn-bicubic's shape in small: a 48-channel "anchor" conv of the image that only the last pass
    * reads, next to an ADQ scale that cuts the graph into passes. Stored in the first pass, the
@@ -96,8 +142,11 @@ describe('planGraph defers what a later pass can compute from stored inputs', ()
 
   it('stores no anchor: it is computed, tile by tile, in the pass that reads it', () => {
     const plan = planGraph(validateArtifact(anchorModel()));
-    expect(plan.passes.map((p) => p.targets)).toEqual([['r'], ['sr']]);
-    expect(plan.passes[1]!.layers).toEqual([0, 1, 3, 4, 5, 6]);
+    // σ of r: its sum, then its squared deviations, in two passes of r alone; nothing is stored.
+    expect(plan.passes.map((p) => p.targets)).toEqual([['r'], ['r'], ['sr']]);
+    expect(plan.passes.map((p) => p.statistics)).toEqual([[{ name: 'r', phase: 'sum' }], [{ name: 'r', phase: 'squares' }], []]);
+    expect(plan.passes.map((p) => p.layers)).toEqual([[2], [2], [0, 1, 2, 3, 4, 5, 6]]);
+    expect(plan.freeAfter).toEqual([[], [], ['lr']]);
   });
 
   it('gives the same bytes as the scalar specification, on any tile size and on two threads', async () => {

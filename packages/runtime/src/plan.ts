@@ -9,18 +9,31 @@ export interface Rect {
 }
 
 /**
- * One sweep over the image. A tiled pass computes its layers tile by tile (each tile with the halo
- * its targets need, found by walking the layers backwards); a whole pass computes its layers on
- * whole tensors (the layers on strided/pooled grids, e.g. ESA's low-resolution branch). Targets
- * are the pass's outputs that outlive it: they are stored in full (or, for the graph output,
- * written to the result image).
+ * What a pass does towards an ADQ scale's σ, for a tensor it computes:
+ * - 'sum': streams the tensor's values, in memory order, into the sum that gives its mean;
+ * - 'squares': streams them again into the sum of squared deviations from that mean (φ follows);
+ * - 'stored': the tensor is stored whole (a small one, off the tiling grids, or the input), and
+ *   both sums are taken from the store once the pass ends.
+ */
+export interface Statistic {
+  readonly name: string;
+  readonly phase: 'sum' | 'squares' | 'stored';
+}
+
+/**
+ * One sweep over the image. A tiled pass computes its layers tile by tile: each tile computes every
+ * layer its targets need, over the rectangle they need (the halo found by walking the layers
+ * backwards), from the graph input and the stored tensors. A whole pass computes its layers on whole
+ * tensors (layers with a spatial window on a grid off the tiling grids, e.g. ESA's 3×3 convs on its
+ * pooled grid, which are small). Targets are what a pass writes: the graph output (the result
+ * image), stored tensors (whole, for later passes: only tensors off the tiling grids, 1/36 of the
+ * LR pixels for ESA), and the tiling-grid tensors whose σ it sums (a band of rows at a time).
  */
 export interface Pass {
   readonly tiled: boolean;
   readonly layers: readonly number[];
   readonly targets: readonly string[];
-  /** Targets whose whole-image deviation an ADQ scale of a later pass reads. */
-  readonly statistics: readonly string[];
+  readonly statistics: readonly Statistic[];
   /** Per layer position: in-pass tensors no later layer of the pass reads. */
   readonly releaseAfter: readonly (readonly string[])[];
 }
@@ -32,143 +45,174 @@ export interface Plan {
 }
 
 /**
- * Cuts the graph where tiling would change the result: at tensors whose deviation ADQ needs over
- * the whole image, and around layers off the tiling grids (strided or pooled), which run whole.
- * Everything else is tiled, so nothing is computed twice except halos.
+ * Plans the sweeps of an upscale so that nothing on a tiling grid is stored over the whole image
+ * but the input: every such tensor is computed tile by tile where it is needed, again in each pass
+ * that needs it (recomputed from the input, with the halo its readers need), instead of being kept
+ * between passes. What truly depends on the whole image cuts the graph into passes:
+ *
+ * - an ADQ scale needs σ of a tensor over the whole image: two passes compute that tensor (the sum
+ *   for the mean, then the squared deviations, each in memory order as adqFactor sums them), and
+ *   only the pass after them can run the scale;
+ * - ESA's low-resolution branch: its strided conv and pooling run tile by tile too (each tile
+ *   computes the cells of the pooled grid that start in it), but its 3×3 convs on the pooled grid
+ *   run in a whole pass on the stored pooled tensor, and the bilinear upsample reads their result
+ *   from a store: computed per tile, that branch would need a halo of ~40 LR pixels per cell.
+ *
+ * Every other layer runs in the first pass that can run it and whichever later passes need it.
+ * Time grows (a layer of cell k runs in up to 2k + 1 passes) but memory does not grow with the image:
+ * one tile's tensors per thread, the pooled stores, and a band of rows of each summed tensor.
  */
 export function planGraph(graph: ModelGraph): Plan {
   const { layers, tensors, header } = graph;
-  const done = new Set<string>([header.input]);
-  const remaining = new Set(layers.map((l) => l.index));
+  const onTiles = (name: string) => tensors.get(name)!.factor !== undefined;
+  const whole = wholeLayers(graph);
+  const stored = new Set<string>([header.input]);
+  /** ADQ layers whose φ is known. */
+  const phiKnown = new Set<number>();
+  /** Tensors whose mean is known (their 'sum' pass has run). */
+  const meanKnown = new Set<string>();
+  /** Whole layers that have run. */
+  const wholeDone = new Set<number>();
   const passes: Pass[] = [];
-  const passOf = new Map<number, number>();
-  while (remaining.size > 0) {
-    let chosen: number[] = [];
-    let tiled = true;
-    // Tiled layers that could all wait for a later pass: run only when nothing else can.
-    let onlyDeferrable: number[] | undefined;
-    for (const mode of [true, false]) {
-      const produced = new Set<string>();
-      chosen = [];
-      for (const i of remaining) {
-        const layer = layers[i]!.layer;
-        if ((tensors.get(layer.output)!.factor !== undefined) !== mode) continue;
-        const ready = (name: string) => done.has(name) || produced.has(name);
-        if (!layer.inputs.every(ready)) continue;
-        if (layer.op === 'adq_scale' && !done.has(layer.statisticsOf)) continue;
-        // A tiled layer reads a whole-image tensor only from a store.
-        if (mode && layer.inputs.some((n) => tensors.get(n)!.factor === undefined && !done.has(n))) continue;
-        chosen.push(i);
-        produced.add(layer.output);
+  let outputDone = false;
+  const adqLayers = layers.filter((l) => l.layer.op === 'adq_scale').map((l) => l.index);
+  const ready = (i: number) => layers[i]!.layer.op !== 'adq_scale' || phiKnown.has(i);
+  const finishStatistics = (statistics: readonly Statistic[]) => {
+    for (const s of statistics) {
+      if (s.phase === 'sum') meanKnown.add(s.name);
+      else for (const i of tensors.get(s.name)!.statisticOf) phiKnown.add(i);
+    }
+  };
+  while (!outputDone) {
+    // Whole layers that can run on what is stored (and on each other's outputs): a whole pass.
+    const wholeChosen: number[] = [];
+    const madeWhole = new Set<string>();
+    for (const gl of layers) {
+      const out = gl.layer.output;
+      if (!whole.has(gl.index) || wholeDone.has(gl.index) || !ready(gl.index)) continue;
+      if (gl.layer.inputs.every((n) => stored.has(n) || madeWhole.has(n))) {
+        wholeChosen.push(gl.index);
+        madeWhole.add(out);
       }
-      if (mode && chosen.length > 0) {
-        const kept = withoutDeferred(graph, chosen, done);
-        if (kept.length === 0) {
-          onlyDeferrable = chosen;
-          chosen = [];
-          continue;
-        }
-        chosen = kept;
+    }
+    if (wholeChosen.length > 0) {
+      const inPass = new Set(wholeChosen);
+      const targets: string[] = [];
+      const statistics: Statistic[] = [];
+      for (const i of wholeChosen) {
+        const t = tensors.get(layers[i]!.layer.output)!;
+        const pending = t.statisticOf.some((a) => !phiKnown.has(a));
+        if (pending) statistics.push({ name: t.name, phase: 'stored' });
+        if (t.name === header.output || pending || t.consumers.some((c) => !inPass.has(c))) targets.push(t.name);
       }
-      tiled = mode;
-      if (chosen.length > 0) break;
+      passes.push(pass(graph, false, wholeChosen, targets, statistics));
+      for (const i of wholeChosen) wholeDone.add(i);
+      for (const t of targets) stored.add(t);
+      if (targets.includes(header.output)) outputDone = true;
+      finishStatistics(statistics);
+      continue;
     }
-    if (chosen.length === 0 && onlyDeferrable) {
-      chosen = onlyDeferrable;
-      tiled = true;
+
+    // What a tiled pass can compute now: from the stores, without unknown φ, and reading a tensor
+    // off the tiling grids into a tiling grid only from a store.
+    const computable = new Set<string>();
+    for (const gl of layers) {
+      const out = gl.layer.output;
+      if (whole.has(gl.index) || stored.has(out) || !ready(gl.index)) continue;
+      const toTiles = onTiles(out);
+      if (gl.layer.inputs.every((n) => stored.has(n) || (computable.has(n) && !(toTiles && !onTiles(n))))) computable.add(out);
     }
-    if (chosen.length === 0) throw new Error('planGraph: no layer can run (the graph has a cycle)');
-    const inPass = new Set(chosen);
-    const targets: string[] = [];
-    const statistics: string[] = [];
-    for (const i of chosen) {
-      remaining.delete(i);
-      passOf.set(i, passes.length);
-      const t = tensors.get(layers[i]!.layer.output)!;
-      if (t.statisticOf.length > 0) statistics.push(t.name);
-      if (t.name === header.output || t.statisticOf.length > 0 || t.consumers.some((c) => !inPass.has(c))) targets.push(t.name);
+    const targets = new Set<string>();
+    const statistics: Statistic[] = [];
+    const summed = new Set<string>();
+    if (computable.has(header.output)) targets.add(header.output);
+    for (const i of adqLayers) {
+      if (phiKnown.has(i)) continue;
+      const layer = layers[i]!.layer;
+      if (layer.op !== 'adq_scale') continue;
+      const s = layer.statisticsOf;
+      if (summed.has(s)) continue;
+      if (stored.has(s)) {
+        statistics.push({ name: s, phase: 'stored' });
+      } else if (computable.has(s)) {
+        targets.add(s);
+        statistics.push({ name: s, phase: onTiles(s) ? (meanKnown.has(s) ? 'squares' : 'sum') : 'stored' });
+      } else continue;
+      summed.add(s);
     }
-    for (const t of targets) done.add(t);
-    const producedHere = new Set(chosen.map((i) => layers[i]!.layer.output));
-    // The last position in the pass that reads each tensor: one sweep, linear in the pass's layers.
-    const lastReader = new Map<string, number>();
-    chosen.forEach((i, k) => {
-      for (const n of layers[i]!.layer.inputs) lastReader.set(n, k);
-    });
-    const releaseAfter = chosen.map((i, k) => layers[i]!.layer.inputs.filter((n) => producedHere.has(n) && lastReader.get(n) === k));
-    passes.push({ tiled, layers: chosen, targets, statistics, releaseAfter });
+    // Tensors a later pass reads from a store: the inputs of whole layers, and tensors off the
+    // tiling grids that a tiling-grid layer reads.
+    for (const gl of layers) {
+      if (stored.has(gl.layer.output)) continue;
+      const toTiles = onTiles(gl.layer.output);
+      for (const n of gl.layer.inputs) {
+        if (computable.has(n) && (whole.has(gl.index) || (toTiles && !onTiles(n)))) targets.add(n);
+      }
+    }
+    if (targets.size === 0 && statistics.length === 0) throw new Error('planGraph: no layer can run (the graph has a cycle)');
+    // The layers the targets need, back to the stores.
+    const needed = new Set<number>();
+    const work = [...targets];
+    while (work.length > 0) {
+      const t = tensors.get(work.pop()!)!;
+      if (t.producer < 0 || needed.has(t.producer)) continue;
+      needed.add(t.producer);
+      for (const n of layers[t.producer]!.layer.inputs) if (!stored.has(n)) work.push(n);
+    }
+    const chosen = [...needed].sort((a, b) => a - b);
+    const targetList = [...targets];
+    passes.push(pass(graph, chosen.length > 0, chosen, targetList, statistics));
+    for (const t of targetList) {
+      if (t === header.output) outputDone = true;
+      else if (!statistics.some((s) => s.name === t && s.phase !== 'stored') || !onTiles(t)) stored.add(t);
+    }
+    finishStatistics(statistics);
   }
-  // A stored tensor lives until the last pass that reads it.
+  // A stored tensor lives until the last pass that reads it (or sums it).
   const freeAfter: string[][] = passes.map(() => []);
-  for (const t of tensors.values()) {
-    const readers = t.consumers.map((c) => passOf.get(c)!);
-    const producerPass = t.producer < 0 ? 0 : passOf.get(t.producer)!;
-    const last = Math.max(producerPass, ...readers);
-    if (t.name !== header.output) freeAfter[last]!.push(t.name);
-  }
+  const last = new Map<string, number>();
+  passes.forEach((p, k) => {
+    const made = new Set(p.layers.map((i) => layers[i]!.layer.output));
+    for (const i of p.layers) for (const n of layers[i]!.layer.inputs) if (!made.has(n)) last.set(n, k);
+    for (const t of p.targets) if (!last.has(t) || last.get(t)! < k) last.set(t, k);
+    for (const s of p.statistics) if (s.phase === 'stored') last.set(s.name, k);
+  });
+  for (const [name, k] of last) if (name !== header.output && (stored.has(name) || name === header.input)) freeAfter[k]!.push(name);
   return { passes, freeAfter };
 }
 
+function pass(graph: ModelGraph, tiled: boolean, chosen: number[], targets: string[], statistics: Statistic[]): Pass {
+  const { layers } = graph;
+  const producedHere = new Set(chosen.map((i) => layers[i]!.layer.output));
+  // The last position in the pass that reads each tensor: one sweep, linear in the pass's layers.
+  const lastReader = new Map<string, number>();
+  chosen.forEach((i, k) => {
+    for (const n of layers[i]!.layer.inputs) lastReader.set(n, k);
+  });
+  const releaseAfter = chosen.map((i, k) => layers[i]!.layer.inputs.filter((n) => producedHere.has(n) && lastReader.get(n) === k));
+  return { tiled, layers: chosen, targets, statistics, releaseAfter };
+}
+
 /**
- * The layers of a tiled pass minus those better computed in a later pass: a group of layers that
- * reads only tensors already stored and that nothing else in this pass reads would otherwise
- * store its outputs over the whole image until a later pass reads them. Deferred, it is computed
- * tile by tile in that later pass from the same stored inputs, with the same values. Deferred only
- * when its inputs take fewer bytes per input pixel than the outputs it would store (rfdn-bicubic's
- * bicubic anchor: 48 float channels stored, 380 MiB at 1920×1080, instead of keeping the 3-channel
- * image), and when every reader of its outputs runs on a tiled grid. Returns [] when every layer
- * could wait: the caller then runs a whole pass first, or these layers when nothing else can run.
+ * Layers that run on whole tensors: those with a spatial window on a grid off the tiling grids
+ * (a stride-1 conv or pool reading such a grid, a resize between such grids), and every layer off
+ * the tiling grids that reads one of their outputs. The others off the tiling grids (strided convs
+ * and pools, element-wise layers) run tile by tile, each tile computing the cells it owns.
  */
-function withoutDeferred(graph: ModelGraph, chosen: number[], done: ReadonlySet<string>): number[] {
-  const { layers, tensors, header } = graph;
-  const inPass = new Set(chosen);
-  const deferred = new Set<number>();
-  for (const i of chosen) {
-    const out = tensors.get(layers[i]!.layer.output)!;
-    if (out.name === header.output || out.statisticOf.length > 0) continue;
-    // A reader on a whole grid runs in a whole pass, which needs the tensor stored anyway.
-    if (out.consumers.some((c) => tensors.get(layers[c]!.layer.output)!.factor === undefined)) continue;
-    deferred.add(i);
+export function wholeLayers(graph: ModelGraph): Set<number> {
+  const { layers, tensors } = graph;
+  const whole = new Set<number>();
+  for (const gl of layers) {
+    const layer = gl.layer;
+    if (tensors.get(layer.output)!.factor !== undefined) continue;
+    const off = tensors.get(layer.inputs[0]!)!.factor === undefined;
+    let windowed = false;
+    if (layer.op === 'conv') windowed = layer.stride === 1 && (layer.kernel[0] > 1 || layer.kernel[1] > 1);
+    else if (layer.op === 'max_pool') windowed = layer.stride === 1 && layer.kernel > 1;
+    else if (layer.op === 'bilinear_resize') windowed = true;
+    if ((off && windowed) || layer.inputs.some((n) => whole.has(tensors.get(n)!.producer))) whole.add(gl.index);
   }
-  // Drop every layer that must run now; a drop can only affect the layers next to it, so a work
-  // list keeps this linear in the pass's layers.
-  const mustRunNow = (i: number): boolean => {
-    const layer = layers[i]!.layer;
-    if (tensors.get(layer.output)!.consumers.some((c) => inPass.has(c) && !deferred.has(c))) return true;
-    // An input made in this pass by a layer that stays would have to be stored instead.
-    return layer.inputs.some((n) => !done.has(n) && !deferred.has(tensors.get(n)!.producer));
-  };
-  const work = [...deferred];
-  while (work.length > 0) {
-    const i = work.pop()!;
-    if (!deferred.has(i) || !mustRunNow(i)) continue;
-    deferred.delete(i);
-    const layer = layers[i]!.layer;
-    for (const n of layer.inputs) {
-      const p = tensors.get(n)!.producer;
-      if (deferred.has(p)) work.push(p);
-    }
-    for (const c of tensors.get(layer.output)!.consumers) if (deferred.has(c)) work.push(c);
-  }
-  if (deferred.size === 0) return chosen;
-  const perPixel = (name: string) => {
-    const t = tensors.get(name)!;
-    return t.info.channels * (t.info.dtype === 'uint8' ? 1 : 4) * (t.factor ?? 1) ** 2;
-  };
-  const outputs = new Set<string>();
-  const inputs = new Set<string>();
-  for (const i of deferred) {
-    const layer = layers[i]!.layer;
-    const out = tensors.get(layer.output)!;
-    if (out.consumers.some((c) => !inPass.has(c))) outputs.add(out.name);
-    for (const n of layer.inputs) if (done.has(n)) inputs.add(n);
-  }
-  let kept = 0;
-  let saved = 0;
-  for (const n of inputs) kept += perPixel(n);
-  for (const n of outputs) saved += perPixel(n);
-  if (saved <= kept) return chosen;
-  return chosen.filter((i) => !deferred.has(i));
+  return whole;
 }
 
 export function rectEmpty(r: Rect): boolean {
@@ -180,11 +224,11 @@ export function union(a: Rect | undefined, b: Rect): Rect {
   return { y0: Math.min(a.y0, b.y0), x0: Math.min(a.x0, b.x0), y1: Math.max(a.y1, b.y1), x1: Math.max(a.x1, b.x1) };
 }
 
-/** Splits an h × w grid into tiles of at most `tile` × `tile`. */
-export function tileGrid(h: number, w: number, tile: number): Rect[] {
+/** Splits an h × w grid into tiles of at most `tile` × `tile` (or th × tw), row by row. */
+export function tileGrid(h: number, w: number, tile: number, tw = tile): Rect[] {
   const out: Rect[] = [];
   for (let y0 = 0; y0 < h; y0 += tile) {
-    for (let x0 = 0; x0 < w; x0 += tile) out.push({ y0, x0, y1: Math.min(y0 + tile, h), x1: Math.min(x0 + tile, w) });
+    for (let x0 = 0; x0 < w; x0 += tw) out.push({ y0, x0, y1: Math.min(y0 + tile, h), x1: Math.min(x0 + tw, w) });
   }
   return out;
 }

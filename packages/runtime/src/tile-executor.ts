@@ -3,6 +3,8 @@ import { bilinearTaps, convParams, type GraphLayer, type ModelGraph } from './gr
 import { rectEmpty, union, type Plan, type Rect } from './plan.js';
 import type { ConvCodes, IntegerKernels, LayerKernels, WasmConv } from './wasm-kernels.js';
 
+type Sizes = ReadonlyMap<string, { readonly h: number; readonly w: number }>;
+
 /** A tensor over a rectangle of its grid (NHWC rows of w pixels × c channels). */
 export interface Piece {
   readonly y0: number;
@@ -13,11 +15,21 @@ export interface Piece {
   readonly data: Float32Array | Uint8Array;
 }
 
-/** What a pass reads and writes besides its own tiles: full tensors, ADQ factors, the result. */
+/** Rows of a tensor in bands of `rows` rows, band j in data[j % data.length] (see SharedBands). */
+export interface Bands {
+  readonly rows: number;
+  readonly w: number;
+  readonly c: number;
+  readonly data: readonly (Float32Array | Uint8Array)[];
+}
+
+/** What a pass reads and writes besides its own tiles: stored tensors, ADQ factors, the result. */
 export interface RunContext {
-  readonly sizes: ReadonlyMap<string, { readonly h: number; readonly w: number }>;
-  /** Whole tensors stored by earlier passes, and those this pass fills. */
+  readonly sizes: Sizes;
+  /** Tensors stored by earlier passes, and those this pass fills. */
   readonly stores: ReadonlyMap<string, Piece>;
+  /** The tensors whose σ the pass sums: their tiles' rows go into these bands. */
+  readonly bands?: ReadonlyMap<string, Bands>;
   /** φ of each ADQ layer (by layer index), from the whole-image deviation. */
   readonly factors: ReadonlyMap<number, number>;
   /** The HR image, RGB bytes. */
@@ -82,6 +94,19 @@ interface Quantized {
   readonly max: number;
 }
 
+/** The layers of one pass that run inside another (see Fused, Quantized and IntoConcat). */
+interface PassFusion {
+  readonly fused: Map<number, Fused>;
+  readonly quantized: Map<number, Quantized>;
+  readonly intoConcat: Map<number, IntoConcat>;
+  /** Per fused concat: the inputs its convs write. */
+  readonly writtenInputs: Map<number, Set<string>>;
+  readonly skipped: Set<number>;
+  /** The tensors the pass's layers make. */
+  readonly produced: ReadonlySet<string>;
+  readonly targets: ReadonlySet<string>;
+}
+
 /** TensorFlow's 'same' padding before the first row (or column). */
 function padBefore(size: number, k: number, stride: number, padding: 'same' | 'valid'): number {
   if (padding === 'valid') return 0;
@@ -89,17 +114,62 @@ function padBefore(size: number, k: number, stride: number, padding: 'same' | 'v
   return Math.floor(Math.max((out - 1) * stride + k - size, 0) / 2);
 }
 
+/** Where a tile's slabs come from: the kernel heap, or (planning) a counter of the bytes it would hold. */
+interface Arena {
+  alloc(bytes: number): number;
+  release(at: number): void;
+}
+
+/** Counts what a tile would allocate, aligned as WasmHeap aligns it, and the most at once. */
+class CountingArena implements Arena {
+  private readonly sizes = new Map<number, number>();
+  private next = 16;
+  live = 0;
+  peak = 0;
+
+  alloc(bytes: number): number {
+    const size = Math.ceil(Math.max(bytes, 1) / 16) * 16;
+    const at = this.next;
+    this.next += size;
+    this.sizes.set(at, size);
+    this.live += size;
+    this.peak = Math.max(this.peak, this.live);
+    return at;
+  }
+
+  release(at: number): void {
+    this.live -= this.sizes.get(at)!;
+    this.sizes.delete(at);
+  }
+}
+
+/** First index of a non-decreasing array whose value is at least v. */
+function lowerBound(a: Int32Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Runs the passes of a plan on one kernel instance: per tile, finds the rectangle every tensor of
  * the pass needs (walking back from the targets' tiles), computes the layers over those rectangles
  * in global coordinates, and writes the targets' tiles. Because every layer is evaluated at global
  * positions with the zero padding only at the real image border, a tile's values equal the
- * untiled ones exactly.
+ * untiled ones exactly. A tensor on a tiling grid (F times the input's size) has as a tile's part
+ * the tile scaled by F; one off those grids (after a strided conv or a pool) the cells whose first
+ * input row and column map into the tile, so the tiles of a pass partition every grid.
  *
  * A tile's tensors live in the kernel heap from the layer that makes them to their last reader, and
  * every layer runs there (assembly/layers.ts, the convs reading their input in place), so the only
  * copies are the stored tensors a pass reads (their rectangle, once per tile) and the targets it
  * writes. Some layers run inside the one before them (see Fused, Quantized and IntoConcat).
+ *
+ * Without kernels the executor only plans: `measure` gives the heap bytes a tile needs.
  */
 export class TileExecutor {
   private readonly convs = new Map<number, WasmConv>();
@@ -107,56 +177,62 @@ export class TileExecutor {
   /** Bilinear taps in the heap, 16 bytes per output index: i0, i1 (i32), w0, w1 (f32). */
   private readonly heapTaps = new Map<string, number>();
   private readonly affine = new Map<number, { scale: number; shift: number }>();
-  private readonly fused = new Map<number, Fused>();
-  private readonly quantized = new Map<number, Quantized>();
-  private readonly intoConcat = new Map<number, IntoConcat>();
-  /** Per fused concat: the inputs its convs write. */
-  private readonly writtenInputs = new Map<number, Set<string>>();
-  private readonly skipped = new Set<number>();
-  private readonly producedBy: ReadonlySet<string>[];
-  private readonly k: LayerKernels;
+  private readonly fusion: PassFusion[];
+  /** Per image size: for each tensor off the tiling grids, the input row (column) of each of its rows (columns). */
+  private readonly owners = new WeakMap<Sizes, Map<string, { y: Int32Array; x: Int32Array }>>();
 
-  constructor(private readonly graph: ModelGraph, private readonly plan: Plan, private readonly kernels: IntegerKernels) {
-    this.k = kernels.exports;
-    for (const gl of graph.layers) {
-      if (gl.layer.op === 'conv') {
-        const k = Math.max(...gl.layer.kernel);
-        // Prepared at a nominal size: runCropAt supplies each tile's.
-        this.convs.set(gl.index, kernels.prepareConv(convParams(gl, graph.tensors.get(gl.layer.inputs[0]!)!, k, k)));
-      } else if (gl.affine) {
-        this.affine.set(gl.index, { scale: this.place(gl.affine.scale), shift: this.place(gl.affine.shift) });
-      }
-    }
-    this.producedBy = plan.passes.map((p) => new Set(p.layers.map((i) => graph.layers[i]!.layer.output)));
-    const passOf = new Map<number, number>();
-    plan.passes.forEach((p, n) => p.layers.forEach((i) => passOf.set(i, n)));
-    for (const gl of graph.layers) {
+  constructor(private readonly graph: ModelGraph, private readonly plan: Plan, private readonly kernels?: IntegerKernels) {
+    this.fusion = plan.passes.map((_, p) => this.fuse(p));
+  }
+
+  private get k(): LayerKernels {
+    return this.kernels!.exports;
+  }
+
+  /** Which layers of pass p run inside another: decided once per model. */
+  private fuse(p: number): PassFusion {
+    const { graph } = this;
+    const pass = this.plan.passes[p]!;
+    const inPass = new Set(pass.layers);
+    const targets = new Set(pass.targets);
+    const fused = new Map<number, Fused>();
+    const quantized = new Map<number, Quantized>();
+    const intoConcat = new Map<number, IntoConcat>();
+    const writtenInputs = new Map<number, Set<string>>();
+    const skipped = new Set<number>();
+    // A tensor that only feeds one layer of the pass and that the pass does not write.
+    const internal = (name: string) => {
+      const t = graph.tensors.get(name)!;
+      return t.consumers.length === 1 && inPass.has(t.consumers[0]!) && !targets.has(name) && name !== graph.header.output;
+    };
+    for (const i of pass.layers) {
+      const gl = graph.layers[i]!;
       const t = graph.tensors.get(gl.layer.output)!;
-      if (t.consumers.length !== 1 || t.statisticOf.length > 0 || t.name === graph.header.output) continue;
+      if (!internal(t.name)) continue;
       const next = t.consumers[0]!;
       const consumer = graph.layers[next]!.layer;
-      if (passOf.get(next) !== passOf.get(gl.index)) continue;
       if (gl.layer.op === 'conv' && gl.conv?.kind === 'float32' && consumer.op === 'add') {
         const residual = consumer.inputs[0] === t.name ? consumer.inputs[1]! : consumer.inputs[0]!;
         // The residual must exist when the conv runs (the add may read one made after the conv).
         if (residual === t.name || graph.tensors.get(residual)!.producer >= gl.index) continue;
-        this.fused.set(gl.index, { layer: next, output: consumer.output, residual });
+        fused.set(gl.index, { layer: next, output: consumer.output, residual });
       } else if (gl.layer.op === 'concat' && t.info.dtype === 'float32' && consumer.op === 'quantize') {
-        this.fused.set(gl.index, { layer: next, output: consumer.output });
+        fused.set(gl.index, { layer: next, output: consumer.output });
       } else continue;
-      this.skipped.add(next);
+      skipped.add(next);
     }
-    for (const gl of graph.layers) {
+    for (const i of pass.layers) {
+      const gl = graph.layers[i]!;
       if (!(gl.layer.op === 'conv' && gl.conv?.kind === 'float32') && gl.layer.op !== 'affine') continue;
-      const t = graph.tensors.get(this.fused.get(gl.index)?.output ?? gl.layer.output)!;
-      const q = t.consumers.find((c) => graph.layers[c]!.layer.op === 'quantize' && passOf.get(c) === passOf.get(gl.index) && !this.skipped.has(c));
+      const t = graph.tensors.get(fused.get(gl.index)?.output ?? gl.layer.output)!;
+      const q = t.consumers.find((c) => graph.layers[c]!.layer.op === 'quantize' && inPass.has(c) && !skipped.has(c));
       if (q === undefined) continue;
       const output = graph.layers[q]!.layer.output;
       const info = graph.tensors.get(output)!.info as { step: number; bits: number };
-      this.quantized.set(gl.index, { layer: q, output, step: info.step, max: 2 ** info.bits - 1 });
-      this.skipped.add(q);
+      quantized.set(gl.index, { layer: q, output, step: info.step, max: 2 ** info.bits - 1 });
+      skipped.add(q);
     }
-    for (const [index, f] of this.fused) {
+    for (const [index, f] of fused) {
       const concat = graph.layers[index]!.layer;
       if (concat.op !== 'concat') continue;
       const info = graph.tensors.get(f.output)!.info as { step: number; bits: number };
@@ -166,22 +242,42 @@ export class TileExecutor {
         const t = graph.tensors.get(name)!;
         const producer = graph.layers[t.producer];
         if (
-          producer?.layer.op === 'conv' && producer.conv?.kind === 'float32' && t.consumers.length === 1 && t.statisticOf.length === 0 &&
-          t.name !== graph.header.output && passOf.get(t.producer) === passOf.get(index) && !this.fused.has(t.producer) &&
-          !this.quantized.has(t.producer)
+          producer?.layer.op === 'conv' && producer.conv?.kind === 'float32' && internal(name) && inPass.has(t.producer) &&
+          !fused.has(t.producer) && !quantized.has(t.producer)
         ) {
-          this.intoConcat.set(t.producer, { output: f.output, offset, step: info.step, max: 2 ** info.bits - 1 });
+          intoConcat.set(t.producer, { output: f.output, offset, step: info.step, max: 2 ** info.bits - 1 });
           written.add(name);
         }
         offset += t.info.channels;
       }
-      this.writtenInputs.set(index, written);
+      writtenInputs.set(index, written);
     }
+    const produced = new Set(pass.layers.map((i) => graph.layers[i]!.layer.output));
+    return { fused, quantized, intoConcat, writtenInputs, skipped, produced, targets };
+  }
+
+  private conv(gl: GraphLayer): WasmConv {
+    let conv = this.convs.get(gl.index);
+    if (!conv) {
+      const layer = gl.layer as Extract<ArtifactLayer, { op: 'conv' }>;
+      const k = Math.max(...layer.kernel);
+      // Prepared at a nominal size: runCropAt supplies each tile's.
+      conv = this.kernels!.prepareConv(convParams(gl, this.graph.tensors.get(layer.inputs[0]!)!, k, k));
+      this.convs.set(gl.index, conv);
+    }
+    return conv;
+  }
+
+  private affineOf(gl: GraphLayer): { scale: number; shift: number } {
+    let a = this.affine.get(gl.index);
+    if (!a) this.affine.set(gl.index, (a = { scale: this.place(gl.affine!.scale), shift: this.place(gl.affine!.shift) }));
+    return a;
   }
 
   dispose(): void {
     for (const conv of this.convs.values()) conv.dispose();
     this.convs.clear();
+    if (!this.kernels) return;
     const heap = this.kernels.heap;
     for (const { scale, shift } of this.affine.values()) {
       heap.release(scale);
@@ -193,8 +289,8 @@ export class TileExecutor {
   }
 
   private place(values: Float32Array): number {
-    const at = this.kernels.heap.alloc(values.byteLength);
-    new Float32Array(this.kernels.heap.memory.buffer, at, values.length).set(values);
+    const at = this.kernels!.heap.alloc(values.byteLength);
+    new Float32Array(this.kernels!.heap.memory.buffer, at, values.length).set(values);
     return at;
   }
 
@@ -210,8 +306,9 @@ export class TileExecutor {
     let at = this.heapTaps.get(key);
     if (at === undefined) {
       const t = this.tapsFor(inSize, outSize);
-      at = this.kernels.heap.alloc(outSize * 16);
-      const buffer = this.kernels.heap.memory.buffer;
+      const heap = this.kernels!.heap;
+      at = heap.alloc(outSize * 16);
+      const buffer = heap.memory.buffer;
       const ints = new Int32Array(buffer, at, outSize * 4);
       const floats = new Float32Array(buffer, at, outSize * 4);
       for (let o = 0; o < outSize; o++) {
@@ -226,8 +323,8 @@ export class TileExecutor {
   }
 
   /** The rectangle of `input` that `layer` reads to produce rectangle r of its output. */
-  inputRect(layer: ArtifactLayer, input: string, r: Rect, ctx: RunContext): Rect {
-    const s = ctx.sizes.get(input)!;
+  inputRect(layer: ArtifactLayer, input: string, r: Rect, sizes: Sizes): Rect {
+    const s = sizes.get(input)!;
     const clip = (y0: number, x0: number, y1: number, x1: number): Rect => ({
       y0: Math.max(y0, 0), x0: Math.max(x0, 0), y1: Math.min(y1, s.h), x1: Math.min(x1, s.w),
     });
@@ -246,7 +343,7 @@ export class TileExecutor {
         return clip(Math.floor(r.y0 / f), Math.floor(r.x0 / f), Math.ceil(r.y1 / f), Math.ceil(r.x1 / f));
       }
       case 'bilinear_resize': {
-        const o = ctx.sizes.get(layer.output)!;
+        const o = sizes.get(layer.output)!;
         const ty = this.tapsFor(s.h, o.h);
         const tx = this.tapsFor(s.w, o.w);
         return clip(ty.i0[r.y0]!, tx.i0[r.x0]!, ty.i1[r.y1 - 1]! + 1, tx.i1[r.x1 - 1]! + 1);
@@ -257,34 +354,117 @@ export class TileExecutor {
   }
 
   /**
-   * One piece of a pass: `tile` is a rectangle of the input grid (a tiled pass: each target's
-   * tile is it scaled to the target's grid), or undefined (a whole pass: everything in full).
+   * For each tensor off the tiling grids, the input (LR) row of each of its rows and the input
+   * column of each of its columns: where its first tap lies, followed back layer by layer. Never
+   * decreasing, and within the image, so the cells that map into the tiles partition the grid.
+   */
+  private ownersFor(sizes: Sizes): Map<string, { y: Int32Array; x: Int32Array }> {
+    let owners = this.owners.get(sizes);
+    if (owners) return owners;
+    owners = new Map();
+    const made = owners;
+    const { tensors } = this.graph;
+    /** The LR row (column) of index j of tensor `name`. */
+    const lr = (name: string, axis: 'y' | 'x', j: number): number => {
+      const t = tensors.get(name)!;
+      if (t.factor !== undefined) return Math.floor(j / t.factor);
+      return made.get(name)![axis][j]!;
+    };
+    for (const { layer } of this.graph.layers) {
+      if (tensors.get(layer.output)!.factor !== undefined) continue;
+      const input = layer.inputs[0]!;
+      const out = sizes.get(layer.output)!;
+      const inSize = sizes.get(input)!;
+      const axisMap = (axis: 'y' | 'x'): Int32Array => {
+        const n = axis === 'y' ? out.h : out.w;
+        const m = new Int32Array(n);
+        const size = axis === 'y' ? inSize.h : inSize.w;
+        for (let i = 0; i < n; i++) {
+          let j: number;
+          let from = input;
+          switch (layer.op) {
+            case 'conv': {
+              const k = layer.kernel[axis === 'y' ? 0 : 1];
+              j = i * layer.stride - padBefore(size, k, layer.stride, layer.padding);
+              break;
+            }
+            case 'max_pool':
+              j = i * layer.stride;
+              break;
+            case 'pixel_shuffle':
+              j = Math.floor(i / layer.factor);
+              break;
+            case 'bilinear_resize':
+              // Its grid is its sizeOf's.
+              from = layer.sizeOf;
+              j = i;
+              break;
+            default:
+              j = i;
+          }
+          const fromSize = sizes.get(from)!;
+          m[i] = lr(from, axis, Math.min(Math.max(j, 0), (axis === 'y' ? fromSize.h : fromSize.w) - 1));
+        }
+        return m;
+      };
+      made.set(layer.output, { y: axisMap('y'), x: axisMap('x') });
+    }
+    this.owners.set(sizes, made);
+    return made;
+  }
+
+  /** The part of tensor `name` that `tile` (a rectangle of the input grid) computes and writes. */
+  ownedRect(name: string, tile: Rect, sizes: Sizes): Rect {
+    const t = this.graph.tensors.get(name)!;
+    const s = sizes.get(name)!;
+    const f = t.factor;
+    if (f !== undefined) return { y0: tile.y0 * f, x0: tile.x0 * f, y1: Math.min(tile.y1 * f, s.h), x1: Math.min(tile.x1 * f, s.w) };
+    const m = this.ownersFor(sizes).get(name)!;
+    return { y0: lowerBound(m.y, tile.y0), x0: lowerBound(m.x, tile.x0), y1: lowerBound(m.y, tile.y1), x1: lowerBound(m.x, tile.x1) };
+  }
+
+  /**
+   * One piece of a pass: `tile` is a rectangle of the input grid (a tiled pass: each target's part
+   * is what the tile owns of it), or undefined (a whole pass: everything in full).
    */
   run(passIndex: number, tile: Rect | undefined, ctx: RunContext): void {
+    if (!this.kernels) throw new Error('TileExecutor: no kernels to run on (this one only plans)');
+    this.walk(passIndex, tile, ctx.sizes, ctx, this.kernels.heap);
+  }
+
+  /** The most kernel-heap bytes that `run` holds at once for this tile (slabs, aligned; not the weights). */
+  measure(passIndex: number, tile: Rect | undefined, sizes: Sizes): number {
+    const arena = new CountingArena();
+    this.walk(passIndex, tile, sizes, undefined, arena);
+    return arena.peak;
+  }
+
+  /** Runs (ctx given) or counts (ctx undefined) one piece of a pass. */
+  private walk(passIndex: number, tile: Rect | undefined, sizes: Sizes, ctx: RunContext | undefined, arena: Arena): void {
     const pass = this.plan.passes[passIndex]!;
-    const produced = this.producedBy[passIndex]!;
+    const fusion = this.fusion[passIndex]!;
+    const { produced } = fusion;
     const { tensors, layers } = this.graph;
     const need = new Map<string, Rect>();
     const cores = new Map<string, Rect>();
     if (tile) {
       for (const t of pass.targets) {
-        const f = tensors.get(t)!.factor!;
-        const s = ctx.sizes.get(t)!;
-        cores.set(t, { y0: tile.y0 * f, x0: tile.x0 * f, y1: Math.min(tile.y1 * f, s.h), x1: Math.min(tile.x1 * f, s.w) });
-        need.set(t, cores.get(t)!);
+        const core = this.ownedRect(t, tile, sizes);
+        cores.set(t, core);
+        if (!rectEmpty(core)) need.set(t, core);
       }
       for (let k = pass.layers.length - 1; k >= 0; k--) {
         const layer = layers[pass.layers[k]!]!.layer;
         const r = need.get(layer.output);
         if (!r || rectEmpty(r)) continue;
         for (const input of layer.inputs) {
-          if (produced.has(input)) need.set(input, union(need.get(input), this.inputRect(layer, input, r, ctx)));
+          if (produced.has(input)) need.set(input, union(need.get(input), this.inputRect(layer, input, r, sizes)));
         }
       }
     } else {
       for (const i of pass.layers) {
         const out = layers[i]!.layer.output;
-        const s = ctx.sizes.get(out)!;
+        const s = sizes.get(out)!;
         need.set(out, { y0: 0, x0: 0, y1: s.h, x1: s.w });
         cores.set(out, need.get(out)!);
       }
@@ -296,140 +476,136 @@ export class TileExecutor {
       const r = need.get(layer.output);
       if (!r || rectEmpty(r)) continue;
       for (const input of layer.inputs) {
-        if (!produced.has(input)) reads.set(input, union(reads.get(input), this.inputRect(layer, input, r, ctx)));
+        if (!produced.has(input)) reads.set(input, union(reads.get(input), this.inputRect(layer, input, r, sizes)));
       }
     }
-    const heap = this.kernels.heap;
+    const dry = ctx === undefined;
+    const alloc = (r: Rect, c: number, elem: number): Slab => {
+      const h = r.y1 - r.y0;
+      const w = r.x1 - r.x0;
+      return { y0: r.y0, x0: r.x0, h, w, c, elem, at: arena.alloc(h * w * c * elem) };
+    };
     const local = new Map<string, Slab>();
     const held: Slab[] = [];
     const get = (name: string): Slab => local.get(name)!;
     try {
       for (const [name, r] of reads) {
-        const slab = this.load(ctx.stores.get(name)!, r);
+        const info = tensors.get(name)!.info;
+        const slab = alloc(r, info.channels, info.dtype === 'uint8' ? 1 : 4);
         held.push(slab);
         local.set(name, slab);
+        if (!dry) this.load(ctx.stores.get(name)!, slab);
       }
       pass.layers.forEach((i, k) => {
         const gl = layers[i]!;
         const r = need.get(gl.layer.output);
-        const into = this.intoConcat.get(i);
+        const into = fusion.intoConcat.get(i);
         if (r && !rectEmpty(r) && into) {
           // Its codes go straight into the fused concat's result, which covers the same rectangle.
           let target = local.get(into.output);
           if (!target) {
-            target = this.alloc(r, this.graph.tensors.get(into.output)!.info.channels, 1);
+            target = alloc(r, tensors.get(into.output)!.info.channels, 1);
             local.set(into.output, target);
           }
-          this.runConv(gl, r, get(gl.layer.inputs[0]!), 0, ctx, undefined, {
-            at: addr(target, r.y0, r.x0) + into.offset, step: into.step, max: into.max, pixel: target.c, only: true,
-          });
-        } else if (r && !rectEmpty(r) && !this.skipped.has(i)) {
-          const fused = this.fused.get(i);
-          const quantized = this.quantized.get(i);
+          if (!dry) {
+            this.runConv(gl, r, get(gl.layer.inputs[0]!), 0, sizes, undefined, {
+              at: addr(target, r.y0, r.x0) + into.offset, step: into.step, max: into.max, pixel: target.c, only: true,
+            });
+          }
+        } else if (r && !rectEmpty(r) && !fusion.skipped.has(i)) {
+          const fused = fusion.fused.get(i);
+          const quantized = fusion.quantized.get(i);
           const name = fused ? fused.output : gl.layer.output;
           let codes: Slab | undefined;
           if (quantized) {
             // Over the conv's rectangle, which covers what the quantizer's readers need.
-            codes = this.alloc(r, this.graph.tensors.get(quantized.output)!.info.channels, 1);
+            codes = alloc(r, tensors.get(quantized.output)!.info.channels, 1);
             local.set(quantized.output, codes);
           }
           // A fused concat's convs may have made its result already.
-          const into = fused && gl.layer.op === 'concat' ? local.get(fused.output) : undefined;
-          const slab = this.compute(gl, r, get, ctx, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max }, into);
-          local.set(name, slab);
-          for (const [n, s] of quantized ? [[name, slab], [quantized.output, codes!]] as const : [[name, slab]] as const) {
+          let out = fused && gl.layer.op === 'concat' ? local.get(fused.output) : undefined;
+          if (!out) {
+            const info = tensors.get(name)!.info;
+            out = alloc(r, info.channels, info.dtype === 'uint8' ? 1 : 4);
+            local.set(name, out);
+          }
+          if (!dry) this.fill(gl, r, out, get, ctx, fusion, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max });
+          for (const [n, s] of quantized ? [[name, out], [quantized.output, codes!]] as const : [[name, out]] as const) {
             const core = cores.get(n);
-            if (core && pass.targets.includes(n)) this.store(n, s, core, ctx);
+            if (core && !rectEmpty(core) && fusion.targets.has(n)) this.store(n, s, core, ctx, arena);
           }
         }
         for (const name of pass.releaseAfter[k]!) {
           const slab = local.get(name);
           if (slab && produced.has(name)) {
-            heap.release(slab.at);
+            arena.release(slab.at);
             local.delete(name);
           }
         }
       });
     } finally {
-      for (const [name, slab] of local) if (produced.has(name)) heap.release(slab.at);
-      for (const slab of held) heap.release(slab.at);
+      for (const [name, slab] of local) if (produced.has(name)) arena.release(slab.at);
+      for (const slab of held) arena.release(slab.at);
     }
   }
 
-  private alloc(r: Rect, c: number, elem: number): Slab {
-    const h = r.y1 - r.y0;
-    const w = r.x1 - r.x0;
-    return { y0: r.y0, x0: r.x0, h, w, c, elem, at: this.kernels.heap.alloc(h * w * c * elem) };
-  }
-
-  /** Copies rectangle r of a stored tensor into the heap. */
-  private load(store: Piece, r: Rect): Slab {
-    const elem = store.data instanceof Uint8Array ? 1 : 4;
-    const slab = this.alloc(r, store.c, elem);
+  /** Copies a stored tensor's part into slab (its rectangle). */
+  private load(store: Piece, slab: Slab): void {
     const n = slab.w * store.c;
-    const buffer = this.kernels.heap.memory.buffer;
-    const dst = elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * n) : new Float32Array(buffer, slab.at, slab.h * n);
+    const buffer = this.kernels!.heap.memory.buffer;
+    const dst = slab.elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * n) : new Float32Array(buffer, slab.at, slab.h * n);
     for (let y = 0; y < slab.h; y++) {
-      const src = ((r.y0 + y - store.y0) * store.w + (r.x0 - store.x0)) * store.c;
+      const src = ((slab.y0 + y - store.y0) * store.w + (slab.x0 - store.x0)) * store.c;
       dst.set(store.data.subarray(src, src + n), y * n);
     }
-    return slab;
   }
 
-  private store(name: string, slab: Slab, core: Rect, ctx: RunContext): void {
+  /** Writes the core of a target: into the result image (the graph output) and/or its store. */
+  private store(name: string, slab: Slab, core: Rect, ctx: RunContext | undefined, arena: Arena): void {
     const width = core.x1 - core.x0;
     const rows = core.y1 - core.y0;
-    const heap = this.kernels.heap;
     if (name === this.graph.header.output) {
-      const w = ctx.sizes.get(name)!.w;
       const n = width * 3;
-      const bytes = heap.alloc(rows * n);
+      const bytes = arena.alloc(rows * n);
       try {
-        this.k.outputBytes(addr(slab, core.y0, core.x0), rowBytes(slab), bytes, n, rows, n);
-        const src = new Uint8Array(heap.memory.buffer, bytes, rows * n);
-        for (let y = 0; y < rows; y++) ctx.output.set(src.subarray(y * n, (y + 1) * n), ((core.y0 + y) * w + core.x0) * 3);
+        if (ctx) {
+          const w = ctx.sizes.get(name)!.w;
+          const heap = this.kernels!.heap;
+          this.k.outputBytes(addr(slab, core.y0, core.x0), rowBytes(slab), bytes, n, rows, n);
+          const src = new Uint8Array(heap.memory.buffer, bytes, rows * n);
+          for (let y = 0; y < rows; y++) ctx.output.set(src.subarray(y * n, (y + 1) * n), ((core.y0 + y) * w + core.x0) * 3);
+        }
       } finally {
-        heap.release(bytes);
+        arena.release(bytes);
       }
-      return;
     }
-    const store = ctx.stores.get(name)!;
+    const store = ctx?.stores.get(name);
+    const bands = ctx?.bands?.get(name);
+    if (!store && !bands) return;
     const c = slab.c;
-    const buffer = heap.memory.buffer;
+    const buffer = this.kernels!.heap.memory.buffer;
     const src = slab.elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * slab.w * c) : new Float32Array(buffer, slab.at, slab.h * slab.w * c);
     for (let y = core.y0; y < core.y1; y++) {
       const s = ((y - slab.y0) * slab.w + (core.x0 - slab.x0)) * c;
-      store.data.set(src.subarray(s, s + width * c), (y * store.w + core.x0) * c);
+      const row = src.subarray(s, s + width * c);
+      if (store) store.data.set(row, ((y - store.y0) * store.w + (core.x0 - store.x0)) * c);
+      if (bands) {
+        const j = Math.floor(y / bands.rows);
+        bands.data[j % bands.data.length]!.set(row, ((y - j * bands.rows) * bands.w + core.x0) * c);
+      }
     }
-  }
-
-  private compute(
-    gl: GraphLayer, r: Rect, get: (name: string) => Slab, ctx: RunContext, fused: Fused | undefined, codes?: ConvCodes, into?: Slab,
-  ): Slab {
-    const layer = gl.layer;
-    const info = this.graph.tensors.get(fused?.output ?? layer.output)!.info;
-    const c = info.channels;
-    const elem = info.dtype === 'uint8' ? 1 : 4;
-    const out = into ?? this.alloc(r, c, elem);
-    try {
-      this.fill(gl, r, out, get, ctx, fused, codes);
-    } catch (error) {
-      if (!into) this.kernels.heap.release(out.at);
-      throw error;
-    }
-    return out;
   }
 
   /** Conv gl over output rectangle r, reading its input from x, into outAt (see WasmConv.runCropAt). */
-  private runConv(gl: GraphLayer, r: Rect, x: Slab, outAt: number, ctx: RunContext, residual?: { at: number; rowStride: number }, codes?: ConvCodes): void {
+  private runConv(gl: GraphLayer, r: Rect, x: Slab, outAt: number, sizes: Sizes, residual?: { at: number; rowStride: number }, codes?: ConvCodes): void {
     const layer = gl.layer;
     if (layer.op !== 'conv') throw new Error('not a conv layer');
-    const inRect = this.inputRect(layer, layer.inputs[0]!, r, ctx);
-    const s = ctx.sizes.get(layer.inputs[0]!)!;
+    const inRect = this.inputRect(layer, layer.inputs[0]!, r, sizes);
+    const s = sizes.get(layer.inputs[0]!)!;
     const [kh, kw] = layer.kernel;
     const padTop = inRect.y0 - (r.y0 * layer.stride - padBefore(s.h, kh, layer.stride, layer.padding));
     const padLeft = inRect.x0 - (r.x0 * layer.stride - padBefore(s.w, kw, layer.stride, layer.padding));
-    this.convs.get(gl.index)!.runCropAt(
+    this.conv(gl).runCropAt(
       addr(x, inRect.y0, inRect.x0), rowBytes(x), inRect.y1 - inRect.y0, inRect.x1 - inRect.x0,
       padTop, padLeft, r.y1 - r.y0, r.x1 - r.x0, outAt, residual, codes,
     );
@@ -437,7 +613,7 @@ export class TileExecutor {
 
   /** Computes layer gl over r into out. */
   private fill(
-    gl: GraphLayer, r: Rect, out: Slab, get: (name: string) => Slab, ctx: RunContext, fused: Fused | undefined,
+    gl: GraphLayer, r: Rect, out: Slab, get: (name: string) => Slab, ctx: RunContext, fusion: PassFusion, fused: Fused | undefined,
     codes: ConvCodes | undefined,
   ): void {
     const layer = gl.layer;
@@ -458,7 +634,7 @@ export class TileExecutor {
           const res = get(fused.residual!);
           residual = { at: addr(res, r.y0, r.x0), rowStride: rowBytes(res) };
         }
-        this.runConv(gl, r, x, out.at, ctx, residual, codes);
+        this.runConv(gl, r, x, out.at, ctx.sizes, residual, codes);
         break;
       }
       case 'add':
@@ -472,7 +648,7 @@ export class TileExecutor {
       case 'concat': {
         let c0 = 0;
         const q = fused && (this.graph.tensors.get(fused.output)!.info as { step: number; bits: number });
-        const written = this.writtenInputs.get(gl.index);
+        const written = fusion.writtenInputs.get(gl.index);
         for (const name of layer.inputs) {
           if (written?.has(name)) {
             c0 += this.graph.tensors.get(name)!.info.channels;
@@ -515,7 +691,7 @@ export class TileExecutor {
         break;
       }
       case 'affine': {
-        const { scale, shift } = this.affine.get(gl.index)!;
+        const { scale, shift } = this.affineOf(gl);
         k.affineF32(addr(x, r.y0, r.x0), rowBytes(x), out.at, outRow, h, w, c, scale, shift, codes?.at ?? 0, codes?.step ?? 1, codes?.max ?? 0);
         break;
       }

@@ -17,6 +17,20 @@ describe('WasmHeap', () => {
     expect(() => heap.release(12345)).toThrow('not an allocated block');
   });
 
+  it('keeps the most bytes allocated at once, from a reset on', () => {
+    const heap = new WasmHeap(new WebAssembly.Memory({ initial: 1 }), 0);
+    const a = heap.alloc(100);
+    const b = heap.alloc(20);
+    heap.release(a);
+    heap.alloc(30);
+    expect(heap.peak).toBe(112 + 32);
+    heap.resetPeak();
+    expect(heap.peak).toBe(heap.allocated);
+    heap.release(b);
+    heap.alloc(200);
+    expect(heap.peak).toBe(32 + 208);
+  });
+
   it('grows the memory when nothing fits and gives the top back', () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const heap = new WasmHeap(memory, 0);

@@ -11,6 +11,9 @@ export class WasmHeap {
   private readonly free: { at: number; size: number }[] = [];
   private readonly sizes = new Map<number, number>();
   private top: number;
+  private live = 0;
+  /** The most bytes allocated at once since the heap was made or `resetPeak` was called. */
+  peak = 0;
 
   /**
    * `limit`: the most bytes the heap may span (default 2 GiB); an allocation past it fails before
@@ -31,7 +34,7 @@ export class WasmHeap {
         block.at += size;
         block.size -= size;
       }
-      this.sizes.set(at, size);
+      this.taken(at, size);
       return at;
     }
     const at = this.top;
@@ -41,14 +44,25 @@ export class WasmHeap {
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;
-    this.sizes.set(at, size);
+    this.taken(at, size);
     return at;
+  }
+
+  private taken(at: number, size: number): void {
+    this.sizes.set(at, size);
+    this.live += size;
+    if (this.live > this.peak) this.peak = this.live;
+  }
+
+  resetPeak(): void {
+    this.peak = this.live;
   }
 
   release(at: number): void {
     const size = this.sizes.get(at);
     if (size === undefined) throw new Error(`wasm heap: ${at} is not an allocated block`);
     this.sizes.delete(at);
+    this.live -= size;
     let i = 0;
     while (i < this.free.length && this.free[i]!.at < at) i++;
     this.free.splice(i, 0, { at, size });
@@ -73,9 +87,7 @@ export class WasmHeap {
 
   /** Bytes currently allocated. */
   get allocated(): number {
-    let total = 0;
-    for (const size of this.sizes.values()) total += size;
-    return total;
+    return this.live;
   }
 
   bytes(): Uint8Array {
