@@ -2,14 +2,7 @@
 // (file, or a sample drawn here), and upscales it on the integer engine on this thread.
 // Query parameters: model=URL, tile=N, kernels=auto|off. window.quantnasDemo is for scripted use
 // (the end-to-end test): setImage(rgb), loadModelUrl(url), result, session.
-import {
-  createSession,
-  decodeArtifact,
-  encodeArtifact,
-  imageDataFromRgb,
-  rgbFromImageData,
-  syntheticRfdn,
-} from '../dist/browser/quantnas-runtime.js';
+import { createSession, decodeArtifact, encodeArtifact, imageDataFromRgb, rgbFromImageData, syntheticRfdn } from '../dist/browser/quantnas-runtime.js';
 
 /** Larger images are scaled down first: a CPU upscale grows with the pixel count. */
 const MAX_SIDE = 512;
@@ -53,13 +46,15 @@ function si(value, unit = '') {
 }
 
 function fillList(dl, rows) {
-  dl.replaceChildren(...rows.flatMap(([term, value]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = term;
-    const dd = document.createElement('dd');
-    dd.textContent = value;
-    return [dt, dd];
-  }));
+  dl.replaceChildren(
+    ...rows.flatMap(([term, value]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = term;
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
 }
 
 function tileSize() {
@@ -131,7 +126,8 @@ function showImage() {
   view.getContext('2d').putImageData(imageDataFromRgb(image), 0, 0);
   const scale = state.session?.info.scale ?? 1;
   view.style.width = `${image.width * scale}px`;
-  $('input-caption').textContent = `Input ${image.width}×${image.height}${state.imageLabel ? ` (${state.imageLabel})` : ''}${scale > 1 ? `, shown ×${scale} nearest neighbour` : ''}`;
+  $('input-caption').textContent =
+    `Input ${image.width}×${image.height}${state.imageLabel ? ` (${state.imageLabel})` : ''}${scale > 1 ? `, shown ×${scale} nearest neighbour` : ''}`;
 }
 
 function setImage(image, label = '') {
@@ -176,37 +172,41 @@ async function loadImageFile(file) {
 function sampleImage() {
   const width = 120;
   const height = 80;
-  return canvasRgb((ctx) => {
-    const sky = ctx.createLinearGradient(0, 0, 0, height);
-    sky.addColorStop(0, '#3b7bd6');
-    sky.addColorStop(1, '#f2c38b');
-    ctx.fillStyle = sky;
-    ctx.fillRect(0, 0, width, height);
-    ctx.fillStyle = '#ffe27a';
-    ctx.beginPath();
-    ctx.arc(92, 22, 11, 0, 2 * Math.PI);
-    ctx.fill();
-    ctx.fillStyle = '#3f6b3a';
-    ctx.beginPath();
-    ctx.moveTo(0, 62);
-    for (let x = 0; x <= width; x += 6) ctx.lineTo(x, 52 + 8 * Math.sin(x / 13) + 3 * Math.sin(x / 3.1));
-    ctx.lineTo(width, height);
-    ctx.lineTo(0, height);
-    ctx.fill();
-    ctx.fillStyle = '#b8483a';
-    ctx.fillRect(18, 40, 26, 20);
-    ctx.fillStyle = '#6d2c22';
-    ctx.beginPath();
-    ctx.moveTo(14, 41);
-    ctx.lineTo(31, 28);
-    ctx.lineTo(48, 41);
-    ctx.fill();
-    ctx.fillStyle = '#f4f1e8';
-    for (let i = 0; i < 8; i++) ctx.fillRect(56 + 2 * i, 64, 1, 14);
-    ctx.fillStyle = '#1d2530';
-    ctx.font = 'bold 13px sans-serif';
-    ctx.fillText('QNAS', 76, 76);
-  }, width, height);
+  return canvasRgb(
+    (ctx) => {
+      const sky = ctx.createLinearGradient(0, 0, 0, height);
+      sky.addColorStop(0, '#3b7bd6');
+      sky.addColorStop(1, '#f2c38b');
+      ctx.fillStyle = sky;
+      ctx.fillRect(0, 0, width, height);
+      ctx.fillStyle = '#ffe27a';
+      ctx.beginPath();
+      ctx.arc(92, 22, 11, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillStyle = '#3f6b3a';
+      ctx.beginPath();
+      ctx.moveTo(0, 62);
+      for (let x = 0; x <= width; x += 6) ctx.lineTo(x, 52 + 8 * Math.sin(x / 13) + 3 * Math.sin(x / 3.1));
+      ctx.lineTo(width, height);
+      ctx.lineTo(0, height);
+      ctx.fill();
+      ctx.fillStyle = '#b8483a';
+      ctx.fillRect(18, 40, 26, 20);
+      ctx.fillStyle = '#6d2c22';
+      ctx.beginPath();
+      ctx.moveTo(14, 41);
+      ctx.lineTo(31, 28);
+      ctx.lineTo(48, 41);
+      ctx.fill();
+      ctx.fillStyle = '#f4f1e8';
+      for (let i = 0; i < 8; i++) ctx.fillRect(56 + 2 * i, 64, 1, 14);
+      ctx.fillStyle = '#1d2530';
+      ctx.font = 'bold 13px sans-serif';
+      ctx.fillText('QNAS', 76, 76);
+    },
+    width,
+    height,
+  );
 }
 
 async function upscale() {

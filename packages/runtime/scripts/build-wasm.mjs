@@ -35,9 +35,18 @@ export async function buildKernels() {
     // Written under a temporary name and renamed, so a concurrent reader never sees half a module.
     const tmp = `${out}.${process.pid}.tmp`;
     const args = [
-      join(root, m.entry), '--outFile', tmp,
-      '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
-      '--runtime', 'stub', '--use', 'abort=',
+      join(root, m.entry),
+      '--outFile',
+      tmp,
+      '--optimizeLevel',
+      '3',
+      '--shrinkLevel',
+      '0',
+      '--noAssert',
+      '--runtime',
+      'stub',
+      '--use',
+      'abort=',
       ...m.features.flatMap((f) => ['--enable', f]),
     ];
     const { error, stderr } = await asc.main(args);

@@ -23,8 +23,13 @@ async function bundleWorker() {
   if ((await mtime(TEST_WORKER)) > newest) return;
   const { build } = await import('esbuild');
   await build({
-    entryPoints: [join(root, 'src/engine-worker.ts')], bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', outfile: TEST_WORKER, logLevel: 'error',
+    entryPoints: [join(root, 'src/engine-worker.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: TEST_WORKER,
+    logLevel: 'error',
   });
 }
 

@@ -59,16 +59,22 @@ async function speed() {
   const tf = await loadTf();
   // The same graph in float32 on tfjs (dequantized weights, quantize layers as their ReLU/clip): what a float deployment computes.
   const floatEngine = await createTfjsEngine(tf as unknown as TfNamespace, graph, 'fp32');
-  const x = tf.tensor4d(Float32Array.from(lr.data, (v) => v / 255), [1, SIZE, SIZE, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from(lr.data, (v) => v / 255),
+    [1, SIZE, SIZE, 3],
+  );
   const one = await createSession(model, { threads: 1 });
   const two = await createSession(model, { threads: 2 });
   const engines: [string, () => Promise<unknown>][] = [
     ['int8 1 thread', () => one.upscale(lr)],
-    ['fp32 tfjs-wasm', async () => {
-      const y = await floatEngine.forward(x as unknown as Parameters<typeof floatEngine.forward>[0]);
-      await y.data();
-      y.dispose();
-    }],
+    [
+      'fp32 tfjs-wasm',
+      async () => {
+        const y = await floatEngine.forward(x as unknown as Parameters<typeof floatEngine.forward>[0]);
+        await y.data();
+        y.dispose();
+      },
+    ],
     ['int8 2 threads', () => two.upscale(lr)],
   ];
   for (const [, f] of engines) await f();
@@ -87,7 +93,10 @@ async function speed() {
   const int8x2 = median(times.get('int8 2 threads')!);
   const report = {
     model: `synthetic rfdn C=48, 4 cells, ESA + ADQ, int8, x4; ${SIZE}×${SIZE} → ${SIZE * 4}×${SIZE * 4}`,
-    node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), rounds: ROUNDS,
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    rounds: ROUNDS,
     gmacs: macs / 1e9,
     results: [
       { int8_ms: int8, fp32_ms: fp32, speedup: fp32 / int8, gops: (2 * macs) / int8 / 1e6, threads: 1 },
@@ -109,8 +118,11 @@ async function memory() {
   const ms = performance.now() - t0;
   const report = {
     model: 'synthetic rfdn C=24, 2 cells, ESA + ADQ, int8, x4',
-    image: `960×540 → ${out.width}×${out.height}`, tile: session.info.tile, ms,
-    rssBeforeMiB: before / 2 ** 20, peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    image: `960×540 → ${out.width}×${out.height}`,
+    tile: session.info.tile,
+    ms,
+    rssBeforeMiB: before / 2 ** 20,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
   console.log(json ? JSON.stringify(report, null, 2) : report);
   await session.dispose();

@@ -33,7 +33,7 @@ interface Engine {
 
 function seeded(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** A layer with realistic numbers: 8-bit activations, per-channel int8 weights, HWGQ 8-bit output. */
@@ -50,7 +50,12 @@ function makeLayer(size: number) {
   const f = Math.fround;
   const multipliers = Float32Array.from(weightScales, (s) => f(f(f(inputScale) * s) / f(outputScale)));
   const params: ConvParams = {
-    height: size, width: size, inChannels: c, outChannels: c, kernel: [KERNEL, KERNEL], weights: ohwi,
+    height: size,
+    width: size,
+    inChannels: c,
+    outChannels: c,
+    kernel: [KERNEL, KERNEL],
+    weights: ohwi,
     output: { kind: 'uint8', multipliers, offsets: new Float32Array(c) },
   };
   return { params, input, ohwi, inputScale, weightScales, outputScale };
@@ -109,7 +114,10 @@ async function loadTf(): Promise<Tf | string> {
 
 function tfEngine(tf: Tf, layer: Layer, size: number): Engine {
   const c = CHANNELS;
-  const x = tf.tensor4d(Float32Array.from(layer.input, (v) => v * layer.inputScale), [1, size, size, c]);
+  const x = tf.tensor4d(
+    Float32Array.from(layer.input, (v) => v * layer.inputScale),
+    [1, size, size, c],
+  );
   // tfjs filters are HWIO.
   const hwio = new Float32Array(layer.ohwi.length);
   for (let o = 0; o < c; o++) {
@@ -151,8 +159,15 @@ async function ortEngine(ort: Ort, layer: Layer, size: number): Promise<{ engine
     }
   }
   const model = qlinearConvModel({
-    height: size, width: size, inChannels: c, outChannels: c, kernel: KERNEL, weights: oihw,
-    inputScale: layer.inputScale, weightScales: layer.weightScales, outputScale: layer.outputScale,
+    height: size,
+    width: size,
+    inChannels: c,
+    outChannels: c,
+    kernel: KERNEL,
+    weights: oihw,
+    inputScale: layer.inputScale,
+    weightScales: layer.weightScales,
+    outputScale: layer.outputScale,
   });
   const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const nchw = new Uint8Array(layer.input.length);

@@ -79,8 +79,16 @@ describe.skipIf(!hasChromium)('demo page in headless Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // No background traffic: the machine may have no network beyond loopback.
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -113,8 +121,12 @@ describe.skipIf(!hasChromium)('demo page in headless Chromium', () => {
         const canvas = document.getElementById('output-view') as HTMLCanvasElement;
         const rgba = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         return {
-          width: result.width, height: result.height, data: [...result.data], canvas: [...rgba],
-          info: window.quantnasDemo.session!.info, status: document.getElementById('status')!.textContent,
+          width: result.width,
+          height: result.height,
+          data: [...result.data],
+          canvas: [...rgba],
+          info: window.quantnasDemo.session!.info,
+          status: document.getElementById('status')!.textContent,
           shown: document.getElementById('model-info')!.textContent,
         };
       });

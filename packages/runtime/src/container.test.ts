@@ -31,7 +31,7 @@ describe('.qnas container', () => {
   it('rejects every truncation and every single-byte change with an ArtifactError', () => {
     const good = encodeArtifact(header, blob);
     let seed = 12345;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let length = 0; length < good.length; length++) {
       expect(() => decodeArtifact(good.subarray(0, length))).toThrow(ArtifactError);
     }

@@ -34,7 +34,8 @@ export function encodeArtifact(
   first: Omit<ModelArtifactHeader, 'blob'> | { readonly header: Omit<ModelArtifactHeader, 'blob'>; readonly blob: Uint8Array },
   second?: Uint8Array,
 ): Uint8Array {
-  const [header, blob] = second === undefined ? [(first as ModelArtifact).header, (first as ModelArtifact).blob] : [first as Omit<ModelArtifactHeader, 'blob'>, second];
+  const [header, blob] =
+    second === undefined ? [(first as ModelArtifact).header, (first as ModelArtifact).blob] : [first as Omit<ModelArtifactHeader, 'blob'>, second];
   const full: ModelArtifactHeader = { ...header, blob: { byteLength: blob.byteLength, crc32: crc32(blob) } };
   const headerBytes = new TextEncoder().encode(JSON.stringify(full));
   const out = new Uint8Array(PREAMBLE + headerBytes.length + blob.length);

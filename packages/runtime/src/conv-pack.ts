@@ -29,9 +29,10 @@ export function packWeights(ohwi: Int8Array, g: ConvGeometry, kind: PackedKind):
   const steps = paddedGroupChannels(g.inPerGroup, kind) / step;
   const widths = blockWidths(g.outPerGroup);
   const lanesPerGroup = widths.reduce((a, b) => a + b, 0);
-  const out = kind === 'i16'
-    ? new Int16Array(g.groups * lanesPerGroup * g.kh * g.kw * steps * step)
-    : new Int8Array(g.groups * lanesPerGroup * g.kh * g.kw * steps * step);
+  const out =
+    kind === 'i16'
+      ? new Int16Array(g.groups * lanesPerGroup * g.kh * g.kw * steps * step)
+      : new Int8Array(g.groups * lanesPerGroup * g.kh * g.kw * steps * step);
   let at = 0;
   for (let group = 0; group < g.groups; group++) {
     let c0 = 0;
@@ -43,9 +44,7 @@ export function packWeights(ohwi: Int8Array, g: ConvGeometry, kind: PackedKind):
               const o = c0 + lane;
               for (let e = 0; e < step; e++) {
                 const c = s * step + e;
-                out[at++] = o < g.outPerGroup && c < g.inPerGroup
-                  ? ohwi[(((group * g.outPerGroup + o) * g.kh + ky) * g.kw + kx) * g.inPerGroup + c]!
-                  : 0;
+                out[at++] = o < g.outPerGroup && c < g.inPerGroup ? ohwi[(((group * g.outPerGroup + o) * g.kh + ky) * g.kw + kx) * g.inPerGroup + c]! : 0;
               }
             }
           }

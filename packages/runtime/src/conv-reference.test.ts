@@ -4,8 +4,7 @@ import { convGeometry, packInt4, unpackInt4, type ConvParams } from './conv-spec
 
 describe('roundHalfEven', () => {
   it('rounds ties to the even neighbour and everything else to the nearest', () => {
-    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 2.5000002, 7, -3.25].map(roundHalfEven))
-      .toEqual([0, 2, 2, -0, -2, -2, 0, 3, 7, -3]);
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 2.5000002, 7, -3.25].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 0, 3, 7, -3]);
     expect(roundHalfEven(Infinity)).toBe(Infinity);
   });
 });
@@ -56,8 +55,14 @@ describe('conv2dReference', () => {
   it('computes a small grouped conv by hand', () => {
     // 1×2 image, 2 channels, 2 groups, 1×1 kernel: output channel g is x_g · w_g.
     const params: ConvParams = {
-      height: 1, width: 2, inChannels: 2, outChannels: 2, kernel: [1, 1], groups: 2,
-      weights: new Int8Array([3, -2]), output: { kind: 'int32' },
+      height: 1,
+      width: 2,
+      inChannels: 2,
+      outChannels: 2,
+      kernel: [1, 1],
+      groups: 2,
+      weights: new Int8Array([3, -2]),
+      output: { kind: 'int32' },
     };
     expect(Array.from(conv2dReference(new Uint8Array([10, 20, 30, 40]), params))).toEqual([30, -40, 90, -80]);
   });
@@ -65,8 +70,13 @@ describe('conv2dReference', () => {
   it('reads zeros outside the image', () => {
     // 3×3 all-ones kernel over a 2×2 image of ones: every output sees the 4 pixels.
     const params: ConvParams = {
-      height: 2, width: 2, inChannels: 1, outChannels: 1, kernel: [3, 3],
-      weights: new Int8Array(9).fill(1), output: { kind: 'uint8', multipliers: [0.5], offsets: [0.5] },
+      height: 2,
+      width: 2,
+      inChannels: 1,
+      outChannels: 1,
+      kernel: [3, 3],
+      weights: new Int8Array(9).fill(1),
+      output: { kind: 'uint8', multipliers: [0.5], offsets: [0.5] },
     };
     // 4·0.5 + 0.5 = 2.5 rounds to 2.
     expect(Array.from(conv2dReference(new Uint8Array([1, 1, 1, 1]), params))).toEqual([2, 2, 2, 2]);

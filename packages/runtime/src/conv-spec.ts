@@ -118,7 +118,14 @@ export function convGeometry(params: ConvParams): ConvGeometry {
   const v = axis(height, kh, stride, padding, 'height');
   const h = axis(width, kw, stride, padding, 'width');
   return {
-    height, width, inChannels, outChannels, kh, kw, stride, groups,
+    height,
+    width,
+    inChannels,
+    outChannels,
+    kh,
+    kw,
+    stride,
+    groups,
     inPerGroup: inChannels / groups,
     outPerGroup: outChannels / groups,
     outHeight: v.out,

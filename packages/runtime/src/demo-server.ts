@@ -105,7 +105,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     ['/dist/browser/', join(packageRoot, 'dist', 'browser')],
     ...(models !== undefined ? [['/models/', resolve(models)] as const] : []),
   ];
-  if (modelName !== undefined && (modelName === '' || /[/\\]/.test(modelName))) throw new DemoServerError(`model name '${modelName}': a file name, without '/'`);
+  if (modelName !== undefined && (modelName === '' || /[/\\]/.test(modelName)))
+    throw new DemoServerError(`model name '${modelName}': a file name, without '/'`);
   const modelPath = model !== undefined ? `/model/${modelName}` : undefined;
   const query = modelPath !== undefined ? `?model=${encodeURIComponent(modelPath)}` : '';
   const server = createServer(async (req, res) => {
@@ -136,7 +137,9 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       'cache-control': 'no-store',
     });
     if (req.method === 'HEAD') return res.end();
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -49,7 +49,21 @@ const SMALL: SyntheticRfdnOptions = { channels: 12, cells: 2, scale: 2 };
 describe('integer engine against the scalar reference', () => {
   it('the test models use every layer type', () => {
     const ops = new Set(syntheticRfdn({ ...SMALL, seed: 7 }).header.layers.map((l) => l.op));
-    const all: LayerOp[] = ['conv', 'add', 'mul', 'concat', 'pixel_shuffle', 'repeat_channels', 'max_pool', 'bilinear_resize', 'sigmoid', 'adq_scale', 'affine', 'quantize', 'clamp'];
+    const all: LayerOp[] = [
+      'conv',
+      'add',
+      'mul',
+      'concat',
+      'pixel_shuffle',
+      'repeat_channels',
+      'max_pool',
+      'bilinear_resize',
+      'sigmoid',
+      'adq_scale',
+      'affine',
+      'quantize',
+      'clamp',
+    ];
     expect([...ops].sort()).toEqual([...all].sort());
     const convs = syntheticRfdn({ ...SMALL, seed: 7 }).header.layers.filter((l) => l.op === 'conv');
     expect(new Set(convs.map((c) => c.op === 'conv' && c.weightBits))).toEqual(new Set([4, 8]));
@@ -58,11 +72,21 @@ describe('integer engine against the scalar reference', () => {
 
   const cases: { name: string; model: SyntheticRfdnOptions; size: [number, number]; tiles: number[] }[] = [
     { name: 'mixed 4/8-bit, ESA, ADQ, x2', model: { ...SMALL, seed: 7 }, size: [23, 19], tiles: [1024, 8, 5] },
-    { name: 'int8, sample deviation, one cell, x3', model: { channels: 12, cells: 1, scale: 3, bits: 'int8', deviation: 'sample', seed: 3 }, size: [17, 21], tiles: [1024, 7] },
+    {
+      name: 'int8, sample deviation, one cell, x3',
+      model: { channels: 12, cells: 1, scale: 3, bits: 'int8', deviation: 'sample', seed: 3 },
+      size: [17, 21],
+      tiles: [1024, 7],
+    },
     { name: 'three cells, x4', model: { channels: 12, cells: 3, scale: 4, seed: 11 }, size: [18, 16], tiles: [1024, 6] },
     // Wide enough that every cell's ESA pools more than one cell per axis; tiles that cut the pooled grid unevenly.
     { name: 'four cells with ESA and ADQ, C = 24, x2', model: { channels: 24, cells: 4, scale: 2, seed: 13 }, size: [41, 30], tiles: [1024, 16, 9] },
-    { name: 'no ESA, no ADQ (one tiled pass), x4', model: { channels: 24, cells: 2, scale: 4, esa: false, adq: false, seed: 5 }, size: [13, 9], tiles: [1024, 4, 1] },
+    {
+      name: 'no ESA, no ADQ (one tiled pass), x4',
+      model: { channels: 24, cells: 2, scale: 4, esa: false, adq: false, seed: 5 },
+      size: [13, 9],
+      tiles: [1024, 4, 1],
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: equal bit for bit, untiled and tiled`, async () => {

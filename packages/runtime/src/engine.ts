@@ -3,8 +3,9 @@ import type { InferenceEvent } from './events.js';
 import { adqPhi, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
 import { checkImage, type RgbImage } from './image.js';
 import { layOutPasses } from './memory-budget.js';
-import { planGraph, type Plan, type Rect } from './plan.js';
+import { planGraph, type Plan, type Rect, type Statistic } from './plan.js';
 import { TileExecutor, type Bands, type Piece, type RunContext } from './tile-executor.js';
+import type { PassContext, SharedBands, SharedStore, TilePool } from './tile-pool.js';
 import { IntegerKernels, loadIntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
 
 /**
@@ -52,51 +53,7 @@ export interface Session {
   dispose(): Promise<void>;
 }
 
-/** A tensor shared with the workers: its description and its (shared) memory. */
-export interface SharedStore {
-  readonly name: string;
-  readonly h: number;
-  readonly w: number;
-  readonly c: number;
-  readonly dtype: 'uint8' | 'float32';
-  readonly buffer: ArrayBufferLike;
-}
-
-/**
- * The rows of a tensor whose σ a pass sums, in bands of `rows` rows: band j lies in
- * buffers[j % buffers.length], the next band in the next buffer.
- */
-export interface SharedBands {
-  readonly name: string;
-  readonly rows: number;
-  readonly w: number;
-  readonly c: number;
-  readonly dtype: 'uint8' | 'float32';
-  readonly buffers: readonly ArrayBufferLike[];
-}
-
-/** What a worker needs to run a pass: the plain-data form of RunContext. */
-export interface PassContext {
-  readonly sizes: [string, { h: number; w: number }][];
-  readonly stores: SharedStore[];
-  readonly bands?: SharedBands[];
-  readonly factors: [number, number][];
-  readonly output: ArrayBufferLike;
-}
-
-/** Runs the tiles of a pass on several kernel instances. */
-export interface TilePool {
-  readonly size: number;
-  /**
-   * Runs the tiles, in order of their start; `gate`, if it gives a promise for a tile, holds the
-   * tile until it resolves. onTile gets the index of each tile done.
-   */
-  runPass(
-    pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: (index: number) => void, signal?: AbortSignal,
-    gate?: (index: number) => Promise<void> | undefined,
-  ): Promise<void>;
-  close(): Promise<void>;
-}
+export type { PassContext, SharedBands, SharedStore, TilePool } from './tile-pool.js';
 
 export function contextFromShared(ctx: PassContext): RunContext {
   const view = (dtype: 'uint8' | 'float32', buffer: ArrayBufferLike, n: number) =>
@@ -173,7 +130,13 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
       busy = true;
       try {
         return await upscale(graph, plan, image, {
-          executor, planner, pool, tile, threads, spare, kernels,
+          executor,
+          planner,
+          pool,
+          tile,
+          threads,
+          spare,
+          kernels,
           signal: upscaleOptions.signal ?? options.signal,
           onProgress: upscaleOptions.onProgress ?? options.onProgress,
         });
@@ -255,6 +218,95 @@ interface RunSetup {
   readonly onProgress: ((event: InferenceEvent) => void) | undefined;
 }
 
+/** What a pass that sums statistics band by band needs of its upscale. */
+interface BandContext {
+  readonly graph: ModelGraph;
+  readonly sizes: ReadonlyMap<string, { h: number; w: number }>;
+  readonly kernels: IntegerKernels;
+  readonly spare: SpareBuffers;
+  bufferOf(bytes: number): ArrayBufferLike;
+  readonly output: ArrayBufferLike;
+  /** Tiles run on worker threads: two band buffers, so that workers go on while a band is summed. */
+  readonly threaded: boolean;
+  /** The mean of each tensor whose first sum is done; set here after a `sum` phase. */
+  readonly means: Map<string, number>;
+  setFactors(name: string, squares: number, n: number): void;
+  onTile(): void;
+  runPieces(
+    p: number,
+    pieces: readonly (Rect | undefined)[],
+    bands: SharedBands[],
+    done: (index: number) => void,
+    gate?: (index: number) => Promise<void> | undefined,
+  ): Promise<void>;
+}
+
+/**
+ * A pass whose targets include tensors summed for ADQ's σ: the tiles go band by band (a row of
+ * tiles); once a band's tiles are done, its rows are summed in memory order and its buffer is free
+ * for a later band.
+ */
+async function sumInBands(c: BandContext, p: number, pieces: readonly (Rect | undefined)[], summed: readonly Statistic[], bandRows: number): Promise<void> {
+  const { graph, sizes, spare, bufferOf, output, means, setFactors, onTile } = c;
+  // The tiles go band by band (a row of tiles); once a band's tiles are done, its rows are summed
+  // in memory order and its buffer is free for a later band. Workers go on with the next band
+  // meanwhile (two buffers); on this thread one is enough.
+  const bandOf = new Int32Array(pieces.length);
+  const left: number[] = [];
+  pieces.forEach((piece, i) => {
+    const j = i > 0 && piece!.y0 === pieces[i - 1]!.y0 ? bandOf[i - 1]! : left.length;
+    if (j === left.length) left.push(0);
+    bandOf[i] = j;
+    left[j]!++;
+  });
+  const ring = c.threaded ? 2 : 1;
+  const bands: SharedBands[] = summed.map((s) => {
+    const t = graph.tensors.get(s.name)!;
+    const { w } = sizes.get(s.name)!;
+    const rows = bandRows * t.factor!;
+    const bytes = rows * w * t.info.channels * (t.info.dtype === 'uint8' ? 1 : 4);
+    const buffers = Array.from({ length: ring }, () => spare.take(bytes) ?? bufferOf(bytes));
+    return { name: s.name, rows, w, c: t.info.channels, dtype: t.info.dtype, buffers };
+  });
+  const views = contextFromShared({ sizes: [], stores: [], bands, factors: [], output }).bands!;
+  const sums = summed.map(() => 0);
+  let summedBands = 0;
+  const waiting: { band: number; resolve: () => void }[] = [];
+  const done = (i: number) => {
+    left[bandOf[i]!]!--;
+    onTile();
+    while (summedBands < left.length && left[summedBands] === 0) {
+      const j = summedBands;
+      summed.forEach((s, k) => {
+        const t = graph.tensors.get(s.name)!;
+        const band = views.get(s.name)!;
+        const rows = Math.min(band.rows, sizes.get(s.name)!.h - j * band.rows);
+        const values = band.data[j % ring]!.subarray(0, rows * band.w * band.c);
+        const mean = s.phase === 'sum' ? NaN : means.get(s.name)!;
+        sums[k] = accumulate(c.kernels, values, t.info.dtype === 'uint8' ? t.info.step : 1, mean, sums[k]!);
+      });
+      summedBands++;
+    }
+    for (let w = waiting.length - 1; w >= 0; w--) {
+      if (waiting[w]!.band - ring < summedBands) waiting.splice(w, 1)[0]!.resolve();
+    }
+  };
+  // A tile of band j writes into the buffer of band j − ring: it waits until that band is summed.
+  const gate = (i: number): Promise<void> | undefined => {
+    const band = bandOf[i]!;
+    if (band - ring < summedBands) return undefined;
+    return new Promise((resolve) => waiting.push({ band, resolve }));
+  };
+  await c.runPieces(p, pieces, bands, done, gate);
+  summed.forEach((s, k) => {
+    const size = sizes.get(s.name)!;
+    const n = size.h * size.w * graph.tensors.get(s.name)!.info.channels;
+    if (s.phase === 'sum') means.set(s.name, sums[k]! / n);
+    else setFactors(s.name, sums[k]!, n);
+  });
+  for (const band of bands) for (const buffer of band.buffers) spare.give(buffer);
+}
+
 async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: RunSetup): Promise<RgbImage> {
   checkImage(image);
   const { signal, onProgress, pool, executor } = setup;
@@ -288,7 +340,10 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   let index = 0;
   const onTile = () => onProgress?.({ status: 'tile', index: index++, tiles: total });
   const runPieces = async (
-    p: number, pieces: readonly (Rect | undefined)[], bands: SharedBands[], done: (index: number) => void,
+    p: number,
+    pieces: readonly (Rect | undefined)[],
+    bands: SharedBands[],
+    done: (index: number) => void,
     gate?: (index: number) => Promise<void> | undefined,
   ) => {
     const ctx: PassContext = { sizes: [...sizes], stores: [...stores.values()], bands, factors: [...factors], output };
@@ -321,63 +376,13 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
     if (bandRows === undefined) {
       await runPieces(p, pieces, [], onTile);
     } else {
-      // The tiles go band by band (a row of tiles); once a band's tiles are done, its rows are summed
-      // in memory order and its buffer is free for a later band. Workers go on with the next band
-      // meanwhile (two buffers); on this thread one is enough.
-      const bandOf = new Int32Array(pieces.length);
-      const left: number[] = [];
-      pieces.forEach((piece, i) => {
-        const j = i > 0 && piece!.y0 === pieces[i - 1]!.y0 ? bandOf[i - 1]! : left.length;
-        if (j === left.length) left.push(0);
-        bandOf[i] = j;
-        left[j]!++;
-      });
-      const ring = pool ? 2 : 1;
-      const bands: SharedBands[] = summed.map((s) => {
-        const t = graph.tensors.get(s.name)!;
-        const { w } = sizes.get(s.name)!;
-        const rows = bandRows * t.factor!;
-        const bytes = rows * w * t.info.channels * (t.info.dtype === 'uint8' ? 1 : 4);
-        const buffers = Array.from({ length: ring }, () => spare.take(bytes) ?? bufferOf(bytes));
-        return { name: s.name, rows, w, c: t.info.channels, dtype: t.info.dtype, buffers };
-      });
-      const views = contextFromShared({ sizes: [], stores: [], bands, factors: [], output }).bands!;
-      const sums = summed.map(() => 0);
-      let summedBands = 0;
-      const waiting: { band: number; resolve: () => void }[] = [];
-      const done = (i: number) => {
-        left[bandOf[i]!]!--;
-        onTile();
-        while (summedBands < left.length && left[summedBands] === 0) {
-          const j = summedBands;
-          summed.forEach((s, k) => {
-            const t = graph.tensors.get(s.name)!;
-            const band = views.get(s.name)!;
-            const rows = Math.min(band.rows, sizes.get(s.name)!.h - j * band.rows);
-            const values = band.data[j % ring]!.subarray(0, rows * band.w * band.c);
-            const mean = s.phase === 'sum' ? NaN : means.get(s.name)!;
-            sums[k] = accumulate(setup.kernels, values, t.info.dtype === 'uint8' ? t.info.step : 1, mean, sums[k]!);
-          });
-          summedBands++;
-        }
-        for (let w = waiting.length - 1; w >= 0; w--) {
-          if (waiting[w]!.band - ring < summedBands) waiting.splice(w, 1)[0]!.resolve();
-        }
-      };
-      // A tile of band j writes into the buffer of band j − ring: it waits until that band is summed.
-      const gate = (i: number): Promise<void> | undefined => {
-        const band = bandOf[i]!;
-        if (band - ring < summedBands) return undefined;
-        return new Promise((resolve) => waiting.push({ band, resolve }));
-      };
-      await runPieces(p, pieces, bands, done, gate);
-      summed.forEach((s, k) => {
-        const size = sizes.get(s.name)!;
-        const n = size.h * size.w * graph.tensors.get(s.name)!.info.channels;
-        if (s.phase === 'sum') means.set(s.name, sums[k]! / n);
-        else setFactors(s.name, sums[k]!, n);
-      });
-      for (const band of bands) for (const buffer of band.buffers) spare.give(buffer);
+      await sumInBands(
+        { graph, sizes, kernels: setup.kernels, spare, bufferOf, output, threaded: pool !== undefined, means, setFactors, onTile, runPieces },
+        p,
+        pieces,
+        summed,
+        bandRows,
+      );
     }
     for (const s of pass.statistics) {
       if (s.phase !== 'stored') continue;

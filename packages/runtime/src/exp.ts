@@ -6,13 +6,13 @@
  */
 const words = new DataView(new ArrayBuffer(8));
 
-const LN2_HI = 6.93147180369123816490e-1;
+const LN2_HI = 6.9314718036912381649e-1;
 const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.44269504088896338700e0;
+const INV_LN2 = 1.442695040888963387;
 const P1 = 1.66666666666666019037e-1;
 const P2 = -2.77777777770155933842e-3;
 const P3 = 6.61375632143793436117e-5;
-const P4 = -1.65339022054652515390e-6;
+const P4 = -1.6533902205465251539e-6;
 const P5 = 4.13813679705723846039e-8;
 
 export function expFdlibm(x: number): number {
@@ -26,7 +26,7 @@ export function expFdlibm(x: number): number {
       return xsb === 0 ? x : 0;
     }
     if (x > 7.09782712893383973096e2) return Infinity;
-    if (x < -7.45133219101941108420e2) return 0;
+    if (x < -7.4513321910194110842e2) return 0;
   }
   let hi = 0;
   let lo = 0;
@@ -52,12 +52,12 @@ export function expFdlibm(x: number): number {
   const twopk = words.getFloat64(0);
   const c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
   if (k === 0) return 1 - ((x * c) / (c - 2) - x);
-  const y = 1 - ((lo - (x * c) / (2 - c)) - hi);
+  const y = 1 - (lo - (x * c) / (2 - c) - hi);
   if (k >= -1021) {
     if (k === 1024) return y * 2 * 8.988465674311579539e307;
     return y * twopk;
   }
-  return y * twopk * 9.33263618503218878990e-302;
+  return y * twopk * 9.3326361850321887899e-302;
 }
 
 /** The sigmoid layer: f32(1 / (1 + exp(−x))) in double. */

@@ -88,7 +88,16 @@ export function validateArtifact(artifact: ModelArtifact, source = 'model'): Mod
     };
     const resolved =
       spec.check({
-        layer, index, inputs, first, out, tensors, blob, bad, expectFloat, sameChannels,
+        layer,
+        index,
+        inputs,
+        first,
+        out,
+        tensors,
+        blob,
+        bad,
+        expectFloat,
+        sameChannels,
         sameGrid: () => {
           for (const t of inputs) if (t.grid !== first.grid) bad(`inputs '${first.name}' and '${t.name}' have different spatial sizes`);
         },
@@ -117,7 +126,6 @@ export function validateArtifact(artifact: ModelArtifact, source = 'model'): Mod
   }
   return { header, tensors, layers };
 }
-
 
 /** Spatial size of every tensor for an input of height × width; fails when the image is too small. */
 export function inferSizes(graph: ModelGraph, height: number, width: number): Map<string, Size> {

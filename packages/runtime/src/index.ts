@@ -28,15 +28,7 @@ export { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
 export { ArtifactError, decodeArtifact, encodeArtifact, type ModelArtifact } from './container.js';
 export { crc32 } from './crc32.js';
 export type { InferenceEvent } from './events.js';
-export {
-  convGeometry,
-  packInt4,
-  unpackInt4,
-  type ConvGeometry,
-  type ConvOutput,
-  type ConvParams,
-  type PackedInt4,
-} from './conv-spec.js';
+export { convGeometry, packInt4, unpackInt4, type ConvGeometry, type ConvOutput, type ConvParams, type PackedInt4 } from './conv-spec.js';
 export { conv2dReference, requantizeUint8, roundHalfEven, scaleAccumulator } from './conv-reference.js';
 export {
   IntegerKernels,

@@ -9,9 +9,16 @@ export function convParams(l: GraphLayer, input: GraphTensor, height: number, wi
   if (layer.op !== 'conv' || !l.conv) throw new Error('not a conv layer');
   const c = l.conv;
   return {
-    height, width, inChannels: input.info.channels, outChannels: c.multipliers.length,
-    kernel: layer.kernel, stride: layer.stride, padding: layer.padding, groups: layer.groups,
-    weights: c.weights, inputBits: c.inputBits,
+    height,
+    width,
+    inChannels: input.info.channels,
+    outChannels: c.multipliers.length,
+    kernel: layer.kernel,
+    stride: layer.stride,
+    padding: layer.padding,
+    groups: layer.groups,
+    weights: c.weights,
+    inputBits: c.inputBits,
     output: { kind: c.kind, multipliers: c.multipliers, offsets: c.offsets, min: c.min, max: c.max },
   };
 }

@@ -85,7 +85,8 @@ type OpOf<K extends LayerOp> = ArtifactLayer & { readonly op: K };
 
 type Registry = { readonly [K in LayerOp]: LayerSpec<OpOf<K>> };
 
-const elementwise = <L extends ArtifactLayer>(f: (v: number, layer: L) => number): LayerSpec<L>['reference'] =>
+const elementwise =
+  <L extends ArtifactLayer>(f: (v: number, layer: L) => number): LayerSpec<L>['reference'] =>
   ({ x, data, layer }) => {
     for (let i = 0; i < data.length; i++) data[i] = f(x.data[i]!, layer);
   };
@@ -115,7 +116,8 @@ export const LAYER_OPS: Registry = {
       windowFits(layer.id, s, Math.max(kh, kw));
       return { h: Math.floor((s.h - kh) / layer.stride) + 1, w: Math.floor((s.w - kw) / layer.stride) + 1 };
     },
-    reference: ({ gl, graph, layer, x }) => conv2dReference(x.data as Uint8Array, convParams(gl, graph.tensors.get(layer.inputs[0]!)!, x.h, x.w)) as Float32Array | Uint8Array,
+    reference: ({ gl, graph, layer, x }) =>
+      conv2dReference(x.data as Uint8Array, convParams(gl, graph.tensors.get(layer.inputs[0]!)!, x.h, x.w)) as Float32Array | Uint8Array,
   },
   add: binary((a, b) => a + b),
   mul: binary((a, b) => a * b),
@@ -131,7 +133,10 @@ export const LAYER_OPS: Registry = {
         }
       }
       sameDType(out, first.info, layer.output, bad);
-      sameChannels(inputs.reduce((s, t) => s + t.info.channels, 0), 'the sum of the inputs');
+      sameChannels(
+        inputs.reduce((s, t) => s + t.info.channels, 0),
+        'the sum of the inputs',
+      );
     },
     reference({ layer, value, h, w, c, data }) {
       let c0 = 0;
@@ -236,7 +241,8 @@ export const LAYER_OPS: Registry = {
     arity: [1, 1],
     check({ layer, bad, floatInOut }) {
       floatInOut();
-      if (!(typeof layer.min === 'number' && typeof layer.max === 'number' && !Number.isNaN(layer.min) && layer.min <= layer.max)) bad('clamp needs numbers min <= max');
+      if (!(typeof layer.min === 'number' && typeof layer.max === 'number' && !Number.isNaN(layer.min) && layer.min <= layer.max))
+        bad('clamp needs numbers min <= max');
     },
     reference: elementwise((v, layer) => Math.min(Math.max(v, layer.min), layer.max)),
   },
@@ -345,7 +351,8 @@ function blobBytes(blob: Uint8Array, ref: BlobRef | undefined, byteLength: numbe
     return bad(`${what} must be { offset, byteLength } with non-negative integers`);
   }
   if (ref.byteLength !== byteLength) bad(`${what} has ${ref.byteLength} bytes, the shape needs ${byteLength}`);
-  if (ref.offset + ref.byteLength > blob.byteLength) bad(`${what} bytes ${ref.offset}..${ref.offset + ref.byteLength} lie outside the ${blob.byteLength}-byte blob`);
+  if (ref.offset + ref.byteLength > blob.byteLength)
+    bad(`${what} bytes ${ref.offset}..${ref.offset + ref.byteLength} lie outside the ${blob.byteLength}-byte blob`);
   return blob.subarray(ref.offset, ref.offset + ref.byteLength);
 }
 

@@ -139,19 +139,43 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
     const bt = put(k, b);
     const dst = k.heap.alloc(4 * n);
     k.exports.binaryF32(0, at, 0, bt, 0, dst, 0, 1, n);
-    expectFloats(floatsAt(k, dst, n), Array.from(a, (v, i) => f32(v + b[i]!)), 'add');
+    expectFloats(
+      floatsAt(k, dst, n),
+      Array.from(a, (v, i) => f32(v + b[i]!)),
+      'add',
+    );
     k.exports.binaryF32(1, at, 4 * 100, bt, 4 * 103, dst, 4 * 99, 5, 97);
     const got = floatsAt(k, dst, 99 * 5);
     for (let y = 0; y < 5; y++) {
-      expectFloats(got.subarray(y * 99, y * 99 + 97), Array.from(a.subarray(y * 100, y * 100 + 97), (v, i) => f32(v * b[y * 103 + i]!)), `mul row ${y}`);
+      expectFloats(
+        got.subarray(y * 99, y * 99 + 97),
+        Array.from(a.subarray(y * 100, y * 100 + 97), (v, i) => f32(v * b[y * 103 + i]!)),
+        `mul row ${y}`,
+      );
     }
     for (const phi of [f32(1.37), -0.5, 0, f32(3e38), f32(1e-30)]) {
       k.exports.scaleF32(at, 0, dst, 0, 1, n, phi);
-      expectFloats(floatsAt(k, dst, n), Array.from(a, (v) => f32(v * phi)), `scale ${phi}`);
+      expectFloats(
+        floatsAt(k, dst, n),
+        Array.from(a, (v) => f32(v * phi)),
+        `scale ${phi}`,
+      );
     }
-    for (const [lo, hi] of [[0, 1], [0.1, 0.7], [-Infinity, 2], [-1e300, 1e300], [0, 0], [-0, 0], [-3, -3]] as const) {
+    for (const [lo, hi] of [
+      [0, 1],
+      [0.1, 0.7],
+      [-Infinity, 2],
+      [-1e300, 1e300],
+      [0, 0],
+      [-0, 0],
+      [-3, -3],
+    ] as const) {
       k.exports.clampF32(at, 0, dst, 0, 1, n, lo, hi);
-      expectFloats(floatsAt(k, dst, n), Array.from(a, (v) => f32(Math.min(Math.max(v, lo), hi))), `clamp ${lo}..${hi}`);
+      expectFloats(
+        floatsAt(k, dst, n),
+        Array.from(a, (v) => f32(Math.min(Math.max(v, lo), hi))),
+        `clamp ${lo}..${hi}`,
+      );
     }
     for (const p of [at, bt, dst]) k.heap.release(p);
   });
@@ -176,7 +200,12 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
         const want: number[] = [];
         for (let y = 0; y < rows; y++) for (let i = 0; i < w * c; i++) want.push(f32(f32(x[y * (w * c + 3) + i]! * scale[i % c]!) + shift[i % c]!));
         expectFloats(floatsAt(k, dst, rows * w * c), want, `affine c ${c}`);
-        if (quantized) expectBytes(bytesAt(k, codes, rows * w * c), want.map((v) => quantizeCode(v, 0.020301, 255)), `affine codes c ${c}`);
+        if (quantized)
+          expectBytes(
+            bytesAt(k, codes, rows * w * c),
+            want.map((v) => quantizeCode(v, 0.020301, 255)),
+            `affine codes c ${c}`,
+          );
       }
       for (const p of [xs, sa, sh, dst, codes]) k.heap.release(p);
     }
@@ -271,7 +300,11 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
       }
     }
     for (const elem of [1, 4]) {
-      for (const [xc, c] of [[3, 48], [2, 7], [5, 5]] as const) {
+      for (const [xc, c] of [
+        [3, 48],
+        [2, 7],
+        [5, 5],
+      ] as const) {
         k.exports.repeatChannels(src, 9 * xc * elem, xc, dst, 6 * c * elem, c, 2, 6, elem);
         const got = bytesAt(k, dst, 2 * 6 * c * elem);
         for (let y = 0; y < 2; y++) {
@@ -319,7 +352,11 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
       // Zeros of both signs and NaN, where max must order −0 < +0 and propagate NaN as Math.max.
       for (let i = 0; i < x.length; i += 7) x[i] = [0, -0, NaN][r.int(0, 2)]!;
       const src = put(k, x);
-      for (const [kernel, stride] of [[3, 2], [7, 3], [2, 1]] as const) {
+      for (const [kernel, stride] of [
+        [3, 2],
+        [7, 3],
+        [2, 1],
+      ] as const) {
         const oh = Math.floor((h - kernel) / stride) + 1;
         const ow = Math.floor((w - kernel) / stride) + 1;
         const dst = k.heap.alloc(4 * oh * ow * c);
@@ -398,12 +435,25 @@ describe('conv with a fused residual add and quantizer', () => {
         const inputMax = kernel === 'relaxed' ? 127 : 255;
         const weights = Int8Array.from({ length: s.cout * s.k * s.k * (s.cin / (s.groups ?? 1)) }, () => r.int(-128, 127));
         const input = Uint8Array.from({ length: s.h * s.w * s.cin }, () => r.int(0, inputMax));
-        for (const [min, max] of [[-Infinity, Infinity], [-3, 2.5]] as const) {
+        for (const [min, max] of [
+          [-Infinity, Infinity],
+          [-3, 2.5],
+        ] as const) {
           const params: ConvParams = {
-            height: s.h, width: s.w, inChannels: s.cin, outChannels: s.cout, kernel: [s.k, s.k], stride: s.stride, padding: s.padding,
-            groups: s.groups, weights, inputBits: kernel === 'relaxed' ? 7 : 8,
+            height: s.h,
+            width: s.w,
+            inChannels: s.cin,
+            outChannels: s.cout,
+            kernel: [s.k, s.k],
+            stride: s.stride,
+            padding: s.padding,
+            groups: s.groups,
+            weights,
+            inputBits: kernel === 'relaxed' ? 7 : 8,
             output: {
-              kind: 'float32', min, max,
+              kind: 'float32',
+              min,
+              max,
               multipliers: Array.from({ length: s.cout }, () => (r.next() + 0.2) / (inputMax * 40 * s.k)),
               offsets: Array.from({ length: s.cout }, () => r.next() - 0.5),
             },
@@ -425,18 +475,39 @@ describe('conv with a fused residual add and quantizer', () => {
           conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt);
           expectFloats(floatsAt(k, outAt, n), plainOut, 'plain output');
           conv.runCropAt(
-            inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt,
-            { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout }, { at: codesAt, step: 0.020301, max: 255 },
+            inAt + s.cin,
+            (s.w + 3) * s.cin,
+            s.h,
+            s.w,
+            g.padTop,
+            g.padLeft,
+            g.outHeight,
+            g.outWidth,
+            outAt,
+            { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout },
+            { at: codesAt, step: 0.020301, max: 255 },
           );
           const want = Array.from(plainOut, (v, j) => {
             const p = Math.floor(j / s.cout);
             const y = Math.floor(p / g.outWidth);
-            return f32(v + residual[((y * resW) + (p % g.outWidth) + 1) * s.cout + (j % s.cout)]!);
+            return f32(v + residual[(y * resW + (p % g.outWidth) + 1) * s.cout + (j % s.cout)]!);
           });
           expectFloats(floatsAt(k, outAt, n), want, 'with residual');
-          expectBytes(bytesAt(k, codesAt, n), want.map((v) => quantizeCode(v, 0.020301, 255)), 'codes');
-          conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, undefined, { at: codesAt, step: 0.6356, max: 15 });
-          expectBytes(bytesAt(k, codesAt, n), Array.from(plainOut, (v) => quantizeCode(v, 0.6356, 15)), 'codes without residual');
+          expectBytes(
+            bytesAt(k, codesAt, n),
+            want.map((v) => quantizeCode(v, 0.020301, 255)),
+            'codes',
+          );
+          conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, undefined, {
+            at: codesAt,
+            step: 0.6356,
+            max: 15,
+          });
+          expectBytes(
+            bytesAt(k, codesAt, n),
+            Array.from(plainOut, (v) => quantizeCode(v, 0.6356, 15)),
+            'codes without residual',
+          );
           for (const p of [inAt, resAt, outAt, codesAt]) k.heap.release(p);
           conv.dispose();
         }

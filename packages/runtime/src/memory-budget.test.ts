@@ -31,11 +31,23 @@ function wideModel(channels: number) {
     { id: 'repeat', op: 'repeat_channels', inputs: ['lr'], output: 'wide', times: channels / 3 },
     { id: 'quantize', op: 'quantize', inputs: ['wide'], output: 'q' },
     {
-      id: 'conv', op: 'conv', inputs: ['q'], output: 'sr', kernel: [1, 1], stride: 1, padding: 'same', groups: 1, weightBits: 4,
-      weights: { offset: 0, byteLength: weightBytes }, weightScales: { offset: weightBytes, byteLength: 12 },
+      id: 'conv',
+      op: 'conv',
+      inputs: ['q'],
+      output: 'sr',
+      kernel: [1, 1],
+      stride: 1,
+      padding: 'same',
+      groups: 1,
+      weightBits: 4,
+      weights: { offset: 0, byteLength: weightBytes },
+      weightScales: { offset: weightBytes, byteLength: 12 },
     },
   ];
-  return { header: { schemaVersion: 1 as const, scale: 1, input: 'lr', output: 'sr', tensors, layers, blob: { byteLength: blob.length, crc32: crc32(blob) } }, blob };
+  return {
+    header: { schemaVersion: 1 as const, scale: 1, input: 'lr', output: 'sr', tensors, layers, blob: { byteLength: blob.length, crc32: crc32(blob) } },
+    blob,
+  };
 }
 
 const image = (w: number, h: number) => ({ width: w, height: h, channels: 3 as const, data: new Uint8Array(w * h * 3) });
@@ -100,13 +112,19 @@ describe('what an upscale holds is bounded by the tile, not by the image', () =>
     // 4 cells with ESA and ADQ: each pass used to store the cells' inputs and ESA's branches whole.
     const session = await createSession(syntheticRfdn({ channels: 12, cells: 4, scale: 2, seed: 1 }), { kernels, tile: 32 });
     const extra: number[] = [];
-    for (const [w, h] of [[64, 48], [128, 96]] as const) {
+    for (const [w, h] of [
+      [64, 48],
+      [128, 96],
+    ] as const) {
       const data = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 2654435761) >>> 24);
       const before = process.memoryUsage().arrayBuffers;
       let peak = before;
-      await session.upscale({ width: w, height: h, channels: 3, data }, {
-        onProgress: () => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)),
-      });
+      await session.upscale(
+        { width: w, height: h, channels: 3, data },
+        {
+          onProgress: () => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)),
+        },
+      );
       // The float32 input and the RGB result: 12 + 2 · 2 · 3 bytes per LR pixel.
       extra.push(peak - before - w * h * 24);
     }

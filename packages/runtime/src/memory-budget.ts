@@ -74,9 +74,7 @@ function bandBytesPerRow(graph: ModelGraph, plan: Plan, p: number, sizes: Sizes)
  * MEMORY_BUDGET, before anything is allocated. `planner` measures a tile's heap (a TileExecutor of
  * the same graph and plan; it needs no kernels).
  */
-export function layOutPasses(
-  graph: ModelGraph, plan: Plan, sizes: Sizes, tile: number, threads: number, planner: TileExecutor,
-): PassLayout {
+export function layOutPasses(graph: ModelGraph, plan: Plan, sizes: Sizes, tile: number, threads: number, planner: TileExecutor): PassLayout {
   const input = sizes.get(graph.header.input)!;
   const out = sizes.get(graph.header.output)!;
   // A tiled tensor of one tile: its grid's share of the tile (halos only add to it).
@@ -116,9 +114,10 @@ export function layOutPasses(
     for (const name of plan.freeAfter[p]!) if (name !== graph.header.input && stored.delete(name)) live -= bytesOf(graph, sizes, name);
   }
   if (images + stores > MEMORY_BUDGET.stores) {
-    const what = largest.bytes > images
-      ? `the largest stored tensor, '${largest.name}', has ${graph.tensors.get(largest.name)!.info.channels} channels`
-      : `the ${out.w}x${out.h} result image takes ${format(out.h * out.w * 3)}`;
+    const what =
+      largest.bytes > images
+        ? `the largest stored tensor, '${largest.name}', has ${graph.tensors.get(largest.name)!.info.channels} channels`
+        : `the ${out.w}x${out.h} result image takes ${format(out.h * out.w * 3)}`;
     throw new RangeError(
       `the upscale would hold ${format(images + stores)} of whole-image buffers for a ${input.w}x${input.h} input ` +
         `(${what}), over the engine's limit of ${format(MEMORY_BUDGET.stores)}`,

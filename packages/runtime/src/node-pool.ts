@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ModelArtifact } from './container.js';
-import type { PassContext, TilePool } from './engine.js';
+import type { PassContext, TilePool } from './tile-pool.js';
 import type { Rect } from './plan.js';
 import type { LoadKernelsOptions, WasmSource } from './wasm-kernels.js';
 
@@ -56,7 +56,11 @@ export class NodeTilePool implements TilePool {
   }
 
   async runPass(
-    pass: number, tiles: readonly (Rect | undefined)[], ctx: PassContext, onTile: (index: number) => void, signal?: AbortSignal,
+    pass: number,
+    tiles: readonly (Rect | undefined)[],
+    ctx: PassContext,
+    onTile: (index: number) => void,
+    signal?: AbortSignal,
     gate?: (index: number) => Promise<void> | undefined,
   ): Promise<void> {
     const message: WorkerRequest = { type: 'pass', pass, ctx };

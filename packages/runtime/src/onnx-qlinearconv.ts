@@ -61,10 +61,14 @@ function tensor(w: ProtoWriter, name: string, dtype: DType, dims: readonly numbe
 
 function valueInfo(w: ProtoWriter, name: string, dtype: DType, dims: readonly number[]) {
   w.string(1, name);
-  w.message(2, (type) => type.message(1, (t) => {
-    t.varint(1, DTYPE[dtype]);
-    t.message(2, (shape) => { for (const d of dims) shape.message(1, (dim) => dim.varint(1, d)); });
-  }));
+  w.message(2, (type) =>
+    type.message(1, (t) => {
+      t.varint(1, DTYPE[dtype]);
+      t.message(2, (shape) => {
+        for (const d of dims) shape.message(1, (dim) => dim.varint(1, d));
+      });
+    }),
+  );
 }
 
 export interface QLinearConvModel {
@@ -98,7 +102,11 @@ export function qlinearConvModel(m: QLinearConvModel): Uint8Array {
       node.string(3, 'conv');
       node.string(4, 'QLinearConv');
       const ints = (name: string, values: number[]) =>
-        node.message(5, (a) => { a.string(1, name); for (const v of values) a.varint(8, v); a.varint(20, 7); });
+        node.message(5, (a) => {
+          a.string(1, name);
+          for (const v of values) a.varint(8, v);
+          a.varint(20, 7);
+        });
       ints('kernel_shape', [m.kernel, m.kernel]);
       ints('pads', [pad, pad, pad, pad]);
       ints('strides', [1, 1]);

@@ -57,13 +57,33 @@ describe('planGraph', () => {
 });
 
 describe('planGraph stores nothing on the tiling grids but the input', () => {
-  it('rfdn: per cell the two sums of σ, ESA\'s pooled convs in a whole pass; only the pooled grid is stored', () => {
+  it("rfdn: per cell the two sums of σ, ESA's pooled convs in a whole pass; only the pooled grid is stored", () => {
     const graph = validateArtifact(syntheticRfdn({ channels: 12, cells: 3, scale: 4, seed: 2 }));
     const plan = planGraph(graph);
     expect(plan.passes.map((p) => (p.tiled ? 'tiled' : 'whole'))).toEqual([
-      'tiled', 'whole', 'tiled', 'tiled', 'whole', 'tiled', 'tiled', 'whole', 'tiled', 'tiled',
+      'tiled',
+      'whole',
+      'tiled',
+      'tiled',
+      'whole',
+      'tiled',
+      'tiled',
+      'whole',
+      'tiled',
+      'tiled',
     ]);
-    expect(plan.passes.map((p) => p.statistics.map((s) => s.phase))).toEqual([['sum'], [], ['squares'], ['sum'], [], ['squares'], ['sum'], [], ['squares'], []]);
+    expect(plan.passes.map((p) => p.statistics.map((s) => s.phase))).toEqual([
+      ['sum'],
+      [],
+      ['squares'],
+      ['sum'],
+      [],
+      ['squares'],
+      ['sum'],
+      [],
+      ['squares'],
+      [],
+    ]);
     for (const p of plan.passes) {
       for (const t of p.targets) {
         const tensor = graph.tensors.get(t)!;
@@ -94,7 +114,10 @@ describe('planGraph stores nothing on the tiling grids but the input', () => {
           const o = executor.ownedRect(t.name, r, sizes);
           for (let y = o.y0; y < o.y1; y++) for (let x = o.x0; x < o.x1; x++) count[y * s.w + x]!++;
         }
-        expect(count.every((c) => c === 1), `${t.name}, tile ${tile}`).toBe(true);
+        expect(
+          count.every((c) => c === 1),
+          `${t.name}, tile ${tile}`,
+        ).toBe(true);
       }
     }
   });
@@ -109,7 +132,12 @@ describe('planGraph computes in the pass that reads it what it would otherwise s
   function anchorModel() {
     const seededBytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => ((i * 2654435761 + seed) >>> 24) & 0xff);
     const floats = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
-    const parts = [seededBytes(48 * 27, 1), floats(Array.from({ length: 48 }, (_, i) => 0.002 + i * 1e-4)), seededBytes(3 * 48, 2), floats([0.003, 0.004, 0.005])];
+    const parts = [
+      seededBytes(48 * 27, 1),
+      floats(Array.from({ length: 48 }, (_, i) => 0.002 + i * 1e-4)),
+      seededBytes(3 * 48, 2),
+      floats([0.003, 0.004, 0.005]),
+    ];
     const refs: { offset: number; byteLength: number }[] = [];
     let at = 0;
     for (const p of parts) {
@@ -130,14 +158,41 @@ describe('planGraph computes in the pass that reads it what it would otherwise s
     };
     const layers: ArtifactLayer[] = [
       { id: 'qa', op: 'quantize', inputs: ['lr'], output: 'qa' },
-      { id: 'anchor', op: 'conv', inputs: ['qa'], output: 'anchor', kernel: [3, 3], stride: 1, padding: 'same', groups: 1, weightBits: 8, weights: refs[0]!, weightScales: refs[1]! },
+      {
+        id: 'anchor',
+        op: 'conv',
+        inputs: ['qa'],
+        output: 'anchor',
+        kernel: [3, 3],
+        stride: 1,
+        padding: 'same',
+        groups: 1,
+        weightBits: 8,
+        weights: refs[0]!,
+        weightScales: refs[1]!,
+      },
       { id: 'r', op: 'repeat_channels', inputs: ['lr'], output: 'r', times: 16 },
       { id: 's', op: 'adq_scale', inputs: ['r'], output: 's', statisticsOf: 'r', slope: 1.5, offset: 0, deviation: 'population' },
       { id: 'sum', op: 'add', inputs: ['s', 'anchor'], output: 'sum' },
       { id: 'qs', op: 'quantize', inputs: ['sum'], output: 'qs' },
-      { id: 'sr', op: 'conv', inputs: ['qs'], output: 'sr', kernel: [1, 1], stride: 1, padding: 'same', groups: 1, weightBits: 8, weights: refs[2]!, weightScales: refs[3]! },
+      {
+        id: 'sr',
+        op: 'conv',
+        inputs: ['qs'],
+        output: 'sr',
+        kernel: [1, 1],
+        stride: 1,
+        padding: 'same',
+        groups: 1,
+        weightBits: 8,
+        weights: refs[2]!,
+        weightScales: refs[3]!,
+      },
     ];
-    return { header: { schemaVersion: 1 as const, scale: 1, input: 'lr', output: 'sr', tensors, layers, blob: { byteLength: blob.length, crc32: crc32(blob) } }, blob };
+    return {
+      header: { schemaVersion: 1 as const, scale: 1, input: 'lr', output: 'sr', tensors, layers, blob: { byteLength: blob.length, crc32: crc32(blob) } },
+      blob,
+    };
   }
 
   it('stores no anchor: it is computed, tile by tile, in the pass that reads it', () => {
@@ -153,7 +208,11 @@ describe('planGraph computes in the pass that reads it what it would otherwise s
     const model = anchorModel();
     const image = { width: 23, height: 17, channels: 3 as const, data: Uint8Array.from({ length: 23 * 17 * 3 }, (_, i) => (i * 53 + (i >> 4)) & 0xff) };
     const expected = runReference(validateArtifact(model), image).data;
-    for (const [tile, threads] of [[5, 1], [64, 1], [7, 2]] as const) {
+    for (const [tile, threads] of [
+      [5, 1],
+      [64, 1],
+      [7, 2],
+    ] as const) {
       const session = await createSession(model, { tile, threads, kernels, workerUrl });
       const out = await session.upscale(image);
       await session.dispose();

@@ -150,11 +150,18 @@ class SyntheticBuilder {
     this.macs += pixels * cout * fanIn;
     this.bitOps += pixels * cout * fanIn * weightBits * (this.tensors[input] as { bits: number }).bits;
     this.layer({
-      id: this.fresh('conv'), op: 'conv', inputs: [input], output,
-      kernel: [k, k], stride, padding: spec.padding ?? 'same', groups, weightBits,
+      id: this.fresh('conv'),
+      op: 'conv',
+      inputs: [input],
+      output,
+      kernel: [k, k],
+      stride,
+      padding: spec.padding ?? 'same',
+      groups,
+      weightBits,
       weights: this.put(weightBits === 8 ? Uint8Array.from(Int8Array.from(w), (v) => v & 0xff) : packInt4(w)),
       weightScales: this.floats(scales),
-      ...(spec.bias ?? this.random() < 0.5 ? { bias: this.floats(Array.from({ length: cout }, () => (this.random() - 0.5) * 0.2)) } : {}),
+      ...((spec.bias ?? this.random() < 0.5) ? { bias: this.floats(Array.from({ length: cout }, () => (this.random() - 0.5) * 0.2)) } : {}),
     });
     return output;
   }
@@ -188,7 +195,12 @@ class SyntheticBuilder {
       at += chunk.length;
     }
     const header: ModelArtifactHeader = {
-      schemaVersion: 1, scale, input: 'lr', output: this.layers[this.layers.length - 1]!.output, tensors: this.tensors, layers: this.layers,
+      schemaVersion: 1,
+      scale,
+      input: 'lr',
+      output: this.layers[this.layers.length - 1]!.output,
+      tensors: this.tensors,
+      layers: this.layers,
       blob: { byteLength: blob.length, crc32: crc32(blob) },
       metadata: { space: 'rfdn (synthetic)', cost: { macsPerLrPixel: Math.round(this.macs), bitOpsPerLrPixel: Math.round(this.bitOps) } },
     };
@@ -212,7 +224,10 @@ export function syntheticRfdn(options: SyntheticRfdnOptions = {}): ModelArtifact
     let h = cellInput;
     if (adq) {
       h = b.layer({
-        id: b.fresh('bn'), op: 'affine', inputs: [h], output: b.float('bn', C, h),
+        id: b.fresh('bn'),
+        op: 'affine',
+        inputs: [h],
+        output: b.float('bn', C, h),
         scale: b.floats(Array.from({ length: C }, () => 0.8 + 0.4 * b.random())),
         shift: b.floats(Array.from({ length: C }, () => (b.random() - 0.5) * 0.2)),
       });
@@ -239,8 +254,14 @@ export function syntheticRfdn(options: SyntheticRfdnOptions = {}): ModelArtifact
     }
     if (adq) {
       z = b.layer({
-        id: b.fresh('adq'), op: 'adq_scale', inputs: [z], output: b.float('adq', C, z),
-        statisticsOf: cellInput, slope: 1.5, offset: 0, deviation: options.deviation ?? 'population',
+        id: b.fresh('adq'),
+        op: 'adq_scale',
+        inputs: [z],
+        output: b.float('adq', C, z),
+        statisticsOf: cellInput,
+        slope: 1.5,
+        offset: 0,
+        deviation: options.deviation ?? 'population',
       });
     }
     x = b.binary('add', z, cellInput);

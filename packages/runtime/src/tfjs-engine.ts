@@ -79,7 +79,11 @@ const TFJS_OPS: { readonly [K in LayerOp]: (s: TfjsStep, l: OpOf<K>) => Tensor4D
   conv: (s) => runConv(s.tf, s.convs.get(s.gl.index)!, s.x, s.fake),
   add: (s, l) => s.tf.add<Tensor4D>(s.x, s.values.get(l.inputs[1]!)!),
   mul: (s, l) => s.tf.mul<Tensor4D>(s.x, s.values.get(l.inputs[1]!)!),
-  concat: (s, l) => s.tf.concat<Tensor4D>(l.inputs.map((n) => s.values.get(n)!), 3),
+  concat: (s, l) =>
+    s.tf.concat<Tensor4D>(
+      l.inputs.map((n) => s.values.get(n)!),
+      3,
+    ),
   pixel_shuffle: (s, l) => pixelShuffle(s.tf, s.x, l.factor),
   repeat_channels: (s, l) => s.tf.tile<Tensor4D>(s.x, [1, 1, 1, l.times]),
   max_pool: (s, l) => s.tf.maxPool(s.x, l.kernel, l.stride, 'valid'),
@@ -117,7 +121,9 @@ const TFJS_OPS: { readonly [K in LayerOp]: (s: TfjsStep, l: OpOf<K>) => Tensor4D
     const { tf } = s;
     const info = s.graph.tensors.get(l.output)!.info as { step: number; bits: number };
     const max = 2 ** info.bits - 1;
-    return s.fake ? tf.tidy(() => tf.clipByValue<Tensor4D>(tf.round(tf.div<Tensor4D>(s.x, info.step)), 0, max)) : tf.clipByValue<Tensor4D>(s.x, 0, info.step * max);
+    return s.fake
+      ? tf.tidy(() => tf.clipByValue<Tensor4D>(tf.round(tf.div<Tensor4D>(s.x, info.step)), 0, max))
+      : tf.clipByValue<Tensor4D>(s.x, 0, info.step * max);
   },
 };
 
@@ -259,7 +265,10 @@ function runConv(tf: Tf, plan: ConvPlan, x: Tensor4D, fake: boolean): Tensor4D {
     else if (plan.mode === 'depthwise') acc = tf.depthwiseConv2d(x, plan.filters[0]!, l.stride, l.padding);
     else {
       const parts = tf.split(x, l.groups, 3) as Tensor4D[];
-      acc = tf.concat(parts.map((p, g) => tf.conv2d(p, plan.filters[g]!, l.stride, l.padding)), 3);
+      acc = tf.concat(
+        parts.map((p, g) => tf.conv2d(p, plan.filters[g]!, l.stride, l.padding)),
+        3,
+      );
     }
     let y: Tensor4D = fake ? tf.add(tf.mul(acc, plan.multiplier!), plan.offset) : tf.add(acc, plan.offset);
     if (plan.max !== undefined) y = tf.clipByValue(fake ? tf.round(y) : y, 0, plan.max);

@@ -181,7 +181,11 @@ export class TileExecutor {
   /** Per image size: for each tensor off the tiling grids, the input row (column) of each of its rows (columns). */
   private readonly owners = new WeakMap<Sizes, Map<string, { y: Int32Array; x: Int32Array }>>();
 
-  constructor(private readonly graph: ModelGraph, private readonly plan: Plan, private readonly kernels?: IntegerKernels) {
+  constructor(
+    private readonly graph: ModelGraph,
+    private readonly plan: Plan,
+    private readonly kernels?: IntegerKernels,
+  ) {
     this.fusion = plan.passes.map((_, p) => this.fuse(p));
   }
 
@@ -242,8 +246,12 @@ export class TileExecutor {
         const t = graph.tensors.get(name)!;
         const producer = graph.layers[t.producer];
         if (
-          producer?.layer.op === 'conv' && producer.conv?.kind === 'float32' && internal(name) && inPass.has(t.producer) &&
-          !fused.has(t.producer) && !quantized.has(t.producer)
+          producer?.layer.op === 'conv' &&
+          producer.conv?.kind === 'float32' &&
+          internal(name) &&
+          inPass.has(t.producer) &&
+          !fused.has(t.producer) &&
+          !quantized.has(t.producer)
         ) {
           intoConcat.set(t.producer, { output: f.output, offset, step: info.step, max: 2 ** info.bits - 1 });
           written.add(name);
@@ -326,7 +334,10 @@ export class TileExecutor {
   inputRect(layer: ArtifactLayer, input: string, r: Rect, sizes: Sizes): Rect {
     const s = sizes.get(input)!;
     const clip = (y0: number, x0: number, y1: number, x1: number): Rect => ({
-      y0: Math.max(y0, 0), x0: Math.max(x0, 0), y1: Math.min(y1, s.h), x1: Math.min(x1, s.w),
+      y0: Math.max(y0, 0),
+      x0: Math.max(x0, 0),
+      y1: Math.min(y1, s.h),
+      x1: Math.min(x1, s.w),
     });
     switch (layer.op) {
       case 'conv': {
@@ -509,7 +520,11 @@ export class TileExecutor {
           }
           if (!dry) {
             this.runConv(gl, r, get(gl.layer.inputs[0]!), 0, sizes, undefined, {
-              at: addr(target, r.y0, r.x0) + into.offset, step: into.step, max: into.max, pixel: target.c, only: true,
+              at: addr(target, r.y0, r.x0) + into.offset,
+              step: into.step,
+              max: into.max,
+              pixel: target.c,
+              only: true,
             });
           }
         } else if (r && !rectEmpty(r) && !fusion.skipped.has(i)) {
@@ -530,7 +545,12 @@ export class TileExecutor {
             local.set(name, out);
           }
           if (!dry) this.fill(gl, r, out, get, ctx, fusion, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max });
-          for (const [n, s] of quantized ? [[name, out], [quantized.output, codes!]] as const : [[name, out]] as const) {
+          for (const [n, s] of quantized
+            ? ([
+                [name, out],
+                [quantized.output, codes!],
+              ] as const)
+            : ([[name, out]] as const)) {
             const core = cores.get(n);
             if (core && !rectEmpty(core) && fusion.targets.has(n)) this.store(n, s, core, ctx, arena);
           }
@@ -606,14 +626,29 @@ export class TileExecutor {
     const padTop = inRect.y0 - (r.y0 * layer.stride - padBefore(s.h, kh, layer.stride, layer.padding));
     const padLeft = inRect.x0 - (r.x0 * layer.stride - padBefore(s.w, kw, layer.stride, layer.padding));
     this.conv(gl).runCropAt(
-      addr(x, inRect.y0, inRect.x0), rowBytes(x), inRect.y1 - inRect.y0, inRect.x1 - inRect.x0,
-      padTop, padLeft, r.y1 - r.y0, r.x1 - r.x0, outAt, residual, codes,
+      addr(x, inRect.y0, inRect.x0),
+      rowBytes(x),
+      inRect.y1 - inRect.y0,
+      inRect.x1 - inRect.x0,
+      padTop,
+      padLeft,
+      r.y1 - r.y0,
+      r.x1 - r.x0,
+      outAt,
+      residual,
+      codes,
     );
   }
 
   /** Computes layer gl over r into out. */
   private fill(
-    gl: GraphLayer, r: Rect, out: Slab, get: (name: string) => Slab, ctx: RunContext, fusion: PassFusion, fused: Fused | undefined,
+    gl: GraphLayer,
+    r: Rect,
+    out: Slab,
+    get: (name: string) => Slab,
+    ctx: RunContext,
+    fusion: PassFusion,
+    fused: Fused | undefined,
     codes: ConvCodes | undefined,
   ): void {
     const layer = gl.layer;

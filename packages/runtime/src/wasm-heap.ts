@@ -19,7 +19,11 @@ export class WasmHeap {
    * `limit`: the most bytes the heap may span (default 2 GiB); an allocation past it fails before
    * the memory grows.
    */
-  constructor(readonly memory: WebAssembly.Memory, base: number, readonly limit = 2 ** 31) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    base: number,
+    readonly limit = 2 ** 31,
+  ) {
     this.top = align(base);
   }
 

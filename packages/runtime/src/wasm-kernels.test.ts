@@ -37,14 +37,21 @@ function makeParams(c: Case, seed: number, kind: ConvOutput['kind'], inputMax: n
   const weights = c.int4 ? { bits: 4 as const, packed: packInt4(raw) } : Int8Array.from(raw);
   const taps = c.k[0] * c.k[1] * (c.cin / groups);
   const typical = Math.sqrt(taps) * inputMax * (c.int4 ? 4.6 : 74) * 0.6;
-  const multipliers = Array.from({ length: c.cout }, (_, i) => (i % 5 === 4 ? -1 : 1) * (0.4 + r.next()) * 120 / typical);
+  const multipliers = Array.from({ length: c.cout }, (_, i) => ((i % 5 === 4 ? -1 : 1) * (0.4 + r.next()) * 120) / typical);
   // Weights average −0.5: take the accumulators' mean out so that outputs centre in the range.
   const offsets = multipliers.map((m) => (r.next() - 0.3) * 120 + m * taps * (inputMax / 2) * 0.5);
-  const output: ConvOutput =
-    kind === 'int32' ? { kind } : kind === 'uint8' ? { kind, multipliers, offsets } : { kind, multipliers, offsets };
+  const output: ConvOutput = kind === 'int32' ? { kind } : kind === 'uint8' ? { kind, multipliers, offsets } : { kind, multipliers, offsets };
   const params: ConvParams = {
-    height: c.h, width: c.w, inChannels: c.cin, outChannels: c.cout, kernel: c.k,
-    stride: c.stride, padding: c.padding, groups: c.groups, weights, output,
+    height: c.h,
+    width: c.w,
+    inChannels: c.cin,
+    outChannels: c.cout,
+    kernel: c.k,
+    stride: c.stride,
+    padding: c.padding,
+    groups: c.groups,
+    weights,
+    output,
     inputBits: Math.ceil(Math.log2(inputMax + 1)),
   };
   const input = Uint8Array.from({ length: c.h * c.w * c.cin }, () => fill?.input ?? r.int(0, inputMax));
@@ -56,8 +63,12 @@ function bits(a: Uint8Array | Int32Array | Float32Array): number[] {
 }
 
 function expectSame(
-  c: Case, seed: number, kind: ConvOutput['kind'], kernel: 'plain' | 'relaxed',
-  inputMax = kernel === 'relaxed' ? 127 : 255, fill?: { input: number; weight: number },
+  c: Case,
+  seed: number,
+  kind: ConvOutput['kind'],
+  kernel: 'plain' | 'relaxed',
+  inputMax = kernel === 'relaxed' ? 127 : 255,
+  fill?: { input: number; weight: number },
 ) {
   const { params, input } = makeParams(c, seed, kind, inputMax, fill);
   const conv = kernels.prepareConv(params, { kernel });
@@ -134,7 +145,14 @@ describe.each(kernelsToTest)('%s WASM conv is bit-exact with the reference', (ke
       { kind: 'float32', multipliers: [0.1, 0.3, 1, -2, 7, 1e-3], offsets: [0, -1, 2, 3, 4, 5], min: -1.5, max: 20 },
     ] as const) {
       const params: ConvParams = {
-        height: c.h, width: c.w, inChannels: c.cin, outChannels: c.cout, kernel: c.k, weights, output, inputBits: 4,
+        height: c.h,
+        width: c.w,
+        inChannels: c.cin,
+        outChannels: c.cout,
+        kernel: c.k,
+        weights,
+        output,
+        inputBits: 4,
       };
       const conv = kernels.prepareConv(params, { kernel });
       const got = conv.run(input);
@@ -143,7 +161,13 @@ describe.each(kernelsToTest)('%s WASM conv is bit-exact with the reference', (ke
     }
     // The tie cases are really there.
     const ties = conv2dReference(input, {
-      height: c.h, width: c.w, inChannels: c.cin, outChannels: 1, kernel: c.k, weights: weights.subarray(0, 27), output: { kind: 'int32' },
+      height: c.h,
+      width: c.w,
+      inChannels: c.cin,
+      outChannels: 1,
+      kernel: c.k,
+      weights: weights.subarray(0, 27),
+      output: { kind: 'int32' },
     });
     expect(Array.from(ties).some((acc) => acc % 2 !== 0 && acc > 0)).toBe(true);
   });
@@ -201,7 +225,16 @@ describe('WASM conv', () => {
   });
 
   it.runIf(relaxed)('refuses inputs over 7 bits on the relaxed kernel', () => {
-    const params: ConvParams = { height: 1, width: 2, inChannels: 1, outChannels: 1, kernel: [1, 1], weights: new Int8Array(1), output: { kind: 'int32' }, inputBits: 7 };
+    const params: ConvParams = {
+      height: 1,
+      width: 2,
+      inChannels: 1,
+      outChannels: 1,
+      kernel: [1, 1],
+      weights: new Int8Array(1),
+      output: { kind: 'int32' },
+      inputBits: 7,
+    };
     const conv = kernels.prepareConv(params);
     expect(conv.kernel).toBe('relaxed');
     expect(() => conv.run(new Uint8Array([5, 128]))).toThrow('exceeds the declared 7 input bits');
@@ -256,7 +289,15 @@ describe('loadIntegerKernels', () => {
     for (const source of sources) {
       const k = await loadIntegerKernels({ source });
       expect(k.relaxedSimd).toBe(false);
-      const conv = k.prepareConv({ height: 1, width: 1, inChannels: 2, outChannels: 1, kernel: [1, 1], weights: new Int8Array([2, -3]), output: { kind: 'int32' } });
+      const conv = k.prepareConv({
+        height: 1,
+        width: 1,
+        inChannels: 2,
+        outChannels: 1,
+        kernel: [1, 1],
+        weights: new Int8Array([2, -3]),
+        output: { kind: 'int32' },
+      });
       expect(Array.from(conv.run(new Uint8Array([10, 1])))).toEqual([17]);
     }
   });

@@ -23,34 +23,88 @@ export interface LoadKernelsOptions {
 }
 
 type ConvFn = (
-  x: number, rowStride: number, pixStep: number, tapStep: number, groupStep: number,
-  outH: number, outW: number, stride: number,
-  kh: number, outer: number, inner: number,
-  groups: number, coutG: number, cout: number,
-  w: number, m: number, b: number,
-  mode: number, lo: number, hi: number, flo: number, fhi: number,
-  out: number, elem: number, scratch: number, chunk: number, res: number, resRowStride: number,
-  codes: number, codePixel: number, step: number, qmax: number, floats: number,
+  x: number,
+  rowStride: number,
+  pixStep: number,
+  tapStep: number,
+  groupStep: number,
+  outH: number,
+  outW: number,
+  stride: number,
+  kh: number,
+  outer: number,
+  inner: number,
+  groups: number,
+  coutG: number,
+  cout: number,
+  w: number,
+  m: number,
+  b: number,
+  mode: number,
+  lo: number,
+  hi: number,
+  flo: number,
+  fhi: number,
+  out: number,
+  elem: number,
+  scratch: number,
+  chunk: number,
+  res: number,
+  resRowStride: number,
+  codes: number,
+  codePixel: number,
+  step: number,
+  qmax: number,
+  floats: number,
 ) => void;
 
 type PadFn = (
-  src: number, srcStride: number, h: number, w: number, c: number, groups: number,
-  dst: number, hp: number, wp: number, padTop: number, padLeft: number, cgp: number,
+  src: number,
+  srcStride: number,
+  h: number,
+  w: number,
+  c: number,
+  groups: number,
+  dst: number,
+  hp: number,
+  wp: number,
+  padTop: number,
+  padLeft: number,
+  cgp: number,
 ) => void;
 
 /** Element-wise and data-movement layers (assembly/layers.ts): addresses and strides in bytes. */
 export interface LayerKernels {
   quantize(
-    src: number, srcStride: number, srcRun: number, dst: number, dstStride: number, dstRun: number,
-    rows: number, w: number, n: number, step: number, max: number,
+    src: number,
+    srcStride: number,
+    srcRun: number,
+    dst: number,
+    dstStride: number,
+    dstRun: number,
+    rows: number,
+    w: number,
+    n: number,
+    step: number,
+    max: number,
   ): void;
   outputBytes(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number): void;
   binaryF32(op: number, a: number, aStride: number, b: number, bStride: number, dst: number, dstStride: number, rows: number, n: number): void;
   scaleF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number, k: number): void;
   clampF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number, lo: number, hi: number): void;
   affineF32(
-    src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number, c: number, scale: number, shift: number,
-    codes: number, step: number, max: number,
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    rows: number,
+    w: number,
+    c: number,
+    scale: number,
+    shift: number,
+    codes: number,
+    step: number,
+    max: number,
   ): void;
   sigmoidF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, n: number): void;
   expF64(x: number): number;
@@ -58,13 +112,36 @@ export interface LayerKernels {
   copyPixels(src: number, srcStride: number, srcPixel: number, dst: number, dstStride: number, dstPixel: number, rows: number, w: number, bytes: number): void;
   repeatChannels(src: number, srcStride: number, xc: number, dst: number, dstStride: number, c: number, rows: number, w: number, elem: number): void;
   pixelShuffle(
-    src: number, srcStride: number, sy0: number, sx0: number, cin: number,
-    dst: number, dstStride: number, y0: number, x0: number, rows: number, w: number, c: number, f: number, elem: number,
+    src: number,
+    srcStride: number,
+    sy0: number,
+    sx0: number,
+    cin: number,
+    dst: number,
+    dstStride: number,
+    y0: number,
+    x0: number,
+    rows: number,
+    w: number,
+    c: number,
+    f: number,
+    elem: number,
   ): void;
   maxPoolF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number, c: number, kernel: number, stride: number): void;
   bilinearF32(
-    src: number, srcStride: number, sy0: number, sx0: number, c: number,
-    dst: number, dstStride: number, y0: number, x0: number, rows: number, w: number, ty: number, tx: number,
+    src: number,
+    srcStride: number,
+    sy0: number,
+    sx0: number,
+    c: number,
+    dst: number,
+    dstStride: number,
+    y0: number,
+    x0: number,
+    rows: number,
+    w: number,
+    ty: number,
+    tx: number,
   ): void;
 }
 
@@ -82,13 +159,39 @@ interface KernelExports extends LayerKernels {
 // The smallest module that uses i16x8.relaxed_dot_i8x16_i7x16_s (opcode 0xfd 0x112): validating
 // it tells whether the engine has relaxed SIMD without fetching the relaxed kernels.
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00,
-  0x0a, 0x2b, 0x01, 0x29, 0x00,
-  0xfd, 0x0c, ...new Array<number>(16).fill(0),
-  0xfd, 0x0c, ...new Array<number>(16).fill(0),
-  0xfd, 0x92, 0x02,
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b,
+  0x03,
+  0x02,
+  0x01,
+  0x00,
+  0x0a,
+  0x2b,
+  0x01,
+  0x29,
+  0x00,
+  0xfd,
+  0x0c,
+  ...new Array<number>(16).fill(0),
+  0xfd,
+  0x0c,
+  ...new Array<number>(16).fill(0),
+  0xfd,
+  0x92,
+  0x02,
   0x0b,
 ]);
 
@@ -202,8 +305,20 @@ const MODES = { uint8: 0, int32: 1, float32: 2 } as const;
 const MODE_FLOAT32_ADD = 3;
 
 interface ConvLayout {
-  h: number; w: number; padTop: number; padLeft: number; outH: number; outW: number;
-  cgp: number; hp: number; wp: number; rowStride: number; pixelBytes: number; outer: number; inner: number; paddedBytes: number;
+  h: number;
+  w: number;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+  cgp: number;
+  hp: number;
+  wp: number;
+  rowStride: number;
+  pixelBytes: number;
+  outer: number;
+  inner: number;
+  paddedBytes: number;
 }
 
 /** A convolution with its weights packed into the kernel heap. */
@@ -230,7 +345,11 @@ export class WasmConv {
   private disposed = false;
 
   /** @internal */
-  constructor(private readonly kernels: IntegerKernels, params: ConvParams, kind: PackedKind) {
+  constructor(
+    private readonly kernels: IntegerKernels,
+    params: ConvParams,
+    kind: PackedKind,
+  ) {
     const g = convGeometry(params);
     this.geometry = g;
     this.packedKind = kind;
@@ -267,7 +386,16 @@ export class WasmConv {
     const hp = Math.max(padTop + h, (outH - 1) * g.stride + g.kh);
     const steps = (cgp * bytesPerChannel) / 4;
     return {
-      h, w, padTop, padLeft, outH, outW, cgp, hp, wp, pixelBytes,
+      h,
+      w,
+      padTop,
+      padLeft,
+      outH,
+      outW,
+      cgp,
+      hp,
+      wp,
+      pixelBytes,
       rowStride: wp * pixelBytes,
       // Without groups a kernel row's taps are one contiguous run of channel steps.
       outer: g.groups === 1 ? 1 : g.kw,
@@ -346,8 +474,15 @@ export class WasmConv {
    * the float32 output (the activation quantizer in front of a following conv).
    */
   runCropAt(
-    inputAt: number, inputRowStride: number, h: number, w: number, padTop: number, padLeft: number,
-    outH: number, outW: number, outputAt: number,
+    inputAt: number,
+    inputRowStride: number,
+    h: number,
+    w: number,
+    padTop: number,
+    padLeft: number,
+    outH: number,
+    outW: number,
+    outputAt: number,
     residual?: { readonly at: number; readonly rowStride: number },
     codes?: ConvCodes,
   ): void {
@@ -356,13 +491,17 @@ export class WasmConv {
   }
 
   private execute(
-    inputAt: number, inputRowStride: number, outputAt: number, l: ConvLayout,
-    residual?: { readonly at: number; readonly rowStride: number }, codes?: ConvCodes,
+    inputAt: number,
+    inputRowStride: number,
+    outputAt: number,
+    l: ConvLayout,
+    residual?: { readonly at: number; readonly rowStride: number },
+    codes?: ConvCodes,
   ): void {
     if (this.disposed) throw new Error('conv: used after dispose()');
     const g = this.geometry;
     const e = this.kernels.exports;
-    const scratchBytes = (e.TILE_SCRATCH_BYTES.value as number);
+    const scratchBytes = e.TILE_SCRATCH_BYTES.value as number;
     const workspace = this.kernels.workspaceFor(l.paddedBytes + scratchBytes + 16);
     const padded = workspace;
     const scratch = workspace + Math.ceil(l.paddedBytes / 16) * 16;
@@ -379,15 +518,39 @@ export class WasmConv {
     const o = this.output;
     const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : e.convI16;
     conv(
-      padded, l.rowStride, g.stride * l.pixelBytes, l.pixelBytes, l.pixelBytes / g.groups,
-      l.outH, l.outW, g.stride,
-      g.kh, l.outer, l.inner,
-      g.groups, g.outPerGroup, g.outChannels,
-      this.weightsAt, this.multipliersAt, this.offsetsAt,
-      residual ? MODE_FLOAT32_ADD : MODES[o.kind], o.kind === 'uint8' ? o.min : 0, o.kind === 'uint8' ? o.max : 0,
-      o.kind === 'float32' ? o.min : 0, o.kind === 'float32' ? o.max : 0,
-      outputAt, o.kind === 'uint8' ? 1 : 4, scratch, this.int16Chunk, residual?.at ?? 0, residual?.rowStride ?? 0,
-      codes?.at ?? 0, codes?.pixel ?? g.outChannels, codes?.step ?? 1, codes?.max ?? 0, codes?.only ? 0 : 1,
+      padded,
+      l.rowStride,
+      g.stride * l.pixelBytes,
+      l.pixelBytes,
+      l.pixelBytes / g.groups,
+      l.outH,
+      l.outW,
+      g.stride,
+      g.kh,
+      l.outer,
+      l.inner,
+      g.groups,
+      g.outPerGroup,
+      g.outChannels,
+      this.weightsAt,
+      this.multipliersAt,
+      this.offsetsAt,
+      residual ? MODE_FLOAT32_ADD : MODES[o.kind],
+      o.kind === 'uint8' ? o.min : 0,
+      o.kind === 'uint8' ? o.max : 0,
+      o.kind === 'float32' ? o.min : 0,
+      o.kind === 'float32' ? o.max : 0,
+      outputAt,
+      o.kind === 'uint8' ? 1 : 4,
+      scratch,
+      this.int16Chunk,
+      residual?.at ?? 0,
+      residual?.rowStride ?? 0,
+      codes?.at ?? 0,
+      codes?.pixel ?? g.outChannels,
+      codes?.step ?? 1,
+      codes?.max ?? 0,
+      codes?.only ? 0 : 1,
     );
   }
 

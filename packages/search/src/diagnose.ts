@@ -163,12 +163,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     const images = await listTrainingImages(resolveDataRoot({ explicit: options.dataRoot }), config.trainSets);
     const validation = await searchSamplers({ ...config, validationPatches: patches }, images).validation.next();
     const logProbabilities = await groupLogProbabilities(net);
-    const alphaLogProbability = (g: Genotype) =>
-      plan.groups.reduce((sum, group) => {
-        const choice = g.blocks[group.id]!;
-        const index = group.pairs.findIndex((p) => p.op === choice.op && p.bits === choice.bits);
-        return sum + logProbabilities.get(group.id)![index]!;
-      }, 0);
+    const alphaLogProbability = (g: Genotype) => genotypeLogProbability(plan, logProbabilities, g);
     const derivation = await derivePath(net, {
       validation,
       chunk: config.batchSize,
@@ -179,17 +174,7 @@ export async function diagnoseSearch(options: DiagnoseOptions, hooks: DiagnoseHo
     });
     candidates.push({ name: 'path', kind: 'derived', genotype: withBlocks(plan, derivation.genotype.blocks) });
     const trained = new Map(net.alphas().map((a) => [a.id, a.variable.clone()]));
-    // Paths are scored with their bit-widths rounded, as the path derivation scores them.
-    const pathPsnr = async (g: Genotype) => {
-      await assignPath(net, g);
-      const evaluation = net.evaluation;
-      net.evaluation = 'rounded';
-      try {
-        return await validationPsnr(net, validation, plan.scale, config.batchSize);
-      } finally {
-        net.evaluation = evaluation;
-      }
-    };
+    const pathPsnr = (g: Genotype) => roundedPathPsnr(net, g, validation, config.batchSize);
 
     const results: DiagnosedGenotype[] = [];
     try {
@@ -410,6 +395,27 @@ function summarise(
     ),
     seconds: c.seconds,
   };
+}
+
+/** log P(genotype) under α: the sum over blocks of its pair's log probability. */
+function genotypeLogProbability(plan: Supernet['plan'], logProbabilities: ReadonlyMap<string, Float32Array>, g: Genotype): number {
+  return plan.groups.reduce((sum, group) => {
+    const choice = g.blocks[group.id]!;
+    const index = group.pairs.findIndex((p) => p.op === choice.op && p.bits === choice.bits);
+    return sum + logProbabilities.get(group.id)![index]!;
+  }, 0);
+}
+
+/** The supernet's validation PSNR with its path fixed to a genotype, bit-widths rounded as the path derivation scores them. */
+async function roundedPathPsnr(net: Supernet, g: Genotype, validation: Parameters<typeof validationPsnr>[1], chunk: number): Promise<number> {
+  await assignPath(net, g);
+  const evaluation = net.evaluation;
+  net.evaluation = 'rounded';
+  try {
+    return await validationPsnr(net, validation, net.plan.scale, chunk);
+  } finally {
+    net.evaluation = evaluation;
+  }
 }
 
 /** log softmax(α) per group, read once. */
