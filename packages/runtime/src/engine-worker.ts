@@ -27,7 +27,7 @@ async function handle(message: WorkerRequest): Promise<void> {
       ...(message.kernels.relaxedSource !== undefined ? { relaxedSource: message.kernels.relaxedSource } : {}),
       ...(message.kernels.relaxedSimd !== undefined ? { relaxedSimd: message.kernels.relaxedSimd } : {}),
     });
-    executor = new TileExecutor(graph, planGraph(graph), kernels);
+    executor = new TileExecutor(graph, planGraph(graph, { memory: message.memory }), kernels);
   } else if (message.type === 'pass') {
     current = { pass: message.pass, ctx: contextFromShared(message.ctx) };
   } else {

@@ -97,9 +97,11 @@ describe('integer engine against the scalar reference', () => {
       expect(new Set(want.data).size).toBeGreaterThan(40);
       for (const tile of c.tiles) {
         for (const k of [kernels, plain]) {
-          const session = await createSession(model, { kernels: k, tile });
-          expectSameImage(await session.upscale(image), want, `${c.name}, tile ${tile}, relaxed ${k.relaxedSimd}`);
-          await session.dispose();
+          for (const memory of ['fast', 'bounded'] as const) {
+            const session = await createSession(model, { kernels: k, tile, memory });
+            expectSameImage(await session.upscale(image), want, `${c.name}, tile ${tile}, relaxed ${k.relaxedSimd}, ${memory}`);
+            await session.dispose();
+          }
         }
       }
     });
@@ -126,8 +128,13 @@ describe('integer engine against the scalar reference', () => {
   it('takes encoded bytes and reports the model', async () => {
     const { encodeArtifact } = await import('./container.js');
     const model = syntheticRfdn({ ...SMALL, seed: 2 });
-    const session = await createSession(encodeArtifact(model.header, model.blob), { kernels });
-    expect(session.info).toMatchObject({ engine: 'wasm-int8', scale: 2, threads: 1, tile: 128, passes: 7 });
+    const session = await createSession(encodeArtifact(model.header, model.blob), { kernels, memory: 'bounded' });
+    expect(session.info).toMatchObject({ engine: 'wasm-int8', scale: 2, threads: 1, tile: 128, passes: 7, memory: 'bounded' });
+    const fast = await createSession(encodeArtifact(model.header, model.blob), { kernels });
+    // The default keeps what later passes read: fewer passes, each layer once.
+    expect(fast.info).toMatchObject({ memory: 'fast' });
+    expect(fast.info.passes).toBeLessThan(session.info.passes);
+    await fast.dispose();
     expect(session.info.macsPerLrPixel).toBeGreaterThan(1000);
     expect(session.info.bitOpsPerLrPixel).toBeGreaterThan(session.info.macsPerLrPixel!);
     await session.dispose();
@@ -145,7 +152,7 @@ describe('session: progress, abort, threads', () => {
   it('reports one event per tile of every pass', async () => {
     const model = syntheticRfdn({ ...SMALL, seed: 4 });
     const events: InferenceEvent[] = [];
-    const session = await createSession(model, { kernels, tile: 8, onProgress: (e) => events.push(e) });
+    const session = await createSession(model, { kernels, tile: 8, memory: 'bounded', onProgress: (e) => events.push(e) });
     await session.upscale(randomImage(20, 17, 2));
     // 5 tiled passes of 3×3 tiles (per cell the two sums of σ, then the last) and 2 whole-image passes (ESA's pooled convs).
     expect(events[0]).toEqual({ status: 'start', tiles: 47, engine: 'wasm-int8', threads: 1 });
@@ -176,7 +183,7 @@ describe('session: progress, abort, threads', () => {
     const model = syntheticRfdn({ ...SMALL, seed: 9 });
     const image = randomImage(21, 18, 3);
     const want = runReference(validateArtifact(model), image);
-    const session = await createSession(model, { threads: 2, tile: 6, kernels: kernelFiles, workerUrl });
+    const session = await createSession(model, { threads: 2, tile: 6, kernels: kernelFiles, workerUrl, memory: 'bounded' });
     try {
       expect(session.info.threads).toBe(2);
       const events: InferenceEvent[] = [];
@@ -197,12 +204,14 @@ describe('bands of summed rows on worker threads', () => {
     const model = syntheticRfdn({ channels: 24, cells: 4, scale: 2, seed: 13 });
     const image = randomImage(41, 30, 1);
     const want = runReference(validateArtifact(model), image);
-    const session = await createSession(model, { threads: 2, tile: 5, kernels: kernelFiles, workerUrl });
-    try {
-      expectSameImage(await session.upscale(image), want, '4 cells, 2 threads');
-      expectSameImage(await session.upscale(image), want, '4 cells, 2 threads, again');
-    } finally {
-      await session.dispose();
+    for (const memory of ['bounded', 'fast'] as const) {
+      const session = await createSession(model, { threads: 2, tile: 5, kernels: kernelFiles, workerUrl, memory });
+      try {
+        expectSameImage(await session.upscale(image), want, `4 cells, 2 threads, ${memory}`);
+        expectSameImage(await session.upscale(image), want, `4 cells, 2 threads, ${memory}, again`);
+      } finally {
+        await session.dispose();
+      }
     }
   });
 });
@@ -216,7 +225,7 @@ describe('the kernel heap a tile needs, measured before the upscale', () => {
     const sizes = inferSizes(graph, 19, 23);
     for (const tile of [1024, 8]) {
       const k = await loadIntegerKernels(kernelFiles);
-      const session = await createSession(model, { kernels: k, tile });
+      const session = await createSession(model, { kernels: k, tile, memory: 'bounded' });
       // The first upscale places the convs' weights and the bilinear taps; the second only tiles.
       await session.upscale(image);
       const base = k.heap.allocated;

@@ -23,7 +23,7 @@ export { adqFactor, bilinearTaps, inferSizes, outputByte, validateArtifact, type
 export { createSession, type Session, type SessionInfo, type SessionOptions, type UpscaleOptions } from './engine.js';
 export { runReference } from './reference-engine.js';
 export type { RgbImage } from './image.js';
-export { planGraph, type Pass, type Plan, type Statistic } from './plan.js';
+export { planGraph, type Pass, type Plan, type PlanOptions, type Statistic } from './plan.js';
 export { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
 export { ArtifactError, decodeArtifact, encodeArtifact, type ModelArtifact } from './container.js';
 export { crc32 } from './crc32.js';
@@ -41,4 +41,4 @@ export {
   type WasmSource,
 } from './wasm-kernels.js';
 export { WasmHeap } from './wasm-heap.js';
-export { MEMORY_BUDGET } from './memory-budget.js';
+export { chooseMemory, MEMORY_BUDGET, wholeImageBuffers } from './memory-budget.js';

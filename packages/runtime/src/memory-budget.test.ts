@@ -110,7 +110,7 @@ describe('what an upscale holds is bounded by the tile, not by the image', () =>
 
   it('an upscale holds, besides the input and result images, buffers that do not grow with the image', async () => {
     // 4 cells with ESA and ADQ: each pass used to store the cells' inputs and ESA's branches whole.
-    const session = await createSession(syntheticRfdn({ channels: 12, cells: 4, scale: 2, seed: 1 }), { kernels, tile: 32 });
+    const session = await createSession(syntheticRfdn({ channels: 12, cells: 4, scale: 2, seed: 1 }), { kernels, tile: 32, memory: 'bounded' });
     const extra: number[] = [];
     for (const [w, h] of [
       [64, 48],

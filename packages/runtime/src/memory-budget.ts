@@ -1,5 +1,5 @@
-import type { ModelGraph } from './graph.js';
-import { tileGrid, type Plan, type Rect } from './plan.js';
+import { inferSizes, type ModelGraph } from './graph.js';
+import { planGraph, tileGrid, type Plan, type Rect } from './plan.js';
 import type { TileExecutor } from './tile-executor.js';
 
 /**
@@ -70,6 +70,46 @@ function bandBytesPerRow(graph: ModelGraph, plan: Plan, p: number, sizes: Sizes)
 }
 
 /**
+ * The whole-image buffers a plan holds for an upscale: the input and result images, and the most
+ * stored tensors held at once (with the largest of them, and what is held during each pass).
+ */
+export function wholeImageBuffers(graph: ModelGraph, plan: Plan, sizes: Sizes): { images: number; stores: number; largest: { name: string; bytes: number }; storesAt: number[] } {
+  const out = sizes.get(graph.header.output)!;
+  const images = bytesOf(graph, sizes, graph.header.input) + out.h * out.w * 3;
+  // Stored tensors, pass by pass (the input is counted with the images).
+  let live = 0;
+  let stores = 0;
+  let largest = { name: '', bytes: 0 };
+  const stored = new Set<string>([graph.header.input]);
+  const storesAt: number[] = [];
+  for (let p = 0; p < plan.passes.length; p++) {
+    const pass = plan.passes[p]!;
+    for (const t of pass.targets) {
+      if (t === graph.header.output || stored.has(t)) continue;
+      if (pass.statistics.some((s) => s.name === t && s.phase !== 'stored')) continue;
+      const bytes = bytesOf(graph, sizes, t);
+      stored.add(t);
+      live += bytes;
+      if (bytes > largest.bytes) largest = { name: t, bytes };
+    }
+    storesAt.push(live);
+    stores = Math.max(stores, live);
+    for (const name of plan.freeAfter[p]!) if (name !== graph.header.input && stored.delete(name)) live -= bytesOf(graph, sizes, name);
+  }
+  return { images, stores, largest, storesAt };
+}
+
+/**
+ * The plan for an upscale of width × height: 'fast' (tensors that later passes read are stored
+ * whole) when its whole-image buffers stay within `budget` bytes, else 'bounded' (memory set by
+ * the tile, more time).
+ */
+export function chooseMemory(graph: ModelGraph, width: number, height: number, budget: number): 'fast' | 'bounded' {
+  const { images, stores } = wholeImageBuffers(graph, planGraph(graph, { memory: 'fast' }), inferSizes(graph, height, width));
+  return images + stores <= budget ? 'fast' : 'bounded';
+}
+
+/**
  * Lays out the passes of an upscale (their tiles) and checks what they will hold against
  * MEMORY_BUDGET, before anything is allocated. `planner` measures a tile's heap (a TileExecutor of
  * the same graph and plan; it needs no kernels).
@@ -92,27 +132,7 @@ export function layOutPasses(graph: ModelGraph, plan: Plan, sizes: Sizes, tile: 
       );
     }
   }
-  const images = bytesOf(graph, sizes, graph.header.input) + out.h * out.w * 3;
-  // Stored tensors, pass by pass (the input is counted with the images).
-  let live = 0;
-  let stores = 0;
-  let largest = { name: '', bytes: 0 };
-  const stored = new Set<string>([graph.header.input]);
-  const storesAt: number[] = [];
-  for (let p = 0; p < plan.passes.length; p++) {
-    const pass = plan.passes[p]!;
-    for (const t of pass.targets) {
-      if (t === graph.header.output || stored.has(t)) continue;
-      if (pass.statistics.some((s) => s.name === t && s.phase !== 'stored')) continue;
-      const bytes = bytesOf(graph, sizes, t);
-      stored.add(t);
-      live += bytes;
-      if (bytes > largest.bytes) largest = { name: t, bytes };
-    }
-    storesAt.push(live);
-    stores = Math.max(stores, live);
-    for (const name of plan.freeAfter[p]!) if (name !== graph.header.input && stored.delete(name)) live -= bytesOf(graph, sizes, name);
-  }
+  const { images, stores, largest, storesAt } = wholeImageBuffers(graph, plan, sizes);
   if (images + stores > MEMORY_BUDGET.stores) {
     const what =
       largest.bytes > images

@@ -10,7 +10,7 @@ import type { LoadKernelsOptions, WasmSource } from './wasm-kernels.js';
  * Tiles go to whichever worker is free, so uneven tiles balance themselves.
  */
 export type WorkerRequest =
-  | { readonly type: 'init'; readonly artifact: ModelArtifact; readonly kernels: SerializableKernelOptions }
+  | { readonly type: 'init'; readonly artifact: ModelArtifact; readonly kernels: SerializableKernelOptions; readonly memory: 'fast' | 'bounded' }
   | { readonly type: 'pass'; readonly pass: number; readonly ctx: PassContext }
   | { readonly type: 'tile'; readonly tile: Rect | undefined };
 
@@ -38,12 +38,19 @@ export class NodeTilePool implements TilePool {
     return this.workers.length;
   }
 
-  static async start(artifact: ModelArtifact, threads: number, kernels: LoadKernelsOptions | undefined, workerUrl?: URL | string): Promise<NodeTilePool> {
+  static async start(
+    artifact: ModelArtifact,
+    threads: number,
+    kernels: LoadKernelsOptions | undefined,
+    workerUrl?: URL | string,
+    memory: 'fast' | 'bounded' = 'fast',
+  ): Promise<NodeTilePool> {
     const url = workerUrl ?? new URL('./engine-worker.js', import.meta.url);
     const init: WorkerRequest = {
       type: 'init',
       artifact,
       kernels: { source: serializable(kernels?.source), relaxedSource: serializable(kernels?.relaxedSource), relaxedSimd: kernels?.relaxedSimd },
+      memory,
     };
     const workers = Array.from({ length: threads }, () => new Worker(url));
     try {

@@ -62,7 +62,18 @@ export interface Plan {
  * Time grows (a layer of cell k runs in up to 2k + 1 passes) but memory does not grow with the image:
  * one tile's tensors per thread, the pooled stores, and a band of rows of each summed tensor.
  */
-export function planGraph(graph: ModelGraph): Plan {
+export interface PlanOptions {
+  /**
+   * 'bounded' (default): nothing on a tiling grid is stored but the input, as above. 'fast': what a
+   * later pass reads of a pass's tensors, and the tensors whose σ is needed, are stored whole
+   * instead of computed again: each layer runs once, at a memory that grows with the image (the
+   * engine checks it against its limit before an upscale).
+   */
+  readonly memory?: 'bounded' | 'fast';
+}
+
+export function planGraph(graph: ModelGraph, options: PlanOptions = {}): Plan {
+  const storeCuts = options.memory === 'fast';
   const { layers, tensors, header } = graph;
   const onTiles = (name: string) => tensors.get(name)!.factor !== undefined;
   const whole = wholeLayers(graph);
@@ -136,7 +147,7 @@ export function planGraph(graph: ModelGraph): Plan {
         statistics.push({ name: s, phase: 'stored' });
       } else if (computable.has(s)) {
         targets.add(s);
-        statistics.push({ name: s, phase: onTiles(s) ? (meanKnown.has(s) ? 'squares' : 'sum') : 'stored' });
+        statistics.push({ name: s, phase: onTiles(s) && !storeCuts ? (meanKnown.has(s) ? 'squares' : 'sum') : 'stored' });
       } else continue;
       summed.add(s);
     }
@@ -147,6 +158,13 @@ export function planGraph(graph: ModelGraph): Plan {
       const toTiles = onTiles(gl.layer.output);
       for (const n of gl.layer.inputs) {
         if (computable.has(n) && (whole.has(gl.index) || (toTiles && !onTiles(n)))) targets.add(n);
+      }
+    }
+    if (storeCuts) {
+      // What a later pass reads of the tensors this pass can compute is stored, not computed again.
+      for (const gl of layers) {
+        if (computable.has(gl.layer.output) || stored.has(gl.layer.output)) continue;
+        for (const n of gl.layer.inputs) if (computable.has(n)) targets.add(n);
       }
     }
     if (targets.size === 0 && statistics.length === 0) throw new Error('planGraph: no layer can run (the graph has a cycle)');

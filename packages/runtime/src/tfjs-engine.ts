@@ -49,8 +49,8 @@ export interface TfjsEngine {
 
 interface ConvPlan {
   readonly layer: GraphLayer;
-  /** Dense: one HWIO filter; depthwise: [kh, kw, cin, multiplier]; grouped: one HWIO filter per group. */
-  readonly mode: 'dense' | 'depthwise' | 'grouped';
+  /** Dense: one HWIO filter (block-diagonal for groups); depthwise: [kh, kw, cin, multiplier]. */
+  readonly mode: 'dense' | 'depthwise';
   readonly filters: tfc.Tensor4D[];
   /** fake-quant: M_c and B_c; fp32: bias only (the scale is in the filter). */
   readonly multiplier?: tfc.Tensor1D;
@@ -235,15 +235,15 @@ function planConv(tf: Tf, graph: ModelGraph, gl: GraphLayer, fake: boolean): Con
     for (let o = 0; o < cout; o++) for (let t = 0; t < kh * kw; t++) f[(t * cin + Math.floor(o / outG)) * outG + (o % outG)] = at(o, t, 0);
     filters.push(tf.tensor4d(f, [kh, kw, cin, outG]));
   } else {
-    mode = 'grouped';
-    for (let g = 0; g < groups; g++) {
-      const f = new Float32Array(kh * kw * inG * outG);
-      for (let j = 0; j < outG; j++) {
-        const o = g * outG + j;
-        for (let t = 0; t < kh * kw; t++) for (let i = 0; i < inG; i++) f[(t * inG + i) * outG + j] = at(o, t, i);
-      }
-      filters.push(tf.tensor4d(f, [kh, kw, inG, outG]));
+    // One dense conv with a block-diagonal filter: faster on XNNPACK than a conv per group, and
+    // exact in fake-quant (the zeros add nothing to the integer sums).
+    mode = 'dense';
+    const hwio = new Float32Array(kh * kw * cin * cout);
+    for (let o = 0; o < cout; o++) {
+      const g = Math.floor(o / outG);
+      for (let t = 0; t < kh * kw; t++) for (let i = 0; i < inG; i++) hwio[(t * cin + g * inG + i) * cout + o] = at(o, t, i);
     }
+    filters.push(tf.tensor4d(hwio, [kh, kw, cin, cout]));
   }
   const max = conv.kind === 'uint8' ? (fake ? conv.max : sy * conv.max) : undefined;
   return {
@@ -262,14 +262,7 @@ function runConv(tf: Tf, plan: ConvPlan, x: Tensor4D, fake: boolean): Tensor4D {
   return tf.tidy(() => {
     let acc: Tensor4D;
     if (plan.mode === 'dense') acc = tf.conv2d(x, plan.filters[0]!, l.stride, l.padding);
-    else if (plan.mode === 'depthwise') acc = tf.depthwiseConv2d(x, plan.filters[0]!, l.stride, l.padding);
-    else {
-      const parts = tf.split(x, l.groups, 3) as Tensor4D[];
-      acc = tf.concat(
-        parts.map((p, g) => tf.conv2d(p, plan.filters[g]!, l.stride, l.padding)),
-        3,
-      );
-    }
+    else acc = tf.depthwiseConv2d(x, plan.filters[0]!, l.stride, l.padding);
     let y: Tensor4D = fake ? tf.add(tf.mul(acc, plan.multiplier!), plan.offset) : tf.add(acc, plan.offset);
     if (plan.max !== undefined) y = tf.clipByValue(fake ? tf.round(y) : y, 0, plan.max);
     return y;
