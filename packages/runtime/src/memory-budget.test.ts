@@ -3,7 +3,7 @@ import type { ArtifactLayer, TensorInfo } from './artifact-header.js';
 import { crc32 } from './crc32.js';
 import { createSession } from './engine.js';
 import { inferSizes, validateArtifact } from './graph.js';
-import { layOutPasses, MEMORY_BUDGET } from './memory-budget.js';
+import { chooseMemory, layOutPasses, MEMORY_BUDGET, wholeImageBuffers } from './memory-budget.js';
 import { planGraph } from './plan.js';
 import { syntheticRfdn } from './synthetic-model.js';
 import { TileExecutor } from './tile-executor.js';
@@ -150,5 +150,26 @@ describe('what an upscale holds is bounded by the tile, not by the image', () =>
     expect(() => plan(syntheticRfdn({ channels: 48, cells: 4, scale: 4, seed: 1 }), 1100, 1100, 1100, 1)).toThrow(
       /^the model needs [\d.]+ GiB of tensors per tile of \d+x\d+ \(pass \d+ of 13\), over the engine's limit of 1\.0 GiB per tile \(a smaller tile lowers it\)$/,
     );
+  });
+});
+
+describe('fast or bounded: the whole-image buffers decide', () => {
+  const graph = validateArtifact(syntheticRfdn({ channels: 12, cells: 2, scale: 4, seed: 5 }));
+  const buffers = (memory: 'fast' | 'bounded', w: number, h: number) => {
+    const b = wholeImageBuffers(graph, planGraph(graph, { memory }), inferSizes(graph, h, w));
+    return b.images + b.stores;
+  };
+
+  it('the fast plan stores the cells whole; the bounded one only the input, the result and the pooled grid', () => {
+    // Per LR pixel: the float32 input (12 bytes) and the RGB result (3 · 16 bytes) in both plans.
+    const images = 640 * 480 * (12 + 48);
+    expect(buffers('fast', 640, 480)).toBeGreaterThan(images + 640 * 480 * 12 * 4 * 2);
+    expect(buffers('bounded', 640, 480) - images).toBeLessThan(640 * 480 * 2);
+  });
+
+  it('chooses fast while its buffers fit the budget, bounded beyond', () => {
+    const fast = buffers('fast', 640, 480);
+    expect(chooseMemory(graph, 640, 480, fast)).toBe('fast');
+    expect(chooseMemory(graph, 640, 480, fast - 1)).toBe('bounded');
   });
 });

@@ -73,7 +73,11 @@ function bandBytesPerRow(graph: ModelGraph, plan: Plan, p: number, sizes: Sizes)
  * The whole-image buffers a plan holds for an upscale: the input and result images, and the most
  * stored tensors held at once (with the largest of them, and what is held during each pass).
  */
-export function wholeImageBuffers(graph: ModelGraph, plan: Plan, sizes: Sizes): { images: number; stores: number; largest: { name: string; bytes: number }; storesAt: number[] } {
+export function wholeImageBuffers(
+  graph: ModelGraph,
+  plan: Plan,
+  sizes: Sizes,
+): { images: number; stores: number; largest: { name: string; bytes: number }; storesAt: number[] } {
   const out = sizes.get(graph.header.output)!;
   const images = bytesOf(graph, sizes, graph.header.input) + out.h * out.w * 3;
   // Stored tensors, pass by pass (the input is counted with the images).

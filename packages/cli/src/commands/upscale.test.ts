@@ -31,7 +31,8 @@ describe('quantnas upscale', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(json).toMatchObject({ model, input: [W, H], output: [2 * W, 2 * H], engine: 'int8', threads: 1 });
+    // A small image: the fast plan's whole-image buffers fit --memory auto's budget.
+    expect(json).toMatchObject({ model, input: [W, H], output: [2 * W, 2 * H], engine: 'int8', threads: 1, memory: 'fast' });
     expect(json.ms).toBeGreaterThan(0);
     const png = decodePng(await readFile(out));
     const expected = runReference(validateArtifact(artifact), { width: W, height: H, channels: 3, data: rgb });
@@ -45,6 +46,8 @@ describe('quantnas upscale', () => {
       ['scalar.png', ['--engine', 'scalar']],
       ['ref.png', ['--engine', 'tfjs']],
       ['threads.png', ['--threads', '2', '--tile', '7']],
+      ['bounded.png', ['--memory', 'bounded', '--tile', '5']],
+      ['bounded-threads.png', ['--memory', 'bounded', '--threads', '2', '--tile', '6']],
     ] as const) {
       const out = join(work, name);
       const result = await run(['upscale', '--model', model, ...extra, input, out]);
@@ -110,6 +113,7 @@ describe('quantnas upscale', () => {
       ['a bad engine', async () => ['--model', model, '--engine', 'fp16', input], ['--engine', "'fp16'", 'int8, tfjs or scalar']],
       ['a bad thread count', async () => ['--model', model, '--threads', '0', input], ['--threads', "'0'"]],
       ['a bad tile', async () => ['--model', model, '--tile', '8px', input], ['--tile', "'8px'"]],
+      ['a bad memory plan', async () => ['--model', model, '--memory', 'small', input], ['--memory', "'small'", 'auto, fast or bounded']],
     ];
     it.each(cases)('%s', async (_name, args, mentions) => {
       const out = join(work, 'never.png');

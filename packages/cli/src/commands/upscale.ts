@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { checkOutputPath, DataError, readImage, toRgb, writePng } from '@quantnas/data';
 import { chooseMemory, createSession, runReference, type RgbImage } from '@quantnas/runtime';
 import { DEFAULT_MODEL, modelPath } from '@quantnas/models';
-import type { CliIo } from '../io.js';
+import { UsageError, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
 import { loadModelFile } from '../model-file.js';
 import { runtimeFiles } from '../runtime-files.js';
@@ -59,11 +59,9 @@ export function upscaleCommand(io: CliIo): Command {
     .addOption(
       new Option(
         '--memory <plan>',
-        "int8 engine: fast (tensors later passes read are kept whole, each layer runs once), bounded (memory set by the tile, " +
+        'int8 engine: fast (tensors later passes read are kept whole, each layer runs once), bounded (memory set by the tile, ' +
           'not the image, at 1.3x to 5x the time) or auto (fast while its whole-image buffers fit 512 MiB, else bounded)',
-      )
-        .choices(['auto', 'fast', 'bounded'])
-        .default('auto'),
+      ).default('auto'),
     )
     .option('--force', 'replace an existing output file')
     .option('--json', 'print the result as JSON on stdout')
@@ -88,6 +86,9 @@ export async function upscaleFile(io: CliIo, inPath: string, outPath: string, op
   const model = options.model ?? modelPath(DEFAULT_MODEL);
   const threads = parseInteger(options.threads, '--threads', 1, 64);
   const tile = parseInteger(options.tile, '--tile', 1, 65536);
+  if (options.memory !== undefined && !['auto', 'fast', 'bounded'].includes(options.memory)) {
+    throw new UsageError(`--memory must be auto, fast or bounded, got '${options.memory}'`);
+  }
   // Before any work: the output must be writable without replacing an input, a device or a link.
   const outputOptions = { force: options.force === true, inputs: [inPath, model] };
   await checkOutputPath(outPath, outputOptions);
