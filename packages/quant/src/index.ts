@@ -4,7 +4,6 @@ export { BIT_WIDTHS, HWGQ_STEPS, isBitWidth, parseBitWidth, type BitWidth } from
 export { bitops, costReport, STANDARD_COST_INPUT, type CostedLayer, type CostReport, type LayerCost } from './cost-report.js';
 export { DirectConvQuantizer, directQuantizers, type DirectQuantizerOptions } from './direct-quantizers.js';
 export { activationInitialStep, activationLevels, hwgqFixedStep, hwgqQuantize, imageStep } from './hwgq.js';
-export { packInt4, unpackInt4 } from './int4.js';
 export { activationCodes, dequantizeActivations, dequantizeWeights, integerWeights, roundHalfEven, type IntegerWeights } from './integer.js';
 export { lsqGradScale, lsqInitialStep, lsqQuantize, lsqRange, quantizedBits, type LsqRange } from './lsq.js';
 export { LsqWeightQuantizer, type LsqWeightQuantizerOptions } from './lsq-weight-quantizer.js';
