@@ -123,6 +123,9 @@ describe.skipIf(dataRoot === '')('eval --model <.qnas | training dir>', () => {
     expect(tfjs.engine).toBe('tfjs');
     expect(scalar.engine).toBe('scalar');
     expect(fakeQuant.engine).toBe('fake-quant');
+    // A training directory's network runs on tfjs: the result says on which backend.
+    expect(fakeQuant.backend).toBe('wasm');
+    expect(int8.backend).toBeUndefined();
     console.log('exported vs checkpoint', { int8: int8.sets, fakeQuant: fakeQuant.sets });
     for (const set of ['Set5', 'Set14']) {
       expect(Math.abs(int8.sets[set].psnr - fakeQuant.sets[set].psnr), set).toBeLessThan(0.01);

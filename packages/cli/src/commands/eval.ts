@@ -31,6 +31,8 @@ export interface ModelCost {
 export interface LoadedModel {
   readonly model: SrModel;
   readonly engine: EvalEngine;
+  /** The tfjs backend a training directory's network ran on. */
+  readonly backend?: string;
   readonly cost: ModelCost;
   /** Frees sessions, networks. */
   dispose(): Promise<void>;
@@ -100,7 +102,7 @@ export async function evaluateWithProgress(
     readonly root: string;
     readonly quiet?: boolean;
   },
-): Promise<{ result: EvaluationResult; loaded: Pick<LoadedModel, 'engine' | 'cost'> }> {
+): Promise<{ result: EvaluationResult; loaded: Pick<LoadedModel, 'engine' | 'cost' | 'backend'> }> {
   const loaded = await loadModel(options, options.scale);
   try {
     const progress = options.quiet ? undefined : createProgress(io, `eval ${loaded.model.name} x${options.scale}`);
@@ -116,7 +118,7 @@ export async function evaluateWithProgress(
           if (event.status === 'image') progress?.update(event.index + 1, event.total, `${event.set}/${event.image}`);
         },
       });
-      return { result, loaded: { engine: loaded.engine, cost: loaded.cost } };
+      return { result, loaded: { engine: loaded.engine, cost: loaded.cost, ...(loaded.backend !== undefined ? { backend: loaded.backend } : {}) } };
     } finally {
       progress?.stop();
     }
@@ -210,7 +212,7 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   const core = await import('@quantnas/core-ops');
   const search = await import('@quantnas/search');
   const { roundHalfEven } = await import('@quantnas/runtime');
-  await core.ensureBackend(backend === undefined ? undefined : parseWith(core.parseBackendName, backend, '--backend'));
+  const { name: backendName } = await core.ensureBackend(backend === undefined ? undefined : parseWith(core.parseBackendName, backend, '--backend'));
   let loaded: import('@quantnas/search').TrainedNetwork;
   try {
     loaded = await search.loadTrainedNetwork(dir);
@@ -243,13 +245,14 @@ async function loadTrainingDir(dir: string, scale: number, backend: string | und
   return {
     model: { name: resolve(dir), upscale: grayAware(run, scale) },
     engine: 'fake-quant',
+    backend: backendName,
     cost: { params: c.params, macsPerPixel: c.macsPerPixel, bitops32x32: c.bitops32x32, bitopsPerOutputMegapixel: c.bitopsPerOutputMegapixel },
     dispose: async () => net.dispose(),
   };
 }
 
 /** What `quantnas eval --json` prints, and `quantnas run` reads: PSNR to 4 decimals, SSIM to 5. */
-export function evaluationJson(result: EvaluationResult, perImage: boolean, loaded: Pick<LoadedModel, 'engine' | 'cost'>) {
+export function evaluationJson(result: EvaluationResult, perImage: boolean, loaded: Pick<LoadedModel, 'engine' | 'cost' | 'backend'>) {
   const sets = Object.fromEntries(
     Object.entries(result.sets).map(([name, s]) => [
       name,
@@ -261,6 +264,7 @@ export function evaluationJson(result: EvaluationResult, perImage: boolean, load
     model: result.model,
     scale: result.scale,
     engine: loaded.engine,
+    ...(loaded.backend !== undefined ? { backend: loaded.backend } : {}),
     protocol: result.protocol,
     params: cost.params,
     macs_per_pixel: cost.macsPerPixel,
