@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { DataError } from '@quantnas/data';
 import type { ModelArtifact, ModelGraph } from '@quantnas/runtime';
 
@@ -15,29 +14,11 @@ export interface LoadedModelFile {
  */
 export async function loadModelFile(path: string): Promise<LoadedModelFile> {
   const runtime = await import('@quantnas/runtime');
-  let bytes: Uint8Array;
+  const { readModelFile } = await import('@quantnas/runtime/model-file');
   try {
-    bytes = await readFile(path);
+    return { path, ...(await readModelFile(path)) };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (error as Error).message;
-    throw new DataError(`${path}: cannot read the model: ${reason}`, path);
-  }
-  try {
-    const artifact = runtime.decodeArtifact(bytes, path);
-    return { path, artifact, graph: runtime.validateArtifact(artifact, path) };
-  } catch (error) {
-    if (error instanceof runtime.ArtifactError) {
-      const message = error.message.startsWith(`${path}:`) ? error.message : `${path}: ${error.message}`;
-      throw new DataError(message.split('\n')[0]!, path);
-    }
+    if (error instanceof runtime.ArtifactError) throw new DataError(error.message.split('\n')[0]!, path);
     throw error;
   }
 }

@@ -3,10 +3,10 @@
 // nothing of the search stack or tfjs installed.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { checkOutputPath, DataError, readImage, toRgb, writePng } from '@quantnas/data';
-import { ArtifactError, createSession, decodeArtifact, validateArtifact, type RgbImage, type SessionOptions } from '@quantnas/runtime';
+import { ArtifactError, createSession, type RgbImage, type SessionOptions } from '@quantnas/runtime';
+import { readModelFile } from '@quantnas/runtime/model-file';
 import { DEFAULT_MODEL, MODEL_NAMES, ModelNotFoundError, modelPath } from './index.js';
 
 const NAME = 'quantnas-upscale';
@@ -59,23 +59,6 @@ function resolveModel(model: string | undefined): { path: string; label: string 
   return { path: model, label: model };
 }
 
-async function readModel(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (error as Error).message;
-    throw new DataError(`${path}: cannot read the model: ${reason}`, path);
-  }
-}
-
 /**
  * Runs the command; resolves to its exit code (0, 1 for bad input, 2 for a bad command line, 70
  * for an internal error). `session` adds runtime session options (where the kernels are).
@@ -118,16 +101,11 @@ export async function run(argv: readonly string[], io: UpscaleIo, session: Sessi
     const outputOptions = { force: values.force === true, inputs: [inPath, model.path] };
     await checkOutputPath(outPath, outputOptions);
 
-    const bytes = await readModel(model.path);
     let artifact;
     try {
-      artifact = decodeArtifact(bytes, model.path);
-      validateArtifact(artifact, model.path);
+      ({ artifact } = await readModelFile(model.path));
     } catch (error) {
-      if (error instanceof ArtifactError) {
-        const message = error.message.startsWith(`${model.path}:`) ? error.message : `${model.path}: ${error.message}`;
-        throw new DataError(message.split('\n')[0]!, model.path);
-      }
+      if (error instanceof ArtifactError) throw new DataError(error.message.split('\n')[0]!, model.path);
       throw error;
     }
     const decoded = toRgb(await readImage(inPath));
