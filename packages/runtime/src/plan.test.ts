@@ -30,11 +30,18 @@ function clampChain(n: number) {
 describe('planGraph', () => {
   it('plans a 99,990-layer chain in linear time, releasing each tensor after its last reader', () => {
     const graph = validateArtifact(clampChain(99_990));
-    const started = performance.now();
-    const plan = planGraph(graph);
-    const ms = performance.now() - started;
-    // Quadratic planning took 56 s for 40,000 layers; linear takes well under a second.
-    expect(ms).toBeLessThan(3000);
+    const small = validateArtifact(clampChain(9_999));
+    const time = (g: typeof graph) => {
+      const started = performance.now();
+      const plan = planGraph(g);
+      return { plan, ms: performance.now() - started };
+    };
+    time(small); // warm-up
+    const { ms: tenth } = time(small);
+    const { plan, ms } = time(graph);
+    // Ten times the layers: about ten times the time when planning is linear, a hundred when it is
+    // quadratic (56 s for 40,000 layers before); a ratio within one run, whatever the machine's load.
+    expect(ms / tenth).toBeLessThan(35);
     expect(plan.passes).toHaveLength(1);
     const pass = plan.passes[0]!;
     expect(pass.releaseAfter[0]).toEqual([]);
