@@ -47,6 +47,11 @@ export interface JobFiles {
   readonly checkpoint: string;
 }
 
+/** What a job returns: its summary when finished, else where it stopped (a stop request, Ctrl-C). */
+export type JobResult<Summary, Files> =
+  | ({ readonly completed: true } & Summary)
+  | { readonly completed: false; readonly step: number; readonly totalSteps: number; readonly checkpoint: string; readonly files: Files };
+
 export interface JobKind {
   /** How messages name the job: "search", "training run". */
   readonly noun: string;

@@ -1,7 +1,7 @@
 import type { Genotype, SearchSpaceSpec } from '@quantnas/search-spaces';
 import type { DeriveMethod, SearchConfig, SearchOptionsOverrides } from './config.js';
 import type { SearchEvent } from './events.js';
-import type { JobHooks, JobOptions, JobState } from './job.js';
+import type { JobHooks, JobOptions, JobResult, JobState } from './job.js';
 
 export interface SearchOptions extends Omit<SearchOptionsOverrides, 'space'>, JobOptions {
   /** A space id, the path of a space document, or the document itself. */
@@ -59,9 +59,7 @@ export interface SearchSummary {
   readonly files: SearchFiles;
 }
 
-export type SearchResult =
-  | ({ readonly completed: true } & SearchSummary)
-  | { readonly completed: false; readonly step: number; readonly totalSteps: number; readonly checkpoint: string; readonly files: SearchFiles };
+export type SearchResult = JobResult<SearchSummary, SearchFiles>;
 
 /** What a checkpoint's header carries besides the tensors. */
 export interface LoopState extends JobState {

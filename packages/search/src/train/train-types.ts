@@ -1,6 +1,6 @@
 import type { Genotype, SearchSpaceSpec } from '@quantnas/search-spaces';
 import type { TrainEvent } from '../events.js';
-import type { JobHooks, JobOptions, JobState } from '../job.js';
+import type { JobHooks, JobOptions, JobResult, JobState } from '../job.js';
 import type { TrainConfig, TrainConfigOverrides } from './config.js';
 import type { CurvePoint } from './curve-svg.js';
 import type { TargetOptions } from './genotype-source.js';
@@ -51,9 +51,7 @@ export interface TrainSummary {
   readonly files: TrainFiles;
 }
 
-export type TrainResult =
-  | ({ readonly completed: true } & TrainSummary)
-  | { readonly completed: false; readonly step: number; readonly totalSteps: number; readonly checkpoint: string; readonly files: TrainFiles };
+export type TrainResult = JobResult<TrainSummary, TrainFiles>;
 
 /** The network a checkpoint belongs to; stored in every checkpoint so that one file is enough to rebuild it. */
 export interface StoredTarget {
