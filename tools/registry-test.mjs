@@ -619,8 +619,8 @@ async function main() {
     const lr = compareOutputs(work, lrName);
     const [lw, lh] = pngSize(lr);
     // The integer engine on worker threads (the runtime's worker script and kernels, found in the
-    // installed layout); on the small image also the tfjs-wasm reference engine (tfjs's .wasm files).
-    const engines = [['int8', '--threads', '2'], ...(input.name === 'card' ? [['reference']] : [])];
+    // installed layout); on the small image also the tfjs-wasm engine (tfjs's .wasm files).
+    const engines = [['int8', '--threads', '2'], ...(input.name === 'card' ? [['tfjs']] : [])];
     for (const [engine, ...rest] of engines) {
       const srName = `${input.name}-sr-${engine}`;
       await both((out) => ['upscale', '--model', model, '--engine', engine, ...rest, join(work, `${lrName}.repo.png`), join(work, `${out}.png`)], srName);
