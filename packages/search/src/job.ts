@@ -167,23 +167,31 @@ export class JobRun<S extends JobState, E extends JobEvent> {
   }
 
   /**
-   * After a step: closes the lap, then checkpoints at an epoch's end, every `every` steps and when
-   * `signal` asks to stop. Returns whether the job should stop now (a checkpoint has been written).
+   * The steps from `state.step` to `totalSteps`: each step, then the epoch's end when one closes,
+   * then the lap; a checkpoint at an epoch's end, every `every` steps and when `signal` asks to stop.
+   * Returns false when stopped early (after writing a checkpoint), true when every step ran.
    */
-  async afterStep(options: {
-    readonly epochEnd: boolean;
-    readonly every: number;
+  async runSteps(loop: {
     readonly totalSteps: number;
     readonly stepsPerEpoch: number;
+    readonly every: number;
     readonly signal?: AbortSignal | undefined;
-    readonly snapshot: () => Promise<Map<string, StoredTensor>>;
+    step(epoch: number): Promise<void>;
+    endEpoch(epoch: number): Promise<void>;
+    snapshot(): Promise<Map<string, StoredTensor>>;
   }): Promise<boolean> {
-    this.lap();
-    const stopping = options.signal?.aborted === true && this.state.step < options.totalSteps;
-    if (options.epochEnd || this.state.step % options.every === 0 || stopping) {
-      await this.saveCheckpoint(await options.snapshot(), Math.floor(this.state.step / options.stepsPerEpoch));
+    const { state } = this;
+    while (state.step < loop.totalSteps) {
+      const epoch = Math.floor(state.step / loop.stepsPerEpoch);
+      await loop.step(epoch);
+      const epochEnd = state.step % loop.stepsPerEpoch === 0;
+      if (epochEnd) await loop.endEpoch(epoch);
+      this.lap();
+      const stopping = loop.signal?.aborted === true && state.step < loop.totalSteps;
+      if (epochEnd || state.step % loop.every === 0 || stopping) await this.saveCheckpoint(await loop.snapshot(), Math.floor(state.step / loop.stepsPerEpoch));
+      if (stopping) return false;
     }
-    return stopping;
+    return true;
   }
 
   /** Writes the summary last: its presence marks the job finished. */

@@ -110,21 +110,16 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       stepsPerEpoch,
       totalSteps,
     };
-    while (state.step < totalSteps) {
-      const epoch = Math.floor(state.step / stepsPerEpoch);
-      await searchStep(run);
-      const epochEnd = state.step % stepsPerEpoch === 0;
-      if (epochEnd) await endSearchEpoch(run, epoch);
-      const stop = await job.afterStep({
-        epochEnd,
-        every: config.checkpointEvery,
-        totalSteps,
-        stepsPerEpoch,
-        signal: hooks.signal,
-        snapshot: () => searchSnapshot(run),
-      });
-      if (stop) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
-    }
+    const finished = await job.runSteps({
+      totalSteps,
+      stepsPerEpoch,
+      every: config.checkpointEvery,
+      signal: hooks.signal,
+      step: () => searchStep(run),
+      endEpoch: (epoch) => endSearchEpoch(run, epoch),
+      snapshot: () => searchSnapshot(run),
+    });
+    if (!finished) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
     return { completed: true, ...(await finishSearch(run, files, backend)) };
   } finally {
     await parallel?.close();

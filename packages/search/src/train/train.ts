@@ -127,28 +127,25 @@ export async function runTraining(options: TrainOptions, hooks: TrainHooks = {})
     job.flushNotes();
 
     const run: TrainRun = { job, state, files, net, adam, validation, stepsPerEpoch, totalSteps };
-    while (state.step < totalSteps) {
-      const epoch = Math.floor(state.step / stepsPerEpoch);
-      const lr = trainLr(state.step, totalSteps, config);
-      const batch = await sampler.next();
-      const loss = parallel ? await parallel.weightStep(batch, adam, lr, config.gradClip) : await trainStep(net, weights, adam, batch, lr, config.gradClip);
-      state.step++;
-      if (!Number.isFinite(loss)) throw new TrainError(`the training diverged at step ${state.step} (loss ${loss}); try a lower learning rate`);
-      state.epochSums.loss += loss;
-      state.epochSums.count++;
-      job.emit({ status: 'step', epoch, step: state.step, totalSteps, loss, lr });
-      const epochEnd = state.step % stepsPerEpoch === 0;
-      if (epochEnd) await endTrainingEpoch(run, epoch);
-      const stop = await job.afterStep({
-        epochEnd,
-        every: config.checkpointEvery,
-        totalSteps,
-        stepsPerEpoch,
-        signal: hooks.signal,
-        snapshot: () => trainingSnapshot(run, true),
-      });
-      if (stop) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
-    }
+    const finished = await job.runSteps({
+      totalSteps,
+      stepsPerEpoch,
+      every: config.checkpointEvery,
+      signal: hooks.signal,
+      step: async (epoch) => {
+        const lr = trainLr(state.step, totalSteps, config);
+        const batch = await sampler.next();
+        const loss = parallel ? await parallel.weightStep(batch, adam, lr, config.gradClip) : await trainStep(net, weights, adam, batch, lr, config.gradClip);
+        state.step++;
+        if (!Number.isFinite(loss)) throw new TrainError(`the training diverged at step ${state.step} (loss ${loss}); try a lower learning rate`);
+        state.epochSums.loss += loss;
+        state.epochSums.count++;
+        run.job.emit({ status: 'step', epoch, step: state.step, totalSteps, loss, lr });
+      },
+      endEpoch: (epoch) => endTrainingEpoch(run, epoch),
+      snapshot: () => trainingSnapshot(run, true),
+    });
+    if (!finished) return { completed: false, step: state.step, totalSteps, checkpoint: files.checkpoint, files };
     return { completed: true, ...finishTraining(run, backend) };
   } finally {
     await parallel?.close();
