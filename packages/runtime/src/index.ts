@@ -26,6 +26,7 @@ export type { RgbImage } from './image.js';
 export { planGraph, type Pass, type Plan, type PlanOptions, type Statistic } from './plan.js';
 export { syntheticRfdn, type SyntheticRfdnOptions } from './synthetic-model.js';
 export { ArtifactError, decodeArtifact, encodeArtifact, type ModelArtifact } from './container.js';
+export { BlobWriter } from './blob-writer.js';
 export { crc32 } from './crc32.js';
 export type { InferenceEvent } from './events.js';
 export { convGeometry, packInt4, unpackInt4, type ConvGeometry, type ConvOutput, type ConvParams, type PackedInt4 } from './conv-spec.js';

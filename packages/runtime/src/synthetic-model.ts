@@ -1,6 +1,7 @@
 import type { ArtifactLayer, BlobRef, ModelArtifactHeader, TensorInfo } from './artifact-header.js';
 import { crc32 } from './crc32.js';
 import type { ModelArtifact } from './container.js';
+import { BlobWriter } from './blob-writer.js';
 import { packInt4 } from './conv-spec.js';
 
 /**
@@ -44,8 +45,7 @@ interface ConvSpec {
 class SyntheticBuilder {
   readonly tensors: Record<string, TensorInfo> = {};
   readonly layers: ArtifactLayer[] = [];
-  private readonly chunks: Uint8Array[] = [];
-  private blobLength = 0;
+  private readonly blob = new BlobWriter();
   macs = 0;
   bitOps = 0;
   /** Pixels of each tensor per LR pixel. */
@@ -81,20 +81,13 @@ class SyntheticBuilder {
   }
 
   private put(bytes: Uint8Array): BlobRef {
-    const pad = (4 - (this.blobLength % 4)) % 4;
-    if (pad) this.chunks.push(new Uint8Array(pad));
-    this.blobLength += pad;
-    this.chunks.push(bytes);
-    const ref = { offset: this.blobLength, byteLength: bytes.length };
-    this.blobLength += bytes.length;
-    return ref;
+    return this.blob.put(bytes);
   }
+
   floats(values: number[]): BlobRef {
-    const bytes = new Uint8Array(values.length * 4);
-    const view = new DataView(bytes.buffer);
-    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-    return this.put(bytes);
+    return this.blob.floats(values);
   }
+
   channels(name: string): number {
     return this.tensors[name]!.channels;
   }
@@ -188,12 +181,7 @@ class SyntheticBuilder {
   }
 
   artifact(scale: number): ModelArtifact {
-    const blob = new Uint8Array(this.blobLength);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      blob.set(chunk, at);
-      at += chunk.length;
-    }
+    const blob = this.blob.bytes();
     const header: ModelArtifactHeader = {
       schemaVersion: 1,
       scale,

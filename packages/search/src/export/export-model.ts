@@ -1,5 +1,5 @@
 import { tf, type Conv } from '@quantnas/core-ops';
-import { encodeArtifact, packInt4, type ArtifactLayer, type BlobRef, type ModelArtifactHeader, type TensorInfo } from '@quantnas/runtime';
+import { BlobWriter, encodeArtifact, packInt4, type ArtifactLayer, type ModelArtifactHeader, type TensorInfo } from '@quantnas/runtime';
 import {
   DEFAULT_ADQ_OPTIONS,
   type DiscreteNetwork,
@@ -467,40 +467,6 @@ function fusedActivations(pending: readonly Pending[], output: string): Map<stri
   }
 
   return fusedStep;
-}
-
-/** The model blob: byte arrays appended at 4-byte aligned offsets. */
-class BlobWriter {
-  private readonly chunks: Uint8Array[] = [];
-  private length = 0;
-
-  put(bytes: Uint8Array): BlobRef {
-    const pad = (4 - (this.length % 4)) % 4;
-    if (pad) this.chunks.push(new Uint8Array(pad));
-    this.length += pad;
-    this.chunks.push(bytes);
-    const ref = { offset: this.length, byteLength: bytes.byteLength };
-    this.length += bytes.byteLength;
-    return ref;
-  }
-
-  /** Little-endian float32 values. */
-  floats(values: Float32Array): BlobRef {
-    const bytes = new Uint8Array(values.length * 4);
-    const view = new DataView(bytes.buffer);
-    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-    return this.put(bytes);
-  }
-
-  bytes(): Uint8Array {
-    const blob = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      blob.set(c, at);
-      at += c.byteLength;
-    }
-    return blob;
-  }
 }
 
 function checkProvenance(network: DiscreteNetwork, options: ExportOptions): void {
