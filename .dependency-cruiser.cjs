@@ -13,6 +13,8 @@ const ALLOWED = {
   metrics: ['data'],
   data: [],
   runtime: [],
+  // sweep: experiment grids on a job queue; the caller injects what runs a job (the cli: quantnas run).
+  sweep: [],
   // models: the bundled models for the runtime, and quantnas-upscale, which reads images with data.
   models: ['runtime', 'data'],
   // cli also reaches core-ops for backend selection (--backend) and the compute benchmarks.

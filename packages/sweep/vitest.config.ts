@@ -1,0 +1,3 @@
+import { packageTestConfig } from '../../tools/vitest-preset.mjs';
+
+export default packageTestConfig(import.meta.dirname);
