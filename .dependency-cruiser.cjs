@@ -18,7 +18,7 @@ const ALLOWED = {
   // models: the bundled models for the runtime, and quantnas-upscale, which reads images with data.
   models: ['runtime', 'data'],
   // cli also reaches core-ops for backend selection (--backend) and the compute benchmarks.
-  cli: ['search', 'runtime', 'models', 'metrics', 'data', 'core-ops'],
+  cli: ['search', 'runtime', 'models', 'metrics', 'data', 'core-ops', 'sweep'],
 };
 
 const { readdirSync, readFileSync } = require('node:fs');

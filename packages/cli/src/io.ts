@@ -26,3 +26,8 @@ export function processIo(): CliIo {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** A command that ran but some of its work failed (jobs of a sweep): printed as one line, exit code 1. */
+export class WorkFailedError extends Error {
+  override readonly name = 'WorkFailedError';
+}

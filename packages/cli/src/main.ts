@@ -13,9 +13,11 @@ import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { searchCommand } from './commands/search.js';
 import { setsCommand } from './commands/sets.js';
+import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { upscaleCommand } from './commands/upscale.js';
-import { processIo, UsageError, type CliIo } from './io.js';
+import { workerCommand } from './commands/worker.js';
+import { processIo, UsageError, WorkFailedError, type CliIo } from './io.js';
 
 // Both src/ and dist/ sit one level below the package root.
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -39,6 +41,8 @@ export function createProgram(io: CliIo): Command {
     exportCommand(io),
     evalCommand(io),
     reportCommand(io),
+    sweepCommand(io),
+    workerCommand(io),
     diagnoseCommand(io),
     cardCommand(io),
     upscaleCommand(io),
@@ -74,7 +78,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       // Commander has already printed its message (or the help text).
       return error.exitCode === 0 || error.code === 'commander.helpDisplayed' ? 0 : 2;
     }
-    if (error instanceof DataError || error instanceof UsageError) {
+    if (error instanceof DataError || error instanceof UsageError || error instanceof WorkFailedError) {
       io.stderr(`quantnas: ${error.message}\n`);
       return error instanceof UsageError ? 2 : 1;
     }

@@ -28,6 +28,7 @@ export type { EmbeddedOptions, JobExecution, JobExecutor, JobProgress, SweepEven
 export { parseStageLine, runEmbedded } from './engine.js';
 export type { CollectOptions, JobStatus, QueuedJobData, QueueJobState, SubmitOptions, SweepStatus, WorkerEvent, WorkerOptions } from './queue.js';
 export {
+  checkRedis,
   collectSweep,
   DEFAULT_ATTEMPTS,
   DEFAULT_LOCK_MS,

@@ -58,6 +58,22 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
+/** Fails in one line when the Redis at `url` does not answer within `timeoutMs` (a wrong URL should not wait forever). */
+export async function checkRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const client = new Redis({ ...redisOptions(url), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  let cause: unknown;
+  client.on('error', (error) => (cause ??= error));
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    const reason = cause ?? error;
+    throw new SweepError(`cannot reach Redis at ${url}: ${reason instanceof Error ? reason.message : String(reason)}`);
+  } finally {
+    client.disconnect();
+  }
+}
+
 export interface SubmitOptions {
   readonly url: string;
   readonly name: string;
