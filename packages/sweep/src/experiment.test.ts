@@ -87,6 +87,11 @@ describe('experiment files', () => {
     }
   });
 
+  it('runs no search with `variants: []`: baselines only', () => {
+    const doc = { schemaVersion: 1, name: 'b', grid: { seed: [1, 2] }, variants: [], baselines: [{ arch: 'fsrcnn', bits: 32 }] };
+    expect(expandExperiment(parseExperiment(doc, 'b.json')).map((j) => j.label)).toEqual(['fsrcnn fp32, seed 1', 'fsrcnn fp32, seed 2']);
+  });
+
   it('refuses two variants that are the same run', () => {
     const doc = { schemaVersion: 1, name: 'x', variants: [{ name: 'a' }, { name: 'b' }] };
     expect(() => expandExperiment(parseExperiment(doc, 'x.json'), 'x.json')).toThrow("x.json: 'a' and 'b' are the same run");

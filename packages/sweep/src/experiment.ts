@@ -63,7 +63,8 @@ export interface Experiment {
   readonly defaults: RunOptions;
   /** Axes of the cartesian product, in the file's order. */
   readonly grid: { readonly [K in RunOptionKey]?: readonly RunOptionValue[] };
-  readonly variants: readonly Variant[];
+  /** Absent: one search (the defaults and the grid); empty: no search, baselines only. */
+  readonly variants?: readonly Variant[];
   readonly baselines: readonly Baseline[];
 }
 
@@ -128,10 +129,10 @@ export function parseExperiment(value: unknown, file: string): Experiment {
     }
   }
 
-  const variants: Variant[] = [];
+  let variants: Variant[] | undefined;
   if (value.variants !== undefined) {
-    if (!Array.isArray(value.variants) || value.variants.length === 0)
-      fail(`'variants' must be a non-empty array of objects, got ${JSON.stringify(value.variants)}`);
+    variants = [];
+    if (!Array.isArray(value.variants)) fail(`'variants' must be an array of objects, got ${JSON.stringify(value.variants)}`);
     (value.variants as unknown[]).forEach((v, i) => {
       const where = `variants[${i}]`;
       if (!isObject(v)) return fail(`'${where}' must be an object, got ${JSON.stringify(v)}`);
@@ -139,8 +140,8 @@ export function parseExperiment(value: unknown, file: string): Experiment {
       if (typeof name !== 'string' || name.trim() === '') fail(`'${where}.name' must be a non-empty string, got ${JSON.stringify(name)}`);
       const options = runOptions(rest, where, fail);
       for (const key of Object.keys(options)) if (key in grid) fail(`'${where}.${key}' is also a grid axis: set it in one place (the variant or the grid)`);
-      if (variants.some((other) => other.name === name)) fail(`'${where}.name' ${JSON.stringify(name)} names two variants`);
-      variants.push({ name: name as string, ...options });
+      if (variants!.some((other) => other.name === name)) fail(`'${where}.name' ${JSON.stringify(name)} names two variants`);
+      variants!.push({ name: name as string, ...options });
     });
   }
 
@@ -168,11 +169,12 @@ export function parseExperiment(value: unknown, file: string): Experiment {
     });
   }
 
-  return { schemaVersion: 1, name: (value.name as string).trim(), defaults, grid, variants, baselines };
+  return { schemaVersion: 1, name: (value.name as string).trim(), defaults, grid, ...(variants !== undefined ? { variants } : {}), baselines };
 }
 
 /**
- * The jobs of an experiment: searched jobs are each variant (or one empty variant) × the cartesian
+ * The jobs of an experiment: searched jobs are each variant (without `variants`, one empty variant;
+ * with `variants: []`, none) × the cartesian
  * product of the grid, over `defaults` (a variant overrides `defaults`, a grid axis overrides both; a
  * key may not be both a variant's and an axis); baselines are each entry × each of its `bits` × the
  * grid's `seed` axis, over `defaults` without the search's keys. Two jobs with the same options, or
@@ -182,7 +184,7 @@ export function expandExperiment(experiment: Experiment, file = 'experiment'): S
   const jobs: SweepJob[] = [];
   const axes = Object.entries(experiment.grid) as [RunOptionKey, RunOptionValue[]][];
   const combos = cartesian(axes);
-  const variants: readonly (Variant | undefined)[] = experiment.variants.length > 0 ? experiment.variants : [undefined];
+  const variants: readonly (Variant | undefined)[] = experiment.variants ?? [undefined];
   for (const variant of variants) {
     const { name, ...variantOptions } = variant ?? { name: undefined };
     for (const combo of combos) {

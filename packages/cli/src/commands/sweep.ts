@@ -79,9 +79,10 @@ export function sweepCommand(io: CliIo): Command {
       .option('--json', 'print the status as one JSON object on stdout')
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .exitOverride()
-      .action(async (target: string, _options: StatusCommandOptions, self: Command) => {
+      .action(async (target: string, options: StatusCommandOptions) => {
         // `--json` and `--queue` are also the parent's: commander may give them to either.
-        await statusAction(io, target, self.optsWithGlobals<StatusCommandOptions>());
+        const parent = command.opts<SweepCommandOptions>();
+        await statusAction(io, target, { queue: options.queue ?? parent.queue, json: options.json ?? parent.json });
       }),
   );
   return command;
