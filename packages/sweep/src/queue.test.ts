@@ -100,4 +100,27 @@ describe.skipIf(!withRedis)('the BullMQ engine', () => {
     const status = await queueStatus({ url: redis.url, name: experiment.name, jobs });
     expect(status.jobs[1]).toMatchObject({ state: 'failed', attemptsMade: 2, error: 'seed 2 diverged' });
   });
+
+  it('hands a running job back to the queue when the worker stops, without using an attempt', async () => {
+    const experiment = parseExperiment({ schemaVersion: 1, name: 'stopping', grid: { seed: [1] } }, 's.json');
+    const jobs = expandExperiment(experiment);
+    await submitSweep({ url: redis.url, name: experiment.name, jobs });
+    const stop = new AbortController();
+    const events: WorkerEvent[] = [];
+    const worker = runWorker({
+      url: redis.url,
+      workDir: mkdtempSync(join(tmpdir(), 'quantnas-sweep-work-')),
+      sweeps: ['stopping'],
+      signal: stop.signal,
+      onEvent: (e) => events.push(e),
+      // A run that stops only when asked to.
+      executor: ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stopped at step 1')))),
+    });
+    while (!events.some((e) => e.type === 'started')) await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    await worker;
+    expect(events.map((e) => e.type)).toContain('released');
+    const status = await queueStatus({ url: redis.url, name: experiment.name, jobs });
+    expect(status.jobs[0]).toMatchObject({ state: 'waiting', attemptsMade: 0 });
+  });
 });
