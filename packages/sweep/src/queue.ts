@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Queue, Worker, WaitingError, type Job, type RedisOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, WaitingError, type Job, type RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobExecutor, JobProgress, SweepEvent, SweepOutcome } from './engine.js';
 import { runArgs, type SweepJob } from './experiment.js';
@@ -337,7 +337,12 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     } finally {
       running.delete(controller);
     }
-    return packResults(dir, o.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
+    try {
+      return packResults(dir, o.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
+    } catch (error) {
+      // Results too large (or missing) come out the same on every try: no retry.
+      throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+    }
   };
 
   const serve = (queue: string) => {
