@@ -363,7 +363,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     worker.on('failed', (job, error) => {
       if (!job) return;
       const data = job.data as QueuedJobData;
-      if (job.attemptsMade < (job.opts.attempts ?? 1)) emit({ type: 'retrying', job: data.job, error: error.message, attempt: job.attemptsMade + 1 });
+      if (error.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1))
+        emit({ type: 'retrying', job: data.job, error: error.message, attempt: job.attemptsMade + 1 });
       else emit({ type: 'failed', job: data.job, error: error.message });
     });
     worker.on('stalled', (id) => emit({ type: 'stalled', id, queue }));
