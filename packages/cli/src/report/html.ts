@@ -10,6 +10,7 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: rig
 th:nth-child(-n + 3), td:nth-child(-n + 3) { text-align: left; }
 tr.front td:first-child { font-weight: bold; }
 figure { margin: 1rem 0; }
+#plot svg { display: block; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 section.group { border-top: 1px solid #ccc; margin-top: 1.5rem; }
 .drawings { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
