@@ -128,6 +128,36 @@ describe('quantnas report over a sweep', () => {
     expect(readFileSync(join(work, 'c.md'), 'utf8')).toContain('| rfdn-bicubic searched λ=0.001 | searched | quick | 3 |');
   });
 
+  it('groups hand-given run directories by label, preset and recorded search options, and reads their seeds', async () => {
+    const dirs: string[] = [];
+    for (const [name, seed, derive] of [
+      ['s1', 1, 'alpha'],
+      ['s2', 2, 'alpha'],
+      ['p1', 1, 'path'],
+    ] as const) {
+      const dir = join(work, 'hand', name);
+      mkdirSync(join(dir, 'search'), { recursive: true });
+      mkdirSync(join(dir, 'train'), { recursive: true });
+      writeFileSync(
+        join(dir, 'run.json'),
+        JSON.stringify(fixtureRun({ label: 'rfdn-bicubic searched λ=0.001', bitops: 5e8 + seed * 1e7, psnr: 29.5 + seed / 10 })),
+      );
+      writeFileSync(join(dir, 'search', 'summary.json'), JSON.stringify({ config: { seed, derive, pathSampling: 'all', trainSets: ['T91'] } }));
+      writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ config: { seed, workers: 2 } }));
+      dirs.push(dir);
+    }
+    const result = await run(['report', ...dirs, '--out', join(work, 'hand', 'report'), '--json']);
+    expect(result.stderr).toBe('');
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.groups.map((g: any) => [g.name, g.runs])).toEqual([
+      ['rfdn-bicubic searched λ=0.001 (derive path)', ['p1']],
+      ['rfdn-bicubic searched λ=0.001 (derive alpha)', ['s1', 's2']],
+    ]);
+    expect(parsed.runs.map((r: any) => r.seed)).toEqual([1, 2, 1]);
+    expect(parsed.groups[1].sets.Set5.psnr.mean).toBeCloseTo(29.65, 12);
+    expect(parsed.groups[1].sets.Set5.psnr.std).toBeCloseTo(0.1 / Math.SQRT2, 12);
+  });
+
   it('reports a corrupt sweep.json, a wrong schema version and a bad job in one line naming the file', async () => {
     const bad = join(work, 'bad');
     cpSync(sweep, bad, { recursive: true });

@@ -149,16 +149,24 @@ function plainRun(dir: string): ReportRun {
 }
 
 /**
- * Groups of hand-given runs that share a label but not a configuration get their preset and
- * recorded search options appended to their name, so that no two groups read alike.
+ * Groups of hand-given runs that share a label but not a configuration get the preset and search
+ * options they differ in appended to their name, so that no two groups read alike.
  */
 function disambiguate(runs: ReportRun[]): ReportRun[] {
-  const keysOf = new Map<string, Set<string>>();
-  for (const r of runs) keysOf.set(r.group, (keysOf.get(r.group) ?? new Set()).add(r.groupKey));
-  return runs.map((r) => {
-    if (keysOf.get(r.group)!.size < 2 || !r.groupKey.startsWith('run\0')) return r;
+  const configOf = (r: ReportRun): Record<string, unknown> => {
     const [, , preset, options] = r.groupKey.split('\0');
-    const detail = Object.entries(JSON.parse(options!) as Record<string, unknown>).map(([k, v]) => `${k} ${String(v)}`);
-    return { ...r, group: `${r.group} (${[`preset ${preset}`, ...detail].join(', ')})` };
+    return { preset, ...(JSON.parse(options!) as Record<string, unknown>) };
+  };
+  const byName = new Map<string, Map<string, Record<string, unknown>>>();
+  for (const r of runs) {
+    if (r.groupKey.startsWith('run\0')) byName.set(r.group, (byName.get(r.group) ?? new Map()).set(r.groupKey, configOf(r)));
+  }
+  return runs.map((r) => {
+    const configs = [...(byName.get(r.group)?.values() ?? [])];
+    if (configs.length < 2) return r;
+    const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))];
+    const differing = keys.filter((k) => new Set(configs.map((c) => JSON.stringify(c[k]))).size > 1);
+    const own = configOf(r);
+    return { ...r, group: `${r.group} (${differing.map((k) => `${k} ${own[k] === undefined ? '–' : String(own[k])}`).join(', ')})` };
   });
 }
