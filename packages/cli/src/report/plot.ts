@@ -83,10 +83,10 @@ function axes(x0: number, x1: number, y0: number, y1: number, px: (bitops: numbe
     `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
   ];
-  for (let e = Math.ceil(x0 * 4) / 4; e <= x1; e += 0.25) {
-    const x = px(10 ** e);
+  for (const { value, label } of logTicks(x0, x1)) {
+    const x = px(value);
     parts.push(`<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 5}" stroke="black"/>`);
-    if (Number.isInteger(e) || x1 - x0 < 1.5) parts.push(`<text x="${x}" y="${H - M.bottom + 18}" text-anchor="middle">${formatBitops(10 ** e)}</text>`);
+    if (label) parts.push(`<text x="${x}" y="${H - M.bottom + 18}" text-anchor="middle">${formatBitops(value)}</text>`);
   }
   const yStep = niceStep((y1 - y0) / 6);
   for (let v = Math.ceil(y0 / yStep) * yStep; v <= y1; v += yStep) {
@@ -162,6 +162,29 @@ function placeLabels(
     taken.push(boxOf(spot));
     return spot;
   });
+}
+
+/**
+ * Ticks of a log axis spanning 10^x0 to 10^x1: over 1.5 decades, every quarter decade, the decades
+ * labelled; below, 1, 2 and 5 times a power of ten, all labelled, or every integer mantissa where
+ * those give fewer than three, or five ticks in between where even those give fewer than two.
+ */
+export function logTicks(x0: number, x1: number): { value: number; label: boolean }[] {
+  if (x1 - x0 >= 1.5) {
+    const ticks = [];
+    for (let e = Math.ceil(x0 * 4) / 4; e <= x1; e += 0.25) ticks.push({ value: 10 ** e, label: Number.isInteger(e) });
+    return ticks;
+  }
+  const within = (mantissas: readonly number[]) => {
+    const values = [];
+    for (let e = Math.floor(x0); e <= Math.ceil(x1); e++) for (const m of mantissas) values.push(m * 10 ** e);
+    return values.filter((v) => Math.log10(v) >= x0 && Math.log10(v) <= x1);
+  };
+  const coarse = within([1, 2, 5]);
+  const fine = coarse.length >= 3 ? coarse : within([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // A span narrower than one mantissa step: five ticks evenly spaced, at three significant digits.
+  const values = fine.length >= 2 ? fine : [0.1, 0.3, 0.5, 0.7, 0.9].map((f) => +(10 ** (x0 + f * (x1 - x0))).toPrecision(3));
+  return values.map((value) => ({ value, label: true }));
 }
 
 function padRange(lo: number, hi: number, fraction: number): [number, number] {
