@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openSet, writeFileAtomicSync, writeOutputFile } from '@quantnas/data';
 import type { SearchOptions, TrainOptions } from '@quantnas/search';
@@ -12,13 +12,19 @@ import { checkOutDirectory } from './options.js';
 
 /** What `quantnas run` runs: checked and typed by the command, which owns the parsing. */
 export interface PipelineOptions {
-  readonly preset: 'quick' | 'cpu';
+  readonly preset: 'smoke' | 'quick' | 'cpu';
   readonly out: string;
   /** The space to search; without `arch` only. */
   readonly space: string;
   /** A fixed architecture trained at uniform `bits` instead of a search (a baseline). */
   readonly arch?: { readonly name: string; readonly bits: number; readonly channels?: number; readonly cells?: number };
   readonly penalty?: number;
+  /**
+   * The search's quantization mode, ADQ, α regulariser and candidate bit-widths, where not the
+   * defaults. In `fp` mode `bits` holds the one bit-width every block is quantized to after the
+   * search (default 8).
+   */
+  readonly choices?: Pick<SearchOptions, 'mode' | 'adq' | 'entropy' | 'bits'>;
   readonly derive?: SearchOptions['derive'];
   readonly pathSampling?: SearchOptions['pathSampling'];
   readonly seed?: number;
@@ -86,11 +92,16 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
   const seconds: Record<string, number> = {};
   let target: Partial<TrainOptions>;
   if (o.arch === undefined) {
+    // A full-precision search has op@32 candidates only; its bits are those of the training after it.
+    const fpBits = o.choices?.mode === 'fp' ? (o.choices.bits?.[0] ?? 8) : undefined;
+    const { bits: candidateBits, ...rest } = o.choices ?? {};
+    const searchChoices = fpBits === undefined && candidateBits !== undefined ? { ...rest, bits: candidateBits } : rest;
     const searchOptions = await withDocumentShape({
       space: o.space,
       out: paths.search,
       ...common,
       ...(o.penalty !== undefined ? { penalty: o.penalty } : {}),
+      ...searchChoices,
       ...(o.derive !== undefined ? { derive: o.derive } : {}),
       ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling } : {}),
       ...resume(paths.search),
@@ -100,7 +111,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     seconds.search = (
       await stage(`search ${o.space} (${o.preset})`, () => searchWithProgress(stageIo, searchOptions, { title: `search ${o.space}`, json: true }))
     ).value.seconds;
-    target = { genotype: join(paths.search, 'genotype.json') };
+    target = { genotype: fpBits === undefined ? join(paths.search, 'genotype.json') : quantizedGenotype(paths.search, dir, fpBits) };
   } else {
     const { name, bits, channels, cells } = o.arch;
     target = {
@@ -158,7 +169,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     kind: o.arch === undefined ? 'searched' : 'baseline',
     label:
       o.arch === undefined
-        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}`
+        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}${choicesLabel(o.choices)}`
         : `${o.arch.name} ${fullPrecision ? 'fp32' : `${o.arch.bits}-bit`}`,
     preset: o.preset,
     space: trained.space,
@@ -185,6 +196,27 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
   };
   writeFileAtomicSync(paths.summary, JSON.stringify(summary, null, 2) + '\n');
   return summary;
+}
+
+/** The full-precision search's genotype with every block at `bits`, written to DIR/genotype-quantized.json; its path. */
+function quantizedGenotype(searchDir: string, dir: string, bits: number): string {
+  const genotype = JSON.parse(readFileSync(join(searchDir, 'genotype.json'), 'utf8')) as { blocks: Record<string, { op: string; bits: number }> };
+  for (const choice of Object.values(genotype.blocks)) choice.bits = bits;
+  const path = join(dir, 'genotype-quantized.json');
+  writeFileAtomicSync(path, JSON.stringify(genotype, null, 2) + '\n');
+  return path;
+}
+
+/** The search choices that differ from the defaults, as a label's tail: ` (direct, ADQ off, bits 8)`. */
+function choicesLabel(c: PipelineOptions['choices']): string {
+  if (c === undefined) return '';
+  const parts = [
+    ...(c.mode !== undefined && c.mode !== 'noise' ? [c.mode] : []),
+    ...(c.adq === false ? ['ADQ off'] : []),
+    ...(c.entropy !== undefined && c.entropy !== 'entropy' ? [`entropy ${c.entropy}`] : []),
+    ...(c.mode === 'fp' ? [`quantized to ${c.bits?.[0] ?? 8} bits`] : c.bits !== undefined ? [`bits ${c.bits.join(',')}`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
 /** The LR x4 file of Set5's first image (sorted by name), the sample every run upscales. */

@@ -59,13 +59,16 @@ describe('discrete network', () => {
       { ...espcnGenotype, blocks: { ...espcnGenotype.blocks, shrink: { op: 'growth1_3x3', bits: 4 } } },
       "genotype $.blocks.shrink.op: 'growth1_3x3' is not a candidate of block 'shrink' (candidates: simple_3x3, simple_1x1, conv_3x1_1x3)",
     ],
-    [
-      { ...espcnGenotype, blocks: { ...espcnGenotype.blocks, shrink: { op: 'simple_1x1', bits: 6 } } },
-      "genotype $.blocks.shrink.bits: 6 bits is not among block 'shrink''s bit-widths (2, 4, 8)",
-    ],
     [{ ...espcnGenotype, blocks: { feature: espcnGenotype.blocks.feature! } }, 'genotype $.blocks: no choice for block(s) shrink, refine_op'],
   ] as [Genotype, string][])('rejects a genotype that does not fit (%#)', (genotype, message) => {
     expect(() => createDiscreteNetwork(espcn, genotype, { mode: 'qat', adq: true, seed: 1 })).toThrow(message);
+  });
+
+  it("builds a block at bits outside the space's list (a search with its own candidate bit-widths)", () => {
+    const genotype: Genotype = { ...espcnGenotype, blocks: { ...espcnGenotype.blocks, shrink: { op: 'simple_1x1', bits: 6 } } };
+    const net = createDiscreteNetwork(espcn, genotype, { mode: 'qat', adq: true, seed: 1 });
+    expect(net.convs.filter((c) => c.bits === 6).length).toBeGreaterThan(0);
+    net.dispose();
   });
 
   it('rejects a genotype searched at other channels or scale', () => {

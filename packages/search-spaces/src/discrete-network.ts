@@ -52,7 +52,7 @@ export function createDiscreteNetwork(spec: SearchSpaceSpec, genotype: Genotype,
     scale: options.scale ?? genotype.scale,
     ...(options.cells !== undefined ? { cells: options.cells } : {}),
   });
-  checkGenotype(plan, genotype);
+  checkGenotype(plan, genotype, undefined, { anyBits: true });
   const fullPrecision = options.mode === 'fp';
   // `imageSite`: the conv that reads an image in [0, 1] (the node's `imageInput`).
   const quantizers = (bits: BitWidth, imageSite?: string): ConvQuantizerFactory =>

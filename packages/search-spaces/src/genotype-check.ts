@@ -7,8 +7,12 @@ const list = (items: readonly string[], max = 8) => (items.length > max ? `${ite
  * Checks that a genotype fits a resolved space: same space id, scale and channels, a choice for
  * every block (α group) and no other, each op among its block's candidates, each bit-width among
  * its block's bits. Throws a `GenotypeError` naming the JSON path and the values at fault.
+ *
+ * `anyBits`: any supported bit-width passes, not only the block's. A network is built (or drawn)
+ * at whatever bits a genotype holds; a search with its own candidate bit-widths (`--bits 2,8`) or
+ * at full precision (op@32) gives genotypes outside the space's list.
  */
-export function checkGenotype(plan: SpacePlan, genotype: Genotype, source?: string): void {
+export function checkGenotype(plan: SpacePlan, genotype: Genotype, source?: string, options: { readonly anyBits?: boolean } = {}): void {
   const fail = (path: string, problem: string): never => {
     throw new GenotypeError(path, problem, source);
   };
@@ -21,7 +25,7 @@ export function checkGenotype(plan: SpacePlan, genotype: Genotype, source?: stri
     if (!group) return fail(`$.blocks.${key}`, `unknown block '${key}' (the space's blocks at ${plan.cells} cell(s): ${list([...groups.keys()])})`);
     if (!group.candidates.includes(choice.op))
       fail(`$.blocks.${key}.op`, `'${choice.op}' is not a candidate of block '${key}' (candidates: ${group.candidates.join(', ')})`);
-    if (!group.bits.includes(choice.bits))
+    if (!options.anyBits && !group.bits.includes(choice.bits))
       fail(`$.blocks.${key}.bits`, `${choice.bits} bits is not among block '${key}''s bit-widths (${group.bits.join(', ')})`);
   }
   const missing = [...groups.keys()].filter((k) => !Object.hasOwn(genotype.blocks, k));

@@ -97,7 +97,7 @@ export function genotypeSvg(spec: SearchSpaceSpec, genotype: Genotype, options: 
     scale: genotype.scale,
     ...(options.cells !== undefined ? { cells: options.cells } : {}),
   });
-  checkGenotype(plan, genotype);
+  checkGenotype(plan, genotype, undefined, { anyBits: true });
   const boxes = collectBoxes(plan, genotype);
   const perLine = options.perLine ?? 9;
   const [boxW, boxH, gap, labelW, pad] = [176, 58, 10, 70, 16];

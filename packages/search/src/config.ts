@@ -1,8 +1,8 @@
 import type { SearchMode, Selector, SupernetOptions } from '@quantnas/search-spaces';
 
 /** The search presets (presets.ts has their settings). */
-export type PresetName = 'quick' | 'cpu' | 'paper';
-export const PRESET_NAMES: readonly PresetName[] = ['quick', 'cpu', 'paper'];
+export type PresetName = 'smoke' | 'quick' | 'cpu' | 'paper';
+export const PRESET_NAMES: readonly PresetName[] = ['smoke', 'quick', 'cpu', 'paper'];
 
 /** Regularisers of the α step (docs/method.md §7): the entropy H of softmax(α), or an L1 alternative. */
 export type EntropyKind = 'entropy' | 'none' | 'l1-alpha' | 'l1-softmax';

@@ -30,12 +30,28 @@ const common = {
 } as const satisfies Partial<Preset>;
 
 /**
- * The presets, as data. `quick` and `cpu` scale the supernet down (width, cells, patches) to what
+ * The presets, as data. `smoke` checks a setup in seconds. `quick` and `cpu` scale the supernet down (width, cells, patches) to what
  * the 2-core wasm machine trains in about 10 and 40 minutes while keeping every block type of the
  * space; `paper` is the reference setting (docs/method.md §7), meant for a fast backend.
  * rfdn needs a width divisible by 6 (C/3 repeats of the input, C/2 split outputs, 2 groups).
  */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  // A few steps at the quick width on T91 alone: checks that a setup (data, workers, a
+  // sweep's queue) runs end to end in seconds. Its genotype means nothing.
+  smoke: {
+    ...common,
+    trainSets: ['T91'],
+    channels: 12,
+    cells: 1,
+    epochs: 2,
+    warmupEpochs: 1,
+    stepsPerEpoch: 3,
+    batchSize: 2,
+    lrPatchSize: 16,
+    validationPatches: 2,
+    validationPatchSize: 16,
+    checkpointEvery: 2,
+  },
   quick: {
     ...common,
     channels: 12,

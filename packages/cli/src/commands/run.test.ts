@@ -42,10 +42,16 @@ describe('quantnas run', () => {
   });
 
   it.each([
-    [['--preset', 'paper'], "--preset must be one of quick, cpu, got 'paper'"],
+    [['--preset', 'paper'], "--preset must be one of smoke, quick, cpu, got 'paper'"],
     [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
-    [['--bits', '4'], '--bits, --channels and --cells apply to --arch only'],
-    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --derive and --path-sampling apply to the search'],
+    [['--channels', '4'], '--channels and --cells apply to --arch only'],
+    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search'],
+    [['--arch', 'fsrcnn', '--mode', 'direct'], '--arch has none'],
+    [['--mode', 'float'], "--mode must be one of noise, direct, fp, got 'float'"],
+    [['--adq', 'yes'], "--adq must be on or off, got 'yes'"],
+    [['--bits', '4,9'], "--bits must list bit-widths from 2..8 and 32, got '4,9'"],
+    [['--mode', 'fp', '--bits', '4,8'], "with --mode fp, --bits is the one bit-width the genotype is quantized to afterwards, got '4,8'"],
+    [['--preset', 'smoke', '--entropy', 'max'], "--entropy must be one of entropy, none, l1-alpha, l1-softmax, got 'max'"],
     [['--arch', 'fsrcnn', '--derive', 'path'], '--arch has none'],
     [['--arch', 'fsrcnn', '--bits', '9'], '--bits must be 2..8 or 32, got 9'],
   ])('rejects %j', async (args, message) => {
@@ -122,6 +128,45 @@ describe('quantnas run', () => {
       expect(again.stderr).toMatch(/^quantnas: .*report\.md: exists; use --force to replace it\n$/);
       expect(readFileSync(join(work, 'report.md'), 'utf8')).toBe(md);
       expect((await run(['report', runDir, other, '--out', join(work, 'report'), '--force'])).code).toBe(0);
+    },
+    120_000,
+  );
+
+  withData(
+    'passes the search choices on: a full-precision search at the smoke preset, quantized to 8 bits afterwards',
+    async () => {
+      const out = join(work, 'fp8');
+      const result = await run([
+        'run',
+        '--preset',
+        'smoke',
+        '--mode',
+        'fp',
+        '--adq',
+        'off',
+        '--entropy',
+        'none',
+        '--bits',
+        '8',
+        '--out',
+        out,
+        '--sets',
+        'Set5',
+        '--workers',
+        '1',
+        '--json',
+      ]);
+      expect(result.stderr).not.toMatch(/internal error/);
+      expect(result.code).toBe(0);
+      const summary = JSON.parse(result.stdout);
+      expect(summary).toMatchObject({ kind: 'searched', label: 'rfdn-bicubic searched (fp, ADQ off, entropy none, quantized to 8 bits)', preset: 'smoke' });
+      const config = JSON.parse(readFileSync(join(out, 'search', 'summary.json'), 'utf8')).config;
+      expect(config).toMatchObject({ preset: 'smoke', mode: 'fp', adq: false, entropy: 'none' });
+      // The search ran at full precision; the training after it at 8 bits.
+      const searched = JSON.parse(readFileSync(join(out, 'search', 'genotype.json'), 'utf8'));
+      expect(new Set(Object.values(searched.blocks as Record<string, { bits: number }>).map((b) => b.bits))).toEqual(new Set([32]));
+      const bits = Object.values(summary.genotype.blocks as Record<string, { bits: number }>).map((b) => b.bits);
+      expect(new Set(bits)).toEqual(new Set([8]));
     },
     120_000,
   );

@@ -3,6 +3,7 @@ import { requireSets, resolveDataRoot } from '@quantnas/data';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
 import { parseOptionalInteger, parseOptionalNumber } from '../options.js';
+import { parseQuantizationChoices } from './search.js';
 import { runPipeline, type PipelineOptions, type RunSummary } from '../pipeline.js';
 import { renderTable } from '../table.js';
 
@@ -17,6 +18,9 @@ export interface RunCommandOptions {
   channels?: string;
   cells?: string;
   penalty?: string;
+  mode?: string;
+  adq?: string;
+  entropy?: string;
   derive?: string;
   pathSampling?: string;
   seed?: string;
@@ -26,7 +30,7 @@ export interface RunCommandOptions {
   json?: boolean;
 }
 
-const PRESETS = ['quick', 'cpu'];
+const PRESETS = ['smoke', 'quick', 'cpu'];
 const DEFAULT_SPACE = 'rfdn-bicubic';
 const DEFAULT_SETS = 'Set5,Set14,B100';
 /** What the search and training stages read (their presets' `trainSets`). */
@@ -44,17 +48,27 @@ export function runCommand(io: CliIo): Command {
         'of a fixed architecture only. A full-precision baseline (--bits 32) is evaluated from its training ' +
         'directory, as it has no integer export.\n\nEvery stage writes under DIR and checkpoints; running the same ' +
         'command again continues where it stopped (Ctrl-C included).\n\nSearch and training split each batch ' +
-        'over --workers replicas (2 by default on a machine with 2 or more cores).\n\nPresets: quick (about 12 min ' +
+        'over --workers replicas (2 by default on a machine with 2 or more cores).\n\nPresets: smoke (a few steps ' +
+        'of each stage on T91: checks a setup in about a minute; its model means nothing), quick (about 12 min ' +
         'on 2 cores), cpu (about 80 minutes: search 23, training 56).',
     )
     .requiredOption('--out <dir>', 'output directory')
     .option('--preset <name>', `settings preset of every stage: ${PRESETS.join(', ')}`, 'quick')
     .option('--space <space>', `space to search: a shipped id or a space document (default ${DEFAULT_SPACE})`)
     .option('--arch <space>', 'skip the search; train this fixed architecture (fsrcnn, espcn, rfdn, ...) at --bits')
-    .option('--bits <b>', "with --arch: every block's bits (2..8, or 32 for full precision; default 8)")
+    .option(
+      '--bits <b>',
+      "with --arch: every block's bits (2..8, or 32 for full precision; default 8); else the search's candidate bit-widths, comma-separated (default: the space's)",
+    )
     .option('--channels <n>', "with --arch: channel width C (default: the space's)")
     .option('--cells <n>', "with --arch: cell count N (default: the space's)")
     .option('--penalty <lambda>', "BitOps penalty λ of the search (default: the search's)")
+    .option(
+      '--mode <mode>',
+      'quantization during the search: noise, direct or fp (full precision; the genotype keeps its arg-max bits, so --bits 8 quantizes it to 8 bits afterwards); default noise',
+    )
+    .option('--adq <on|off>', 'ADQ on the residual units during the search (default on)')
+    .option('--entropy <kind>', "the search's α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)")
     .option('--derive <method>', "how the search reads its genotype off the supernet: alpha, checked or path (default: the search's)")
     .option('--path-sampling <when>', "the search's w steps on one drawn path: none, warmup or all (default: the search's)")
     .option('--seed <n>', 'seed of every stage (default 1)')
@@ -76,12 +90,15 @@ export function runCommand(io: CliIo): Command {
 function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
-  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined || o.cells !== undefined))
-    throw new UsageError('--bits, --channels and --cells apply to --arch only');
-  if (o.arch !== undefined && (o.penalty !== undefined || o.derive !== undefined || o.pathSampling !== undefined))
-    throw new UsageError('--penalty, --derive and --path-sampling apply to the search; --arch has none');
-  const bits = parseOptionalInteger(o.bits, '--bits', 2) ?? 8;
+  if (o.arch === undefined && (o.channels !== undefined || o.cells !== undefined)) throw new UsageError('--channels and --cells apply to --arch only');
+  const searchOnly = [o.penalty, o.mode, o.adq, o.entropy, o.derive, o.pathSampling];
+  if (o.arch !== undefined && searchOnly.some((v) => v !== undefined))
+    throw new UsageError('--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search; --arch has none');
+  const bits = o.arch !== undefined ? (parseOptionalInteger(o.bits, '--bits', 2) ?? 8) : 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
+  const choices = o.arch === undefined ? parseQuantizationChoices(o) : {};
+  if (choices.mode === 'fp' && choices.bits !== undefined && choices.bits.length !== 1)
+    throw new UsageError(`with --mode fp, --bits is the one bit-width the genotype is quantized to afterwards, got '${o.bits}'`);
   const channels = parseOptionalInteger(o.channels, '--channels', 1);
   const cells = parseOptionalInteger(o.cells, '--cells', 1);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
@@ -107,6 +124,7 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
       ? { arch: { name: o.arch, bits, ...(channels !== undefined ? { channels } : {}), ...(cells !== undefined ? { cells } : {}) } }
       : {}),
     ...(penalty !== undefined ? { penalty } : {}),
+    ...(Object.keys(choices).length > 0 ? { choices } : {}),
     ...(o.derive !== undefined ? { derive: o.derive as PipelineOptions['derive'] } : {}),
     ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling as PipelineOptions['pathSampling'] } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -127,6 +145,11 @@ export function rerunCommand(o: RunCommandOptions): string {
     ['--channels', o.channels],
     ['--cells', o.cells],
     ['--penalty', o.penalty],
+    ['--mode', o.mode],
+    ['--adq', o.adq],
+    ['--entropy', o.entropy],
+    ['--derive', o.derive],
+    ['--path-sampling', o.pathSampling],
     ['--seed', o.seed],
     ['--workers', o.workers],
     ['--data', o.data],

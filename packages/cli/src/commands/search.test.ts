@@ -33,7 +33,7 @@ describe('quantnas search', () => {
     [['--mode', 'exact'], "--mode must be one of noise, direct, fp, got 'exact'"],
     [['--adq', 'yes'], "--adq must be on or off, got 'yes'"],
     [['--bits', '4,9'], "--bits must list bit-widths from 2..8 and 32, got '4,9'"],
-    [['--preset', 'huge'], "--preset must be one of quick, cpu, paper, got 'huge'"],
+    [['--preset', 'huge'], "--preset must be one of smoke, quick, cpu, paper, got 'huge'"],
     [['--seed', '1.5'], "--seed must be an integer ≥ 0, got '1.5'"],
     [['--backend', 'tpu'], '--backend'],
     [['--workers', '0'], "--workers must be an integer ≥ 1, got '0'"],

@@ -30,8 +30,9 @@ interface SearchCommandOptions {
   warmupEpochs?: string;
 }
 
-const PRESETS = ['quick', 'cpu', 'paper'];
+const PRESETS = ['smoke', 'quick', 'cpu', 'paper'];
 const MODES = ['noise', 'direct', 'fp'];
+const ENTROPY_KINDS: readonly string[] = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
 // Errors of the search stack that describe the user's input or files: printed as one line.
 const USER_ERRORS = new Set(['SearchError', 'CheckpointError', 'SpecError', 'GenotypeError']);
 
@@ -45,7 +46,7 @@ export function searchCommand(io: CliIo): Command {
         'every epoch.\n\nWrites to --out: genotype.json (last epoch), genotype-best.json (best validation ' +
         'epoch), genotype.svg, search.jsonl (one event per line), summary.json, checkpoint.qnc. Ctrl-C ' +
         'saves a checkpoint; --resume continues a stopped or killed run to the same result.\n\nPresets: ' +
-        'quick (about 10 min on 2 cores), cpu (about 40 min), paper (the reference: C = 48, 4 cells, 20 ' +
+        'smoke (a few steps, to check a setup in seconds), quick (about 10 min on 2 cores), cpu (about 40 min), paper (the reference: C = 48, 4 cells, 20 ' +
         'epochs, batch 32 of 45×45; for a fast backend).',
     )
     .requiredOption('--space <space>', 'search space: rfdn, basic or the path of a space document (JSON)')
@@ -127,26 +128,10 @@ export function searchCommand(io: CliIo): Command {
 
 function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) => unknown): SearchOptions {
   if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
-  if (o.mode !== undefined && !MODES.includes(o.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}, got '${o.mode}'`);
-  if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
   if (o.selector !== undefined && o.selector !== 'softmax' && o.selector !== 'gumbel') {
     throw new UsageError(`--selector must be softmax or gumbel, got '${o.selector}'`);
   }
-  const entropyKinds = ['entropy', 'none', 'l1-alpha', 'l1-softmax'];
-  if (o.entropy !== undefined && !entropyKinds.includes(o.entropy))
-    throw new UsageError(`--entropy must be one of ${entropyKinds.join(', ')}, got '${o.entropy}'`);
   const penalty = parseOptionalNumber(o.penalty, '--penalty');
-  let bits: number[] | undefined;
-  if (o.bits !== undefined) {
-    bits = o.bits
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')
-      .map(Number);
-    const allowed = [2, 3, 4, 5, 6, 7, 8, 32];
-    if (bits.length === 0 || bits.some((b) => !allowed.includes(b))) throw new UsageError(`--bits must list bit-widths from 2..8 and 32, got '${o.bits}'`);
-    if (new Set(bits).size !== bits.length) throw new UsageError(`--bits lists a bit-width twice: '${o.bits}'`);
-  }
   const backend = o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as SearchOptions['backend']);
   const seed = parseOptionalInteger(o.seed, '--seed', 0);
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
@@ -163,13 +148,10 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     out: resolve(o.out),
     ...(o.preset !== undefined ? { preset: o.preset as SearchOptions['preset'] } : {}),
     ...(penalty !== undefined ? { penalty } : {}),
-    ...(o.mode !== undefined ? { mode: o.mode as SearchOptions['mode'] } : {}),
-    ...(o.adq !== undefined ? { adq: o.adq === 'on' } : {}),
-    ...(bits ? { bits: bits as SearchOptions['bits'] } : {}),
+    ...parseQuantizationChoices(o),
     ...(seed !== undefined ? { seed } : {}),
     ...(epochs !== undefined ? { epochs } : {}),
     ...(o.selector !== undefined ? { selector: o.selector as SearchOptions['selector'] } : {}),
-    ...(o.entropy !== undefined ? { entropy: o.entropy as SearchOptions['entropy'] } : {}),
     ...(backend !== undefined ? { backend } : {}),
     ...(o.data !== undefined ? { dataRoot: o.data } : {}),
     ...(o.resume ? { resume: true } : {}),
@@ -180,6 +162,36 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(entropyWeight !== undefined ? { entropyWeight } : {}),
     ...(alphaLr !== undefined ? { alphaLr } : {}),
     ...(warmupEpochs !== undefined ? { warmupEpochs } : {}),
+  };
+}
+
+/** The search's quantization and regularisation choices, as `quantnas search` and `quantnas run` take them. */
+export function parseQuantizationChoices(o: {
+  readonly mode?: string | undefined;
+  readonly adq?: string | undefined;
+  readonly entropy?: string | undefined;
+  readonly bits?: string | undefined;
+}): Pick<SearchOptions, 'mode' | 'adq' | 'entropy' | 'bits'> {
+  if (o.mode !== undefined && !MODES.includes(o.mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}, got '${o.mode}'`);
+  if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
+  if (o.entropy !== undefined && !ENTROPY_KINDS.includes(o.entropy))
+    throw new UsageError(`--entropy must be one of ${ENTROPY_KINDS.join(', ')}, got '${o.entropy}'`);
+  let bits: number[] | undefined;
+  if (o.bits !== undefined) {
+    bits = o.bits
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map(Number);
+    const allowed = [2, 3, 4, 5, 6, 7, 8, 32];
+    if (bits.length === 0 || bits.some((b) => !allowed.includes(b))) throw new UsageError(`--bits must list bit-widths from 2..8 and 32, got '${o.bits}'`);
+    if (new Set(bits).size !== bits.length) throw new UsageError(`--bits lists a bit-width twice: '${o.bits}'`);
+  }
+  return {
+    ...(o.mode !== undefined ? { mode: o.mode as SearchOptions['mode'] } : {}),
+    ...(o.adq !== undefined ? { adq: o.adq === 'on' } : {}),
+    ...(o.entropy !== undefined ? { entropy: o.entropy as SearchOptions['entropy'] } : {}),
+    ...(bits ? { bits: bits as SearchOptions['bits'] } : {}),
   };
 }
 

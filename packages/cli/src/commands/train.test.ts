@@ -46,7 +46,7 @@ describe('quantnas train', () => {
   });
 
   it.each([
-    [['--preset', 'huge'], "--preset must be one of quick, cpu, paper, got 'huge'"],
+    [['--preset', 'huge'], "--preset must be one of smoke, quick, cpu, paper, got 'huge'"],
     [['--epochs', '0'], "--epochs must be an integer ≥ 1, got '0'"],
     [['--seed', 'x'], "--seed must be an integer ≥ 0, got 'x'"],
     [['--adq', 'yes'], "--adq must be on or off, got 'yes'"],
@@ -74,7 +74,7 @@ describe('quantnas train', () => {
       "the genotype is for space 'basic', not 'rfdn'",
     );
     const bad = join(work, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ ...genotype, blocks: { ...genotype.blocks, tail2: { op: 'simple_1x1', bits: 3 } } }));
+    writeFileSync(bad, JSON.stringify({ ...genotype, blocks: { ...genotype.blocks, tail2: { op: 'simple_1x1', bits: 16 } } }));
     expectOneLineError(await run(['train', '--genotype', bad, '--out', join(work, 'never')]), 'tail2.bits');
     expect(existsSync(join(work, 'never'))).toBe(false);
   });

@@ -25,7 +25,7 @@ interface TrainCommandOptions {
   json?: boolean;
 }
 
-const PRESETS = ['quick', 'cpu', 'paper'];
+const PRESETS = ['smoke', 'quick', 'cpu', 'paper'];
 // Errors of the training stack that describe the user's input or files: printed as one line.
 export const TRAIN_USER_ERRORS = new Set(['TrainError', 'CheckpointError', 'SpecError', 'GenotypeError', 'ExportError']);
 
@@ -40,7 +40,7 @@ export function trainCommand(io: CliIo): Command {
         'epoch), checkpoint.qnc (newest), train.jsonl (one event per line), summary.json, genotype.json, ' +
         'space.json, curve.svg (validation PSNR and loss per epoch). Ctrl-C saves a checkpoint; --resume continues to the same result.\n\nThe space and the ' +
         'cell count come from the search directory holding the genotype (its space.json and summary.json), ' +
-        'else from --space and --cells, else from the genotype.\n\nPresets: quick (about 8 minutes with --workers 2 on 2 cores), ' +
+        'else from --space and --cells, else from the genotype.\n\nPresets: smoke (a few steps, to check a setup in seconds), quick (about 8 minutes with --workers 2 on 2 cores), ' +
         'cpu (about 56 min with --workers 2 for its 2-cell search result), paper (the reference settings; for a fast backend).',
     )
     .option('--genotype <file>', 'genotype JSON (e.g. genotype.json of a search); optional with --resume')

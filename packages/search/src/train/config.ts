@@ -1,7 +1,7 @@
 import { cosineLr } from '../schedule.js';
 
-export type TrainPresetName = 'quick' | 'cpu' | 'paper';
-export const TRAIN_PRESET_NAMES: readonly TrainPresetName[] = ['quick', 'cpu', 'paper'];
+export type TrainPresetName = 'smoke' | 'quick' | 'cpu' | 'paper';
+export const TRAIN_PRESET_NAMES: readonly TrainPresetName[] = ['smoke', 'quick', 'cpu', 'paper'];
 
 /** Every setting of a QAT training run, resolved (preset + overrides). Saved in checkpoints and summary.json. */
 export interface TrainConfig {
@@ -61,7 +61,7 @@ const common = {
 } as const satisfies Partial<TrainPreset>;
 
 /**
- * The presets, as data. `quick` and `cpu` are sized for the 2-core wasm machine with 2 workers
+ * The presets, as data. `smoke` checks a setup in seconds. `quick` and `cpu` are sized for the 2-core wasm machine with 2 workers
  * (measured with rfdn-bicubic genotypes at C = 12, 1 cell, 23–31K MACs per LR pixel: 0.17–0.19 s
  * per step at batch 16 of 32×32 on 2 workers, 0.33 s on one thread, so `quick` takes about 9
  * minutes; larger networks take longer). For such short
@@ -70,6 +70,21 @@ const common = {
  * over the whole run, batch 32, one pass over the patches per epoch.
  */
 export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
+  // A few steps on T91 alone: checks that a setup (data, workers, a sweep's queue) runs end to end
+  // in seconds. Its model is not meant to be good.
+  smoke: {
+    ...common,
+    trainSets: ['T91'],
+    epochs: 1,
+    stepsPerEpoch: 4,
+    batchSize: 2,
+    lrPatchSize: 16,
+    lr: 1e-3,
+    decayFraction: 0.25,
+    validationPatches: 2,
+    validationPatchSize: 16,
+    checkpointEvery: 2,
+  },
   quick: {
     ...common,
     epochs: 12,

@@ -90,6 +90,7 @@ export async function resolveTrainTarget(options: TargetOptions): Promise<TrainT
       resolveSpace(spec, { channels: genotype.channels, scale: genotype.scale, cells }),
       genotype,
       typeof options.genotype === 'string' ? options.genotype : undefined,
+      { anyBits: true },
     );
   } catch (error) {
     if (error instanceof GenotypeError) throw new TrainError(error.message);
@@ -134,7 +135,12 @@ async function loadSpace(space: string): Promise<SearchSpaceSpec> {
 function inferCells(spec: SearchSpaceSpec, genotype: Genotype): number {
   const fits = (cells?: number) => {
     try {
-      checkGenotype(resolveSpace(spec, { channels: genotype.channels, scale: genotype.scale, ...(cells !== undefined ? { cells } : {}) }), genotype);
+      checkGenotype(
+        resolveSpace(spec, { channels: genotype.channels, scale: genotype.scale, ...(cells !== undefined ? { cells } : {}) }),
+        genotype,
+        undefined,
+        { anyBits: true },
+      );
       return true;
     } catch {
       return false;
