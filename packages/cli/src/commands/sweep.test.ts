@@ -65,6 +65,25 @@ describe('quantnas sweep and quantnas worker', () => {
 const dataRoot = testDataRoot('cli: a sweep of real quantnas run jobs on workers', ['Set5', 'T91', 'BSD200']);
 const redisReady = haveRedis('cli: a sweep of real quantnas run jobs on workers');
 
+describe.skipIf(dataRoot === undefined)('a sweep run here', () => {
+  it('runs its job as quantnas run into jobs/<id>, and skips it the second time', { timeout: 600_000 }, async () => {
+    const file = experimentFile('embedded.json', { schemaVersion: 1, name: 'embedded', defaults: { preset: 'smoke', sets: 'Set5', workers: 1, seed: 1 } });
+    const sweepDir = join(work, 'embedded-sweep');
+    const env = { QUANTNAS_DATA: dataRoot };
+    const first = await run(['sweep', file, '--out', sweepDir, '--json'], env);
+    expect(first.stderr).not.toMatch(/internal error/);
+    expect(first.code).toBe(0);
+    const outcome = JSON.parse(first.stdout);
+    expect(outcome).toMatchObject({ total: 1, skipped: [], failed: [], stopped: false });
+    const id = outcome.completed[0];
+    expect(first.stderr).toMatch(new RegExp(`\\[1/1\\] searched, seed 1 \\(${id}\\): \\[2/5\\] train`));
+    const summary = JSON.parse(readFileSync(join(sweepDir, 'jobs', id, 'run.json'), 'utf8'));
+    expect(summary.paths).toMatchObject({ model: 'model.qnas', genotype: 'search/genotype.json', summary: 'run.json' });
+    const again = await run(['sweep', file, '--out', sweepDir, '--json'], env);
+    expect(JSON.parse(again.stdout)).toMatchObject({ completed: [], skipped: [id] });
+  });
+});
+
 describe.skipIf(dataRoot === undefined || !redisReady)('a sweep on a BullMQ queue', () => {
   it('runs every job exactly once across workers, a SIGKILLed worker and a Redis restart', { timeout: 1_200_000 }, async () => {
     const started = performance.now();
@@ -123,12 +142,17 @@ describe.skipIf(dataRoot === undefined || !redisReady)('a sweep on a BullMQ queu
 
       // Mid-job (its run has finished the search): SIGKILL the first worker; its run dies with it.
       await until('worker 1 to reach stage 2 of a job', () => events(w1.out.stdout).some((e) => e.type === 'progress' && e.progress!.stage >= 2));
-      const killedJob = events(w1.out.stdout).find((e) => e.type === 'started')!.id!;
+      const killedJob = events(w1.out.stdout)
+        .filter((e) => e.type === 'started')
+        .at(-1)!.id!;
       w1.child.kill('SIGKILL');
       await w1.out.exited;
       await until('the killed worker’s run to exit', () => processesWriting(workDirs[0]!).length === 0, 10_000);
 
-      // Redis restarts mid-sweep; then a new worker joins.
+      // Redis restarts mid-sweep (jobs still to do); then a new worker joins.
+      const completedBefore = [w1, w2].flatMap((w) => events(w.out.stdout).filter((e) => e.type === 'completed')).length;
+      expect(completedBefore).toBeLessThan(4);
+      expect(collector.child.exitCode).toBeNull();
       await redis.restart();
       const w3 = spawnCli(['worker', '--queue', redis.url, '--work-dir', workDirs[2]!, '--json']);
       workerOutputs.push(w3.out);
@@ -153,6 +177,8 @@ describe.skipIf(dataRoot === undefined || !redisReady)('a sweep on a BullMQ queu
       );
       expect(completions.sort()).toEqual([...first.added].sort());
       expect(events(w1.out.stdout).some((e) => e.type === 'completed' && e.id === killedJob)).toBe(false);
+      // It went back to the queue through the stalled-job check of a live worker.
+      expect([w2, w3].flatMap((w) => events(w.out.stdout)).some((e) => e.type === 'stalled' && e.id === killedJob)).toBe(true);
       const status = await run(['sweep', 'status', file, '--queue', redis.url, '--json']);
       expect(JSON.parse(status.stdout).counts).toEqual({ waiting: 0, active: 0, completed: 4, failed: 0 });
 
