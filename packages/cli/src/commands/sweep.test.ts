@@ -140,8 +140,8 @@ describe.skipIf(dataRoot === undefined || !redisReady)('a sweep on a BullMQ queu
       const w2 = spawnCli(['worker', '--queue', redis.url, '--work-dir', workDirs[1]!, '--json']);
       workerOutputs.push(w1.out, w2.out);
 
-      // Mid-job (its run has finished the search): SIGKILL the first worker; its run dies with it.
-      await until('worker 1 to reach stage 2 of a job', () => events(w1.out.stdout).some((e) => e.type === 'progress' && e.progress!.stage >= 2));
+      // Mid-job (its run is searching): SIGKILL the first worker; its run dies with it.
+      await until('worker 1 to start the search of a job', () => events(w1.out.stdout).some((e) => e.type === 'progress'));
       const killedJob = events(w1.out.stdout)
         .filter((e) => e.type === 'started')
         .at(-1)!.id!;
