@@ -7,12 +7,15 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar with ETA on an interactive terminal, nothing otherwise (scripts, CI, --json pipes). */
-export function createProgress(io: CliIo, title: string): Progress {
+/**
+ * A progress bar with ETA on an interactive terminal, nothing otherwise (scripts, CI, --json pipes);
+ * `unit` names what is counted (`step 3 of 10`).
+ */
+export function createProgress(io: CliIo, title: string, unit = 'step'): Progress {
   if (!io.interactive) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${title} [{bar}] {percentage}% | step {value} of {total} | ETA {eta_formatted} | {label}`,
+      format: `${title} [{bar}] {percentage}% | ${unit} {value} of {total} | ETA {eta_formatted} | {label}`,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,

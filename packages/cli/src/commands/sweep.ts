@@ -226,7 +226,7 @@ async function statusAction(io: CliIo, target: string, o: StatusCommandOptions):
 
 /** Shows a sweep's jobs as they go: a progress bar over the jobs on a terminal, plain lines otherwise. */
 function sweepReporter(io: CliIo, name: string, jobs: readonly SweepJob[]): { event: (e: SweepEvent) => void; stop: () => void } {
-  const bar = createProgress(io, `sweep ${name}`);
+  const bar = createProgress(io, `sweep ${name}`, 'jobs done:');
   const index = new Map(jobs.map((j, i) => [j.id, i + 1]));
   let done = 0;
   const say = (line: string) => {
