@@ -122,6 +122,7 @@ async function sweepAction(io: CliIo, file: string, o: SweepCommandOptions): Pro
         );
       return;
     }
+    say(`waiting for their results (\`quantnas worker --queue ${o.queue}\` runs them; Ctrl-C stops waiting, the jobs stay queued)`);
   } else {
     say(`${jobs.length} jobs, run here one after another`);
   }
