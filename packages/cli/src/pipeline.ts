@@ -214,7 +214,7 @@ function choicesLabel(c: PipelineOptions['choices']): string {
     ...(c.mode !== undefined && c.mode !== 'noise' ? [c.mode] : []),
     ...(c.adq === false ? ['ADQ off'] : []),
     ...(c.entropy !== undefined && c.entropy !== 'entropy' ? [`entropy ${c.entropy}`] : []),
-    ...(c.mode === 'fp' ? [`quantized to ${c.bits?.[0] ?? 8} bits`] : c.bits !== undefined ? [`bits ${c.bits.join(',')}`] : []),
+    ...(c.mode === 'fp' ? [`quantized to ${c.bits?.[0] ?? 8} bits`] : c.bits !== undefined && c.bits !== null ? [`bits ${c.bits.join(',')}`] : []),
   ];
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }

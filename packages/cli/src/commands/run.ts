@@ -97,7 +97,7 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   const bits = o.arch !== undefined ? (parseOptionalInteger(o.bits, '--bits', 2) ?? 8) : 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
   const choices = o.arch === undefined ? parseQuantizationChoices(o) : {};
-  if (choices.mode === 'fp' && choices.bits !== undefined && choices.bits.length !== 1)
+  if (choices.mode === 'fp' && choices.bits !== undefined && choices.bits !== null && choices.bits.length !== 1)
     throw new UsageError(`with --mode fp, --bits is the one bit-width the genotype is quantized to afterwards, got '${o.bits}'`);
   const channels = parseOptionalInteger(o.channels, '--channels', 1);
   const cells = parseOptionalInteger(o.cells, '--cells', 1);
