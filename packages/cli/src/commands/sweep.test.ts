@@ -41,6 +41,25 @@ describe('quantnas sweep and quantnas worker', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('lists the jobs a file expands into with --dry-run, and writes nothing', async () => {
+    const file = experimentFile('plan.json', {
+      schemaVersion: 1,
+      name: 'plan',
+      defaults: { preset: 'smoke' },
+      grid: { seed: [1, 2] },
+      variants: [{ name: 'joint' }, { name: 'direct', mode: 'direct' }],
+    });
+    const out = join(work, 'plan-never');
+    const result = await run(['sweep', file, '--out', out, '--dry-run', '--json']);
+    expect(result.code).toBe(0);
+    const { jobs } = JSON.parse(result.stdout) as { jobs: { id: string; label: string; command: string }[] };
+    expect(jobs.map((j) => j.label)).toEqual(['joint, seed 1', 'joint, seed 2', 'direct, seed 1', 'direct, seed 2']);
+    expect(jobs[3]!.command).toBe(`quantnas run --out ${out}/jobs/${jobs[3]!.id} --preset smoke --mode direct --seed 2`);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(4);
+    expect((await run(['sweep', file, '--dry-run'])).stdout).toMatch(/^4 jobs\n[\s\S]*direct, seed 2/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('reads the status of an embedded sweep from its directory', async () => {
     const source = { schemaVersion: 1, name: 'status', defaults: { preset: 'smoke' }, grid: { seed: [1, 2, 3] } };
     const jobs = expandExperiment(parseExperiment(source, 'status.json'));

@@ -10,6 +10,7 @@ import {
   queueStatus,
   readExperiment,
   readSweepManifest,
+  runArgs,
   runEmbedded,
   submitSweep,
   writeSweepManifest,
@@ -30,6 +31,7 @@ interface SweepCommandOptions {
   wait: boolean;
   attempts: string;
   retryFailed?: boolean;
+  dryRun?: boolean;
   json?: boolean;
 }
 
@@ -61,6 +63,7 @@ export function sweepCommand(io: CliIo): Command {
     .option('--no-wait', 'with --queue: submit the jobs and return, without waiting for their results')
     .option('--attempts <n>', 'with --queue: tries of each job before it counts as failed', '3')
     .option('--retry-failed', 'with --queue: put the jobs that failed every attempt back in the queue')
+    .option('--dry-run', 'list the jobs (id, label, the quantnas run command) and write or run nothing')
     .option('--json', 'print the outcome as one JSON object on stdout')
     .action(async (file: string, options: SweepCommandOptions) => {
       await sweepAction(io, file, options);
@@ -89,6 +92,7 @@ export function sweepCommand(io: CliIo): Command {
 }
 
 async function sweepAction(io: CliIo, file: string, o: SweepCommandOptions): Promise<void> {
+  if (o.dryRun) return dryRun(io, file, o);
   // Not a required option of commander's: that would be required of `sweep status` too.
   if (o.out === undefined) throw new UsageError("required option '--out <dir>' not specified");
   const attempts = parseInteger(o.attempts, '--attempts', 1, 100);
@@ -178,6 +182,26 @@ async function sweepAction(io: CliIo, file: string, o: SweepCommandOptions): Pro
         (o.queue !== undefined ? '; --retry-failed queues them again' : '; run the same command again to retry them'),
     );
   }
+}
+
+/** The jobs a file expands into, each with the command it runs; nothing is written, nothing runs. */
+function dryRun(io: CliIo, file: string, o: SweepCommandOptions): void {
+  const jobs = userErrors(() => expandExperiment(readExperiment(file).experiment, file));
+  const out = o.out ?? 'DIR';
+  const rows = jobs.map((job) => ({
+    id: job.id,
+    label: job.label,
+    command: ['quantnas', 'run', '--out', `${out}/jobs/${job.id}`, ...runArgs(job.options)].join(' '),
+  }));
+  if (o.json) io.stdout(JSON.stringify({ file, jobs: rows }) + '\n');
+  else
+    io.stdout(
+      `${jobs.length} jobs\n` +
+        renderTable(
+          ['id', 'label', 'command'],
+          rows.map((r) => [r.id, r.label, r.command]),
+        ),
+    );
 }
 
 async function statusAction(io: CliIo, target: string, o: StatusCommandOptions): Promise<void> {
