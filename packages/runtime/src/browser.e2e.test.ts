@@ -2,11 +2,10 @@
 // headless Chromium; its output must equal Node's byte for byte (both kernels), and a damaged model
 // must show the ArtifactError. Without /usr/bin/chromium the page tests are skipped, unless
 // QUANTNAS_REQUIRE_BROWSER=1, which makes the missing browser a failure.
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_BUNDLE, ensureBrowserBuild } from '../scripts/build-browser.mjs';
 import { startDemoServer, type DemoServer } from './demo-server.js';
@@ -14,13 +13,10 @@ import { ArtifactError, decodeArtifact, encodeArtifact } from './container.js';
 import { createSession, type SessionInfo } from './engine.js';
 import type { RgbImage } from './image.js';
 import { syntheticRfdn } from './synthetic-model.js';
+import { chromiumForTests, launchChromium } from './chromium-test-helpers.js';
 import { seeded } from './test-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const requireBrowser = process.env.QUANTNAS_REQUIRE_BROWSER === '1';
-const hasChromium = existsSync(CHROMIUM);
-const skipReason = `${CHROMIUM} not found (Debian: apt-get install chromium); QUANTNAS_REQUIRE_BROWSER=1 makes this a failure`;
-if (!hasChromium && !requireBrowser) console.warn(`[runtime] skipping the browser tests: ${skipReason}`);
+const { hasChromium, requireBrowser, skipReason } = chromiumForTests('runtime', 'the browser tests');
 
 interface DemoHandle {
   setImage(image: { width: number; height: number; data: number[] }): void;
@@ -76,20 +72,7 @@ describe.skipIf(!hasChromium)('demo page in headless Chromium', () => {
     await writeFile(join(dir, 'tampered.qnas'), tampered);
     await ensureBrowserBuild();
     server = await startDemoServer({ models: dir });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // No background traffic: the machine may have no network beyond loopback.
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -2,21 +2,18 @@
 // plot has one mark per finished run, the table one row per group, and the page makes no request.
 // Without /usr/bin/chromium the page test is skipped, unless QUANTNAS_REQUIRE_BROWSER=1, which makes
 // the missing browser a failure.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromiumForTests, launchChromium } from '@quantnas/runtime/chromium-test-helpers';
+import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLambdaSweep } from '../report/test-helpers.js';
 import { runCli } from '../test-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const requireBrowser = process.env.QUANTNAS_REQUIRE_BROWSER === '1';
-const hasChromium = existsSync(CHROMIUM);
-const skipReason = `${CHROMIUM} not found (Debian: apt-get install chromium); QUANTNAS_REQUIRE_BROWSER=1 makes this a failure`;
-if (!hasChromium && !requireBrowser) console.warn(`[cli] skipping the report page test: ${skipReason}`);
+const { hasChromium, requireBrowser, skipReason } = chromiumForTests('cli', 'the report page test');
 
 it('has Chromium when QUANTNAS_REQUIRE_BROWSER=1', () => {
   if (requireBrowser) expect(hasChromium, skipReason).toBe(true);
@@ -32,18 +29,7 @@ describe.skipIf(!hasChromium)('the report page in headless Chromium', () => {
     writeLambdaSweep(join(work, 'sweep'));
     const result = await runCli(['report', join(work, 'sweep'), '--out', join(work, 'report')]);
     expect(result.code, result.stderr).toBe(0);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
