@@ -49,7 +49,7 @@ export function runCommand(io: CliIo): Command {
         'directory, as it has no integer export.\n\nEvery stage writes under DIR and checkpoints; running the same ' +
         'command again continues where it stopped (Ctrl-C included).\n\nSearch and training split each batch ' +
         'over --workers replicas (2 by default on a machine with 2 or more cores).\n\nPresets: smoke (a few steps ' +
-        'of each stage on T91: checks a setup in about a minute; its model means nothing), quick (about 12 min ' +
+        'of each stage on T91: checks a setup in seconds; its model means nothing), quick (about 12 min ' +
         'on 2 cores), cpu (about 80 minutes: search 23, training 56).',
     )
     .requiredOption('--out <dir>', 'output directory')
@@ -65,7 +65,7 @@ export function runCommand(io: CliIo): Command {
     .option('--penalty <lambda>', "BitOps penalty λ of the search (default: the search's)")
     .option(
       '--mode <mode>',
-      'quantization during the search: noise, direct or fp (full precision; the genotype keeps its arg-max bits, so --bits 8 quantizes it to 8 bits afterwards); default noise',
+      'quantization during the search: noise, direct or fp (a full-precision search whose genotype is then trained at uniform --bits, default 8); default noise',
     )
     .option('--adq <on|off>', 'ADQ on the residual units during the search (default on)')
     .option('--entropy <kind>', "the search's α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)")
