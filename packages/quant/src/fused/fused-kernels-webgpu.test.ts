@@ -1,0 +1,87 @@
+// The fused quantizers' WGSL kernels (LSQ, HWGQ fixed and learned) against the same fused kernels on
+// the cpu backend: forward values and the gradients to input and step. Runs when an adapter exists;
+// QUANTNAS_REQUIRE_WEBGPU=1 (CI) turns a missing adapter into a failure.
+import { initBackend, probeWebGpu, tf } from '@quantnas/core-ops';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lsqGradScale, lsqRange } from '../lsq.js';
+import { fusedHwgq, fusedLsq } from './fake-quant.js';
+
+const requireWebGpu = process.env.QUANTNAS_REQUIRE_WEBGPU === '1';
+const webgpuProbe = await probeWebGpu({ requireDriver: true });
+const webgpuSkipReason = webgpuProbe.found ? undefined : `no WebGPU adapter (${webgpuProbe.reason}); run tools/setup-vulkan.sh and export what it prints`;
+if (webgpuSkipReason && !requireWebGpu) console.warn(`[quant] skipping the webgpu fused kernel tests: ${webgpuSkipReason}`);
+
+const values = (n: number, scale = 1, offset = 0, phase = 0) =>
+  Float32Array.from({ length: n }, (_, i) => offset + scale * Math.sin(1.7 * i + 0.3 + phase) * Math.cos(0.37 * i + phase));
+
+/** max |a − b| ≤ tol·max(1, max |b|). */
+function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  let scale = 1;
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  }
+  expect(worst, what).toBeLessThanOrEqual(tol * scale);
+}
+
+type Kind = 'lsq' | 'hwgq' | 'hwgqLearned';
+
+/** Forward values and gradients (input, and step where learned) of Σ r·q(w). */
+async function qat(kind: Kind): Promise<Float32Array[]> {
+  const shape = [3, 3, 4, 5];
+  const n = 3 * 3 * 4 * 5;
+  const w = tf.tensor4d(values(n, 0.5, 0.02), shape as [number, number, number, number]);
+  const r = tf.tensor4d(values(n, 1, 0, 2), shape as [number, number, number, number]);
+  const s = kind === 'lsq' ? tf.tensor1d([0.05, 0.11, 0.031, 0.2, 0.07]) : tf.tensor1d([0.09]);
+  const range = lsqRange(4);
+  const g = lsqGradScale(range.qp, n);
+  const q = (x: tf.Tensor, st: tf.Tensor) =>
+    kind === 'lsq' ? fusedLsq(x, st as tf.Tensor1D, range, g) : kind === 'hwgq' ? fusedHwgq(x, 15, 0.21306) : fusedHwgq(x, 15, st, 0.3);
+  const f = (x: tf.Tensor, st: tf.Tensor) => tf.sum(tf.mul(q(x, st), r));
+  const y = q(w, s);
+  const grads = kind === 'hwgq' ? tf.grads((x: tf.Tensor) => f(x, s))([w]) : tf.grads(f)([w, s]);
+  const out = await Promise.all([y, ...grads].map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([w, r, s, y, ...grads]);
+  return out;
+}
+
+describe('fused quantization kernels on webgpu', () => {
+  it('has an adapter when QUANTNAS_REQUIRE_WEBGPU=1', () => {
+    if (requireWebGpu) expect(webgpuProbe.found, webgpuSkipReason).toBe(true);
+  });
+
+  describe.skipIf(!webgpuProbe.found)(`on ${webgpuProbe.found ? webgpuProbe.adapter.description : 'no adapter'}`, () => {
+    const expected = new Map<Kind, Float32Array[]>();
+    let previous: string;
+    beforeAll(async () => {
+      previous = tf.getBackend();
+      await initBackend('cpu');
+      for (const kind of ['lsq', 'hwgq', 'hwgqLearned'] as const) expected.set(kind, await qat(kind));
+      await initBackend('webgpu');
+    });
+    afterAll(async () => {
+      if (previous) await tf.setBackend(previous);
+    });
+
+    for (const kind of ['lsq', 'hwgq', 'hwgqLearned'] as const) {
+      it(`${kind}: the WGSL kernels' values and gradients equal the cpu kernels'`, async () => {
+        const kernels =
+          kind === 'lsq'
+            ? ['QnasLsq', 'QnasLsqGradInput', 'QnasLsqGradStep']
+            : kind === 'hwgq'
+              ? ['QnasHwgq', 'QnasHwgqGrad']
+              : ['QnasHwgqLearned', 'QnasHwgqLearnedGradInput', 'QnasHwgqLearnedGradStep'];
+        const got = await qat(kind);
+        for (const k of kernels) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+        const want = expected.get(kind)!;
+        expect(got).toHaveLength(want.length);
+        expectClose(got[0]!, want[0]!, 1e-6, 'values');
+        got.slice(1).forEach((g, i) => expectClose(g, want[i + 1]!, 1e-5, `gradient ${i}`));
+        // Not trivially zero.
+        for (const g of want.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0);
+      });
+    }
+  });
+});
