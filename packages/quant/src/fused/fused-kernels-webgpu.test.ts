@@ -1,10 +1,11 @@
-// The fused quantizers' WGSL kernels (LSQ, HWGQ fixed and learned) against the same fused kernels on
+// The WGSL kernels of the fused quantizers (LSQ, HWGQ fixed and learned) and weighted sum against the same fused kernels on
 // the cpu backend: forward values and the gradients to input and step. Runs when an adapter exists;
 // QUANTNAS_REQUIRE_WEBGPU=1 (CI) turns a missing adapter into a failure.
 import { initBackend, probeWebGpu, tf } from '@quantnas/core-ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsqGradScale, lsqRange } from '../lsq.js';
 import { fusedHwgq, fusedLsq } from './fake-quant.js';
+import { fusedWeightedSum, type WeightedSumAttrs } from './weighted-sum.js';
 
 const requireWebGpu = process.env.QUANTNAS_REQUIRE_WEBGPU === '1';
 const webgpuProbe = await probeWebGpu({ requireDriver: true });
@@ -47,18 +48,38 @@ async function qat(kind: Kind): Promise<Float32Array[]> {
   return out;
 }
 
+/** 7 terms (two shader chunks): the value and the gradients to every term and to α (through p). */
+async function weightedSum(weighting: WeightedSumAttrs['weighting']): Promise<Float32Array[]> {
+  const m = 7;
+  const shape: [number, number, number, number] = [2, 4, 4, 3];
+  const ys = Array.from({ length: m }, (_, j) => tf.tensor4d(values(96, 1, 0, j), shape));
+  const r = tf.tensor4d(values(96, 1, 0, 9), shape);
+  const alpha = tf.tensor1d(values(24, 1, 0, 5));
+  const attrs: WeightedSumAttrs =
+    weighting === 'opTotal'
+      ? { weighting, terms: [0, 1, 3, 4, 6, 7, 2], perOp: 3, offset: 0 }
+      : { weighting, terms: [0, 1, 2, 3, 4, 5, 6], perOp: 0, offset: 9 };
+  const f = (...args: tf.Tensor[]) => tf.sum(tf.mul(fusedWeightedSum(args.slice(0, m), tf.softmax(args[m]!) as tf.Tensor1D, attrs), r));
+  const y = fusedWeightedSum(ys, tf.softmax(alpha) as tf.Tensor1D, attrs);
+  const grads = tf.grads(f)([...ys, alpha]);
+  const out = await Promise.all([y, ...grads].map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([...ys, r, alpha, y, ...grads]);
+  return out;
+}
+
 describe('fused quantization kernels on webgpu', () => {
   it('has an adapter when QUANTNAS_REQUIRE_WEBGPU=1', () => {
     if (requireWebGpu) expect(webgpuProbe.found, webgpuSkipReason).toBe(true);
   });
 
   describe.skipIf(!webgpuProbe.found)(`on ${webgpuProbe.found ? webgpuProbe.adapter.description : 'no adapter'}`, () => {
-    const expected = new Map<Kind, Float32Array[]>();
+    const expected = new Map<Kind | WeightedSumAttrs['weighting'], Float32Array[]>();
     let previous: string;
     beforeAll(async () => {
       previous = tf.getBackend();
       await initBackend('cpu');
       for (const kind of ['lsq', 'hwgq', 'hwgqLearned'] as const) expected.set(kind, await qat(kind));
+      for (const weighting of ['opTotal', 'normalized'] as const) expected.set(weighting, await weightedSum(weighting));
       await initBackend('webgpu');
     });
     afterAll(async () => {
@@ -81,6 +102,18 @@ describe('fused quantization kernels on webgpu', () => {
         got.slice(1).forEach((g, i) => expectClose(g, want[i + 1]!, 1e-5, `gradient ${i}`));
         // Not trivially zero.
         for (const g of want.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0);
+      });
+    }
+
+    for (const weighting of ['opTotal', 'normalized'] as const) {
+      it(`weighted sum (${weighting}, 7 terms): the WGSL kernels' values and gradients to every term and to α equal the cpu kernels'`, async () => {
+        const got = await weightedSum(weighting);
+        for (const k of ['QnasWeightedSum', 'QnasWeightedSumGradTerm', 'QnasWeightedSumGradProb']) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+        const want = expected.get(weighting)!;
+        expect(got).toHaveLength(9);
+        expectClose(got[0]!, want[0]!, 1e-6, 'values');
+        got.slice(1).forEach((g, i) => expectClose(g, want[i + 1]!, 1e-5, `gradient ${i}`));
+        expect(Math.max(...want[8]!.map(Math.abs))).toBeGreaterThan(1e-4);
       });
     }
   });
