@@ -40,6 +40,10 @@ export interface WgslReduction {
    */
   readonly accumulate: string;
   readonly finish?: string;
+  /** How shares combine: `sum` (default) or `max`. */
+  readonly combine?: 'sum' | 'max';
+  /** `acc`'s initial value, an expression (default 0.0; a `max` needs an element, or a lowest value). */
+  readonly init?: string;
 }
 
 export interface WebGpuBackendLike {
@@ -92,7 +96,7 @@ fn main(index : i32) {
   return run(backend, spec, WORKGROUP, Math.ceil(size(spec.outputShape) / WORKGROUP), code);
 }
 
-/** Runs one reduction: a workgroup per output element, strided loops and a shared-memory tree sum. */
+/** Runs one reduction: a workgroup per output element, strided loops and a shared-memory tree (sum or max). */
 export function runWgslReduction(backend: WebGpuBackendLike, spec: WgslReduction): TensorInfo {
   const code = `
 const REDUCE_LANES : i32 = ${REDUCE_LANES};
@@ -101,7 +105,7 @@ ${spec.helpers ?? ''}
 fn main(index : i32) {
   let outIndex = i32(workgroupId.x);
   let lane = i32(localId.x);
-  var acc = 0.0;
+  var acc = ${spec.init ?? '0.0'};
   if (outIndex < uniforms.size) {
     ${spec.accumulate}
   }
@@ -109,7 +113,7 @@ fn main(index : i32) {
   workgroupBarrier();
   for (var stride = ${REDUCE_LANES / 2}; stride > 0; stride = stride / 2) {
     if (lane < stride) {
-      reduceShared[lane] = reduceShared[lane] + reduceShared[lane + stride];
+      reduceShared[lane] = ${spec.combine === 'max' ? 'max(reduceShared[lane], reduceShared[lane + stride])' : 'reduceShared[lane] + reduceShared[lane + stride]'};
     }
     workgroupBarrier();
   }

@@ -5,6 +5,7 @@ import { initBackend, probeWebGpu, tf } from '@quantnas/core-ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsqGradScale, lsqRange } from '../lsq.js';
 import { fusedHwgq, fusedLsq } from './fake-quant.js';
+import { fusedNoiseMix, type NoiseMixAttrs } from './noise-mix.js';
 import { fusedWeightedSum, type WeightedSumAttrs } from './weighted-sum.js';
 
 const requireWebGpu = process.env.QUANTNAS_REQUIRE_WEBGPU === '1';
@@ -67,19 +68,43 @@ async function weightedSum(weighting: WeightedSumAttrs['weighting']): Promise<Fl
   return out;
 }
 
+const noiseCases: (Omit<NoiseMixAttrs, 'seeds' | 'offset'> & { name: string })[] = [
+  { name: 'activations 4/8 uniform through', bits: [4, 8], kind: 'uniform', relu: true, through: true, noise: true },
+  { name: 'weights 4/8 uniform detached', bits: [4, 8], kind: 'uniform', relu: false, through: false, noise: true },
+  { name: 'activations 2/4/8/32 gaussian through', bits: [2, 4, 8, 32], kind: 'gaussian', relu: true, through: true, noise: true },
+  { name: 'weights 3/5/8 uniform through', bits: [3, 5, 8], kind: 'uniform', relu: false, through: true, noise: true },
+  { name: 'activations 4/8 expectation', bits: [4, 8], kind: 'uniform', relu: true, through: true, noise: false },
+  { name: 'activations 32 only', bits: [32], kind: 'uniform', relu: true, through: true, noise: true },
+];
+
+/** The mix's values and gradients to t and to α (p = softmax(α), the slice at offset 2). */
+async function noiseMix(c: (typeof noiseCases)[number]): Promise<Float32Array[]> {
+  const attrs: NoiseMixAttrs = { ...c, offset: 2, seeds: c.bits.map((_, b) => 1000 + 17 * b) };
+  const t = tf.tensor4d(values(2 * 5 * 6 * 4, 2, 0.3), [2, 5, 6, 4]);
+  const r = tf.tensor4d(values(2 * 5 * 6 * 4, 1, 0, 2), [2, 5, 6, 4]);
+  const alpha = tf.tensor1d(values(c.bits.length + 4, 1.5, 0, 0.4));
+  const f = (x: tf.Tensor, a: tf.Tensor) => tf.sum(tf.mul(fusedNoiseMix(x, tf.softmax(a) as tf.Tensor1D, attrs), r));
+  const y = fusedNoiseMix(t, tf.softmax(alpha) as tf.Tensor1D, attrs);
+  const grads = tf.grads(f)([t, alpha]);
+  const out = await Promise.all([y, ...grads].map(async (x) => (await x.data()) as Float32Array));
+  tf.dispose([t, r, alpha, y, ...grads]);
+  return out;
+}
+
 describe('fused quantization kernels on webgpu', () => {
   it('has an adapter when QUANTNAS_REQUIRE_WEBGPU=1', () => {
     if (requireWebGpu) expect(webgpuProbe.found, webgpuSkipReason).toBe(true);
   });
 
   describe.skipIf(!webgpuProbe.found)(`on ${webgpuProbe.found ? webgpuProbe.adapter.description : 'no adapter'}`, () => {
-    const expected = new Map<Kind | WeightedSumAttrs['weighting'], Float32Array[]>();
+    const expected = new Map<string, Float32Array[]>();
     let previous: string;
     beforeAll(async () => {
       previous = tf.getBackend();
       await initBackend('cpu');
       for (const kind of ['lsq', 'hwgq', 'hwgqLearned'] as const) expected.set(kind, await qat(kind));
       for (const weighting of ['opTotal', 'normalized'] as const) expected.set(weighting, await weightedSum(weighting));
+      for (const c of noiseCases) expected.set(c.name, await noiseMix(c));
       await initBackend('webgpu');
     });
     afterAll(async () => {
@@ -102,6 +127,18 @@ describe('fused quantization kernels on webgpu', () => {
         got.slice(1).forEach((g, i) => expectClose(g, want[i + 1]!, 1e-5, `gradient ${i}`));
         // Not trivially zero.
         for (const g of want.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0);
+      });
+    }
+
+    for (const c of noiseCases) {
+      it(`noise mix (${c.name}): the WGSL kernels' values (the same ξ) and gradients to t and α equal the cpu kernels'`, async () => {
+        const got = await noiseMix(c);
+        for (const k of ['QnasNoiseMix', 'QnasNoiseMixGradInput', 'QnasNoiseMixGradProb']) expect(tf.getKernel(k, 'webgpu'), k).toBeDefined();
+        const want = expected.get(c.name)!;
+        expect(got).toHaveLength(3);
+        expectClose(got[0]!, want[0]!, c.kind === 'gaussian' ? 1e-5 : 1e-6, 'values');
+        got.slice(1).forEach((g, i) => expectClose(g, want[i + 1]!, 1e-5, `gradient ${i}`));
+        expect(Math.max(...want[2]!.map(Math.abs))).toBeGreaterThan(1e-4);
       });
     }
 
