@@ -4,7 +4,8 @@ import type { WebGpuBackendLike } from './webgpu-program.js';
 // Fused kernels run as plain loops over Float32Arrays, on the cpu backend's arrays and directly on
 // the wasm backend's heap (no copies), optionally with SIMD loops from a WebAssembly module that
 // imports the wasm backend's memory: each replaces a chain of small tfjs kernels whose dispatch,
-// not arithmetic, dominated a training step.
+// not arithmetic, dominated a training step. On webgpu a kernel may give the same computation as
+// WGSL programs (`FusedKernel.webgpu`, webgpu-program.ts).
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -121,6 +122,8 @@ function webgpuKernelFunc<S>(kernel: FusedKernel<S>): tf.KernelFunc {
 }
 
 const registered = new Set<string>();
+/** Registered fused kernels with no WGSL implementation: while any exists, webgpu takes the composed path. */
+const withoutWebGpu = new Set<string>();
 
 /**
  * Registers a fused kernel for every fused backend, and for webgpu when it has a WGSL
@@ -131,8 +134,10 @@ export function registerFusedKernel<S>(kernel: FusedKernel<S>): string {
   for (const backendName of FUSED_BACKENDS) {
     if (!tf.getKernel(kernel.name, backendName)) tf.registerKernel({ kernelName: kernel.name, backendName, kernelFunc: kernelFunc(kernel, backendName) });
   }
-  if (kernel.webgpu && !tf.getKernel(kernel.name, 'webgpu')) {
-    tf.registerKernel({ kernelName: kernel.name, backendName: 'webgpu', kernelFunc: webgpuKernelFunc(kernel) });
+  if (kernel.webgpu) {
+    if (!tf.getKernel(kernel.name, 'webgpu')) tf.registerKernel({ kernelName: kernel.name, backendName: 'webgpu', kernelFunc: webgpuKernelFunc(kernel) });
+  } else {
+    withoutWebGpu.add(kernel.name);
   }
   registered.add(kernel.name);
   return kernel.name;
@@ -144,11 +149,14 @@ export function registerFusedGradient(config: tf.GradConfig): void {
 }
 
 /**
- * Whether the current backend runs the fused kernels (else callers take the composed path). Not
- * webgpu: only some fused kernels have WGSL implementations yet, and callers need all of them.
+ * Whether the current backend runs the fused kernels (else callers take the composed path): cpu
+ * and wasm, and webgpu while every fused kernel registered has a WGSL implementation (all of
+ * quant's and search's do; one without would send webgpu back to the composed path as a whole).
  */
 export function fusedKernelsAvailable(): boolean {
-  return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+  const backend = tf.getBackend();
+  if (backend === 'webgpu') return withoutWebGpu.size === 0;
+  return (FUSED_BACKENDS as readonly string[]).includes(backend);
 }
 
 /** SIMD loops instantiated on the current backend's heap, or null (not wasm, or no SIMD). */

@@ -1,9 +1,10 @@
 // The WGSL kernels of the fused quantizers (LSQ, HWGQ fixed and learned) and weighted sum against the same fused kernels on
 // the cpu backend: forward values and the gradients to input and step. Runs when an adapter exists;
 // QUANTNAS_REQUIRE_WEBGPU=1 (CI) turns a missing adapter into a failure.
-import { initBackend, probeWebGpu, tf } from '@quantnas/core-ops';
+import { fusedKernelsAvailable, initBackend, probeWebGpu, tf, type ConvSite } from '@quantnas/core-ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsqGradScale, lsqRange } from '../lsq.js';
+import { noiseQuantizers } from '../noise-quantizers.js';
 import { fusedHwgq, fusedLsq } from './fake-quant.js';
 import { fusedNoiseMix, type NoiseMixAttrs } from './noise-mix.js';
 import { fusedWeightedSum, type WeightedSumAttrs } from './weighted-sum.js';
@@ -91,6 +92,23 @@ async function noiseMix(c: (typeof noiseCases)[number]): Promise<Float32Array[]>
   return out;
 }
 
+const site: ConvSite = { name: 'cell0.body0.conv0', shape: { kernelH: 3, kernelW: 3, inChannels: 4, outChannels: 5, groups: 1 } };
+
+/** A conv's noisy input and weight through the quantizers callers build, and the kernels that ran. */
+async function quantizerRun(kernels: 'fused' | 'reference'): Promise<{ out: Float32Array[]; kernelNames: string[] }> {
+  const x = tf.tensor4d(values(2 * 5 * 6 * 4, 2, 0.3), [2, 5, 6, 4]);
+  const w = tf.tensor4d(values(3 * 3 * 4 * 5, 0.4, 0.01, 1), [3, 3, 4, 5]);
+  const p = tf.softmax(tf.tensor1d(values(6, 1.5, 0, 0.4))) as tf.Tensor1D;
+  const q = noiseQuantizers({ bits: [4, 8], probabilities: () => () => p, probabilityOffset: 2, seed: 7, noise: 'uniform', kernels })(site);
+  let ys: tf.Tensor[] = [];
+  const profile = await tf.profile(() => {
+    ys = [q.input(x, true), q.weight(w, true)];
+  });
+  const out = await Promise.all(ys.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([x, w, p, ...ys]);
+  return { out, kernelNames: profile.kernelNames };
+}
+
 describe('fused quantization kernels on webgpu', () => {
   it('has an adapter when QUANTNAS_REQUIRE_WEBGPU=1', () => {
     if (requireWebGpu) expect(webgpuProbe.found, webgpuSkipReason).toBe(true);
@@ -129,6 +147,15 @@ describe('fused quantization kernels on webgpu', () => {
         for (const g of want.slice(1)) expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0);
       });
     }
+
+    it('callers take the fused path: every fused kernel has a WGSL implementation', async () => {
+      expect(fusedKernelsAvailable()).toBe(true);
+      const fused = await quantizerRun('fused');
+      const reference = await quantizerRun('reference');
+      expect(fused.kernelNames).toContain('QnasNoiseMix');
+      expect(reference.kernelNames).not.toContain('QnasNoiseMix');
+      fused.out.forEach((y, i) => expectClose(y, reference.out[i]!, 2e-6, `output ${i}`));
+    });
 
     for (const c of noiseCases) {
       it(`noise mix (${c.name}): the WGSL kernels' values (the same ξ) and gradients to t and α equal the cpu kernels'`, async () => {
