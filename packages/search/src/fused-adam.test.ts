@@ -1,6 +1,6 @@
 // The fused Adam update (one kernel per variable, the global norm in one kernel) against the
 // composed one: the same parameters, moments and norms over several steps, clipped or not.
-import { initBackend, tf, variableFrom } from '@quantnas/core-ops';
+import { initBackend, probeWebGpu, tf, variableFrom } from '@quantnas/core-ops';
 import { describe, expect, it } from 'vitest';
 import { createAdam } from './adam.js';
 
@@ -44,7 +44,9 @@ async function run(kernels: 'fused' | 'reference', maxNorm: number | null) {
   return { out, norms };
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+// webgpu too where an adapter exists (fused-adam-webgpu.test.ts requires one under QUANTNAS_REQUIRE_WEBGPU=1).
+const webgpuFound = (await probeWebGpu({ requireDriver: true })).found;
+for (const backend of ['cpu', 'wasm', ...(webgpuFound ? (['webgpu'] as const) : [])] as const) {
   describe(`fused Adam on ${backend}`, () => {
     for (const maxNorm of [null, 1, 100] as const) {
       it(`matches the composed update ${maxNorm === null ? 'without clipping' : `clipped at ${maxNorm}`}: parameters, moments, norms`, async () => {

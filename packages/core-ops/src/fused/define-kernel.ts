@@ -1,9 +1,11 @@
 import { tf } from '../tf.js';
+import type { WebGpuBackendLike } from './webgpu-program.js';
 
 // Fused kernels run as plain loops over Float32Arrays, on the cpu backend's arrays and directly on
 // the wasm backend's heap (no copies), optionally with SIMD loops from a WebAssembly module that
 // imports the wasm backend's memory: each replaces a chain of small tfjs kernels whose dispatch,
-// not arithmetic, dominated a training step.
+// not arithmetic, dominated a training step. On webgpu a kernel may give the same computation as
+// WGSL programs (`FusedKernel.webgpu`, webgpu-program.ts).
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -38,6 +40,11 @@ export interface FusedKernel<S = never> {
     attrs: Attrs,
     simd: SimdContext<S> | null,
   ): void;
+  /**
+   * The same computation as WGSL programs on the webgpu backend (see webgpu-program.ts): returns
+   * the outputs, in `outputShapes` order, from the inputs in `inputNames` order.
+   */
+  readonly webgpu?: (backend: WebGpuBackendLike, inputs: readonly TensorInfo[], attrs: Attrs) => TensorInfo[];
 }
 
 interface WasmBackendLike {
@@ -100,13 +107,37 @@ function kernelFunc<S>(kernel: FusedKernel<S>, backendName: FusedBackend): tf.Ke
   };
 }
 
-const registered = new Set<string>();
+function webgpuKernelFunc<S>(kernel: FusedKernel<S>): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const a = (attrs ?? {}) as Attrs;
+    const infos = kernel.inputNames(a).map((name) => {
+      const t = (inputs as Record<string, TensorInfo | undefined>)[name];
+      if (!t) throw new Error(`${kernel.name}: missing input '${name}'`);
+      if (t.dtype !== 'float32') throw new Error(`${kernel.name}: input '${name}' must be float32, got ${t.dtype}`);
+      return t;
+    });
+    const outs = kernel.webgpu!(backend as unknown as WebGpuBackendLike, infos, a);
+    return outs.length === 1 ? outs[0]! : outs;
+  };
+}
 
-/** Registers a fused kernel for every fused backend (idempotent) and returns its name. */
+const registered = new Set<string>();
+/** Registered fused kernels with no WGSL implementation: while any exists, webgpu takes the composed path. */
+const withoutWebGpu = new Set<string>();
+
+/**
+ * Registers a fused kernel for every fused backend, and for webgpu when it has a WGSL
+ * implementation (idempotent); returns its name.
+ */
 export function registerFusedKernel<S>(kernel: FusedKernel<S>): string {
   if (registered.has(kernel.name)) return kernel.name;
   for (const backendName of FUSED_BACKENDS) {
     if (!tf.getKernel(kernel.name, backendName)) tf.registerKernel({ kernelName: kernel.name, backendName, kernelFunc: kernelFunc(kernel, backendName) });
+  }
+  if (kernel.webgpu) {
+    if (!tf.getKernel(kernel.name, 'webgpu')) tf.registerKernel({ kernelName: kernel.name, backendName: 'webgpu', kernelFunc: webgpuKernelFunc(kernel) });
+  } else {
+    withoutWebGpu.add(kernel.name);
   }
   registered.add(kernel.name);
   return kernel.name;
@@ -117,9 +148,15 @@ export function registerFusedGradient(config: tf.GradConfig): void {
   if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
 }
 
-/** Whether the current backend runs the fused kernels (else callers take the composed path). */
+/**
+ * Whether the current backend runs the fused kernels (else callers take the composed path): cpu
+ * and wasm, and webgpu while every fused kernel registered has a WGSL implementation (all of
+ * quant's and search's do; one without would send webgpu back to the composed path as a whole).
+ */
 export function fusedKernelsAvailable(): boolean {
-  return (FUSED_BACKENDS as readonly string[]).includes(tf.getBackend());
+  const backend = tf.getBackend();
+  if (backend === 'webgpu') return withoutWebGpu.size === 0;
+  return (FUSED_BACKENDS as readonly string[]).includes(backend);
 }
 
 /** SIMD loops instantiated on the current backend's heap, or null (not wasm, or no SIMD). */

@@ -9,3 +9,4 @@ export {
   type FusedKernel,
   type SimdContext,
 } from './define-kernel.js';
+export { runWgslElementwise, runWgslReduction, type WebGpuBackendLike, type WgslElementwise, type WgslReduction, type WgslUniform } from './webgpu-program.js';

@@ -1,6 +1,15 @@
 import { tf } from '@quantnas/core-ops';
 import { roundHalfEven } from '../integer.js';
-import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
+import {
+  registerFusedGradient,
+  registerFusedKernel,
+  runFused,
+  runWgslElementwise,
+  runWgslReduction,
+  type FusedKernel,
+  type WebGpuBackendLike,
+  type WgslUniform,
+} from '@quantnas/core-ops';
 import { simdKernels, type SimdKernels } from './simd.js';
 
 // The QAT quantizers of docs/method.md §4.1 as one kernel each way, computing in float32 the same
@@ -10,6 +19,7 @@ import { simdKernels, type SimdKernels } from './simd.js';
 // - HWGQ activations with a fixed step, or with a learned scalar step (LSQ on activations).
 
 type Attrs = tf.NamedAttrMap;
+type TensorInfo = tf.TensorInfo;
 const f32 = Math.fround;
 
 interface LsqAttrs {
@@ -21,6 +31,21 @@ interface LsqAttrs {
 const lsqForward: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasLsq',
+  webgpu: (backend, [w, s], attrs) => {
+    const { qn, qp } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(w!.shape, s!.shape);
+    return [
+      runWgslElementwise(backend, {
+        key: 'lsq',
+        inputs: { w: w!, s: s! },
+        outputShape: w!.shape,
+        uniforms: lsqUniforms(qn, qp, channels),
+        body: `let st = s[index % uniforms.channels];
+    let v = w[index] / st;
+    setOutputAtIndex(index, round(clamp(v, -uniforms.qn, uniforms.qp)) * st);`,
+      }),
+    ];
+  },
   inputNames: () => ['w', 's'],
   outputShapes: ([w]) => [[...w!]],
   compute([w, s], [y], shapes, attrs) {
@@ -41,6 +66,20 @@ const lsqForward: FusedKernel<SimdKernels> = {
 const lsqGradInput: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasLsqGradInput',
+  webgpu: (backend, [dy, w, s], attrs) => {
+    const { qn, qp } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(w!.shape, s!.shape);
+    return [
+      runWgslElementwise(backend, {
+        key: 'lsq_grad_input',
+        inputs: { dy: dy!, w: w!, s: s! },
+        outputShape: w!.shape,
+        uniforms: lsqUniforms(qn, qp, channels),
+        body: `let v = w[index] / s[index % uniforms.channels];
+    setOutputAtIndex(index, select(0.0, dy[index], v > -uniforms.qn && v < uniforms.qp));`,
+      }),
+    ];
+  },
   inputNames: () => ['dy', 'w', 's'],
   outputShapes: ([, w]) => [[...w!]],
   compute([dy, w, s], [dw], shapes, attrs) {
@@ -61,6 +100,27 @@ const lsqGradInput: FusedKernel<SimdKernels> = {
 const lsqGradStep: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasLsqGradStep',
+  webgpu: (backend, [dy, w, s], attrs) => {
+    const { qn, qp, gradScale } = attrs as unknown as LsqAttrs;
+    const channels = checkChannels(w!.shape, s!.shape);
+    const count = w!.shape.reduce((p, d) => p * d, 1);
+    return [
+      runWgslReduction(backend, {
+        key: 'lsq_grad_step',
+        inputs: { dy: dy!, w: w!, s: s! },
+        outputShape: s!.shape,
+        uniforms: [...lsqUniforms(qn, qp, channels), { name: 'count', type: 'i32', value: count }, { name: 'gradScale', type: 'f32', value: gradScale }],
+        accumulate: `let st = s[outIndex];
+    for (var i = outIndex + lane * uniforms.channels; i < uniforms.count; i = i + REDUCE_LANES * uniforms.channels) {
+      let v = w[i] / st;
+      var e = round(v) - v;
+      if (v >= uniforms.qp) { e = uniforms.qp; } else if (v <= -uniforms.qn) { e = -uniforms.qn; }
+      acc = acc + dy[i] * e;
+    }`,
+        finish: 'total * uniforms.gradScale',
+      }),
+    ];
+  },
   inputNames: () => ['dy', 'w', 's'],
   outputShapes: ([, , s]) => [[...s!]],
   compute([dy, w, s], [ds], shapes, attrs) {
@@ -99,6 +159,21 @@ interface HwgqAttrs {
 const hwgqForward: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasHwgq',
+  webgpu: (backend, [x], attrs) => {
+    const { step, levels } = attrs as unknown as HwgqAttrs;
+    return [
+      runWgslElementwise(backend, {
+        key: 'hwgq',
+        inputs: { x: x! },
+        outputShape: x!.shape,
+        uniforms: [
+          { name: 'stepSize', type: 'f32', value: f32(step) },
+          { name: 'clip', type: 'f32', value: f32(f32(step) * levels) },
+        ],
+        body: `setOutputAtIndex(index, round(clamp(x[index], 0.0, uniforms.clip) / uniforms.stepSize) * uniforms.stepSize);`,
+      }),
+    ];
+  },
   inputNames: () => ['x'],
   outputShapes: ([x]) => [[...x!]],
   compute([x], [y], _shapes, attrs, simd) {
@@ -111,6 +186,10 @@ const hwgqForward: FusedKernel<SimdKernels> = {
 const hwgqGrad: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasHwgqGrad',
+  webgpu: (backend, [dy, x], attrs) => {
+    const { step, levels } = attrs as unknown as HwgqAttrs;
+    return [passInsideWebGpu(backend, dy!, x!, { name: 'clip', type: 'f32', value: f32(f32(step) * levels) }, 'uniforms.clip')];
+  },
   inputNames: () => ['dy', 'x'],
   outputShapes: ([, x]) => [[...x!]],
   compute([dy, x], [dx], _shapes, attrs, simd) {
@@ -123,6 +202,19 @@ const hwgqGrad: FusedKernel<SimdKernels> = {
 const hwgqLearnedForward: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasHwgqLearned',
+  webgpu: (backend, [x, s], attrs) => {
+    const { levels } = attrs as unknown as HwgqAttrs;
+    return [
+      runWgslElementwise(backend, {
+        key: 'hwgq_learned',
+        inputs: { x: x!, s: s! },
+        outputShape: x!.shape,
+        uniforms: [{ name: 'levels', type: 'f32', value: levels }],
+        body: `let st = s[0];
+    setOutputAtIndex(index, round(clamp(x[index], 0.0, st * uniforms.levels) / st) * st);`,
+      }),
+    ];
+  },
   inputNames: () => ['x', 's'],
   outputShapes: ([x]) => [[...x!]],
   compute([x, s], [y], _shapes, attrs, simd) {
@@ -136,6 +228,10 @@ const hwgqLearnedForward: FusedKernel<SimdKernels> = {
 const hwgqLearnedGradInput: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasHwgqLearnedGradInput',
+  webgpu: (backend, [dy, x, s], attrs) => {
+    const { levels } = attrs as unknown as HwgqAttrs;
+    return [passInsideWebGpu(backend, dy!, x!, { name: 'levels', type: 'f32', value: levels }, 's[0] * uniforms.levels', s!)];
+  },
   inputNames: () => ['dy', 'x', 's'],
   outputShapes: ([, x]) => [[...x!]],
   compute([dy, x, s], [dx], _shapes, attrs, simd) {
@@ -149,6 +245,33 @@ const hwgqLearnedGradInput: FusedKernel<SimdKernels> = {
 const hwgqLearnedGradStep: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasHwgqLearnedGradStep',
+  webgpu: (backend, [dy, x, s], attrs) => {
+    const { levels, gradScale } = attrs as unknown as HwgqAttrs;
+    return [
+      runWgslReduction(backend, {
+        key: 'hwgq_learned_grad_step',
+        inputs: { dy: dy!, x: x!, s: s! },
+        outputShape: [1],
+        uniforms: [
+          { name: 'count', type: 'i32', value: x!.shape.reduce((p, d) => p * d, 1) },
+          { name: 'levels', type: 'f32', value: levels },
+          { name: 'gradScale', type: 'f32', value: gradScale },
+        ],
+        accumulate: `let st = s[0];
+    let clip = st * uniforms.levels;
+    for (var i = lane; i < uniforms.count; i = i + REDUCE_LANES) {
+      let v = x[i];
+      if (v >= clip) {
+        acc = acc + dy[i] * uniforms.levels;
+      } else if (v > 0.0) {
+        let q = v / st;
+        acc = acc + dy[i] * (round(q) - q);
+      }
+    }`,
+        finish: 'total * uniforms.gradScale',
+      }),
+    ];
+  },
   inputNames: () => ['dy', 'x', 's'],
   outputShapes: ([, , s]) => [[...s!]],
   compute([dy, x, s], [ds], _shapes, attrs) {
@@ -169,6 +292,26 @@ const hwgqLearnedGradStep: FusedKernel<SimdKernels> = {
     ds![0] = acc * gradScale;
   },
 };
+
+function lsqUniforms(qn: number, qp: number, channels: number): WgslUniform[] {
+  return [
+    { name: 'qn', type: 'f32', value: qn },
+    { name: 'qp', type: 'f32', value: qp },
+    { name: 'channels', type: 'i32', value: channels },
+  ];
+}
+
+/** dx = dy where 0 < x < clip, on webgpu; `clip` a WGSL expression of the uniform and `s`. */
+function passInsideWebGpu(backend: WebGpuBackendLike, dy: TensorInfo, x: TensorInfo, uniform: WgslUniform, clip: string, s?: TensorInfo): TensorInfo {
+  return runWgslElementwise(backend, {
+    key: s ? 'hwgq_learned_grad_input' : 'hwgq_grad',
+    inputs: s ? { dy, x, s } : { dy, x },
+    outputShape: x.shape,
+    uniforms: [uniform],
+    body: `let v = x[index];
+    setOutputAtIndex(index, select(0.0, dy[index], v > 0.0 && v < ${clip}));`,
+  });
+}
 
 function quantizeActivations(x: Float32Array, y: Float32Array, step: number, clip: number): void {
   for (let i = 0; i < x.length; i++) {

@@ -3,6 +3,7 @@ import type { NoiseKind } from '../quant-noise.js';
 import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
 import { simdKernels, type SimdKernels } from './simd.js';
 import { gaussianAt, noiseKey, uniformAt } from './unit-noise.js';
+import { noiseMixGradInputWebGpu, noiseMixGradProbWebGpu, noiseMixWebGpu } from './noise-mix-webgpu.js';
 
 // One kernel for the whole quantization-noise mix of docs/method.md §4.2,
 //   T̂ = f·u + Σ_b a_b·(u + Δ_b(u)·ξ_b),  u = ReLU(T) for activations, T for weights,
@@ -85,6 +86,7 @@ const xiAt = (kind: NoiseKind) => (kind === 'uniform' ? uniformAt : gaussianAt);
 const forward: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasNoiseMix',
+  webgpu: noiseMixWebGpu,
   inputNames: () => ['t', 'p'],
   outputShapes: ([t]) => [[...t!]],
   compute([t, p], [y], _shapes, attrs, simd) {
@@ -143,6 +145,7 @@ const forward: FusedKernel<SimdKernels> = {
 const gradInput: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasNoiseMixGradInput',
+  webgpu: noiseMixGradInputWebGpu,
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, t]) => [[...t!]],
   compute([dy, t, p], [dt], _shapes, attrs, simd) {
@@ -170,6 +173,7 @@ const gradInput: FusedKernel<SimdKernels> = {
 const gradProb: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasNoiseMixGradProb',
+  webgpu: noiseMixGradProbWebGpu,
   inputNames: () => ['dy', 't', 'p'],
   outputShapes: ([, , p]) => [[...p!]],
   compute([dy, t, p], [dp], _shapes, attrs, simd) {

@@ -1,5 +1,13 @@
 import { tf } from '@quantnas/core-ops';
-import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
+import {
+  registerFusedGradient,
+  registerFusedKernel,
+  runFused,
+  runWgslElementwise,
+  runWgslReduction,
+  type FusedKernel,
+  type WgslUniform,
+} from '@quantnas/core-ops';
 import { simdKernels, type SimdKernels } from './simd.js';
 
 // y = Σ_j w_j·y_j with weights read from a probability vector p, in one kernel (and one backward
@@ -50,9 +58,85 @@ function weightsOf(p: Float32Array, at: WeightedSumAttrs): { w: Float64Array; to
   return { w, total };
 }
 
+// On webgpu: the weights are computed in the shaders from p (no read-back); `terms` is a constant
+// array in the shader code, offset and perOp are uniforms; terms go through in chunks of
+// WGSL_CHUNK, each shader binding its chunk, p and the previous chunk's result (a device binds at
+// least 8 storage buffers, the output one of them).
+const WGSL_CHUNK = 5;
+
+function checkSliceShape(pLength: number, at: WeightedSumAttrs): void {
+  if (at.weighting === 'opTotal') {
+    for (const k of at.terms) {
+      if (k * at.perOp < 0 || (k + 1) * at.perOp > pLength)
+        throw new Error(`weighted sum: probabilities ${k * at.perOp}..${(k + 1) * at.perOp - 1} lie outside a vector of ${pLength}`);
+    }
+  } else if (at.offset < 0 || at.offset + at.terms.length > pLength) {
+    throw new Error(`weighted sum: probabilities ${at.offset}..${at.offset + at.terms.length - 1} lie outside a vector of ${pLength}`);
+  }
+}
+
+/**
+ * WGSL: `constants` declares `TERMS` and `M`; `helpers` adds `weightOf(j)` (reads `p` and the
+ * uniforms `perOp`, `offset`).
+ */
+function wgslWeights(at: WeightedSumAttrs): { key: string; constants: string; helpers: string } {
+  const m = at.terms.length;
+  const constants = `
+const M : i32 = ${m};
+var<private> TERMS : array<i32, ${m}> = array<i32, ${m}>(${at.terms.map((k) => `${k}`).join(', ')});`;
+  const helpers = `${constants}
+fn weightOf(j : i32) -> f32 {
+  ${
+    at.weighting === 'opTotal'
+      ? `var s = 0.0;
+  for (var b = 0; b < uniforms.perOp; b = b + 1) { s = s + p[TERMS[j] * uniforms.perOp + b]; }
+  return s;`
+      : `var total = 0.0;
+  for (var b = 0; b < M; b = b + 1) { total = total + p[uniforms.offset + b]; }
+  return p[uniforms.offset + j] / total;`
+  }
+}`;
+  return { key: `${at.weighting}_${at.weighting === 'opTotal' ? at.terms.join('_') : m}`, constants, helpers };
+}
+
+const weightUniforms = (at: WeightedSumAttrs): WgslUniform[] => [
+  { name: 'perOp', type: 'i32', value: at.perOp },
+  { name: 'offset', type: 'i32', value: at.offset },
+];
+
 const forward: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasWeightedSum',
+  webgpu: (backend, inputs, attrs) => {
+    const at = attrsOf(attrs);
+    const m = at.terms.length;
+    const p = inputs[m]!;
+    for (let j = 1; j < m; j++) {
+      if (!tf.util.arraysEqual([...inputs[j]!.shape], [...inputs[0]!.shape]))
+        throw new Error(`weighted sum: term ${j} has shape [${inputs[j]!.shape.join(', ')}], term 0 [${inputs[0]!.shape.join(', ')}]`);
+    }
+    checkSliceShape(p.shape[0]!, at);
+    const { key, helpers } = wgslWeights(at);
+    let sum: tf.TensorInfo | null = null;
+    for (let start = 0; start < m; start += WGSL_CHUNK) {
+      const count = Math.min(WGSL_CHUNK, m - start);
+      const named: Record<string, tf.TensorInfo> = { p };
+      for (let jj = 0; jj < count; jj++) named[`y${jj}`] = inputs[start + jj]!;
+      if (sum) named['prev'] = sum;
+      const terms = Array.from({ length: count }, (_, jj) => ` + weightOf(uniforms.start + ${jj}) * y${jj}[index]`).join('');
+      const next = runWgslElementwise(backend, {
+        key: `weighted_sum_${key}_${count}_${sum ? 'prev' : 'first'}`,
+        inputs: named,
+        outputShape: inputs[0]!.shape,
+        uniforms: [...weightUniforms(at), { name: 'start', type: 'i32', value: start }],
+        helpers,
+        body: `setOutputAtIndex(index, ${sum ? 'prev[index]' : '0.0'}${terms});`,
+      });
+      if (sum) backend.disposeData(sum.dataId);
+      sum = next;
+    }
+    return [sum!];
+  },
   inputNames: forwardNames,
   outputShapes: ([first]) => [[...first!]],
   compute(inputs, [y], shapes, attrs, simd) {
@@ -83,6 +167,21 @@ const forward: FusedKernel<SimdKernels> = {
 const gradTerm: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasWeightedSumGradTerm',
+  webgpu: (backend, [dy, p], attrs) => {
+    const at = attrsOf(attrs);
+    checkSliceShape(p!.shape[0]!, at);
+    const { key, helpers } = wgslWeights(at);
+    return [
+      runWgslElementwise(backend, {
+        key: `weighted_sum_grad_term_${key}`,
+        inputs: { dy: dy!, p: p! },
+        outputShape: dy!.shape,
+        uniforms: [...weightUniforms(at), { name: 'term', type: 'i32', value: (attrs as { term?: number }).term! }],
+        helpers,
+        body: 'setOutputAtIndex(index, weightOf(uniforms.term) * dy[index]);',
+      }),
+    ];
+  },
   inputNames: () => ['dy', 'p'],
   outputShapes: ([dy]) => [[...dy!]],
   compute([dy, p], [out], _shapes, attrs, simd) {
@@ -105,6 +204,70 @@ const gradTerm: FusedKernel<SimdKernels> = {
 const gradProb: FusedKernel<SimdKernels> = {
   simd: simdKernels,
   name: 'QnasWeightedSumGradProb',
+  webgpu: (backend, inputs, attrs) => {
+    const at = attrsOf(attrs);
+    const m = at.terms.length;
+    const dy = inputs[0]!;
+    const p = inputs[m + 1]!;
+    checkSliceShape(p.shape[0]!, at);
+    const n = dy.shape.reduce((a, d) => a * d, 1);
+    // s_j = Σ dy·y_j into one vector of m, a chunk of terms per shader.
+    let s: tf.TensorInfo | null = null;
+    for (let start = 0; start < m; start += WGSL_CHUNK) {
+      const count = Math.min(WGSL_CHUNK, m - start);
+      const named: Record<string, tf.TensorInfo> = { dy };
+      for (let jj = 0; jj < count; jj++) named[`y${jj}`] = inputs[start + 1 + jj]!;
+      if (s) named['prev'] = s;
+      const loops = Array.from(
+        { length: count },
+        (_, jj) => `if (jj == ${jj}) { for (var i = lane; i < uniforms.n; i = i + REDUCE_LANES) { acc = acc + dy[i] * y${jj}[i]; } }`,
+      ).join(' else ');
+      const next = runWgslReduction(backend, {
+        key: `weighted_sum_dots_${count}_${s ? 'prev' : 'first'}`,
+        inputs: named,
+        outputShape: [m],
+        uniforms: [
+          { name: 'n', type: 'i32', value: n },
+          { name: 'start', type: 'i32', value: start },
+        ],
+        accumulate: `let jj = outIndex - uniforms.start;
+    ${loops}`,
+        finish: `select(${s ? 'prev[outIndex]' : '0.0'}, total, outIndex >= uniforms.start && outIndex < uniforms.start + ${count})`,
+      });
+      if (s) backend.disposeData(s.dataId);
+      s = next;
+    }
+    const { key, constants, helpers } = wgslWeights(at);
+    // A shader's bindings are those it uses: opTotal's does not read p.
+    const opTotal = at.weighting === 'opTotal';
+    const body = opTotal
+      ? `var v = 0.0;
+    for (var j = 0; j < M; j = j + 1) {
+      let k = TERMS[j] * uniforms.perOp;
+      if (index >= k && index < k + uniforms.perOp) { v = v + s[j]; }
+    }
+    setOutputAtIndex(index, v);`
+      : `var total = 0.0;
+    var weighted = 0.0;
+    for (var j = 0; j < M; j = j + 1) {
+      total = total + p[uniforms.offset + j];
+      weighted = weighted + s[j] * p[uniforms.offset + j];
+    }
+    let j = index - uniforms.offset;
+    var v = 0.0;
+    if (j >= 0 && j < M) { v = s[j] / total - weighted / (total * total); }
+    setOutputAtIndex(index, v);`;
+    const dp = runWgslElementwise(backend, {
+      key: `weighted_sum_grad_prob_${key}`,
+      inputs: opTotal ? { s: s! } : { s: s!, p },
+      outputShape: p.shape,
+      uniforms: weightUniforms(at),
+      helpers: opTotal ? constants : helpers,
+      body,
+    });
+    backend.disposeData(s!.dataId);
+    return [dp];
+  },
   inputNames: (a) => ['dy', ...termNames(a), 'p'],
   outputShapes: (shapes) => [[...shapes[shapes.length - 1]!]],
   compute(inputs, [dp], _shapes, attrs, simd) {
