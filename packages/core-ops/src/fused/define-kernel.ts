@@ -65,15 +65,20 @@ interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
 }
 
+/** The kernel's inputs in `inputNames` order, each present and float32. */
+function checkedInputs<S>(kernel: FusedKernel<S>, inputs: tf.NamedTensorInfoMap, attrs: Attrs): TensorInfo[] {
+  return kernel.inputNames(attrs).map((name) => {
+    const t = (inputs as Record<string, TensorInfo | undefined>)[name];
+    if (!t) throw new Error(`${kernel.name}: missing input '${name}'`);
+    if (t.dtype !== 'float32') throw new Error(`${kernel.name}: input '${name}' must be float32, got ${t.dtype}`);
+    return t;
+  });
+}
+
 function kernelFunc<S>(kernel: FusedKernel<S>, backendName: FusedBackend): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const a = (attrs ?? {}) as Attrs;
-    const infos = kernel.inputNames(a).map((name) => {
-      const t = (inputs as Record<string, TensorInfo | undefined>)[name];
-      if (!t) throw new Error(`${kernel.name}: missing input '${name}'`);
-      if (t.dtype !== 'float32') throw new Error(`${kernel.name}: input '${name}' must be float32, got ${t.dtype}`);
-      return t;
-    });
+    const infos = checkedInputs(kernel, inputs, a);
     const shapes = infos.map((t) => t.shape);
     const outShapes = kernel.outputShapes(shapes, a);
     const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
@@ -110,12 +115,7 @@ function kernelFunc<S>(kernel: FusedKernel<S>, backendName: FusedBackend): tf.Ke
 function webgpuKernelFunc<S>(kernel: FusedKernel<S>): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const a = (attrs ?? {}) as Attrs;
-    const infos = kernel.inputNames(a).map((name) => {
-      const t = (inputs as Record<string, TensorInfo | undefined>)[name];
-      if (!t) throw new Error(`${kernel.name}: missing input '${name}'`);
-      if (t.dtype !== 'float32') throw new Error(`${kernel.name}: input '${name}' must be float32, got ${t.dtype}`);
-      return t;
-    });
+    const infos = checkedInputs(kernel, inputs, a);
     const outs = kernel.webgpu!(backend as unknown as WebGpuBackendLike, infos, a);
     return outs.length === 1 ? outs[0]! : outs;
   };

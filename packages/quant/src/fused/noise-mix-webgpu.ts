@@ -1,5 +1,5 @@
 import { runWgslElementwise, runWgslReduction, type tf, type WebGpuBackendLike, type WgslUniform } from '@quantnas/core-ops';
-import type { NoiseKind } from './unit-noise.js';
+import type { NoiseMixAttrs } from './noise-mix-attrs.js';
 import { noiseKey } from './unit-noise.js';
 
 // The noise mix's kernels in WGSL: the same counter-based ξ (unit-noise.ts's hash, in u32
@@ -7,17 +7,6 @@ import { noiseKey } from './unit-noise.js';
 // weights computed in the shaders from p, and the range max u − min u a reduction of its own.
 
 type TensorInfo = tf.TensorInfo;
-
-/** noise-mix.ts's `NoiseMixAttrs` (restated: that module imports this one). */
-interface NoiseMixAttrs {
-  readonly offset: number;
-  readonly bits: readonly number[];
-  readonly seeds: readonly number[];
-  readonly kind: NoiseKind;
-  readonly relu: boolean;
-  readonly through: boolean;
-  readonly noise: boolean;
-}
 
 const HASH = `
 fn mix32(x : u32) -> u32 {

@@ -3,6 +3,7 @@ import type { NoiseKind } from '../quant-noise.js';
 import { registerFusedGradient, registerFusedKernel, runFused, type FusedKernel } from '@quantnas/core-ops';
 import { simdKernels, type SimdKernels } from './simd.js';
 import { gaussianAt, noiseKey, uniformAt } from './unit-noise.js';
+import type { NoiseMixAttrs } from './noise-mix-attrs.js';
 import { noiseMixGradInputWebGpu, noiseMixGradProbWebGpu, noiseMixWebGpu } from './noise-mix-webgpu.js';
 
 // One kernel for the whole quantization-noise mix of docs/method.md §4.2,
@@ -10,21 +11,7 @@ import { noiseMixGradInputWebGpu, noiseMixGradProbWebGpu, noiseMixWebGpu } from 
 // with Δ_b's range, every bit-width's noise and the mixing in two passes over T, and two backward
 // kernels (one per input) that regenerate ξ from its seed instead of storing it.
 
-/** What one noise mix computes; the attributes of its kernels. */
-export interface NoiseMixAttrs {
-  /** Index in `p` of the first bit-width's probability (p may hold a whole α group). */
-  readonly offset: number;
-  readonly bits: readonly number[];
-  /** Per bit-width the seed of its ξ (ignored at 32 bits). */
-  readonly seeds: readonly number[];
-  readonly kind: NoiseKind;
-  /** ReLU first (activations). */
-  readonly relu: boolean;
-  /** Gradient flows through the noisy copies (`through`), or only through f·T (`detached`). */
-  readonly through: boolean;
-  /** False: the expectation over ξ, (f + Σ a_b)·u (evaluation). */
-  readonly noise: boolean;
-}
+export type { NoiseMixAttrs } from './noise-mix-attrs.js';
 
 type Attrs = tf.NamedAttrMap;
 const attrsOf = (a: Attrs) => a as unknown as NoiseMixAttrs;
