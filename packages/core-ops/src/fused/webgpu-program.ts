@@ -14,7 +14,8 @@ export interface WgslUniform {
   readonly value: number;
 }
 
-export interface WgslElementwise {
+/** What every WGSL program of a fused kernel has. */
+interface WgslProgramParts {
   /** Identifies the shader code (not the uniforms' values): one compiled pipeline per key. */
   readonly key: string;
   readonly inputs: Readonly<Record<string, TensorInfo>>;
@@ -22,17 +23,15 @@ export interface WgslElementwise {
   readonly uniforms?: readonly WgslUniform[];
   /** Functions placed before `main`. */
   readonly helpers?: string;
+}
+
+export interface WgslElementwise extends WgslProgramParts {
   /** The body run for each flat output `index` (i32) below the output's size; writes with `setOutputAtIndex`. */
   readonly body: string;
 }
 
-export interface WgslReduction {
-  readonly key: string;
-  readonly inputs: Readonly<Record<string, TensorInfo>>;
-  /** One workgroup per output element, `outIndex` (i32) its index. */
-  readonly outputShape: readonly number[];
-  readonly uniforms?: readonly WgslUniform[];
-  readonly helpers?: string;
+/** One workgroup per output element, `outIndex` (i32) its index. */
+export interface WgslReduction extends WgslProgramParts {
   /**
    * Adds to `acc` (f32) this thread's share of output `outIndex`: thread `lane` (i32) of `REDUCE_LANES`.
    * The workgroup's shares are then summed into `total` (f32) and `finish`, an expression of
