@@ -104,25 +104,12 @@ describe('quantnas search', () => {
   });
 });
 
+/** `bench search-step` on a tiny basic supernet: one timed step, no warm-up. */
+const TINY_SEARCH_STEP = ['bench', 'search-step', '--space', 'basic', '--channels', '6', '--size', '8', '--batch', '1', '--steps', '1', '--warmup', '0'];
+
 describe('quantnas bench search-step', () => {
   it('prints noise and direct step times on fused and reference kernels, with kernels per step, conv share and the ratios', async () => {
-    const result = await run([
-      'bench',
-      'search-step',
-      '--space',
-      'basic',
-      '--channels',
-      '6',
-      '--size',
-      '8',
-      '--batch',
-      '1',
-      '--steps',
-      '1',
-      '--warmup',
-      '0',
-      '--json',
-    ]);
+    const result = await run([...TINY_SEARCH_STEP, '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
@@ -169,25 +156,7 @@ describe('quantnas bench search-step', () => {
     expectOneLineError(await run(['bench', 'search-step', '--kernels', 'fused,fast']), '--kernels must list distinct paths');
   });
   it('times only the modes asked for, and refuses unknown ones', async () => {
-    const result = await run([
-      'bench',
-      'search-step',
-      '--space',
-      'basic',
-      '--channels',
-      '6',
-      '--size',
-      '8',
-      '--batch',
-      '1',
-      '--steps',
-      '1',
-      '--warmup',
-      '0',
-      '--modes',
-      'noise',
-      '--json',
-    ]);
+    const result = await run([...TINY_SEARCH_STEP, '--modes', 'noise', '--json']);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(json.noise_ms).toBeGreaterThan(0);
