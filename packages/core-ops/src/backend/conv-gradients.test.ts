@@ -160,14 +160,26 @@ describe('wasm conv kernels match the cpu backend', () => {
     await expectMatchesCpu('wasm', c, 1e-5);
   });
 
+  it.each(['gemm', 'swapped'] as const)('conv2d filter gradient computed only as a %s, at every stride-1 case', async (path) => {
+    filterGradientTuning.path = path;
+    try {
+      for (const c of conv2dCases.filter((c) => c.stride === 1)) await expectMatchesCpu('wasm', c, 1e-5);
+    } finally {
+      filterGradientTuning.path = 'auto';
+    }
+  });
+
   it('conv2d filter gradient as a GEMM over an im2col budget it exceeds (built and summed in parts)', async () => {
     const budget = filterGradientTuning.im2colFloats;
-    // 3·3·4 rows × 12·12 positions per image: three images per part, five images in two parts.
-    filterGradientTuning.im2colFloats = 36 * 144 * 3;
+    // 3·3·4 rows × 14·14 padded positions per image: three images per part, five images in two parts.
+    filterGradientTuning.im2colFloats = 36 * 196 * 3;
+    filterGradientTuning.path = 'gemm';
     try {
       await expectMatchesCpu('wasm', { x: [5, 12, 12, 4], w: [3, 3, 4, 24], stride: 1, pad: 'same' }, 1e-5);
+      await expectMatchesCpu('wasm', { x: [5, 12, 12, 4], w: [1, 1, 4, 24], stride: 1, pad: 'valid' }, 1e-5);
     } finally {
       filterGradientTuning.im2colFloats = budget;
+      filterGradientTuning.path = 'auto';
     }
   });
 

@@ -1,15 +1,18 @@
 // The wasm backend has no Conv2DBackpropFilter. The filter gradient is a correlation of the input
 // with the output gradient, computed with XNNPACK's forward conv in one of two ways:
-// - stride 1 and at least GEMM_MIN_OUT output channels: as one GEMM,
-//   dW[(kh, kw, ci), co] = Σ_m col[(kh, kw, ci), m]·dy[m, co] over the m = (n, oh, ow) output
-//   positions, run as a 1×1 conv whose "pixels" are the rows of the transposed im2col matrix and
-//   whose channels are the positions. XNNPACK runs that at GEMM speed, where the correlation below
-//   walks a kernel as large as the image a few channels at a time (measured 2× slower at
-//   12 → 24 and 12 → 48 channels); with few output channels building the im2col matrix costs more
-//   than the GEMM saves;
-// - otherwise: a forward conv with the roles swapped: the input's channels become the batch, the
-//   batch becomes the channels, and the transposed output gradient is the filter (dilated by the
-//   stride).
+// - as GEMMs (stride 1), dW[(kh, kw, ci), co] = Σ_m col[(kh, kw, ci), m]·dy[m, co] over the output
+//   positions m, each run as a 1×1 conv whose "pixels" are the rows of the transposed im2col matrix
+//   and whose channels are the positions. The positions are those of the padded input grid, so that
+//   every row of col is one contiguous window of the transposed padded input, copied in one go
+//   (the output gradient, padded with zeros to the same grid, zeroes the positions outside the
+//   output);
+// - as a forward conv with the roles swapped: the input's channels become the batch, the batch
+//   becomes the channels, and the transposed output gradient is the filter (dilated by the stride).
+//   Its kernel is as large as the image, which XNNPACK walks a few channels at a time.
+// Measured at the supernets' shapes (12 → 3..48 channels, 16×16 and 64×64 images of 8): the GEMM
+// is 3–15× faster for 1×1 filters and up to 1.5× for 3×3 ones with ≥ 12 output channels; the
+// swapped conv is faster for 5×5 filters and for 3×3 ones with few output channels, where copying
+// 25 or 9 windows costs more than the GEMM saves.
 import { tf } from '../../tf.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
@@ -17,9 +20,9 @@ type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 export const filterGradientTuning = {
   /** Floats of im2col matrix built at once; larger batches are split and their GEMMs summed. */
-  im2colFloats: 1 << 20,
-  /** Fewest output channels for which the GEMM is used. */
-  gemmMinOut: 24,
+  im2colFloats: 1 << 22,
+  /** Which way a stride-1 gradient is computed ('auto': by the filter's shape, as measured). */
+  path: 'auto' as 'auto' | 'gemm' | 'swapped',
 };
 
 function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
@@ -27,81 +30,78 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const info = forwardConvInfo(tf.Conv2DBackpropFilter, x.shape, attrs.filterShape, attrs, false);
   const s = new Scratch(args.backend as tf.KernelBackend);
-  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && info.outChannels >= filterGradientTuning.gemmMinOut;
-  return s.release(gemm ? byGemm(s, x, dy, info) : bySwappedConv(s, x, dy, info));
+  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && prefersGemm(info);
+  return s.release(gemm ? byWindowGemm(s, x, dy, info) : bySwappedConv(s, x, dy, info));
 }
 
-function byGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
-  const { top, left } = info.padInfo;
+function prefersGemm(info: ConvInfo): boolean {
+  const { path } = filterGradientTuning;
+  if (path !== 'auto') return path === 'gemm';
+  const taps = info.filterHeight * info.filterWidth;
+  return taps === 1 || (taps <= 9 && info.outChannels >= 12);
+}
+
+function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
+  const { batchSize: n, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
+  const { top, bottom, left, right } = info.padInfo;
+  // At stride 1 the padded input is exactly (OH + KH − 1) × (OW + KW − 1): no padding is negative.
+  const hp = oh + kh - 1;
+  const wp = ow + kw - 1;
+  const plane = hp * wp;
   const rows = kh * kw * ci;
-  const perImage = oh * ow;
-  const chunk = Math.max(1, Math.floor(filterGradientTuning.im2colFloats / (rows * perImage)));
-  const xt = s.transpose(x, [3, 0, 1, 2]); // [Ci, N, H, W]: each (channel, image) plane contiguous
+  const xt = s.transpose(x, [3, 0, 1, 2]); // [Ci, N, H, W]: each channel's images contiguous
+  const xp = top + bottom + left + right > 0 ? pad(s, xt, [0, 0, top, left], [0, 0, bottom, right]) : xt; // [Ci, N, HP, WP]
+  const dyp = kh > 1 || kw > 1 ? pad(s, dy, [0, 0, 0, 0], [0, kh - 1, kw - 1, 0]) : dy; // [N, HP, WP, Co], zero off the output
+  const chunk = Math.max(1, Math.floor(filterGradientTuning.im2colFloats / (rows * plane)));
   let sum: TensorInfo | null = null;
   for (let n0 = 0; n0 < n; n0 += chunk) {
     const nc = Math.min(chunk, n - n0);
-    const m = nc * perImage;
-    const col = s.alloc([1, 1, rows, m]);
-    fillTransposedIm2col(s.view(xt), s.view(col), { n, h, w, ci, oh, ow, kh, kw, top, left, n0, nc });
-    const part = nc === n ? dy : s.run(tf.Slice, { x: dy }, { begin: [n0, 0, 0, 0], size: [nc, oh, ow, co] });
+    const m = nc * plane;
+    // A 1×1 filter reads the (unpadded) input as it is: its rows are already the windows.
+    const col = kh === 1 && kw === 1 && nc === n ? xp : fillWindows(s, xp, rows, m, { n, ci, kh, kw, wp, plane, n0 });
+    const part = nc === n ? dyp : s.run(tf.Slice, { x: dyp }, { begin: [n0, 0, 0, 0], size: [nc, hp, wp, co] });
     const grad = s.run(
       tf.Conv2D,
-      { x: col, filter: s.reshape(part, [1, 1, m, co]) },
-      {
-        strides: [1, 1],
-        pad: 'valid',
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-      },
+      { x: s.reshape(col, [1, 1, rows, m]), filter: s.reshape(part, [1, 1, m, co]) },
+      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
     ); // [1, 1, rows, Co]
     sum = sum ? s.run(tf.Add, { a: sum, b: grad }) : grad;
   }
   return s.reshape(sum!, [kh, kw, ci, co]);
 }
 
-interface Im2col {
-  n: number;
-  h: number;
-  w: number;
-  ci: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  top: number;
-  left: number;
-  n0: number;
-  nc: number;
+function pad(s: Scratch, x: TensorInfo, before: number[], after: number[]): TensorInfo {
+  return s.run('PadV2', { x }, { paddings: before.map((b, i) => [b, after[i]!]), constantValue: 0 });
 }
 
-/** col[(a·kw + b)·ci + c][(i·oh + y)·ow + x] = xt[c][n0 + i][y + a − top][x + b − left], 0 outside. */
-function fillTransposedIm2col(xt: Float32Array, col: Float32Array, g: Im2col): void {
-  const m = g.nc * g.oh * g.ow;
+/**
+ * col[(a·kw + b)·ci + c][j] = xp[c][n0·plane + a·wp + b + j] for j < m: the padded input shifted by
+ * the tap (a, b). A window runs past its images into positions where the padded output gradient is
+ * zero; past the end of the tensor it is zero-filled.
+ */
+function fillWindows(
+  s: Scratch,
+  xp: TensorInfo,
+  rows: number,
+  m: number,
+  g: { n: number; ci: number; kh: number; kw: number; wp: number; plane: number; n0: number },
+): TensorInfo {
+  const col = s.alloc([rows, m]);
+  const src = s.view(xp);
+  const dst = s.view(col);
+  const perChannel = g.n * g.plane;
   for (let a = 0; a < g.kh; a++) {
     for (let b = 0; b < g.kw; b++) {
-      // Output columns whose input column x + b − left lies inside the image.
-      const x0 = Math.min(g.ow, Math.max(0, g.left - b));
-      const x1 = Math.max(x0, Math.min(g.ow, g.w + g.left - b));
       for (let c = 0; c < g.ci; c++) {
-        let dst = ((a * g.kw + b) * g.ci + c) * m;
-        for (let i = 0; i < g.nc; i++) {
-          const plane = (c * g.n + g.n0 + i) * g.h * g.w;
-          for (let y = 0; y < g.oh; y++, dst += g.ow) {
-            const iy = y + a - g.top;
-            if (iy < 0 || iy >= g.h) {
-              col.fill(0, dst, dst + g.ow);
-              continue;
-            }
-            const src = plane + iy * g.w + b - g.left;
-            for (let x = 0; x < x0; x++) col[dst + x] = 0;
-            for (let x = x0; x < x1; x++) col[dst + x] = xt[src + x]!;
-            for (let x = x1; x < g.ow; x++) col[dst + x] = 0;
-          }
-        }
+        const from = c * perChannel + g.n0 * g.plane + a * g.wp + b;
+        const to = ((a * g.kw + b) * g.ci + c) * m;
+        const len = Math.min(m, src.length - from);
+        dst.set(src.subarray(from, from + len), to);
+        if (len < m) dst.fill(0, to + len, to + m);
       }
     }
   }
+  return col;
 }
 
 function bySwappedConv(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
