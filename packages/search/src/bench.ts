@@ -14,8 +14,9 @@ import {
   type SupernetOptions,
 } from '@quantnas/search-spaces';
 import { createAdam } from './adam.js';
-import { startDataParallel, type DataParallel, type ParallelProfile } from './parallel/index.js';
+import { shardSizes, startDataParallel, type DataParallel, type ParallelProfile } from './parallel/index.js';
 import type { ReplicaNetwork } from './parallel/protocol.js';
+import { discreteReplicaNet } from './parallel/replica.js';
 import { PRESETS, type PresetName } from './presets.js';
 import { alphaStep, weightStep } from './steps.js';
 import { TRAIN_PRESETS } from './train/config.js';
@@ -47,6 +48,14 @@ export interface StepCost {
   readonly workerSpeedup?: number;
   /** With `workers` > 1: where a data-parallel step's time went, milliseconds per step. */
   readonly parallelProfile?: ParallelStepProfile;
+  /** With `workers` > 1: median milliseconds of the one-thread step on one replica's shard of the batch. */
+  readonly shardMs?: number;
+  /**
+   * With `workers` > 1: `ms / shardMs`, the speedup the replicas would reach if each ran its shard as
+   * fast as one thread alone does, with no communication: what the step's batch-independent cost
+   * leaves. The measured speedup falls below it by the cores' contention and the communication.
+   */
+  readonly workersBound?: number;
 }
 
 /** `ParallelProfile` per step (its phases together), plus the step's wall time. */
@@ -175,6 +184,12 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
             await net.updateSkippedOps();
             await p.weightStep(data.patches, wAdam, 1e-3, 5);
           },
+          async shardStep(n: number) {
+            const [x, y] = [data.x, data.y].map((t) => tf.slice(t, 0, n));
+            await alphaStep(net, alphas, aAdam, tf.clone(x!), tf.clone(y!), objective());
+            await net.updateSkippedOps();
+            await weightStep(net, weights, wAdam, x!, y!, 1e-3, 5);
+          },
           dispose() {
             net.dispose();
             wAdam.dispose();
@@ -182,7 +197,7 @@ export async function benchSearchStep(options: SearchStepBenchOptions = {}): Pro
           },
         };
       });
-      modes[mode] = await comparePaths(paths, { ...options, backend: backend as BackendName, workers, size });
+      modes[mode] = await comparePaths(paths, { ...options, backend: backend as BackendName, workers, batch, size });
     }
   } finally {
     tf.dispose([data.x, data.y]);
@@ -255,7 +270,7 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
   const spec = options.spec ?? (await loadSpec(options.genotype.space));
   const workers = checkWorkers(options.workers ?? 1, batch);
   const data = await randomBatch(batch, size, options.genotype.scale, seed);
-  const timing = { ...options, backend: backend as BackendName, workers, size };
+  const timing = { ...options, backend: backend as BackendName, workers, batch, size };
   const networkPaths = (s: SearchSpaceSpec, genotype: Genotype, kernelsList: readonly QuantKernels[], cells: number | undefined) =>
     kernelsList.map((kernels) => {
       const netOptions: DiscreteNetworkOptions = { mode: 'qat', adq: options.adq ?? true, seed, kernels, ...(cells !== undefined ? { cells } : {}) };
@@ -264,7 +279,8 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
       const weights = new Map([...net.variables()].filter(([, v]) => v.trainable));
       return {
         kernels,
-        net: net as Module,
+        // The data-parallel replicas see its trainable variables as the weights.
+        net: discreteReplicaNet(net),
         network: { kind: 'discrete', spec: s, genotype, options: netOptions } as ReplicaNetwork,
         macsPerPixel: net.costReport({ height: 1, width: 1 }).total.macs,
         async prepare() {
@@ -278,6 +294,9 @@ export async function benchTrainStep(options: TrainStepBenchOptions): Promise<Tr
         },
         async parallelStep(p: DataParallel) {
           await p.weightStep(data.patches, adam, 1e-3, 5);
+        },
+        async shardStep(n: number) {
+          await trainStep(net, weights, adam, firstPatches(data.patches, n), 1e-3, 5);
         },
         dispose() {
           net.dispose();
@@ -339,11 +358,16 @@ interface BenchPath {
   prepare(): Promise<void>;
   step(): Promise<void>;
   parallelStep(p: DataParallel): Promise<void>;
+  /** One step on the first `n` patches of the batch. */
+  shardStep(n: number): Promise<void>;
   dispose(): void;
 }
 
 /** Times the paths' steps alternately, profiles one step each, and with workers the parallel step. */
-async function comparePaths(paths: BenchPath[], options: TimingOptions & { backend: BackendName; workers: number; size: number }): Promise<PathComparison> {
+async function comparePaths(
+  paths: BenchPath[],
+  options: TimingOptions & { backend: BackendName; workers: number; batch: number; size: number },
+): Promise<PathComparison> {
   const steps = options.steps ?? 3;
   const warmup = options.warmup ?? 1;
   const parallels: (DataParallel | undefined)[] = [];
@@ -364,7 +388,11 @@ async function comparePaths(paths: BenchPath[], options: TimingOptions & { backe
         );
       }
     }
-    const kinds = paths.flatMap((path, i) => [() => path.step(), ...(parallels[i] ? [() => path.parallelStep(parallels[i]!)] : [])]);
+    const shard = Math.max(...shardSizes(options.batch, options.workers));
+    const kinds = paths.flatMap((path, i) => [
+      () => path.step(),
+      ...(parallels[i] ? [() => path.parallelStep(parallels[i]!), () => path.shardStep(shard)] : []),
+    ]);
     for (let i = 0; i < warmup; i++) for (const step of kinds) await step();
     for (const p of parallels) p?.resetProfile();
     const times = kinds.map(() => [] as number[]);
@@ -380,16 +408,19 @@ async function comparePaths(paths: BenchPath[], options: TimingOptions & { backe
     for (const [i, path] of paths.entries()) {
       const ms = median(times[k++]!);
       const profile = await profileStep(() => path.step());
-      let parallel: Pick<StepCost, 'parallelMs' | 'workerSpeedup' | 'parallelProfile'> = {};
+      let parallel: Pick<StepCost, 'parallelMs' | 'workerSpeedup' | 'parallelProfile' | 'shardMs' | 'workersBound'> = {};
       const p = parallels[i];
       if (p) {
         const many = times[k++]!;
+        const shardMs = median(times[k++]!);
         const { phases: _, ...sums } = p.profile();
         const perStep = Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, v / steps])) as Omit<ParallelProfile, 'phases'>;
         parallel = {
           parallelMs: median(many),
           workerSpeedup: ms / median(many),
           parallelProfile: { ...perStep, stepMs: many.reduce((s, t) => s + t, 0) / steps },
+          shardMs,
+          workersBound: ms / shardMs,
         };
       }
       result[path.kernels] = { ms, ...profile, ...parallel };
@@ -422,6 +453,19 @@ async function randomBatch(batch: number, size: number, scale: number, seed: num
     epoch: 0,
   } as PatchBatch;
   return { x, y, patches };
+}
+
+/** The first `n` patches of a batch, sharing its buffers. */
+function firstPatches(b: PatchBatch, n: number): PatchBatch {
+  const lrPer = b.lr.length / b.lrShape[0];
+  const hrPer = b.hr.length / b.hrShape[0];
+  return {
+    lr: b.lr.subarray(0, n * lrPer),
+    hr: b.hr.subarray(0, n * hrPer),
+    lrShape: [n, b.lrShape[1], b.lrShape[2], 3],
+    hrShape: [n, b.hrShape[1], b.hrShape[2], 3],
+    epoch: b.epoch,
+  };
 }
 
 function checkWorkers(workers: number, batch: number): number {

@@ -44,7 +44,9 @@ export function benchCommand(io: CliIo): Command {
         "network at a training preset's batch and patch size, on the fused and the reference quantizer kernels " +
         "(alternating, in one run; kernels per step and the convolutions' share of the time from one profiled " +
         'step), and a plain baseline network (--baseline, default the ESPCN-like net at 8 bits) on the fused ' +
-        'kernels, to compare the time per MAC. --workers n also times each on n data-parallel replicas.',
+        'kernels, to compare the time per MAC. --workers n also times each on n data-parallel replicas, ' +
+        "and the one-thread step on one replica's shard, whose ratio to the whole step is the bound column: " +
+        'the speedup the replicas would reach with cores that did not slow each other and no communication.',
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'auto')
     .option('--steps <n>', 'timed steps', '10')
@@ -234,7 +236,9 @@ function costJson(c: StepCost) {
     ms: c.ms,
     kernels: c.kernels,
     conv_share: c.convShare,
-    ...(c.parallelMs !== undefined ? { parallel_ms: c.parallelMs, workers_speedup: c.workerSpeedup, parallel_profile: c.parallelProfile } : {}),
+    ...(c.parallelMs !== undefined
+      ? { parallel_ms: c.parallelMs, workers_speedup: c.workerSpeedup, parallel_profile: c.parallelProfile, shard_ms: c.shardMs, workers_bound: c.workersBound }
+      : {}),
   };
 }
 
@@ -259,14 +263,14 @@ function comparisonRows(label: string, c: PathComparison, workers: number): stri
         cost.ms.toFixed(1),
         String(cost.kernels),
         `${(100 * cost.convShare).toFixed(0)}%`,
-        ...(workers > 1 ? [cost.parallelMs!.toFixed(1), `${cost.workerSpeedup!.toFixed(2)}×`] : []),
+        ...(workers > 1 ? [cost.parallelMs!.toFixed(1), `${cost.workerSpeedup!.toFixed(2)}×`, `${cost.workersBound!.toFixed(2)}×`] : []),
       ],
     ];
   });
 }
 
 function comparisonHeader(first: string, workers: number): string[] {
-  return [first, 'kernels', 'ms/step', 'kernels/step', 'conv share', ...(workers > 1 ? [`ms/step on ${workers}`, 'speedup'] : [])];
+  return [first, 'kernels', 'ms/step', 'kernels/step', 'conv share', ...(workers > 1 ? [`ms/step on ${workers}`, 'speedup', 'bound'] : [])];
 }
 
 function noFusedNote(bench: { backend: string; fusedAvailable: boolean }): string {
@@ -297,7 +301,11 @@ function searchStepCommand(io: CliIo): Command {
         '\n\nWith --workers n each path is also timed data-parallel over n replicas (this thread and n − 1 ' +
         'worker threads), alternating with the one-thread step; the JSON then holds workers_speedup (ratio of ' +
         'step rates) and parallel_profile (ms per step: sending, own shard, waiting for the workers, reducing, ' +
-        "optimiser; the workers' assign, compute and pack times).",
+        "optimiser; the workers' assign, compute and pack times). " +
+        "The one-thread step on one replica's shard of the batch is timed too (shard_ms): the bound column " +
+        '(workers_bound) is the step over the shard step, the speedup if every replica ran its shard as fast as ' +
+        'one thread alone and nothing were sent; the gap between bound and speedup is the cores slowing each ' +
+        'other (shared caches and memory) and the communication.',
     )
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'wasm')
     .option('--preset <name>', 'time the supernet of a search preset: quick or cpu')

@@ -6,12 +6,12 @@ import type { PatchBatch } from '@quantnas/data';
 import { resolveDataRoot } from '@quantnas/data';
 import { createSupernet, getSpace, type SupernetOptions } from '@quantnas/search-spaces';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { benchSearchStep } from '../bench.js';
+import { benchSearchStep, benchTrainStep } from '../bench.js';
 import { readCheckpoint } from '../checkpoint.js';
 import { runSearch, type SearchOptions } from '../search.js';
 import { shardSizes, startDataParallel, type DataParallel } from './coordinator.js';
 import { shardGradients } from './replica.js';
-import { tinySearchOptions } from '../test-helpers.js';
+import { tinyBasicGenotype, tinySearchOptions } from '../test-helpers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -114,7 +114,7 @@ describe('data-parallel gradients', () => {
 });
 
 describe('benchSearchStep on 2 workers', () => {
-  it('reports per path the step time, kernels, conv share, the speedups, and where the parallel step spent its time', async () => {
+  it('reports per path the step time, kernels, conv share, the speedups, the shard step and its bound, and where the parallel step spent its time', async () => {
     const bench = await benchSearchStep({
       space: 'basic',
       channels: 6,
@@ -131,6 +131,8 @@ describe('benchSearchStep on 2 workers', () => {
       expect(path.ms).toBeGreaterThan(0);
       expect(path.parallelMs).toBeGreaterThan(0);
       expect(path.workerSpeedup).toBeCloseTo(path.ms / path.parallelMs!, 10);
+      expect(path.shardMs).toBeGreaterThan(0);
+      expect(path.workersBound).toBeCloseTo(path.ms / path.shardMs!, 10);
       expect(path.convShare).toBeGreaterThan(0);
       expect(path.convShare).toBeLessThanOrEqual(1);
     }
@@ -146,6 +148,26 @@ describe('benchSearchStep on 2 workers', () => {
     expect(profile!.workerComputeMs).toBeGreaterThan(0);
     // The parts are measured inside the step.
     expect(profile!.sendMs + profile!.ownMs + profile!.waitMs + profile!.reduceMs + profile!.optimizerMs).toBeLessThanOrEqual(profile!.stepMs);
+  });
+});
+
+describe('benchTrainStep on 2 workers', () => {
+  it("times a genotype's network on replicas whose weights are its trainable variables", async () => {
+    const bench = await benchTrainStep({
+      genotype: tinyBasicGenotype,
+      batch: 2,
+      size: 8,
+      steps: 1,
+      warmup: 0,
+      workers: 2,
+      workerScript: script,
+      baseline: null,
+    });
+    for (const path of [bench.genotype.fused!, bench.genotype.reference!]) {
+      expect(path.workerSpeedup).toBeCloseTo(path.ms / path.parallelMs!, 10);
+      expect(path.workersBound).toBeCloseTo(path.ms / path.shardMs!, 10);
+      expect(path.parallelProfile!.workerComputeMs).toBeGreaterThan(0);
+    }
   });
 });
 
