@@ -4,6 +4,7 @@ import { tf } from '../tf.js';
 import { parseBackendName, type BackendInfo, type BackendName, type ResolvedBackend } from '../backend.js';
 import { BackendUnavailableError, messageOf } from './optional-module.js';
 import { findTensorflowPackage, initTensorflow } from './tensorflow.js';
+import { shareSavedTensors } from './saved-tensors.js';
 import { initWasm, type WasmOptions } from './wasm.js';
 import { initWebGpu, probeWebGpu, type WebGpuOptions } from './webgpu.js';
 
@@ -71,6 +72,7 @@ async function select(requested: BackendName, options: InitBackendOptions): Prom
 }
 
 async function start(name: ResolvedBackend, options: InitBackendOptions): Promise<BackendInfo> {
+  shareSavedTensors();
   const known = started.get(name);
   if (known) {
     if (tf.getBackend() !== name && !(await tf.setBackend(name))) {
