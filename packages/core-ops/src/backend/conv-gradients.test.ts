@@ -86,7 +86,12 @@ for (const k of [1, 3, 5]) {
     }
   }
 }
-depthwiseCases.push({ x: [2, 6, 6, 1], w: [3, 3, 1, 3], stride: 2, pad: 'same', depthwise: true });
+depthwiseCases.push(
+  { x: [2, 6, 6, 1], w: [3, 3, 1, 3], stride: 2, pad: 'same', depthwise: true },
+  // Multiplier ≥ channels: through the equivalent dense conv (the bicubic skip is 3 × 16, 5×5).
+  { x: [2, 7, 8, 3], w: [5, 5, 3, 16], stride: 1, pad: 'same', depthwise: true },
+  { x: [2, 6, 7, 2], w: [3, 3, 2, 4], stride: 1, pad: 'valid', depthwise: true },
+);
 
 /** Deterministic values in [-1, 1), the same on every backend. */
 function values(size: number, seed: number): Float32Array {

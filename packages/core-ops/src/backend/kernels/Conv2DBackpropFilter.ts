@@ -9,14 +9,15 @@
 // - as a forward conv with the roles swapped: the input's channels become the batch, the batch
 //   becomes the channels, and the transposed output gradient is the filter (dilated by the stride).
 //   Its kernel is as large as the image, which XNNPACK walks a few channels at a time.
-// Measured at the supernets' shapes (12 → 3..48 channels, 16×16 and 64×64 images of 8): the GEMM
-// is 3–15× faster for 1×1 filters and up to 1.5× for 3×3 ones with ≥ 12 output channels; the
-// swapped conv is faster for 5×5 filters and for 3×3 ones with few output channels, where copying
-// 25 or 9 windows costs more than the GEMM saves.
+// Measured at the supernets' and the trained networks' shapes (3..48 channels, batches of 8×16×16
+// to 16×128×128): the GEMM is 3–15× faster for 1×1 filters and up to 1.5× for 3×3 ones with at
+// least 12 input and output channels; the swapped conv is faster for 5×5 filters and for 3×3 ones
+// with few channels (the RGB layers at HR size), where copying 25 or 9 windows costs more than the
+// GEMM saves.
 import { tf } from '../../tf.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
-type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+export type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 export const filterGradientTuning = {
   /** Floats of im2col matrix built at once; larger batches are split and their GEMMs summed. */
@@ -30,15 +31,23 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const info = forwardConvInfo(tf.Conv2DBackpropFilter, x.shape, attrs.filterShape, attrs, false);
   const s = new Scratch(args.backend as tf.KernelBackend);
-  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && prefersGemm(info);
-  return s.release(gemm ? byWindowGemm(s, x, dy, info) : bySwappedConv(s, x, dy, info));
+  return s.release(denseFilterGradient(s, x, dy, info));
+}
+
+/**
+ * The filter gradient of the dense conv `info` describes, [KH, KW, Ci, Co], its intermediates owned
+ * by `s`; `gemmIfStride1` asks for the GEMM wherever the stride allows it.
+ */
+export function denseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo, gemmIfStride1 = false): TensorInfo {
+  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && (gemmIfStride1 || prefersGemm(info));
+  return gemm ? byWindowGemm(s, x, dy, info) : bySwappedConv(s, x, dy, info);
 }
 
 function prefersGemm(info: ConvInfo): boolean {
   const { path } = filterGradientTuning;
   if (path !== 'auto') return path === 'gemm';
   const taps = info.filterHeight * info.filterWidth;
-  return taps === 1 || (taps <= 9 && info.outChannels >= 12);
+  return taps === 1 || (taps <= 9 && info.inChannels >= 12 && info.outChannels >= 12);
 }
 
 function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {
@@ -59,7 +68,7 @@ function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo)
     const m = nc * plane;
     // A 1×1 filter reads the (unpadded) input as it is: its rows are already the windows.
     const col = kh === 1 && kw === 1 && nc === n ? xp : fillWindows(s, xp, rows, m, { n, ci, kh, kw, wp, plane, n0 });
-    const part = nc === n ? dyp : s.run(tf.Slice, { x: dyp }, { begin: [n0, 0, 0, 0], size: [nc, hp, wp, co] });
+    const part = nc === n ? dyp : leadingRows(s, dyp, n0, nc);
     const grad = s.run(
       tf.Conv2D,
       { x: s.reshape(col, [1, 1, rows, m]), filter: s.reshape(part, [1, 1, m, co]) },
@@ -68,6 +77,16 @@ function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo)
     sum = sum ? s.run(tf.Add, { a: sum, b: grad }) : grad;
   }
   return s.reshape(sum!, [kh, kw, ci, co]);
+}
+
+/** Images n0 .. n0 + nc of `x` ([N, ...]): one contiguous copy (the wasm Slice kernel copies element by element). */
+function leadingRows(s: Scratch, x: TensorInfo, n0: number, nc: number): TensorInfo {
+  const [, ...rest] = x.shape;
+  const per = rest.reduce((a, b) => a * b, 1);
+  const out = s.alloc([nc, ...rest]);
+  const src = s.view(x);
+  s.view(out).set(src.subarray(n0 * per, (n0 + nc) * per));
+  return out;
 }
 
 function pad(s: Scratch, x: TensorInfo, before: number[], after: number[]): TensorInfo {

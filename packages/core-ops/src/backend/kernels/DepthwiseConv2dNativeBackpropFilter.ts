@@ -1,8 +1,13 @@
-// The wasm backend has no DepthwiseConv2dNativeBackpropFilter. As for Conv2DBackpropFilter the
-// gradient is a conv with the output gradient as filter, here a depthwise one: batch and channels
-// are folded into N·C channels of a single image, each correlated with its own output-gradient
-// plane(s), and the batch is summed at the end.
+// The wasm backend has no DepthwiseConv2dNativeBackpropFilter. Two ways, chosen by the shape:
+// - with a channel multiplier m at least the channel count c (the bicubic skip: 3 channels × 16), as
+//   the filter gradient of the equivalent dense conv (c → c·m channels, zero outside the diagonal
+//   blocks), whose diagonal blocks are the answer: c× the MACs, but through the dense filter
+//   gradient's GEMM, measured 5–7× faster than the depthwise conv below at 3 × 16;
+// - otherwise, as for Conv2DBackpropFilter, a conv with the output gradient as filter, here a
+//   depthwise one: batch and channels are folded into N·C channels of a single image, each
+//   correlated with its own output-gradient plane(s), and the batch is summed at the end.
 import { tf } from '../../tf.js';
+import { denseFilterGradient } from './Conv2DBackpropFilter.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 
 function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
@@ -11,6 +16,11 @@ function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTensorInfoM
   const info = forwardConvInfo(tf.DepthwiseConv2dNativeBackpropFilter, x.shape, attrs.filterShape, attrs, true);
   const s = new Scratch(args.backend as tf.KernelBackend);
   const [kh, kw, c, m] = attrs.filterShape;
+  if (c <= m) {
+    const dense = forwardConvInfo(tf.DepthwiseConv2dNativeBackpropFilter, x.shape, [kh, kw, c, c * m], attrs, false);
+    // The GEMM: measured 1.4–2× faster than the swapped conv at these few input channels.
+    return s.release(diagonalBlocks(s, denseFilterGradient(s, x, dy, dense, true), c, m));
+  }
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, batchSize: n } = info;
   const folded = s.reshape(s.transpose(x, [1, 2, 0, 3]), [1, info.inHeight, info.inWidth, n * c]);
   const dy5 = s.reshape(dy, [n, oh, ow, c, m]);
@@ -32,6 +42,18 @@ function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTensorInfoM
   ); // [1, KH, KW, N·C·M]
   const summed = s.run(tf.Sum, { x: s.reshape(perImage, [kh, kw, n, c * m]) }, { axis: [2], keepDims: false });
   return s.release(s.reshape(summed, [kh, kw, c, m]));
+}
+
+/** dW[a, b, i, k] = dense[a, b, i, i·m + k]: the depthwise filter inside a dense [KH, KW, C, C·M] one. */
+function diagonalBlocks(s: Scratch, dense: TensorInfo, c: number, m: number): TensorInfo {
+  const [kh, kw] = dense.shape as [number, number, number, number];
+  const out = s.alloc([kh, kw, c, m]);
+  const src = s.view(dense);
+  const dst = s.view(out);
+  for (let tap = 0; tap < kh * kw; tap++) {
+    for (let i = 0; i < c; i++) dst.set(src.subarray((tap * c + i) * c * m + i * m, (tap * c + i) * c * m + (i + 1) * m), (tap * c + i) * m);
+  }
+  return out;
 }
 
 export const depthwiseConv2dNativeBackpropFilterConfig: tf.KernelConfig = {
