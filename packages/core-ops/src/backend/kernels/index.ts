@@ -4,14 +4,20 @@ import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
 import { identityConfig } from './Identity.js';
+import { replacedWasmKernels } from './replaced.js';
+import { sliceConfig, splitVConfig } from './Slice.js';
+import { tileConfig } from './Tile.js';
 
-/** The wasm kernels core-ops replaces or adds so that conv nets train on wasm at XNNPACK speed. */
+/** The wasm kernels core-ops replaces or adds so that conv nets train on wasm at XNNPACK speed, and the copies that were slower than the convs. */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   identityConfig,
+  sliceConfig,
+  splitVConfig,
+  tileConfig,
 ];
 
 /** Registers them, replacing the backend's own versions (idempotent). */
@@ -20,7 +26,10 @@ export function registerWasmTrainingKernels(): void {
     const existing = tf.getKernel(config.kernelName, config.backendName);
     if (existing === config) continue;
     // Unregister first: registerKernel would replace it too, but with a console warning.
-    if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
+    if (existing) {
+      if (!replacedWasmKernels.has(config.kernelName)) replacedWasmKernels.set(config.kernelName, existing);
+      tf.unregisterKernel(config.kernelName, config.backendName);
+    }
     tf.registerKernel(config);
   }
 }
