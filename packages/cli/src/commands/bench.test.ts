@@ -84,3 +84,19 @@ describe('bench train-step --backend tensorflow', () => {
     expect(result.stderr).toMatch(/@tensorflow\/tfjs-node-gpu.*@tensorflow\/tfjs-node/);
   });
 });
+
+describe('bench kernels', () => {
+  it('prints every case with both sides, their speedup and agreement', async () => {
+    const result = await run(['bench', 'kernels', '--tiny', '--reps', '1', '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({ backend: 'wasm', reps: 1 });
+    expect(json.cases.length).toBeGreaterThanOrEqual(10);
+    for (const c of json.cases) expect(c.speedup).toBeCloseTo(c.other_ms / c.ours_ms, 10);
+    const text = await run(['bench', 'kernels', '--tiny', '--reps', '1']);
+    expect(text.stdout).toContain("the wasm backend's own");
+    expect(text.stdout).toContain('times mean nothing');
+    expectOneLineError(await run(['bench', 'kernels', '--reps', '0']), '--reps');
+  });
+});

@@ -130,7 +130,12 @@ export function benchCommand(io: CliIo): Command {
     });
   // addCommand does not pass these on: without them a bad option would exit the process.
   trainStep.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)').exitOverride();
-  return bench.addCommand(trainStep).addCommand(searchStepCommand(io)).addCommand(runtimeBenchCommand(io)).addCommand(esrganBenchCommand(io));
+  return bench
+    .addCommand(trainStep)
+    .addCommand(searchStepCommand(io))
+    .addCommand(kernelsCommand(io))
+    .addCommand(runtimeBenchCommand(io))
+    .addCommand(esrganBenchCommand(io));
 }
 
 async function genotypeTrainStep(io: CliIo, options: TrainStepOptions): Promise<void> {
@@ -405,4 +410,67 @@ function searchStepCommand(io: CliIo): Command {
       );
     });
   return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)').exitOverride();
+}
+
+interface KernelsOptions {
+  reps: string;
+  tiny?: boolean;
+  json?: boolean;
+}
+
+function kernelsCommand(io: CliIo): Command {
+  return new Command('kernels')
+    .summary("time core-ops' replacement wasm kernels against what they replaced or chose not to run")
+    .description(
+      "Times, on the wasm backend and on the shapes of the quick training preset's networks (batch 16 of " +
+        '32×32 LR, HR 128×128), each kernel core-ops registers against the alternative in the same run: ' +
+        "Slice, SplitV and Tile against the wasm backend's own, each conv filter gradient against the way " +
+        'its shape did not choose (a GEMM over windows of the input, or the swapped conv), the depthwise ' +
+        'filter gradient of the bicubic skip through the dense conv against the folded depthwise conv. ' +
+        "The sides alternate; times are medians over --reps runs after one untimed run each. Both sides' " +
+        'outputs are compared: `agree` is max |ours − other| / max |other| (0 for the copies).',
+    )
+    .option('--reps <n>', 'timed runs per side', '10')
+    .option('--tiny', 'small shapes: checks that the bench runs, its times mean nothing')
+    .option('--json', 'print one JSON object on stdout instead of a table')
+    .action(async (options: KernelsOptions) => {
+      const { benchWasmKernels } = await import('@quantnas/core-ops');
+      const bench = await benchWasmKernels({ reps: parseInteger(options.reps, '--reps', 1), tiny: Boolean(options.tiny) });
+      if (options.json) {
+        io.stdout(
+          JSON.stringify({
+            backend: bench.backend,
+            reps: bench.reps,
+            cases: bench.cases.map((c) => ({
+              kernel: c.kernel,
+              label: c.label,
+              ours: c.ours,
+              other: c.other,
+              ours_ms: c.oursMs,
+              other_ms: c.otherMs,
+              speedup: c.speedup,
+              relative_difference: c.relativeDifference,
+            })),
+          }) + '\n',
+        );
+        return;
+      }
+      const rows = bench.cases.map((c) => [
+        c.kernel,
+        c.label,
+        c.ours,
+        c.oursMs.toFixed(2),
+        c.other,
+        c.otherMs.toFixed(2),
+        `${c.speedup.toFixed(2)}×`,
+        c.relativeDifference.toExponential(1),
+      ]);
+      io.stdout(
+        `wasm kernels, medians of ${bench.reps} runs${options.tiny ? ' (tiny shapes: times mean nothing)' : ''}\n` +
+          renderTable(['kernel', 'case', 'ours', 'ms', 'other', 'ms', 'speedup', 'agree'], rows),
+      );
+    })
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
 }

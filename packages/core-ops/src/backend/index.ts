@@ -6,10 +6,14 @@ export { isSoftwareAdapter, probeWebGpu, type WebGpuProbe } from './webgpu.js';
 export { TENSORFLOW_PACKAGES } from './tensorflow.js';
 export {
   benchTrainStep,
+  benchWasmKernels,
   createReferenceNet,
   createTrainStep,
   REFERENCE_NET,
   type TrainStep,
   type TrainStepBench,
   type TrainStepBenchOptions,
+  type WasmKernelBench,
+  type WasmKernelBenchOptions,
+  type WasmKernelCase,
 } from '../bench/index.js';

@@ -39,15 +39,16 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
  * by `s`; `gemmIfStride1` asks for the GEMM wherever the stride allows it.
  */
 export function denseFilterGradient(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo, gemmIfStride1 = false): TensorInfo {
-  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && (gemmIfStride1 || prefersGemm(info));
+  const gemm = info.strideHeight === 1 && info.strideWidth === 1 && (gemmIfStride1 || filterGradientPath(info) === 'gemm');
   return gemm ? byWindowGemm(s, x, dy, info) : bySwappedConv(s, x, dy, info);
 }
 
-function prefersGemm(info: ConvInfo): boolean {
+/** The way a stride-1 filter gradient of this shape is computed: the tuning's, or as measured ('auto'). */
+export function filterGradientPath(info: ConvInfo): 'gemm' | 'swapped' {
   const { path } = filterGradientTuning;
-  if (path !== 'auto') return path === 'gemm';
+  if (path !== 'auto') return path;
   const taps = info.filterHeight * info.filterWidth;
-  return taps === 1 || (taps <= 9 && info.inChannels >= 12 && info.outChannels >= 12);
+  return taps === 1 || (taps <= 9 && info.inChannels >= 12 && info.outChannels >= 12) ? 'gemm' : 'swapped';
 }
 
 function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo): TensorInfo {

@@ -13,7 +13,7 @@ export type HeapBackend = tf.KernelBackend & {
 };
 
 /** Below this many elements a run is copied element by element: `set` costs more per call. */
-const SET_MIN = 32;
+export const SET_MIN = 32;
 
 export function copyRun(src: tf.backend_util.TypedArray, from: number, dst: tf.backend_util.TypedArray, to: number, n: number): void {
   if (n >= SET_MIN) {

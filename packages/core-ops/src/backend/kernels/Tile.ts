@@ -2,7 +2,7 @@
 // computation: 10 ms to repeat a [16, 32, 32, 3] image four times along its channels (rfdn's input
 // expansion). This one copies whole innermost rows.
 import { tf } from '../../tf.js';
-import { copyRun, type HeapBackend } from './Slice.js';
+import { copyRun, SET_MIN, type HeapBackend } from './Slice.js';
 import type { TensorInfo } from './wasm-util.js';
 
 /** dst ← `src` (row-major, of `shape`) repeated reps[a] times along each axis a. */
@@ -25,7 +25,12 @@ export function tileInto(src: tf.backend_util.TypedArray, shape: readonly number
   const index = new Array<number>(outer.length).fill(0);
   let from = 0;
   for (let k = 0, to = 0; k < count; k++) {
-    for (let r = 0; r < rowReps; r++, to += row) copyRun(src, from, dst, to, row);
+    if (row >= SET_MIN) {
+      for (let r = 0; r < rowReps; r++, to += row) copyRun(src, from, dst, to, row);
+    } else {
+      // Short rows (a pixel's channels): no call per row.
+      for (let r = 0; r < rowReps; r++) for (let i = 0; i < row; i++) dst[to++] = src[from + i]!;
+    }
     // Odometer over the output's outer axes; the source index wraps at the input's extent.
     for (let a = outer.length - 1; a >= 0; a--) {
       const i = ++index[a]!;
