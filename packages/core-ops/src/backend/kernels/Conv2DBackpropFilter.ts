@@ -109,6 +109,9 @@ function fillWindows(
   const col = s.alloc([rows, m]);
   const src = s.view(xp);
   const dst = s.view(col);
+  // Both views are on the wasm heap: copyWithin over it moves the bytes once (a same-buffer `set` is slower).
+  const heap = new Float32Array(src.buffer);
+  const [srcBase, dstBase] = [src.byteOffset / 4, dst.byteOffset / 4];
   const perChannel = g.n * g.plane;
   for (let a = 0; a < g.kh; a++) {
     for (let b = 0; b < g.kw; b++) {
@@ -116,7 +119,7 @@ function fillWindows(
         const from = c * perChannel + g.n0 * g.plane + a * g.wp + b;
         const to = ((a * g.kw + b) * g.ci + c) * m;
         const len = Math.min(m, src.length - from);
-        dst.set(src.subarray(from, from + len), to);
+        heap.copyWithin(dstBase + to, srcBase + from, srcBase + from + len);
         if (len < m) dst.fill(0, to + len, to + m);
       }
     }
