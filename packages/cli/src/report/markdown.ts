@@ -92,7 +92,8 @@ export function runFront(runs: readonly ReportRun[], set: string): boolean[] {
 export function pendingLine(pending: readonly PendingJob[]): string | undefined {
   return pending.length === 0
     ? undefined
-    : `Pending: ${pending.length} (${pending.map((p) => p.label).join(', ')}), not finished when this report was written.`;
+    : // Labels hold commas (", seed 2"): the jobs are set apart by semicolons.
+      `Pending: ${pending.length} (${pending.map((p) => p.label).join('; ')}), not finished when this report was written.`;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
