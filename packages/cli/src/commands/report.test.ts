@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,9 @@ describe('quantnas report over a sweep', () => {
   it('groups the seeds, counts the pending jobs, and writes the table, the plot and the page', async () => {
     const result = await run(['report', sweep, '--out', join(work, 'r'), '--json']);
     expect(result.stderr).toBe('');
+    // An output prefix in folders that do not exist yet: they are made.
+    expect((await run(['report', sweep, '--out', join(work, 'new', 'nested', 'r')])).code).toBe(0);
+    expect(existsSync(join(work, 'new', 'nested', 'r.html'))).toBe(true);
     const parsed = JSON.parse(result.stdout);
     expect(parsed.title).toBe('quick λ sweep');
     expect(parsed.pending).toEqual([{ sweep: 'quick λ sweep', id: 'j5', label: 'searched λ=1e-2, seed 2' }]);

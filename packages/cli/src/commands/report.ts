@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { checkOutputPath, writeOutputFile } from '@quantnas/data';
@@ -44,7 +44,7 @@ export function reportCommand(io: CliIo): Command {
           throw new UsageError(`${dir}: the run was not evaluated on ${options.set} (it has ${Object.keys(run.sets).join(', ')})`);
       }
       const out = resolve(options.out);
-      if (!existsSync(dirname(out))) throw new UsageError(`${dirname(out)}: no such directory`);
+      mkdirSync(dirname(out), { recursive: true });
       const groups = groupRuns(runs, options.set);
       const title = options.title ?? (sweeps.length > 0 ? sweeps.join(', ') : 'QuantNAS report');
       const content: ReportContent = { title, set: options.set, groups, runs, pending };
