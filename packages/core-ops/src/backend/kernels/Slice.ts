@@ -67,34 +67,35 @@ function sliceOf(backend: HeapBackend, x: TensorInfo, begin: number[], size: num
   return out;
 }
 
-export const sliceConfig: tf.KernelConfig = {
-  kernelName: tf.Slice,
-  backendName: 'wasm',
-  kernelFunc: (args) => {
-    const x = args.inputs['x'] as TensorInfo;
-    if (x.dtype === 'string') return replacedWasmKernel(tf.Slice).kernelFunc(args);
-    const attrs = args.attrs as unknown as tf.SliceAttrs;
-    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
-    return sliceOf(args.backend as HeapBackend, x, begin, size);
-  },
-};
+/** A wasm kernel on input `x` whose string tensors go to the backend's own kernel. */
+function numericKernel(kernelName: string, run: (x: TensorInfo, backend: HeapBackend, attrs: tf.NamedAttrMap) => TensorInfo | TensorInfo[]): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const x = args.inputs['x'] as TensorInfo;
+      if (x.dtype === 'string') return replacedWasmKernel(kernelName).kernelFunc(args);
+      return run(x, args.backend as HeapBackend, args.attrs ?? {});
+    },
+  };
+}
 
-export const splitVConfig: tf.KernelConfig = {
-  kernelName: tf.SplitV,
-  backendName: 'wasm',
-  kernelFunc: (args) => {
-    const x = args.inputs['x'] as TensorInfo;
-    if (x.dtype === 'string') return replacedWasmKernel(tf.SplitV).kernelFunc(args);
-    const attrs = args.attrs as unknown as tf.SplitVAttrs;
-    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0]!;
-    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
-    const begin = new Array<number>(x.shape.length).fill(0);
-    return sizes.map((n) => {
-      const size = [...x.shape];
-      size[axis] = n;
-      const part = sliceOf(args.backend as HeapBackend, x, begin, size);
-      begin[axis]! += n;
-      return part;
-    });
-  },
-};
+export const sliceConfig = numericKernel(tf.Slice, (x, backend, attrs) => {
+  const { begin, size } = attrs as unknown as tf.SliceAttrs;
+  const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+  return sliceOf(backend, x, b, s);
+});
+
+export const splitVConfig = numericKernel(tf.SplitV, (x, backend, attrs) => {
+  const { axis: a, numOrSizeSplits } = attrs as unknown as tf.SplitVAttrs;
+  const axis = tf.util.parseAxisParam(a, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((n) => {
+    const size = [...x.shape];
+    size[axis] = n;
+    const part = sliceOf(backend, x, begin, size);
+    begin[axis]! += n;
+    return part;
+  });
+});
