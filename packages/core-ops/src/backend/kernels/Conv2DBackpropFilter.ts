@@ -69,7 +69,7 @@ function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo)
     const m = nc * plane;
     // A 1×1 filter reads the (unpadded) input as it is: its rows are already the windows.
     const col = kh === 1 && kw === 1 && nc === n ? xp : fillWindows(s, xp, rows, m, { n, ci, kh, kw, wp, plane, n0 });
-    const part = nc === n ? dyp : leadingRows(s, dyp, n0, nc);
+    const part = nc === n ? dyp : s.run(tf.Slice, { x: dyp }, { begin: [n0, 0, 0, 0], size: [nc, hp, wp, co] });
     const grad = s.run(
       tf.Conv2D,
       { x: s.reshape(col, [1, 1, rows, m]), filter: s.reshape(part, [1, 1, m, co]) },
@@ -78,16 +78,6 @@ function byWindowGemm(s: Scratch, x: TensorInfo, dy: TensorInfo, info: ConvInfo)
     sum = sum ? s.run(tf.Add, { a: sum, b: grad }) : grad;
   }
   return s.reshape(sum!, [kh, kw, ci, co]);
-}
-
-/** Images n0 .. n0 + nc of `x` ([N, ...]): one contiguous copy (the wasm Slice kernel copies element by element). */
-function leadingRows(s: Scratch, x: TensorInfo, n0: number, nc: number): TensorInfo {
-  const [, ...rest] = x.shape;
-  const per = rest.reduce((a, b) => a * b, 1);
-  const out = s.alloc([nc, ...rest]);
-  const src = s.view(x);
-  s.view(out).set(src.subarray(n0 * per, (n0 + nc) * per));
-  return out;
 }
 
 function pad(s: Scratch, x: TensorInfo, before: number[], after: number[]): TensorInfo {
