@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { tf } from '../tf.js';
 import { benchWasmKernels } from './wasm-kernels.js';
 import { filterGradientTuning } from '../backend/kernels/Conv2DBackpropFilter.js';
 import { depthwiseFilterGradientTuning } from '../backend/kernels/DepthwiseConv2dNativeBackpropFilter.js';
 
 describe('benchWasmKernels', () => {
-  it('times every replacement against its alternative, whose outputs agree, and leaves the tuning as it was', async () => {
+  it('times every replacement against its alternative, whose outputs agree, and leaves no tensor behind and the tuning as it was', async () => {
+    await benchWasmKernels({ tiny: true, reps: 1 }); // kernel set-up
+    const tensors = tf.memory().numTensors;
+    const buffers = tf.engine().backend.numDataIds();
     const bench = await benchWasmKernels({ tiny: true, reps: 1 });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
     expect(bench.cases.map((c) => c.kernel)).toEqual([
       'SplitV',
       'Slice',

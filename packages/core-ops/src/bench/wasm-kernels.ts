@@ -38,8 +38,9 @@ export interface WasmKernelBench {
 
 interface Side {
   readonly name: string;
-  /** Runs the kernel once; returns its outputs (disposed by the caller). */
+  /** Runs the kernel once; returns its outputs, for `release`. */
   run(): tf.TensorInfo[];
+  release(outputs: tf.TensorInfo[]): void;
 }
 
 interface Case {
@@ -63,6 +64,8 @@ function registered(name: string, kernel: string, attrs: object, setUp: () => ()
         restore();
       }
     },
+    // Tensors the engine tracks.
+    release: (outputs) => tf.dispose(outputs as tf.Tensor[]),
   });
 }
 
@@ -77,6 +80,10 @@ function backendOwn(kernel: string, attrs: object) {
       run() {
         const out = own.kernelFunc({ inputs, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo | tf.TensorInfo[];
         return Array.isArray(out) ? out : [out];
+      },
+      // Bare buffers: the kernel ran outside the engine.
+      release: (outputs) => {
+        for (const o of outputs) tf.backend().disposeData(o.dataId);
       },
     };
   };
@@ -165,10 +172,6 @@ async function valuesOf(outs: tf.TensorInfo[]): Promise<Float32Array[]> {
   return Promise.all(outs.map(async (o) => Float32Array.from((await backend.read(o.dataId)) as Float32Array)));
 }
 
-function dispose(outs: tf.TensorInfo[]): void {
-  for (const o of outs) tf.backend().disposeData(o.dataId);
-}
-
 function relativeDifference(a: Float32Array[], b: Float32Array[]): number {
   let diff = 0;
   let scale = 0;
@@ -198,7 +201,7 @@ export async function benchWasmKernels(options: WasmKernelBenchOptions = {}): Pr
         sides.map(async (side) => {
           const outs = side.run();
           const values = await valuesOf(outs);
-          dispose(outs);
+          side.release(outs);
           return values;
         }),
       );
@@ -208,7 +211,7 @@ export async function benchWasmKernels(options: WasmKernelBenchOptions = {}): Pr
           const t0 = performance.now();
           const outs = side.run();
           times[i]!.push(performance.now() - t0);
-          dispose(outs);
+          side.release(outs);
         }
       }
       const [oursMs, otherMs] = [median(times[0]), median(times[1])];
