@@ -32,11 +32,7 @@ export function copyBox(
   dst: tf.backend_util.TypedArray,
 ): void {
   const rank = shape.length;
-  const strides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d]!;
-  }
+  const strides = rank === 0 ? [] : [...tf.util.computeStrides([...shape]), 1];
   // The trailing axes taken whole, plus the first one that is not, are one contiguous run.
   let d = rank - 1;
   while (d > 0 && size[d] === shape[d]) d--;
