@@ -12,7 +12,7 @@ export function tileInto(src: tf.backend_util.TypedArray, shape: readonly number
     dst[0] = src[0]!;
     return;
   }
-  const strides = rank === 0 ? [] : [...tf.util.computeStrides([...shape]), 1];
+  const strides = [...tf.util.computeStrides([...shape]), 1];
   const row = shape[rank - 1]!;
   const rowReps = reps[rank - 1]!;
   const outer = shape.slice(0, -1).map((n, a) => n * reps[a]!);
