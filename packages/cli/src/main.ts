@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { DataError } from '@quantnas/data';
 import { benchCommand } from './commands/bench.js';
@@ -18,13 +17,11 @@ import { trainCommand } from './commands/train.js';
 import { upscaleCommand } from './commands/upscale.js';
 import { workerCommand } from './commands/worker.js';
 import { processIo, UsageError, WorkFailedError, type CliIo } from './io.js';
-
-// Both src/ and dist/ sit one level below the package root.
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+import { CLI_VERSION } from './software.js';
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('quantnas')
-    .version(version, '-V, --version', 'print the version')
+    .version(CLI_VERSION, '-V, --version', 'print the version')
     .description(
       'Quantization-aware architecture search for image super-resolution, and integer inference on CPU. ' +
         'Data (Set5, Set14, B100, T91, BSD200) is read from --data DIR, else $QUANTNAS_DATA, else ' +

@@ -9,6 +9,7 @@ import { baselineOptions, trainWithProgress } from './commands/train.js';
 import { upscaleFile } from './commands/upscale.js';
 import { UsageError, type CliIo } from './io.js';
 import { checkOutDirectory } from './options.js';
+import { software, type Software } from './software.js';
 
 /** What `quantnas run` runs: checked and typed by the command, which owns the parsing. */
 export interface PipelineOptions {
@@ -54,6 +55,8 @@ export interface RunSummary {
   readonly sets: Record<string, { psnr: number; ssim: number; bicubic_psnr: number; gain_db: number }>;
   readonly seconds: Record<string, number>;
   readonly paths: Record<string, string>;
+  /** Absent in runs written before it was recorded. */
+  readonly software?: Software;
 }
 
 const SCALE = 4;
@@ -183,6 +186,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     engine: String(evaluation.engine),
     sets,
     seconds: Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, round(v, 1)])),
+    software: software(),
     paths: {
       ...(o.arch === undefined
         ? { search: paths.search, genotype: join(paths.search, 'genotype.json'), genotype_svg: join(paths.search, 'genotype.svg') }

@@ -159,7 +159,12 @@ describe('quantnas run', () => {
       expect(result.stderr).not.toMatch(/internal error/);
       expect(result.code).toBe(0);
       const summary = JSON.parse(result.stdout);
-      expect(summary).toMatchObject({ kind: 'searched', label: 'rfdn-bicubic searched (fp, ADQ off, entropy none, quantized to 8 bits)', preset: 'smoke' });
+      expect(summary).toMatchObject({
+        kind: 'searched',
+        label: 'rfdn-bicubic searched (fp, ADQ off, entropy none, quantized to 8 bits)',
+        preset: 'smoke',
+        software: { quantnas: expect.stringMatching(/^\d+\.\d+\.\d+/), node: process.version },
+      });
       const config = JSON.parse(readFileSync(join(out, 'search', 'summary.json'), 'utf8')).config;
       expect(config).toMatchObject({ preset: 'smoke', mode: 'fp', adq: false, entropy: 'none' });
       // The search ran at full precision; the training after it at 8 bits.

@@ -1,6 +1,6 @@
 import type { ReportGroup } from './aggregate.js';
 import type { ReportRun } from './inputs.js';
-import { groupTable, pendingLine, runTable, type ReportContent } from './markdown.js';
+import { groupTable, pendingLine, runTable, versionsLine, type ReportContent } from './markdown.js';
 import { escapeXml } from './plot.js';
 
 const STYLE = `
@@ -61,6 +61,7 @@ export function reportHtml(content: ReportContent, plotSvg: string, read: (path:
   const runs = runTable(groups, set);
   const runFront = runs.rows.map((r) => r[r.length - 1] === '★');
   const waiting = pendingLine(pending);
+  const versions = versionsLine(content.runs);
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -77,6 +78,7 @@ export function reportHtml(content: ReportContent, plotSvg: string, read: (path:
       `SSIM, BitOps (at 32×32 LR) and times are means. ★: no other group reaches a higher mean ${escapeXml(set)} PSNR at no more mean BitOps.</p>`,
     table(groupTable(groups), 'groups', (i) => groups[i]!.pareto),
     waiting ? `<p class="pending">${escapeXml(waiting)}</p>` : '',
+    versions ? `<p class="pending">${escapeXml(versions)}</p>` : '',
     `<figure id="plot">\n${plotSvg.trimEnd()}\n</figure>`,
     `<details><summary>Runs (${runs.rows.length})</summary>\n${table(runs, 'runs', (i) => runFront[i]!)}\n</details>`,
     '<h2>Groups</h2>',

@@ -1,5 +1,6 @@
 import { paretoFront, type ReportGroup, type Stat } from './aggregate.js';
 import type { PendingJob, ReportRun } from './inputs.js';
+import { codeVersion } from '../software.js';
 
 /** What every page of the report shows: its title, groups, runs and unfinished jobs. */
 export interface ReportContent {
@@ -96,6 +97,18 @@ export function pendingLine(pending: readonly PendingJob[]): string | undefined 
       `Pending: ${pending.length} (${pending.map((p) => p.label).join('; ')}), not finished when this report was written.`;
 }
 
+/** Runs in the report by the code that produced them, when more than one code did. */
+export function versionsLine(runs: readonly ReportRun[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const r of runs) {
+    const v = codeVersion(r.run.software);
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  if (counts.size < 2) return undefined;
+  const list = [...counts].map(([v, n]) => `${v}: ${n} run${n === 1 ? '' : 's'}`).join('; ');
+  return `Runs from ${counts.size} code versions (${list}): results move with the code as they move with the seed, so compare runs of one version.`;
+}
+
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 function markdownTable({ header, rows }: { header: string[]; rows: string[][] }, textColumns: number): string[] {
@@ -121,6 +134,8 @@ export function reportMarkdown(content: ReportContent, svgName: string): string 
   ];
   const waiting = pendingLine(pending);
   if (waiting) lines.push(waiting, '');
+  const versions = versionsLine(content.runs);
+  if (versions) lines.push(versions, '');
   const bicubic = groups[0]?.sets[set]?.bicubic;
   if (bicubic !== undefined) lines.push(`Bicubic on ${set}: ${bicubic.toFixed(2)} dB.`, '');
   lines.push(
