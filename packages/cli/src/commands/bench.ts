@@ -466,8 +466,8 @@ function kernelsCommand(io: CliIo): Command {
         c.relativeDifference.toExponential(1),
       ]);
       io.stdout(
-        `wasm kernels, medians of ${bench.reps} runs${options.tiny ? ' (tiny shapes: times mean nothing)' : ''}\n` +
-          renderTable(['kernel', 'case', 'ours', 'ms', 'other', 'ms', 'speedup', 'agree'], rows),
+        `wasm kernels, medians of ${bench.reps} run${bench.reps === 1 ? '' : 's'}${options.tiny ? ' (tiny shapes: times mean nothing)' : ''}\n` +
+          renderTable(['kernel', 'case', 'ours', 'ms', 'other', 'ms', 'speedup', 'agree'], rows, [1, 2, 4]),
       );
     })
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
