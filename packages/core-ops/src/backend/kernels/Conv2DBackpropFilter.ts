@@ -10,10 +10,10 @@
 //   becomes the channels, and the transposed output gradient is the filter (dilated by the stride).
 //   Its kernel is as large as the image, which XNNPACK walks a few channels at a time.
 // Measured at the supernets' and the trained networks' shapes (3..48 channels, batches of 8×16×16
-// to 16×128×128): the GEMM is 3–15× faster for 1×1 filters and up to 1.5× for 3×3 ones with at
-// least 12 input and output channels; the swapped conv is faster for 5×5 filters and for 3×3 ones
-// with few channels (the RGB layers at HR size), where copying 25 or 9 windows costs more than the
-// GEMM saves.
+// to 16×128×128; `quantnas bench kernels` times both ways): the GEMM is faster for 1×1 filters and
+// for 3×3 ones with at least 12 input and output channels; the swapped conv for 5×5 filters and for
+// 3×3 ones with few channels (the RGB layers at HR size), where copying 25 or 9 windows costs more
+// than the GEMM saves.
 import { tf } from '../../tf.js';
 import { forwardConvInfo, Scratch, type TensorInfo } from './wasm-util.js';
 

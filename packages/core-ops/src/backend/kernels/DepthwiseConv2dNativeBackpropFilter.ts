@@ -2,7 +2,8 @@
 // - with a channel multiplier m at least the channel count c (the bicubic skip: 3 channels × 16), as
 //   the filter gradient of the equivalent dense conv (c → c·m channels, zero outside the diagonal
 //   blocks), whose diagonal blocks are the answer: c× the MACs, but through the dense filter
-//   gradient's GEMM, measured 5–7× faster than the depthwise conv below at 3 × 16;
+//   gradient's GEMM, several times faster than the depthwise conv below at 3 × 16 (`quantnas
+//   bench kernels`);
 // - otherwise, as for Conv2DBackpropFilter, a conv with the output gradient as filter, here a
 //   depthwise one: batch and channels are folded into N·C channels of a single image, each
 //   correlated with its own output-gradient plane(s), and the batch is summed at the end.
@@ -24,7 +25,7 @@ function depthwiseConv2dNativeBackpropFilter(args: { inputs: tf.NamedTensorInfoM
   const { path } = depthwiseFilterGradientTuning;
   if (path === 'dense' || (path === 'auto' && c <= m)) {
     const dense = forwardConvInfo(tf.DepthwiseConv2dNativeBackpropFilter, x.shape, [kh, kw, c, c * m], attrs, false);
-    // The GEMM: measured 1.4–2× faster than the swapped conv at these few input channels.
+    // The GEMM: faster than the swapped conv at these few input channels, where the dense conv is wide (c·m outputs).
     return s.release(diagonalBlocks(s, denseFilterGradient(s, x, dy, dense, true), c, m));
   }
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, batchSize: n } = info;

@@ -1,8 +1,8 @@
 // The wasm backend's Slice (and SplitV, which calls it) first copies its whole input out of the heap
-// (`readSync`) and then copies each innermost row with a typed-array `set`: 34 ms to split a
-// [16, 32, 32, 24] activation into four along its channels, more than the convolutions around it.
-// These read the heap in place and copy runs of contiguous elements, with a plain loop where a run
-// is short.
+// (`readSync`) and then copies each innermost row with a typed-array `set`: splitting rfdn's
+// activation into four along its channels took longer than the convolutions around it (`quantnas
+// bench kernels` times both). These read the heap in place and copy runs of contiguous elements,
+// with a plain loop where a run is short.
 import { tf } from '../../tf.js';
 import { replacedWasmKernel } from './replaced.js';
 import type { TensorInfo } from './wasm-util.js';

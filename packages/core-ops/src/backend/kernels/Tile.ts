@@ -1,6 +1,6 @@
 // The wasm backend's Tile walks the output one element at a time through a generic index
-// computation: 10 ms to repeat a [16, 32, 32, 3] image four times along its channels (rfdn's input
-// expansion). This one copies whole innermost rows.
+// computation, slower than a convolution at rfdn's input expansion (an image repeated four times
+// along its channels; `quantnas bench kernels` times both). This one copies whole innermost rows.
 import { tf } from '../../tf.js';
 import { copyRun, SET_MIN, type HeapBackend } from './Slice.js';
 import type { TensorInfo } from './wasm-util.js';
