@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@quantnas/core-ops';
@@ -12,6 +12,7 @@ const work = mkdtempSync(join(tmpdir(), 'quantnas-pipeline-'));
 const dataRoot = testDataRoot('cli: runPipeline on a tiny search', ['Set5', 'T91']);
 const withData = it.skipIf(dataRoot === undefined);
 const runDir = join(work, 'searched');
+const wideDir = join(work, 'searched-wide');
 
 // The stages continue what their folders hold: a tiny finished search and the training of its
 // genotype stand in for the preset's minutes; the pipeline then exports, evaluates and upscales.
@@ -38,6 +39,19 @@ beforeAll(async () => {
     genotype: join(runDir, 'search', 'genotype.json'),
     cells: 1,
     out: join(runDir, 'train'),
+    epochs: 1,
+    stepsPerEpoch: 2,
+    lrPatchSize: 12,
+    validationPatchSize: 12,
+  });
+  // The same search's genotype trained wider (9 channels instead of 6) in a run of its own.
+  cpSync(join(runDir, 'search'), join(wideDir, 'search'), { recursive: true });
+  await runTraining({
+    ...tiny,
+    genotype: join(wideDir, 'search', 'genotype.json'),
+    channels: 9,
+    cells: 1,
+    out: join(wideDir, 'train'),
     epochs: 1,
     stepsPerEpoch: 2,
     lrPatchSize: 12,
@@ -76,6 +90,23 @@ describe('runPipeline', () => {
       expect(summary.seconds.search).toBeCloseTo(searched.seconds, 1);
       expect(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'))).toEqual(summary);
       for (const key of ['search', 'genotype', 'genotype_svg', 'train', 'model', 'sample'] as const) expect(existsSync(summary.paths[key]!), key).toBe(true);
+    },
+    120_000,
+  );
+
+  withData(
+    'trains the searched genotype at the width asked for and says so in the label',
+    async () => {
+      const io: CliIo = { stdout: () => {}, stderr: () => {}, env: {}, interactive: false };
+      const options = { preset: 'quick', space: 'basic', penalty: 1e-3, seed: 3, workers: 1, sets: ['Set5'], dataRoot: dataRoot!, continueHint: '' } as const;
+      // The training folder holds the 9-channel run: continuing it at the searched width is refused.
+      await expect(runPipeline(io, { ...options, out: wideDir })).rejects.toThrow(/was trained from another genotype/);
+      const summary = await runPipeline(io, { ...options, out: wideDir, trainChannels: 9 });
+      expect(summary.label).toBe('basic searched λ=0.001 (trained at C 9)');
+      const searched = JSON.parse(readFileSync(join(wideDir, 'search', 'genotype.json'), 'utf8'));
+      expect(summary.genotype).toMatchObject({ space: 'basic', channels: 9, blocks: searched.blocks });
+      expect(searched.channels).toBe(6);
+      expect(summary.params).toBeGreaterThan(JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')).params);
     },
     120_000,
   );

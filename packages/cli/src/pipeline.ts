@@ -19,6 +19,8 @@ export interface PipelineOptions {
   readonly space: string;
   /** A fixed architecture trained at uniform `bits` instead of a search (a baseline). */
   readonly arch?: { readonly name: string; readonly bits: number; readonly channels?: number; readonly cells?: number };
+  /** Without `arch`: the channel width the searched genotype is trained at, where not the search's. */
+  readonly trainChannels?: number;
   readonly penalty?: number;
   /**
    * The search's quantization mode, ADQ, α regulariser and candidate bit-widths, where not the
@@ -114,7 +116,10 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     seconds.search = (
       await stage(`search ${o.space} (${o.preset})`, () => searchWithProgress(stageIo, searchOptions, { title: `search ${o.space}`, json: true }))
     ).value.seconds;
-    target = { genotype: fpBits === undefined ? join(paths.search, 'genotype.json') : quantizedGenotype(paths.search, dir, fpBits) };
+    target = {
+      genotype: fpBits === undefined ? join(paths.search, 'genotype.json') : quantizedGenotype(paths.search, dir, fpBits),
+      ...(o.trainChannels !== undefined ? { channels: o.trainChannels } : {}),
+    };
   } else {
     const { name, bits, channels, cells } = o.arch;
     target = {
@@ -172,7 +177,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     kind: o.arch === undefined ? 'searched' : 'baseline',
     label:
       o.arch === undefined
-        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}${choicesLabel(o.choices)}`
+        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}${choicesLabel(o.choices, o.trainChannels)}`
         : `${o.arch.name} ${fullPrecision ? 'fp32' : `${o.arch.bits}-bit`}`,
     preset: o.preset,
     space: trained.space,
@@ -211,14 +216,14 @@ function quantizedGenotype(searchDir: string, dir: string, bits: number): string
   return path;
 }
 
-/** The search choices that differ from the defaults, as a label's tail: ` (direct, ADQ off, bits 8)`. */
-function choicesLabel(c: PipelineOptions['choices']): string {
-  if (c === undefined) return '';
+/** The search choices that differ from the defaults and a training width, as a label's tail: ` (direct, ADQ off, bits 8, trained at C 24)`. */
+function choicesLabel(c: PipelineOptions['choices'] = {}, trainChannels?: number): string {
   const parts = [
     ...(c.mode !== undefined && c.mode !== 'noise' ? [c.mode] : []),
     ...(c.adq === false ? ['ADQ off'] : []),
     ...(c.entropy !== undefined && c.entropy !== 'entropy' ? [`entropy ${c.entropy}`] : []),
     ...(c.mode === 'fp' ? [`quantized to ${c.bits?.[0] ?? 8} bits`] : c.bits !== undefined && c.bits !== null ? [`bits ${c.bits.join(',')}`] : []),
+    ...(trainChannels !== undefined ? [`trained at C ${trainChannels}`] : []),
   ];
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }

@@ -44,7 +44,8 @@ describe('quantnas run', () => {
   it.each([
     [['--preset', 'paper'], "--preset must be one of smoke, quick, cpu, got 'paper'"],
     [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
-    [['--channels', '4'], '--channels and --cells apply to --arch only'],
+    [['--cells', '2'], '--cells applies to --arch only'],
+    [['--channels', '0'], '--channels must be'],
     [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search'],
     [['--arch', 'fsrcnn', '--mode', 'direct'], '--arch has none'],
     [['--mode', 'float'], "--mode must be one of noise, direct, fp, got 'float'"],

@@ -60,7 +60,10 @@ export function runCommand(io: CliIo): Command {
       '--bits <b>',
       "with --arch: every block's bits (2..8, or 32 for full precision; default 8); else the search's candidate bit-widths, comma-separated (default: the space's)",
     )
-    .option('--channels <n>', "with --arch: channel width C (default: the space's)")
+    .option(
+      '--channels <n>',
+      "channel width C of the trained network: with --arch the architecture's (default: the space's); after a search, the width its genotype is trained at, ops and bits kept (default: the searched width): search narrow, train wide",
+    )
     .option('--cells <n>', "with --arch: cell count N (default: the space's)")
     .option('--penalty <lambda>', "BitOps penalty λ of the search (default: the search's)")
     .option(
@@ -90,7 +93,7 @@ export function runCommand(io: CliIo): Command {
 function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
-  if (o.arch === undefined && (o.channels !== undefined || o.cells !== undefined)) throw new UsageError('--channels and --cells apply to --arch only');
+  if (o.arch === undefined && o.cells !== undefined) throw new UsageError('--cells applies to --arch only (a genotype has its cells)');
   const searchOnly = [o.penalty, o.mode, o.adq, o.entropy, o.derive, o.pathSampling];
   if (o.arch !== undefined && searchOnly.some((v) => v !== undefined))
     throw new UsageError('--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search; --arch has none');
@@ -122,7 +125,9 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
     space: o.arch ?? o.space ?? DEFAULT_SPACE,
     ...(o.arch !== undefined
       ? { arch: { name: o.arch, bits, ...(channels !== undefined ? { channels } : {}), ...(cells !== undefined ? { cells } : {}) } }
-      : {}),
+      : channels !== undefined
+        ? { trainChannels: channels }
+        : {}),
     ...(penalty !== undefined ? { penalty } : {}),
     ...(Object.keys(choices).length > 0 ? { choices } : {}),
     ...(o.derive !== undefined ? { derive: o.derive as PipelineOptions['derive'] } : {}),

@@ -64,7 +64,7 @@ describe('quantnas train', () => {
     );
     expectOneLineError(
       await run(['train', '--genotype', genotypePath, '--bits', '4', '--out', join(work, 'never')]),
-      '--bits and --channels apply to --arch only',
+      '--bits applies to --arch only',
     );
     expectOneLineError(await run(['train', '--arch', 'fsrcnn', '--bits', '16', '--out', join(work, 'never')]), '--bits must be 2..8 or 32, got 16');
     expectOneLineError(await run(['train', '--arch', 'vgg', '--out', join(work, 'never')]), "search space 'vgg': no such file");

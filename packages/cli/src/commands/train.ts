@@ -49,7 +49,10 @@ export function trainCommand(io: CliIo): Command {
       "train a fixed architecture instead of a genotype: fsrcnn, espcn, rfdn (RFDN's own ops), rfdn-bicubic, or a space document (its baseline ops)",
     )
     .option('--bits <b>', "with --arch: every block's bits, 2..8, or 32 for full precision (default 8)")
-    .option('--channels <n>', "with --arch: channel width C (default: the space's)")
+    .option(
+      '--channels <n>',
+      "channel width C: with --arch the architecture's (default: the space's); with --genotype the width it is trained at, its ops and bits kept (default: the genotype's, e.g. search narrow, train wide)",
+    )
     .requiredOption('--out <dir>', 'output directory')
     .option('--space <space>', 'search space: rfdn, basic or the path of a space document (default: from the genotype)')
     .option('--preset <name>', `settings preset: ${PRESETS.join(', ')} (default quick)`)
@@ -106,7 +109,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
   if (o.genotype === undefined && o.arch === undefined && !o.resume)
     throw new UsageError('--genotype <file> or --arch <space> is required (except with --resume)');
   if (o.genotype !== undefined && o.arch !== undefined) throw new UsageError('--genotype and --arch exclude each other');
-  if (o.arch === undefined && (o.bits !== undefined || o.channels !== undefined)) throw new UsageError('--bits and --channels apply to --arch only');
+  if (o.arch === undefined && o.bits !== undefined) throw new UsageError('--bits applies to --arch only');
   if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.adq !== undefined && o.adq !== 'on' && o.adq !== 'off') throw new UsageError(`--adq must be on or off, got '${o.adq}'`);
   const backend = o.backend === undefined ? undefined : (parseWith(parseBackendName, o.backend, '--backend') as TrainOptions['backend']);
@@ -114,6 +117,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
   const epochs = parseOptionalInteger(o.epochs, '--epochs', 1);
   const cells = parseOptionalInteger(o.cells, '--cells', 1);
   const workers = parseOptionalInteger(o.workers, '--workers', 1);
+  const channels = o.arch === undefined ? parseOptionalInteger(o.channels, '--channels', 1) : undefined;
   const dataRoot = o.data ?? io.env.QUANTNAS_DATA;
   return {
     out: resolve(o.out),
@@ -121,6 +125,7 @@ function parseOptions(o: TrainCommandOptions, parseBackendName: (name: string) =
     ...(o.space !== undefined ? { space: o.space } : {}),
     ...(o.preset !== undefined ? { preset: o.preset as TrainOptions['preset'] } : {}),
     ...(cells !== undefined ? { cells } : {}),
+    ...(channels !== undefined ? { channels } : {}),
     ...(o.adq !== undefined ? { adq: o.adq === 'on' } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(epochs !== undefined ? { epochs } : {}),

@@ -99,9 +99,9 @@ export const TRAIN_PRESETS: Readonly<Record<TrainPresetName, TrainPreset>> = {
   },
   cpu: {
     ...common,
-    // Measured: 0.48 s per step on 2 workers for the cpu search's 2-cell genotype (16K MACs per LR
-    // pixel), 56 minutes; `quantnas run --preset cpu` takes about 80 with its 23-minute search.
-    epochs: 14,
+    // 9,000 steps. Measured on 2 workers: 0.36 s per step for the 2-cell baseline (18K MACs per LR
+    // pixel), 0.57 s for a 2-cell genotype of wide ops (64K), so 55 to 85 minutes.
+    epochs: 18,
     stepsPerEpoch: 500,
     batchSize: 16,
     lrPatchSize: 48,

@@ -33,6 +33,11 @@ export interface TargetOptions {
   readonly cells?: number;
   /** Default: the search's, else on. */
   readonly adq?: boolean;
+  /**
+   * The channel width C the genotype is trained at, where not its own: a genotype searched on a
+   * narrow supernet trained wider (its ops and bits kept, every `C`-relative size scaled).
+   */
+  readonly channels?: number;
 }
 
 /** The search configuration fields a training run can take over from a search directory. */
@@ -67,6 +72,11 @@ export async function resolveTrainTarget(options: TargetOptions): Promise<TrainT
     searchDir = dirname(path);
   } else {
     genotype = parseGenotype(structuredClone(options.genotype), 'genotype');
+  }
+
+  if (options.channels !== undefined && options.channels !== genotype.channels) {
+    if (!Number.isInteger(options.channels) || options.channels < 1) throw new TrainError(`channels must be a positive integer, got ${options.channels}`);
+    genotype = { ...genotype, channels: options.channels };
   }
 
   const summary = searchDir ? readSearchSummary(join(searchDir, 'summary.json')) : undefined;

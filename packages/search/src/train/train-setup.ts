@@ -33,6 +33,8 @@ export async function resolveTrainSetup(options: TrainOptions, dir: string, load
     const conflict = resumeConflict(dir, overrides, requested, config);
     if (conflict) throw new TrainError(conflict);
     if (options.genotype !== undefined) checkSameTarget(dir, await resolveRequested(options), loaded.state.target);
+    else if (options.channels !== undefined && options.channels !== loaded.state.target.genotype.channels)
+      throw new TrainError(`${dir} was trained at ${loaded.state.target.genotype.channels} channels, not ${options.channels}`);
     return { config, target: loaded.state.target, notes };
   }
   if (options.genotype === undefined) throw new TrainError('a genotype is needed to start a training run');
@@ -47,6 +49,7 @@ export async function resolveRequested(options: TrainOptions): Promise<TrainTarg
     ...(options.space !== undefined ? { space: options.space } : {}),
     ...(options.cells !== undefined ? { cells: options.cells } : {}),
     ...(options.adq !== undefined ? { adq: options.adq } : {}),
+    ...(options.channels !== undefined ? { channels: options.channels } : {}),
   });
 }
 

@@ -141,6 +141,31 @@ describe('runTraining', () => {
     await expect(runTraining({ ...tiny(stopped), kernels: 'fused', resume: true })).rejects.toThrow(/different settings \(kernels\)/);
   });
 
+  it('trains a genotype at another channel width, its ops and bits kept, and resumes it only at that width', async () => {
+    const wider = await resolveTrainTarget({ genotype: genotypePath, channels: 9 });
+    expect(wider.genotype).toEqual({ ...genotype, channels: 9 });
+    // The grouped ops of the genotype need a width divisible by their 3 groups.
+    await expect(resolveTrainTarget({ genotype: genotypePath, channels: 8 })).rejects.toThrow(/not divisible by 3 groups/);
+    await expect(resolveTrainTarget({ genotype: genotypePath, channels: 0 })).rejects.toThrow('channels must be a positive integer, got 0');
+
+    const w = join(work, 'wide');
+    const controller = new AbortController();
+    const stopped = await runTraining(tiny(w, { channels: 9 }), {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.status === 'step' && e.step === 2) controller.abort();
+      },
+    });
+    expect(stopped.completed).toBe(false);
+    await expect(runTraining({ ...tiny(w), resume: true })).rejects.toThrow(/was trained from another genotype/);
+    await expect(runTraining({ out: w, dataRoot, channels: 12, resume: true })).rejects.toThrow(/was trained at 9 channels, not 12/);
+    const result = await runTraining({ out: w, dataRoot, resume: true });
+    if (!result.completed) throw new Error('unfinished');
+    expect(result.genotype).toEqual({ ...genotype, channels: 9 });
+    const narrow = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')) as { cost: { params: number } };
+    expect(result.cost.params).toBeGreaterThan(1.5 * narrow.cost.params);
+  });
+
   it('checks the genotype against its space, and takes the cell count from the search beside it', async () => {
     await expect(resolveTrainTarget({ genotype: genotypePath, space: 'rfdn' })).rejects.toThrow("the genotype is for space 'basic', not 'rfdn'");
     const bad = join(work, 'bad.json');
