@@ -69,6 +69,16 @@ const SCALE = 4;
  * continued when its folder exists. Returns the summary it writes to DIR/run.json.
  */
 export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSummary> {
+  // A width the space's candidates cannot take would fail only after the search: refused first.
+  if (o.arch === undefined && o.trainChannels !== undefined) {
+    const search = await import('@quantnas/search');
+    try {
+      await search.checkTrainWidth(o.space, o.trainChannels);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'TrainError') throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const dir = resolve(o.out);
   checkOutDirectory(dir);
   mkdirSync(dir, { recursive: true });

@@ -177,6 +177,13 @@ describe('quantnas run', () => {
     120_000,
   );
 
+  withData('refuses a training width the space cannot take before it searches or creates anything', async () => {
+    const out = join(work, 'c18');
+    const result = await run(['run', '--channels', '18', '--out', out]);
+    expectOneLineError(result, "cannot train a genotype of 'rfdn-bicubic' at 18 channels", 'not divisible by 2 groups');
+    expect(existsSync(out)).toBe(false);
+  });
+
   withData('report: a directory without run.json or a set it was not evaluated on is a clear error', async () => {
     const missing = await run(['report', work, '--out', join(work, 'r2')]);
     expect(missing.code).not.toBe(0);

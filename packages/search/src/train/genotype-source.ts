@@ -109,6 +109,21 @@ export async function resolveTrainTarget(options: TargetOptions): Promise<TrainT
   return { spec, genotype, cells, adq: options.adq ?? fromSearch?.adq ?? true };
 }
 
+/**
+ * Refuses, before any search runs, a width `channels` at which some candidate of `space` cannot be
+ * built (rfdn-bicubic's grouped ops on its C/2 skips need C divisible by 4, its repeats by 3): the
+ * genotype a search of that space returns could not be trained at it.
+ */
+export async function checkTrainWidth(space: string, channels: number): Promise<void> {
+  const spec = await loadSpace(space);
+  try {
+    resolveSpace(spec, { channels });
+  } catch (error) {
+    if (error instanceof Error && error.name === 'SpecError') throw new TrainError(`cannot train a genotype of '${spec.id}' at ${channels} channels: ${error.message}`);
+    throw error;
+  }
+}
+
 function readSearchSummary(path: string): SearchSummaryLike | undefined {
   if (!existsSync(path)) return undefined;
   try {

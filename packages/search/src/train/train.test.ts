@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../checkpoint.js';
 import { tinyBasicGenotype, tinyTrainOptions } from '../test-helpers.js';
 import { parseEventLog, type TrainEvent } from '../events.js';
-import { loadTrainedNetwork, resolveTrainTarget, runTraining, trainLr, type TrainOptions, type TrainState } from './index.js';
+import { checkTrainWidth, loadTrainedNetwork, resolveTrainTarget, runTraining, trainLr, type TrainOptions, type TrainState } from './index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'quantnas-train-'));
 const dataRoot = resolveDataRoot();
@@ -147,6 +147,9 @@ describe('runTraining', () => {
     // The grouped ops of the genotype need a width divisible by their 3 groups.
     await expect(resolveTrainTarget({ genotype: genotypePath, channels: 8 })).rejects.toThrow(/not divisible by 3 groups/);
     await expect(resolveTrainTarget({ genotype: genotypePath, channels: 0 })).rejects.toThrow('channels must be a positive integer, got 0');
+
+    await expect(checkTrainWidth('rfdn-bicubic', 24)).resolves.toBeUndefined();
+    await expect(checkTrainWidth('rfdn-bicubic', 18)).rejects.toThrow(/cannot train a genotype of 'rfdn-bicubic' at 18 channels: .*not divisible by 2 groups/);
 
     const w = join(work, 'wide');
     const controller = new AbortController();
