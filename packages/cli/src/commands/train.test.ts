@@ -62,10 +62,7 @@ describe('quantnas train', () => {
       await run(['train', '--genotype', genotypePath, '--arch', 'fsrcnn', '--out', join(work, 'never')]),
       '--genotype and --arch exclude each other',
     );
-    expectOneLineError(
-      await run(['train', '--genotype', genotypePath, '--bits', '4', '--out', join(work, 'never')]),
-      '--bits applies to --arch only',
-    );
+    expectOneLineError(await run(['train', '--genotype', genotypePath, '--bits', '4', '--out', join(work, 'never')]), '--bits applies to --arch only');
     expectOneLineError(await run(['train', '--arch', 'fsrcnn', '--bits', '16', '--out', join(work, 'never')]), '--bits must be 2..8 or 32, got 16');
     expectOneLineError(await run(['train', '--arch', 'vgg', '--out', join(work, 'never')]), "search space 'vgg': no such file");
     expectOneLineError(await run(['train', '--genotype', join(work, 'nope.json'), '--out', join(work, 'never')]), 'nope.json', 'cannot read the genotype');

@@ -119,7 +119,8 @@ export async function checkTrainWidth(space: string, channels: number): Promise<
   try {
     resolveSpace(spec, { channels });
   } catch (error) {
-    if (error instanceof Error && error.name === 'SpecError') throw new TrainError(`cannot train a genotype of '${spec.id}' at ${channels} channels: ${error.message}`);
+    if (error instanceof Error && error.name === 'SpecError')
+      throw new TrainError(`cannot train a genotype of '${spec.id}' at ${channels} channels: ${error.message}`);
     throw error;
   }
 }
