@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bicubicDownscale, encodePng, type ImageU8 } from '@quantnas/data';
@@ -143,6 +143,27 @@ describe('quantnas card', () => {
       'no such file',
     );
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('writes --channels for a genotype trained wider than its search, and refuses stages run on different worker counts', async () => {
+    const wide = join(work, 'run-wide');
+    await cp(runDir, wide, { recursive: true });
+    const searchSummary = join(wide, 'search', 'summary.json');
+    const summary = JSON.parse(await readFile(searchSummary, 'utf8'));
+    await writeFile(searchSummary, JSON.stringify({ ...summary, config: { ...summary.config, channels: meta.genotype.channels / 2 } }));
+    const out = join(work, 'card-wide');
+    const result = await run(['card', '--model', modelPath(), '--run', wide, '--out', out, '--sets', 'Pair', '--data', dataRoot, '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).training.command).toBe(
+      `quantnas run --preset quick --penalty 1e-2 --derive checked --path-sampling none --channels ${meta.genotype.channels} --seed 7 --workers 1 --out DIR`,
+    );
+
+    await writeFile(searchSummary, JSON.stringify({ ...summary, config: { ...summary.config, workers: 2 } }));
+    expectOneLineError(
+      await run(['card', '--model', modelPath(), '--run', wide, '--out', join(work, 'never3'), '--sets', 'Pair', '--data', dataRoot]),
+      'its search ran on 2 worker(s) and its training on 1',
+    );
+    expect(existsSync(join(work, 'never3'))).toBe(false);
   });
 
   it('refuses a model without a stated cost', async () => {

@@ -129,6 +129,17 @@ async function trainingOf(records: ReturnType<typeof readRun>): Promise<CardTrai
     if (searchConfig?.derive !== undefined && searchConfig.derive !== DEFAULT_DERIVE) args.push('--derive', String(searchConfig.derive));
     if (searchConfig?.pathSampling !== undefined && searchConfig.pathSampling !== presetSampling)
       args.push('--path-sampling', String(searchConfig.pathSampling));
+    // Searched at one width and trained at another (`run --channels`).
+    const trainedChannels = isObject(train.genotype) ? num(train.genotype.channels) : null;
+    const searchedChannels = num(searchConfig?.channels);
+    if (trainedChannels !== null && searchedChannels !== null && trainedChannels !== searchedChannels) args.push('--channels', String(trainedChannels));
+    // One --workers serves both stages: a run whose stages ran on different counts has no command.
+    const searchWorkers = num(searchConfig?.workers);
+    if (searchWorkers !== null && searchWorkers !== workers)
+      throw new DataError(
+        `${records.runJson}: its search ran on ${searchWorkers} worker(s) and its training on ${workers}; no one \`quantnas run\` makes this model again`,
+        records.runJson,
+      );
     searchOptions = Object.fromEntries(
       ['mode', 'adq', 'bits', 'pathSampling', 'derive', 'channels', 'cells', 'epochs', 'batchSize', 'lrPatchSize']
         .filter((k) => searchConfig?.[k] !== undefined)
