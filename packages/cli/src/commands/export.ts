@@ -77,9 +77,9 @@ export async function exportTraining(
         spec: loaded.target.spec,
         genotype: loaded.target.genotype,
         metadata: {
+          // No path: a model file travels, and would carry the folders of the machine that made it.
           training: {
-            dir: resolve(dir),
-            checkpoint: loaded.path,
+            checkpoint: options.checkpoint,
             epoch: loaded.epoch,
             step: loaded.step,
             validationPsnr: loaded.validationPsnr,
