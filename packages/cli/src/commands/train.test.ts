@@ -113,7 +113,11 @@ describe('quantnas export', () => {
     expect(json).toMatchObject({ model, epoch: summary.bestEpoch, validation_psnr: summary.bestValidationPsnr, space: 'basic', scale: 4 });
     const { header } = decodeArtifact(readFileSync(model));
     expect(header.scale).toBe(4);
-    expect(header.metadata).toMatchObject({ space: 'basic', genotype: { blocks: genotype.blocks }, training: { epoch: summary.bestEpoch, checkpoint: 'best' } });
+    expect(header.metadata).toMatchObject({
+      space: 'basic',
+      genotype: { blocks: genotype.blocks },
+      training: { epoch: summary.bestEpoch, checkpoint: 'best' },
+    });
     // A model file travels: it names no folder of the machine that made it.
     expect(JSON.stringify(header)).not.toContain(work);
     expect(header.metadata!.cost!.bitOpsPerLrPixel).toBeCloseTo(summary.cost.bitops32x32 / 1024, 6);
