@@ -159,6 +159,18 @@ describe('quantnas report over a sweep', () => {
     expect(parsed.runs.map((r: any) => r.seed)).toEqual([1, 2, 1]);
     expect(parsed.groups[1].sets.Set5.psnr.mean).toBeCloseTo(29.65, 12);
     expect(parsed.groups[1].sets.Set5.psnr.std).toBeCloseTo(0.1 / Math.SQRT2, 12);
+
+    // Baselines of one label trained at two widths are two configurations, not two seeds.
+    const widths = [12, 24].map((channels) => {
+      const dir = join(work, 'hand', `w${channels}`);
+      mkdirSync(join(dir, 'train'), { recursive: true });
+      const summary = fixtureRun({ label: 'rfdn-bicubic 4-bit', kind: 'baseline', bitops: 3e7 * channels, psnr: 29 + channels / 40 });
+      writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...summary, genotype: { space: 'rfdn-bicubic', channels, blocks: {} } }));
+      writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ config: { seed: 1, workers: 2 } }));
+      return dir;
+    });
+    const byWidth = JSON.parse((await run(['report', ...widths, '--out', join(work, 'hand', 'widths'), '--json'])).stdout);
+    expect(byWidth.groups.map((g: any) => g.name)).toEqual(['rfdn-bicubic 4-bit (width 12)', 'rfdn-bicubic 4-bit (width 24)']);
   });
 
   it('reports a corrupt sweep.json, a wrong schema version and a bad job in one line naming the file', async () => {

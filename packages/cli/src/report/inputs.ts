@@ -143,7 +143,10 @@ function plainRun(dir: string): ReportRun {
   };
   const search = config('search');
   const seed = config('train').seed;
-  const options = Object.fromEntries(CONFIG_KEYS.filter((k) => search[k] !== undefined).map((k) => [k, search[k]]));
+  const options: Record<string, unknown> = Object.fromEntries(CONFIG_KEYS.filter((k) => search[k] !== undefined).map((k) => [k, search[k]]));
+  // The trained network's width: a baseline has no search to record it, and a genotype may be trained wider than its search.
+  const width = isObject(run.genotype) ? run.genotype.channels : undefined;
+  if (typeof width === 'number') options.width = width;
   const groupKey = `run\0${run.label}\0${run.preset}\0${JSON.stringify(options)}`;
   return { ...baseRun(dir, run), id: basename(resolve(dir)), label: run.label, groupKey, group: run.label, seed: typeof seed === 'number' ? seed : null };
 }
