@@ -134,7 +134,7 @@ interface Box {
 /**
  * Places each point's label (12 px sans-serif, about 6.6 px per character) at the first of: right,
  * left, above, below, further above and below, whose box stays in the plot and overlaps no marker
- * and no label placed before it; where none is free, at the right.
+ * and no label placed before it; where none is free, the one in the plot that overlaps the fewest.
  */
 function placeLabels(
   points: readonly { x: number; y: number; text: string }[],
@@ -154,11 +154,13 @@ function placeLabels(
     ];
     const boxOf = (s: (typeof spots)[number]): Box =>
       s.anchor === 'start' ? { x0: s.x, y0: s.y - 11, x1: s.x + w, y1: s.y + 3 } : { x0: s.x - w, y0: s.y - 11, x1: s.x, y1: s.y + 3 };
-    const free = spots.find((s) => {
+    // A box out of the plot weighs more than any number of overlaps; the first spot of the least weight wins.
+    const weight = (s: (typeof spots)[number]) => {
       const b = boxOf(s);
-      return b.x0 >= plot.left && b.x1 <= plot.right && b.y0 >= plot.top && b.y1 <= plot.bottom && !taken.some((t) => overlaps(b, t));
-    });
-    const spot = free ?? spots[0]!;
+      const inside = b.x0 >= plot.left && b.x1 <= plot.right && b.y0 >= plot.top && b.y1 <= plot.bottom;
+      return (inside ? 0 : 1000) + taken.filter((t) => overlaps(b, t)).length;
+    };
+    const spot = spots.reduce((best, s) => (weight(s) < weight(best) ? s : best));
     taken.push(boxOf(spot));
     return spot;
   });
