@@ -30,9 +30,9 @@ const common = {
 } as const satisfies Partial<Preset>;
 
 /**
- * The presets, as data. `smoke` checks a setup in seconds. `quick` and `cpu` scale the supernet down (width, cells, patches) to what
- * the 2-core wasm machine trains in about 10 and 40 minutes while keeping every block type of the
- * space; `paper` is the reference setting (docs/method.md §7), meant for a fast backend.
+ * The presets, as data. `smoke` checks a setup in seconds. `quick` and `cpu` scale the supernet down (width, cells, patches) so
+ * that the whole `quantnas run` takes about 12 minutes and under 2 hours on a 2-core machine on wasm, while keeping every block
+ * type of the space; `paper` is the reference setting (docs/method.md §7), meant for a fast backend.
  * rfdn needs a width divisible by 6 (C/3 repeats of the input, C/2 split outputs, 2 groups).
  */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
@@ -81,8 +81,8 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     cells: 2,
     epochs: 8,
     warmupEpochs: 3,
-    // 2400 steps, w steps on one drawn path as in quick (its measurement: README, Results): about
-    // 15 minutes on 2 workers, where 1920 steps of the mixture took 23.
+    // 2400 steps, w steps on one drawn path as in quick (its measurement: README, Results): 17
+    // minutes on 2 workers with another job sharing the cores, where 1920 steps of the mixture took 23.
     stepsPerEpoch: 300,
     alphaLr: 0.02,
     entropyWeight: 0.5,

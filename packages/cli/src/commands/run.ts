@@ -50,7 +50,7 @@ export function runCommand(io: CliIo): Command {
         'command again continues where it stopped (Ctrl-C included).\n\nSearch and training split each batch ' +
         'over --workers replicas (2 by default on a machine with 2 or more cores).\n\nPresets: smoke (a few steps ' +
         'of each stage on T91: checks a setup in seconds; its model means nothing), quick (about 12 min ' +
-        'on 2 cores), cpu (about 80 minutes: search 23, training 56).',
+        'on 2 cores), cpu (under 2 hours: search about 17 min, training 55 to 85 depending on the genotype).',
     )
     .requiredOption('--out <dir>', 'output directory')
     .option('--preset <name>', `settings preset of every stage: ${PRESETS.join(', ')}`, 'quick')

@@ -41,7 +41,7 @@ export function trainCommand(io: CliIo): Command {
         'space.json, curve.svg (validation PSNR and loss per epoch). Ctrl-C saves a checkpoint; --resume continues to the same result.\n\nThe space and the ' +
         'cell count come from the search directory holding the genotype (its space.json and summary.json), ' +
         'else from --space and --cells, else from the genotype.\n\nPresets: smoke (a few steps, to check a setup in seconds), quick (about 8 minutes with --workers 2 on 2 cores), ' +
-        'cpu (about 56 min with --workers 2 for its 2-cell search result), paper (the reference settings; for a fast backend).',
+        'cpu (55 to 85 min with --workers 2 for its 2-cell search results), paper (the reference settings; for a fast backend).',
     )
     .option('--genotype <file>', 'genotype JSON (e.g. genotype.json of a search); optional with --resume')
     .option(
