@@ -33,7 +33,7 @@ const common = {
  * The presets, as data. `smoke` checks a setup in seconds. `quick` and `cpu` scale the supernet down (width, cells, patches) so
  * that the whole `quantnas run` takes about 12 minutes and under 2 hours on a 2-core machine on wasm, while keeping every block
  * type of the space; `paper` is the reference setting (docs/method.md §7), meant for a fast backend.
- * rfdn needs a width divisible by 6 (C/3 repeats of the input, C/2 split outputs, 2 groups).
+ * rfdn needs a width divisible by 12 (C/3 repeats of the input; C/2 split outputs, which its grouped candidates split in 2).
  */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   // A few steps at the quick width on T91 alone: checks that a setup (data, workers, a

@@ -315,7 +315,7 @@ function searchStepCommand(io: CliIo): Command {
     .option('--backend <name>', 'auto, wasm, cpu, webgpu or tensorflow', 'wasm')
     .option('--preset <name>', 'time the supernet of a search preset: quick or cpu')
     .option('--space <space>', 'search space id or document path (default: rfdn, or rfdn-bicubic with --preset)')
-    .option('--channels <n>', "supernet width C (rfdn needs a multiple of 6; default 12 or the preset's)")
+    .option('--channels <n>', "supernet width C (rfdn needs a multiple of 12; default 12 or the preset's)")
     .option('--cells <n>', "cells (default 1 or the preset's)")
     .option('--batch <n>', "LR patches per step (default 4 or the preset's)")
     .option('--size <n>', "LR patch side in pixels, rfdn needs ≥ 15 (default 16 or the preset's)")
