@@ -5,7 +5,7 @@ import type { SearchOptions, TrainOptions } from '@quantnas/search';
 import { evaluateWithProgress, evaluationJson } from './commands/eval.js';
 import { exportTraining } from './commands/export.js';
 import { searchWithProgress, withDocumentShape } from './commands/search.js';
-import { baselineOptions, trainWithProgress } from './commands/train.js';
+import { baselineOptions, TRAIN_USER_ERRORS, trainWithProgress } from './commands/train.js';
 import { upscaleFile } from './commands/upscale.js';
 import { UsageError, type CliIo } from './io.js';
 import { checkOutDirectory } from './options.js';
@@ -75,7 +75,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     try {
       await search.checkTrainWidth(o.space, o.trainChannels);
     } catch (error) {
-      if (error instanceof Error && error.name === 'TrainError') throw new UsageError(error.message);
+      if (error instanceof Error && TRAIN_USER_ERRORS.has(error.name)) throw new UsageError(error.message);
       throw error;
     }
   }
