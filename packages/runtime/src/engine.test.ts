@@ -199,6 +199,44 @@ describe('session: progress, abort, threads', () => {
   });
 });
 
+describe('profiling a session', () => {
+  it('times every layer that runs, with the same bytes, and resets', async () => {
+    const model = syntheticRfdn({ ...SMALL, seed: 11 });
+    const image = randomImage(23, 19, 5);
+    const want = runReference(validateArtifact(model), image);
+    const session = await createSession(model, { tile: 8, kernels, profile: true });
+    try {
+      expectSameImage(await session.upscale(image), want, 'profiled');
+      expectSameImage(await session.upscale(image), want, 'profiled, second upscale');
+      const profile = session.profile();
+      expect(profile.upscales).toBe(2);
+      expect(profile.layers.map((l) => l.id)).toEqual(model.header.layers.map((l) => l.id));
+      const convs = profile.layers.filter((l) => l.op === 'conv');
+      expect(convs.length).toBeGreaterThan(0);
+      for (const c of convs) expect(c.ms, c.id).toBeGreaterThan(0);
+      const sum = profile.layers.reduce((s, l) => s + l.ms, 0);
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeLessThanOrEqual(profile.totalMs);
+      session.resetProfile();
+      expect(session.profile()).toMatchObject({ upscales: 0, totalMs: 0 });
+      expect(session.profile().layers.every((l) => l.ms === 0)).toBe(true);
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('refuses a pool, and a profile of a session that does not profile', async () => {
+    const model = syntheticRfdn({ ...SMALL, seed: 11 });
+    await expect(createSession(model, { threads: 2, profile: true, kernels: kernelFiles, workerUrl })).rejects.toThrow(/profile needs threads 1/);
+    const session = await createSession(model, { kernels });
+    try {
+      expect(() => session.profile()).toThrow(/without \{ profile: true \}/);
+    } finally {
+      await session.dispose();
+    }
+  });
+});
+
 describe('bands of summed rows on worker threads', () => {
   it('four cells, tiles of 5 on 2 threads: the workers fill the next band while one is summed, with the same bytes', async () => {
     const model = syntheticRfdn({ channels: 24, cells: 4, scale: 2, seed: 13 });

@@ -1,3 +1,4 @@
+import type { LayerOp } from './artifact-header.js';
 import { decodeArtifact, type ModelArtifact } from './container.js';
 import type { InferenceEvent } from './events.js';
 import { adqPhi, inferSizes, validateArtifact, type ModelGraph } from './graph.js';
@@ -33,6 +34,28 @@ export interface SessionOptions {
    * 'bounded' when the fast plan's whole-image buffers would pass its budget.
    */
   readonly memory?: 'fast' | 'bounded';
+  /**
+   * Time every layer (Session.profile): for finding where an upscale's time goes and for latency
+   * tables. The outputs do not change; needs threads 1 (the layers of a pool run in its workers).
+   */
+  readonly profile?: boolean;
+}
+
+/** The time an upscale spent in one layer of the graph. */
+export interface LayerTime {
+  readonly index: number;
+  readonly id: string;
+  readonly op: LayerOp;
+  readonly ms: number;
+}
+
+/** What a profiling session measured since it started or since its last resetProfile(). */
+export interface SessionProfile {
+  readonly upscales: number;
+  /** Wall time of those upscales; what the layers leave (copies between passes, statistics, planning) is the rest. */
+  readonly totalMs: number;
+  /** Every layer in graph order; a layer fused into another reads 0 and its time is in that one. */
+  readonly layers: readonly LayerTime[];
 }
 
 export interface UpscaleOptions {
@@ -59,6 +82,9 @@ export interface SessionInfo {
 export interface Session {
   readonly info: SessionInfo;
   upscale(image: RgbImage, options?: UpscaleOptions): Promise<RgbImage>;
+  /** The time per layer so far (SessionOptions.profile); throws when the session does not profile. */
+  profile(): SessionProfile;
+  resetProfile(): void;
   /** Frees the kernels' weights and stops the workers. */
   dispose(): Promise<void>;
 }
@@ -106,6 +132,8 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
   const plan = planGraph(graph, { memory });
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`createSession: threads must be a positive integer, got ${threads}`);
+  if (options.profile && threads !== 1)
+    throw new RangeError(`createSession: profile needs threads 1 (the layers of a worker pool run in its workers), got threads ${threads}`);
   const tile = options.tile ?? 128;
   if (!Number.isInteger(tile) || tile < 1) throw new RangeError(`createSession: tile must be a positive integer, got ${tile}`);
   const kernelOptions = options.kernels instanceof IntegerKernels ? undefined : options.kernels;
@@ -117,6 +145,7 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
     pool = await NodeTilePool.start(artifact, threads, kernelOptions, options.workerUrl, memory);
   } else {
     executor = new TileExecutor(graph, plan, kernels);
+    if (options.profile) executor.layerMs = new Float64Array(graph.layers.length);
   }
   // Measures the tiles' heap before an upscale allocates anything (it needs no kernels).
   const planner = executor ?? new TileExecutor(graph, plan);
@@ -136,13 +165,31 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
   };
   let busy = false;
   const spare = new SpareBuffers();
+  const profiled = { upscales: 0, totalMs: 0 };
+  const layerMs = () => {
+    if (!executor?.layerMs) throw new Error('profile: this session was created without { profile: true }');
+    return executor.layerMs;
+  };
   return {
     info,
+    profile() {
+      const ms = layerMs();
+      return {
+        ...profiled,
+        layers: graph.layers.map(({ index, layer }) => ({ index, id: layer.id, op: layer.op, ms: ms[index]! })),
+      };
+    },
+    resetProfile() {
+      layerMs().fill(0);
+      profiled.upscales = 0;
+      profiled.totalMs = 0;
+    },
     async upscale(image, upscaleOptions = {}) {
       if (busy) throw new Error('upscale: this session is already running an upscale');
       busy = true;
+      const started = performance.now();
       try {
-        return await upscale(graph, plan, image, {
+        const result = await upscale(graph, plan, image, {
           executor,
           planner,
           pool,
@@ -153,6 +200,11 @@ export async function createSession(model: Uint8Array | ModelArtifact, options: 
           signal: upscaleOptions.signal ?? options.signal,
           onProgress: upscaleOptions.onProgress ?? options.onProgress,
         });
+        if (executor?.layerMs) {
+          profiled.upscales++;
+          profiled.totalMs += performance.now() - started;
+        }
+        return result;
       } finally {
         busy = false;
       }

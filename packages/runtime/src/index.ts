@@ -20,7 +20,7 @@ export {
   type TensorInfo,
 } from './artifact-header.js';
 export { adqFactor, bilinearTaps, inferSizes, outputByte, validateArtifact, type GraphLayer, type GraphTensor, type ModelGraph } from './graph.js';
-export { createSession, type Session, type SessionInfo, type SessionOptions, type UpscaleOptions } from './engine.js';
+export { createSession, type LayerTime, type Session, type SessionInfo, type SessionOptions, type SessionProfile, type UpscaleOptions } from './engine.js';
 export { runReference } from './reference-engine.js';
 export type { RgbImage } from './image.js';
 export { planGraph, type Pass, type Plan, type PlanOptions, type Statistic } from './plan.js';

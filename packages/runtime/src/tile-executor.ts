@@ -180,6 +180,12 @@ export class TileExecutor {
   private readonly fusion: PassFusion[];
   /** Per image size: for each tensor off the tiling grids, the input row (column) of each of its rows (columns). */
   private readonly owners = new WeakMap<Sizes, Map<string, { y: Int32Array; x: Int32Array }>>();
+  /**
+   * Milliseconds spent in each layer (by graph index) since the last reset, when profiling: a
+   * layer fused into another (a conv's residual add, a concat's quantize) counts in the one that
+   * runs it. Timing reads the clock around each layer and changes nothing that is computed.
+   */
+  layerMs: Float64Array | undefined;
 
   constructor(
     private readonly graph: ModelGraph,
@@ -519,6 +525,7 @@ export class TileExecutor {
             local.set(into.output, target);
           }
           if (!dry) {
+            const t0 = this.layerMs ? performance.now() : 0;
             this.runConv(gl, r, get(gl.layer.inputs[0]!), 0, sizes, undefined, {
               at: addr(target, r.y0, r.x0) + into.offset,
               step: into.step,
@@ -526,6 +533,7 @@ export class TileExecutor {
               pixel: target.c,
               only: true,
             });
+            if (this.layerMs) this.layerMs[i]! += performance.now() - t0;
           }
         } else if (r && !rectEmpty(r) && !fusion.skipped.has(i)) {
           const fused = fusion.fused.get(i);
@@ -544,7 +552,11 @@ export class TileExecutor {
             out = alloc(r, info.channels, info.dtype === 'uint8' ? 1 : 4);
             local.set(name, out);
           }
-          if (!dry) this.fill(gl, r, out, get, ctx, fusion, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max });
+          if (!dry) {
+            const t0 = this.layerMs ? performance.now() : 0;
+            this.fill(gl, r, out, get, ctx, fusion, fused, codes && quantized && { at: codes.at, step: quantized.step, max: quantized.max });
+            if (this.layerMs) this.layerMs[i]! += performance.now() - t0;
+          }
           for (const [n, s] of quantized
             ? ([
                 [name, out],
