@@ -22,6 +22,8 @@ export interface PipelineOptions {
   /** Without `arch`: the channel width the searched genotype is trained at, where not the search's. */
   readonly trainChannels?: number;
   readonly penalty?: number;
+  /** The search's latency table and penalty, where given. */
+  readonly latency?: Pick<SearchOptions, 'latencyTable' | 'latencyPenalty'>;
   /**
    * The search's quantization mode, ADQ, α regulariser and candidate bit-widths, where not the
    * defaults. In `fp` mode `bits` holds the one bit-width every block is quantized to after the
@@ -116,6 +118,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
       out: paths.search,
       ...common,
       ...(o.penalty !== undefined ? { penalty: o.penalty } : {}),
+      ...o.latency,
       ...searchChoices,
       ...(o.derive !== undefined ? { derive: o.derive } : {}),
       ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling } : {}),
@@ -187,7 +190,7 @@ export async function runPipeline(io: CliIo, o: PipelineOptions): Promise<RunSum
     kind: o.arch === undefined ? 'searched' : 'baseline',
     label:
       o.arch === undefined
-        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}${choicesLabel(o.choices, o.trainChannels)}`
+        ? `${o.space} searched${o.penalty !== undefined ? ` λ=${o.penalty}` : ''}${o.latency?.latencyPenalty ? ` latency λ=${o.latency.latencyPenalty}` : ''}${choicesLabel(o.choices, o.trainChannels)}`
         : `${o.arch.name} ${fullPrecision ? 'fp32' : `${o.arch.bits}-bit`}`,
     preset: o.preset,
     space: trained.space,

@@ -98,6 +98,12 @@ export interface Supernet extends Module {
    * sharing the group; b enters as `penaltyBits` says. Searchable blocks only; differentiable.
    */
   expectedBitops(): tf.Scalar;
+  /**
+   * Σ_groups Σ_k p[k]·costs[group][k], p = softmax(α): any per-pair cost in each group's pair order
+   * (the latency penalty's milliseconds); differentiable. Throws when a group's costs are missing or
+   * of another length.
+   */
+  expectedCost(costs: Readonly<Record<string, readonly number[]>>): tf.Scalar;
   /** Per group the arg-max pair of α (ties: the lower pair index); throws on a non-finite maximum. */
   argmaxGenotype(): Promise<Genotype>;
   /** BitOps (MACs·b_w·b_a, fixed layers included) of a genotype's network at `costInput`. */
@@ -322,6 +328,14 @@ export function createSupernet(spec: SearchSpaceSpec, options: SupernetOptions):
     },
     expectedBitops(): tf.Scalar {
       return tf.tidy(() => tf.addN(alphaGroups.map((g) => tf.sum(tf.mul(tf.softmax(g.variable), tf.tensor1d(pairCosts.get(g.id)!))))) as tf.Scalar);
+    },
+    expectedCost(costs): tf.Scalar {
+      for (const g of alphaGroups) {
+        const c = costs[g.id];
+        if (!c || c.length !== g.pairs.length)
+          throw new RangeError(`expectedCost: group '${g.id}' needs ${g.pairs.length} costs, got ${c ? c.length : 'none'}`);
+      }
+      return tf.tidy(() => tf.addN(alphaGroups.map((g) => tf.sum(tf.mul(tf.softmax(g.variable), tf.tensor1d(costs[g.id] as number[]))))) as tf.Scalar);
     },
     async argmaxGenotype(): Promise<Genotype> {
       const blocks: Record<string, Pair> = {};

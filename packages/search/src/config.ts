@@ -1,4 +1,5 @@
 import type { SearchMode, Selector, SupernetOptions } from '@quantnas/search-spaces';
+import type { LatencyTable } from './latency/table.js';
 
 /** The search presets (presets.ts has their settings). */
 export type PresetName = 'smoke' | 'quick' | 'cpu' | 'paper';
@@ -28,6 +29,10 @@ export interface SearchConfig {
   /** λ of the hardware penalty λ·B(α)/B(α₀). */
   readonly penalty: number;
   readonly penaltyBits: 'linear' | 'product';
+  /** λ_L of the latency penalty λ_L·L(α)/L(α₀) (docs/method.md §7.1); 0: none. Alone or with `penalty`. */
+  readonly latencyPenalty: number;
+  /** The measured per-pair milliseconds L reads (quantnas bench latency-table); needed when latencyPenalty > 0. */
+  readonly latencyTable: LatencyTable | null;
   readonly entropy: EntropyKind;
   /** λ_H. */
   readonly entropyWeight: number;

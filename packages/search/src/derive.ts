@@ -1,6 +1,7 @@
 import { tf } from '@quantnas/core-ops';
 import type { PatchBatch } from '@quantnas/data';
 import type { Genotype, Supernet } from '@quantnas/search-spaces';
+import type { LatencyTerm } from './steps.js';
 import { validationPsnr } from './train/validation.js';
 
 /**
@@ -58,6 +59,8 @@ export interface PathDerivationOptions {
   /** λ and B(α₀) of the search: a path's objective is its validation L1 + λ·B(path)/B(α₀), as the α step's. */
   readonly penalty: number;
   readonly b0: number | null;
+  /** The search's latency penalty, if it has one: it adds λ_L·L(path)/L(α₀) to the objective. */
+  readonly latency?: LatencyTerm;
   /** Where the descent may start: the best-scoring of these (the arg-max of α, the space's baselines). */
   readonly starts: readonly { readonly name: string; readonly genotype: Genotype }[];
   /** Passes over the groups; it stops early when a pass changes nothing (default 2; 0 returns the best start). */
@@ -105,6 +108,11 @@ export async function derivePath(net: Supernet, options: PathDerivationOptions):
       const b = net.expectedBitops();
       objective += (options.penalty * (await b.data())[0]!) / options.b0;
       b.dispose();
+    }
+    if (options.latency && options.latency.penalty > 0) {
+      const l = net.expectedCost(options.latency.costs);
+      objective += (options.latency.penalty * (await l.data())[0]!) / options.latency.l0;
+      l.dispose();
     }
     const result = { objective, l1 };
     cache.set(key, result);

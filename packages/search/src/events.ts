@@ -35,6 +35,9 @@ export type SearchEvent =
       readonly entropyTerm?: number;
       readonly penaltyTerm?: number;
       readonly expectedBitops?: number;
+      /** With a latency penalty: λ_L·L(α)/L(α₀), and L(α) in the table's milliseconds. */
+      readonly latencyTerm?: number;
+      readonly expectedLatencyMs?: number;
     }
   | {
       readonly status: 'epoch';

@@ -31,7 +31,31 @@ export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from './presets.j
 export { resolveSearchConfig } from './resolve-config.js';
 export { spaceDocumentShape, type DocumentShape } from './space-document.js';
 export { cosineLr, entropyScheduleWeight } from './schedule.js';
-export { alphaObjective, alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions } from './steps.js';
+export { alphaObjective, alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions, type LatencyTerm } from './steps.js';
+export {
+  checkLatencyTable,
+  latencyCheckGenotypes,
+  latencySpace,
+  measureLatencyTable,
+  randomGenotypes,
+  type LatencyCheck,
+  type LatencyCheckRow,
+  type LatencyMeasureOptions,
+  type LatencyTableOptions,
+} from './latency/measure.js';
+export {
+  checkTableFits,
+  LATENCY_TABLE_KIND,
+  latencyPairCosts,
+  LatencyTableError,
+  pairKey,
+  parseLatencyTable,
+  predictLatency,
+  uniformLatency,
+  type LatencyEngine,
+  type LatencyEntry,
+  type LatencyTable,
+} from './latency/table.js';
 export {
   runSearch,
   searchFiles,

@@ -3,7 +3,10 @@ import { PRESET_NAMES, type PresetName, type SearchConfig } from './config.js';
 export { PRESET_NAMES, type PresetName };
 
 /** What a preset fixes: everything but the space, the run's identity (seed), the knobs the user turns (λ, mode, ADQ, bits) and the machine's (workers). */
-export type Preset = Omit<SearchConfig, 'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers' | 'kernels' | 'derive'>;
+export type Preset = Omit<
+  SearchConfig,
+  'space' | 'seed' | 'penalty' | 'mode' | 'adq' | 'bits' | 'preset' | 'workers' | 'kernels' | 'derive' | 'latencyPenalty' | 'latencyTable'
+>;
 
 const common = {
   scale: 4,

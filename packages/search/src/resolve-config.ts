@@ -1,8 +1,21 @@
 import { BIT_WIDTHS } from '@quantnas/search-spaces';
 import { DERIVE_METHODS, ENTROPY_KINDS, PATH_SAMPLINGS, SearchError, type SearchConfig, type SearchOptionsOverrides } from './config.js';
+import { parseLatencyTable } from './latency/table.js';
 import { PRESET_NAMES, PRESETS } from './presets.js';
 
-const DEFAULTS = { mode: 'noise', adq: true, penalty: 0, seed: 1, bits: null, preset: null, workers: 1, kernels: 'fused', derive: 'alpha' } as const;
+const DEFAULTS = {
+  mode: 'noise',
+  adq: true,
+  penalty: 0,
+  latencyPenalty: 0,
+  latencyTable: null,
+  seed: 1,
+  bits: null,
+  preset: null,
+  workers: 1,
+  kernels: 'fused',
+  derive: 'alpha',
+} as const;
 
 /** The preset's settings, then the defaults, then every override that is not undefined; validated. */
 export function resolveSearchConfig(options: SearchOptionsOverrides & { space: string }): SearchConfig {
@@ -53,6 +66,15 @@ function validateConfig(c: SearchConfig): void {
   for (const n of ['batchSize', 'lrPatchSize', 'patchesPerImage', 'validationPatches', 'validationPatchSize', 'checkpointEvery', 'workers'] as const) int(n, 1);
   if (c.workers > c.batchSize) fail(`workers (${c.workers}) must not exceed batchSize (${c.batchSize}): each worker takes a share of the batch`);
   if (!Number.isSafeInteger(c.seed)) fail(`seed must be an integer, got ${JSON.stringify(c.seed)}`);
+  nonNegative('latencyPenalty');
+  if (c.latencyPenalty > 0 && c.latencyTable === null) fail('latencyPenalty needs a latencyTable (measure one with quantnas bench latency-table)');
+  if (c.latencyTable !== null) {
+    try {
+      parseLatencyTable(c.latencyTable, 'latencyTable');
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+    }
+  }
   for (const n of ['penalty', 'entropyWeight', 'wLr', 'wLrMin', 'wWeightDecay', 'alphaLr', 'alphaWeightDecay'] as const) nonNegative(n);
   if (!(c.wGradClip > 0)) fail(`wGradClip must be positive, got ${c.wGradClip}`);
   if (!(c.temperature > 0)) fail(`temperature must be positive, got ${c.temperature}`);

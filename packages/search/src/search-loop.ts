@@ -1,17 +1,27 @@
 import { tf } from '@quantnas/core-ops';
 import { writeFileAtomicSync, type PatchBatch, type PatchSampler } from '@quantnas/data';
-import { baselineGenotype, genotypeCost, genotypeSvg, genotypeToJson, type Genotype, type SearchSpaceSpec, type Supernet } from '@quantnas/search-spaces';
+import {
+  baselineGenotype,
+  genotypeCost,
+  genotypeSvg,
+  genotypeToJson,
+  type Genotype,
+  type SearchSpaceSpec,
+  type SpacePlan,
+  type Supernet,
+} from '@quantnas/search-spaces';
 import type { Adam } from './adam.js';
 import type { StoredTensor } from './checkpoint.js';
-import { COST_INPUT, SearchError, type DeriveMethod } from './config.js';
+import { COST_INPUT, SearchError, type DeriveMethod, type SearchConfig } from './config.js';
 import { derivePath, type PathDerivation } from './derive.js';
 import type { GenotypeBlocks, SearchEvent } from './events.js';
 import { storedTensors, type JobRun } from './job.js';
+import { latencyPairCosts, LatencyTableError, uniformLatency } from './latency/table.js';
 import type { DataParallel } from './parallel/index.js';
 import { samplePath, samplesPath } from './path-sampling.js';
 import { cosineLr, entropyScheduleWeight } from './schedule.js';
 import type { GenotypeRecord, LoopState, SearchFiles, SearchSummary } from './search-types.js';
-import { alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions } from './steps.js';
+import { alphaStep, weightStep, type AlphaStepInfo, type AlphaStepOptions, type LatencyTerm } from './steps.js';
 import { validationPsnr } from './train/validation.js';
 
 /** Everything a running search's steps touch. */
@@ -30,6 +40,21 @@ export interface SearchRun {
   readonly parallel: DataParallel | undefined;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
+  /** The latency penalty's term, when the search has one (latencyTermOf). */
+  readonly latency: LatencyTerm | undefined;
+}
+
+/** The latency penalty of a configuration on its supernet's plan; throws SearchError when the table does not fit it. */
+export function latencyTermOf(config: SearchConfig, plan: SpacePlan): LatencyTerm | undefined {
+  // Checkpoints from before the latency penalty have neither key.
+  if (!(config.latencyPenalty > 0) || !config.latencyTable) return undefined;
+  try {
+    const costs = latencyPairCosts(config.latencyTable, plan);
+    return { penalty: config.latencyPenalty, l0: uniformLatency(costs), costs };
+  } catch (error) {
+    if (error instanceof LatencyTableError) throw new SearchError(error.message);
+    throw error;
+  }
 }
 
 const lrImage = (batch: PatchBatch) => tf.tensor4d(batch.lr, batch.lrShape);
@@ -57,6 +82,7 @@ export async function searchStep(run: SearchRun): Promise<void> {
       entropyWeight: config.entropyWeight * entropyScheduleWeight(epoch, config.epochs, config.warmupEpochs),
       penalty: config.penalty,
       b0: state.b0,
+      ...(run.latency ? { latency: run.latency } : {}),
       lr: config.alphaLr,
     };
     alphaInfo = parallel
@@ -109,6 +135,7 @@ export async function searchStep(run: SearchRun): Promise<void> {
           entropyTerm: alphaInfo.entropyTerm,
           penaltyTerm: alphaInfo.penaltyTerm,
           expectedBitops: alphaInfo.expectedBitops,
+          ...(run.latency ? { latencyTerm: alphaInfo.latencyTerm, expectedLatencyMs: alphaInfo.expectedLatency } : {}),
         }
       : {}),
   });
@@ -225,6 +252,7 @@ function deriveByPaths(run: SearchRun, alphaGenotype: Genotype, method: Exclude<
     scale: config.scale,
     penalty: config.penalty,
     b0: state.b0,
+    ...(run.latency ? { latency: run.latency } : {}),
     starts: [
       { name: 'alpha', genotype: alphaGenotype },
       ...bits.map((b) => ({ name: `baseline@${b}`, genotype: baselineGenotype(spec, { bits: b, ...shape }).genotype })),

@@ -108,7 +108,8 @@ export function fixedArchitectureShape(config: SearchConfig, overrides: SearchOp
   return { ...config, channels: overrides.channels ?? null, cells: overrides.cells ?? null };
 }
 
-async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
+/** A space id or document file; a missing or unreadable file is a SearchError (the user's to fix). */
+export async function loadSpaceDocument(space: string): Promise<SearchSpaceSpec> {
   try {
     return await loadSpec(space);
   } catch (error) {

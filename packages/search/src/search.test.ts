@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from './checkpoint.js';
 import { parseEventLog, type SearchEvent } from './events.js';
 import { runSearch, type SearchOptions, type SearchResult } from './search.js';
+import { LATENCY_TABLE_KIND, latencyPairCosts, uniformLatency, type LatencyTable } from './latency/table.js';
 import { alphaObjective } from './steps.js';
 import { tinySearchOptions } from './test-helpers.js';
 
@@ -51,6 +52,92 @@ describe('the α objective', () => {
     } finally {
       net.dispose();
     }
+  });
+});
+
+/** A hand-made table for the tiny basic space: every pair 1 ms, `expensive` 100 ms in every group. */
+function handTable(
+  plan: { id: string; channels: number; cells: number; scale: number; groups: readonly { id: string; pairs: readonly { op: string; bits: number }[] }[] },
+  expensive: (p: { op: string; bits: number }) => boolean,
+): LatencyTable {
+  const entry = (ms: number) => ({ ms, min: ms, max: ms, rounds: 1 });
+  return {
+    schemaVersion: 1,
+    kind: LATENCY_TABLE_KIND,
+    space: plan.id,
+    channels: plan.channels,
+    cells: plan.cells,
+    scale: plan.scale,
+    input: { width: 64, height: 64 },
+    engine: 'simd128',
+    threads: 1,
+    machine: { cpu: 'test', cores: 1, node: process.version, platform: 'test' },
+    measuredAt: '2026-01-01T00:00:00.000Z',
+    fixed: entry(5),
+    groups: Object.fromEntries(plan.groups.map((g) => [g.id, Object.fromEntries(g.pairs.map((p) => [`${p.op}@${p.bits}`, entry(expensive(p) ? 100 : 1)]))])),
+  };
+}
+
+describe('the latency penalty', () => {
+  it('is λ_L·L(α)/L(α₀): λ_L at α₀, with the gradient p_k·(c_k − L_group)·λ_L/L(α₀)', async () => {
+    const net = createSupernet(getSpace('basic'), { mode: 'noise', adq: true, seed: 1, channels: 6, cells: 1 });
+    try {
+      const table = handTable(net.plan, (p) => p.op === 'simple_3x3' && p.bits === 8);
+      const costs = latencyPairCosts(table, net.plan);
+      const latency = { penalty: 0.2, l0: uniformLatency(costs), costs };
+      const l1 = tf.scalar(0.25);
+      const b0 = (await net.expectedBitops().data())[0]!;
+      const at0 = alphaObjective(net, l1, { entropy: 'none', entropyWeight: 0, penalty: 0, b0, latency });
+      expect((await at0.latencyTerm.data())[0]).toBeCloseTo(0.2, 6);
+      expect((await at0.total.data())[0]).toBeCloseTo(0.45, 6);
+      // Away from α₀: the analytic gradient of the softmax-weighted sum.
+      const alphas = net.alphas();
+      alphas.forEach((g, i) => g.variable.assign(tf.tensor1d(g.pairs.map((_, k) => Math.sin(3 * k + i)))));
+      const { grads } = tf.variableGrads(
+        () => alphaObjective(net, l1, { entropy: 'none', entropyWeight: 0, penalty: 0, b0, latency }).latencyTerm,
+        alphas.map((g) => g.variable),
+      );
+      for (const g of alphas) {
+        const a = g.pairs.map((_, k) => Math.sin(3 * k + alphas.indexOf(g)));
+        const e = a.map((x) => Math.exp(x - Math.max(...a)));
+        const p = e.map((x) => x / e.reduce((s, y) => s + y, 0));
+        const c = costs[g.id]!;
+        const mean = p.reduce((s, pk, k) => s + pk * c[k]!, 0);
+        const want = p.map((pk, k) => (pk * (c[k]! - mean) * 0.2) / latency.l0);
+        const got = Array.from(await grads[g.variable.name]!.data());
+        got.forEach((x, k) => expect(x, `${g.id}[${k}]`).toBeCloseTo(want[k]!, 6));
+      }
+      tf.dispose([l1, ...Object.values(grads), ...(Object.values(at0) as tf.Tensor[])]);
+    } finally {
+      net.dispose();
+    }
+  });
+
+  it('steers the search off the pairs the table says are slow, and refuses a table of another space or width', async () => {
+    const plan = createSupernet(getSpace('basic'), { mode: 'noise', adq: true, seed: 1, channels: 6, cells: 1 });
+    const planShape = plan.plan;
+    const table = handTable(planShape, (p) => p.bits === 8);
+    plan.dispose();
+    const events: SearchEvent[] = [];
+    const result = await runSearch(tiny(outDir(), { penalty: 0, latencyPenalty: 50, latencyTable: table, alphaLr: 0.3 }), { onEvent: (e) => events.push(e) });
+    expect(result.completed).toBe(true);
+    if (!result.completed) return;
+    const alphaSteps = events.filter((e) => e.status === 'step' && e.latencyTerm !== undefined);
+    expect(alphaSteps.length).toBe(4);
+    const first = alphaSteps[0]! as Extract<SearchEvent, { status: 'step' }>;
+    const last = alphaSteps.at(-1)! as Extract<SearchEvent, { status: 'step' }>;
+    expect(first.latencyTerm).toBeCloseTo(50, 4);
+    expect(last.expectedLatencyMs!).toBeLessThan(first.expectedLatencyMs!);
+    for (const [group, pair] of Object.entries(result.last.genotype.blocks)) expect(pair.bits, group).toBe(4);
+    // The other way round, the same search keeps every block at 8 bits.
+    const reversed = await runSearch(tiny(outDir(), { penalty: 0, latencyPenalty: 50, latencyTable: handTable(planShape, (p) => p.bits === 4), alphaLr: 0.3 }));
+    if (!reversed.completed) throw new Error('the reversed search did not complete');
+    for (const [group, pair] of Object.entries(reversed.last.genotype.blocks)) expect(pair.bits, group).toBe(8);
+
+    await expect(runSearch(tiny(outDir(), { latencyPenalty: 1, latencyTable: { ...table, channels: 12 } }))).rejects.toThrow(
+      /measured for channels 12, the search is at 6/,
+    );
+    await expect(runSearch(tiny(outDir(), { latencyPenalty: 1 }))).rejects.toThrow(/latencyPenalty needs a latencyTable/);
   });
 });
 

@@ -9,7 +9,7 @@ import type { SearchEvent } from './events.js';
 import { jobBackend, JobRun, openJobFolder, type JobKind } from './job.js';
 import { startDataParallel, type DataParallel } from './parallel/index.js';
 import { initialLoopState, replayOf, restoreSearch } from './search-resume.js';
-import { endSearchEpoch, finishSearch, searchSnapshot, searchStep, type SearchRun } from './search-loop.js';
+import { endSearchEpoch, finishSearch, latencyTermOf, searchSnapshot, searchStep, type SearchRun } from './search-loop.js';
 import { resolveSearchSetup, searchSamplers, supernetOptionsFor } from './search-setup.js';
 import type { LoopState, SearchFiles, SearchHooks, SearchOptions, SearchResult, SearchSummary } from './search-types.js';
 
@@ -64,6 +64,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
   let job: JobRun<LoopState, SearchEvent> | undefined;
   let parallel: DataParallel | undefined;
   try {
+    const latency = latencyTermOf(config, net.plan);
     const state: LoopState = loaded ? { ...loaded.state, config } : initialLoopState(config);
     if (loaded) {
       await restoreSearch(net, wAdam, alphaAdam, loaded.tensors, state, replayOf(config, state, stepsPerEpoch), config.lrPatchSize);
@@ -109,6 +110,7 @@ export async function runSearch(options: SearchOptions, hooks: SearchHooks = {})
       parallel,
       stepsPerEpoch,
       totalSteps,
+      latency,
     };
     const finished = await job.runSteps({
       totalSteps,

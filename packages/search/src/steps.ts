@@ -17,7 +17,18 @@ export interface AlphaStepOptions {
   readonly penalty: number;
   /** B(α₀). */
   readonly b0: number;
+  /** The latency penalty λ_L·L(α)/L(α₀), L from a latency table's per-pair milliseconds (docs/method.md §7.1). */
+  readonly latency?: LatencyTerm;
   readonly lr: number;
+}
+
+export interface LatencyTerm {
+  /** λ_L. */
+  readonly penalty: number;
+  /** L(α₀): the blocks' expected milliseconds with α at its start (uniform). */
+  readonly l0: number;
+  /** Per α group, the table's milliseconds of each pair in the group's order. */
+  readonly costs: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface AlphaStepInfo {
@@ -30,6 +41,10 @@ export interface AlphaStepInfo {
   readonly penaltyTerm: number;
   /** B(α) before the step. */
   readonly expectedBitops: number;
+  /** λ_L·L(α)/L(α₀), 0 without a latency penalty. */
+  readonly latencyTerm: number;
+  /** L(α) before the step, ms (0 without a latency penalty). */
+  readonly expectedLatency: number;
 }
 
 /** The reconstruction loss of a training forward, mean |f(lr) − hr|; called inside a gradient scope, which disposes the intermediates. */
@@ -41,15 +56,18 @@ export function reconstructionL1(net: Module, lr: tf.Tensor4D, hr: tf.Tensor4D):
 export function alphaObjective(
   net: Supernet,
   l1: tf.Scalar,
-  options: Pick<AlphaStepOptions, 'entropy' | 'entropyWeight' | 'penalty' | 'b0'>,
-): { total: tf.Scalar; regulariser: tf.Scalar; entropyTerm: tf.Scalar; bitops: tf.Scalar; penaltyTerm: tf.Scalar } {
+  options: Pick<AlphaStepOptions, 'entropy' | 'entropyWeight' | 'penalty' | 'b0' | 'latency'>,
+): { total: tf.Scalar; regulariser: tf.Scalar; entropyTerm: tf.Scalar; bitops: tf.Scalar; penaltyTerm: tf.Scalar; latency: tf.Scalar; latencyTerm: tf.Scalar } {
   return tf.tidy(() => {
     const regulariser = regulariserOf(net, options.entropy);
     const entropyTerm = tf.mul(regulariser, options.entropyWeight) as tf.Scalar;
     const bitops = net.expectedBitops();
     const penaltyTerm = tf.mul(tf.div(bitops, options.b0), options.penalty) as tf.Scalar;
-    const total = tf.addN([l1, entropyTerm, penaltyTerm]) as tf.Scalar;
-    return { total, regulariser, entropyTerm, bitops, penaltyTerm };
+    const lat = options.latency;
+    const latency = lat && lat.penalty > 0 ? net.expectedCost(lat.costs) : tf.scalar(0);
+    const latencyTerm = lat && lat.penalty > 0 ? (tf.mul(tf.div(latency, lat.l0), lat.penalty) as tf.Scalar) : tf.scalar(0);
+    const total = tf.addN([l1, entropyTerm, penaltyTerm, latencyTerm]) as tf.Scalar;
+    return { total, regulariser, entropyTerm, bitops, penaltyTerm, latency, latencyTerm };
   });
 }
 
@@ -82,7 +100,7 @@ export async function alphaStep(
     l1 = tf.keep(reconstructionL1(net, lr, hr));
     const p = alphaObjective(net, l1, options);
     parts = p;
-    for (const t of [p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm]) tf.keep(t);
+    for (const t of [p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm, p.latency, p.latencyTerm]) tf.keep(t);
     return p.total;
   }, [...alphas.values()]);
   tf.dispose([lr, hr]);
@@ -97,8 +115,10 @@ export async function alphaStep(
     entropyTerm: await read(p.entropyTerm),
     penaltyTerm: await read(p.penaltyTerm),
     expectedBitops: await read(p.bitops),
+    latencyTerm: await read(p.latencyTerm),
+    expectedLatency: await read(p.latency),
   };
-  tf.dispose([value, l1!, p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm, grads as unknown as tf.Tensor[]]);
+  tf.dispose([value, l1!, p.regulariser, p.entropyTerm, p.bitops, p.penaltyTerm, p.latency, p.latencyTerm, grads as unknown as tf.Tensor[]]);
   return info;
 }
 

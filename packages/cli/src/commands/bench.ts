@@ -3,6 +3,7 @@ import { UsageError, type CliIo } from '../io.js';
 import { parseInteger, parseWith } from '../options.js';
 import { renderTable } from '../table.js';
 import { esrganBenchCommand } from './bench-esrgan.js';
+import { latencyCheckCommand, latencyTableCommand } from './bench-latency.js';
 import { runtimeBenchCommand } from './bench-runtime.js';
 
 interface TrainStepOptions {
@@ -135,6 +136,8 @@ export function benchCommand(io: CliIo): Command {
     .addCommand(searchStepCommand(io))
     .addCommand(kernelsCommand(io))
     .addCommand(runtimeBenchCommand(io))
+    .addCommand(latencyTableCommand(io))
+    .addCommand(latencyCheckCommand(io))
     .addCommand(esrganBenchCommand(io));
 }
 

@@ -3,7 +3,7 @@ import { requireSets, resolveDataRoot } from '@quantnas/data';
 import { Command } from 'commander';
 import { UsageError, type CliIo } from '../io.js';
 import { parseOptionalInteger, parseOptionalNumber } from '../options.js';
-import { parseQuantizationChoices } from './search.js';
+import { parseLatencyOptions, parseQuantizationChoices } from './search.js';
 import { runPipeline, type PipelineOptions, type RunSummary } from '../pipeline.js';
 import { renderTable } from '../table.js';
 
@@ -23,6 +23,8 @@ export interface RunCommandOptions {
   entropy?: string;
   derive?: string;
   pathSampling?: string;
+  latencyTable?: string;
+  latencyPenalty?: string;
   seed?: string;
   workers?: string;
   sets: string;
@@ -74,6 +76,8 @@ export function runCommand(io: CliIo): Command {
     .option('--entropy <kind>', "the search's α regulariser: entropy, none, l1-alpha or l1-softmax (default entropy)")
     .option('--derive <method>', "how the search reads its genotype off the supernet: alpha, checked or path (default: the search's)")
     .option('--path-sampling <when>', "the search's w steps on one drawn path: none, warmup or all (default: the search's)")
+    .option('--latency-table <file>', "the search's latency table (quantnas bench latency-table), for --latency-penalty")
+    .option('--latency-penalty <lambda>', 'latency penalty λ_L of the search, from --latency-table (default 0)')
     .option('--seed <n>', 'seed of every stage (default 1)')
     .option(
       '--workers <n>',
@@ -94,9 +98,10 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
   if (!PRESETS.includes(o.preset)) throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}, got '${o.preset}'`);
   if (o.arch !== undefined && o.space !== undefined) throw new UsageError('--arch and --space exclude each other (--arch trains without a search)');
   if (o.arch === undefined && o.cells !== undefined) throw new UsageError('--cells applies to --arch only (a genotype has its cells)');
-  const searchOnly = [o.penalty, o.mode, o.adq, o.entropy, o.derive, o.pathSampling];
+  const searchOnly = [o.penalty, o.mode, o.adq, o.entropy, o.derive, o.pathSampling, o.latencyTable, o.latencyPenalty];
   if (o.arch !== undefined && searchOnly.some((v) => v !== undefined))
-    throw new UsageError('--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search; --arch has none');
+    throw new UsageError('--penalty, --mode, --adq, --entropy, --derive, --path-sampling and --latency-* apply to the search; --arch has none');
+  const latency = parseLatencyOptions(o);
   const bits = o.arch !== undefined ? (parseOptionalInteger(o.bits, '--bits', 2) ?? 8) : 8;
   if (!(bits <= 8 || bits === 32)) throw new UsageError(`--bits must be 2..8 or 32, got ${bits}`);
   const choices = o.arch === undefined ? parseQuantizationChoices(o) : {};
@@ -129,6 +134,7 @@ function pipelineOptions(io: CliIo, o: RunCommandOptions): PipelineOptions {
         ? { trainChannels: channels }
         : {}),
     ...(penalty !== undefined ? { penalty } : {}),
+    ...(Object.keys(latency).length > 0 ? { latency } : {}),
     ...(Object.keys(choices).length > 0 ? { choices } : {}),
     ...(o.derive !== undefined ? { derive: o.derive as PipelineOptions['derive'] } : {}),
     ...(o.pathSampling !== undefined ? { pathSampling: o.pathSampling as PipelineOptions['pathSampling'] } : {}),
@@ -155,6 +161,8 @@ export function rerunCommand(o: RunCommandOptions): string {
     ['--entropy', o.entropy],
     ['--derive', o.derive],
     ['--path-sampling', o.pathSampling],
+    ['--latency-table', o.latencyTable],
+    ['--latency-penalty', o.latencyPenalty],
     ['--seed', o.seed],
     ['--workers', o.workers],
     ['--data', o.data],

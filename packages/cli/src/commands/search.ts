@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { SearchEvent, SearchOptions, SearchResult, SearchSummary } from '@quantnas/search';
@@ -28,6 +29,8 @@ interface SearchCommandOptions {
   entropyWeight?: string;
   alphaLr?: string;
   warmupEpochs?: string;
+  latencyTable?: string;
+  latencyPenalty?: string;
 }
 
 const PRESETS = ['smoke', 'quick', 'cpu', 'paper'];
@@ -74,6 +77,14 @@ export function searchCommand(io: CliIo): Command {
     .option('--entropy-weight <w>', "weight λ_H of the scheduled entropy term (default: the preset's)")
     .option('--alpha-lr <rate>', "Adam rate of α (default: the preset's)")
     .option('--warmup-epochs <n>', "epochs that train the weights only before α moves (default: the preset's)")
+    .option(
+      '--latency-table <file>',
+      "a latency table of this space at the search's width and cells (quantnas bench latency-table): per candidate pair, the integer engine's time",
+    )
+    .option(
+      '--latency-penalty <λ>',
+      'weight λ_L of the latency penalty λ_L·L(α)/L(α₀), L the expected time of the blocks under α from --latency-table; alone or with --penalty (default 0)',
+    )
     .option('--data <dir>', 'data root holding T91 and BSD200 (default: $QUANTNAS_DATA, ../shared/data/sr, user data dir)')
     .option('--resume', 'continue the run in --out from its last good checkpoint')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -115,7 +126,7 @@ export function searchCommand(io: CliIo): Command {
       }
       const blocks = Object.entries(result.last.genotype.blocks).map(([name, c]) => `  ${name}: ${c.op} @ ${c.bits} bit`);
       io.stdout(
-        `search ${result.space} (${result.config.mode}, λ = ${result.config.penalty}, seed ${result.config.seed}) on ${result.backend}: ` +
+        `search ${result.space} (${result.config.mode}, λ = ${result.config.penalty}${result.config.latencyPenalty > 0 ? `, latency λ_L = ${result.config.latencyPenalty}` : ''}, seed ${result.config.seed}) on ${result.backend}: ` +
           `${result.steps} steps in ${result.seconds.toFixed(0)} s\n` +
           `genotype (epoch ${result.last.epoch}, validation ${result.last.validationPsnr.toFixed(2)} dB):\n${blocks.join('\n')}\n` +
           `BitOps at 32×32 LR: ${formatG(result.last.exactBitops)} (expected ${formatG(result.last.expectedBitops)}), ` +
@@ -162,7 +173,27 @@ function parseOptions(o: SearchCommandOptions, parseBackendName: (name: string) 
     ...(entropyWeight !== undefined ? { entropyWeight } : {}),
     ...(alphaLr !== undefined ? { alphaLr } : {}),
     ...(warmupEpochs !== undefined ? { warmupEpochs } : {}),
+    ...parseLatencyOptions(o),
   };
+}
+
+/** --latency-table and --latency-penalty, as `quantnas search` and `quantnas run` take them: the table read and parsed as JSON (the search checks it). */
+export function parseLatencyOptions(o: {
+  readonly latencyTable?: string | undefined;
+  readonly latencyPenalty?: string | undefined;
+}): Pick<SearchOptions, 'latencyTable' | 'latencyPenalty'> {
+  const latencyPenalty = parseOptionalNumber(o.latencyPenalty, '--latency-penalty');
+  if (latencyPenalty !== undefined && latencyPenalty > 0 && o.latencyTable === undefined)
+    throw new UsageError('--latency-penalty needs --latency-table (measure one with quantnas bench latency-table)');
+  let latencyTable: SearchOptions['latencyTable'];
+  if (o.latencyTable !== undefined) {
+    try {
+      latencyTable = JSON.parse(readFileSync(o.latencyTable, 'utf8')) as SearchOptions['latencyTable'];
+    } catch (error) {
+      throw new UsageError(`--latency-table ${o.latencyTable}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return { ...(latencyTable !== undefined ? { latencyTable } : {}), ...(latencyPenalty !== undefined ? { latencyPenalty } : {}) };
 }
 
 /** The search's quantization and regularisation choices, as `quantnas search` and `quantnas run` take them. */

@@ -8,7 +8,17 @@ import type { ForwardReplay } from '../path-sampling.js';
 import { SearchError } from '../config.js';
 import type { AlphaStepInfo, AlphaStepOptions } from '../steps.js';
 import type { AlphaTerms, CoordinatorMessage, PhaseKind, PhaseReply, PhaseRequest, ReplicaMessage, ReplicaNetwork, VariableLayout } from './protocol.js';
-import { assignVariables, packGradients, packVariables, sameLayout, shardGradients, stateIndices, variableLayout, type ReplicaNet } from './replica.js';
+import {
+  assignVariables,
+  packGradients,
+  packVariables,
+  sameLayout,
+  shardGradients,
+  stateIndices,
+  variableLayout,
+  type ReplicaNet,
+  type ShardTerms,
+} from './replica.js';
 
 /** A replica thread failed (an exception in its step, or it exited); every replica has been terminated. */
 export class SearchWorkerError extends Error {
@@ -79,7 +89,7 @@ export interface SummedGradients {
   readonly grads: Map<string, tf.Tensor>;
   /** The batch's L1 (shard L1s weighted by shard size). */
   readonly l1: number;
-  readonly terms?: { readonly regulariser: number; readonly entropyTerm: number; readonly bitops: number; readonly penaltyTerm: number };
+  readonly terms?: ShardTerms;
 }
 
 /**
@@ -331,12 +341,14 @@ export async function startDataParallel(options: DataParallelOptions): Promise<D
       profile.optimizerMs += performance.now() - t0;
       const t = g.terms!;
       return {
-        loss: g.l1 + t.entropyTerm + t.penaltyTerm,
+        loss: g.l1 + t.entropyTerm + t.penaltyTerm + t.latencyTerm,
         l1: g.l1,
         entropy: t.regulariser,
         entropyTerm: t.entropyTerm,
         penaltyTerm: t.penaltyTerm,
         expectedBitops: t.bitops,
+        latencyTerm: t.latencyTerm,
+        expectedLatency: t.latency,
       };
     },
     alphaAssigned() {

@@ -88,4 +88,4 @@ export interface ErrorReply {
 
 export type ReplicaMessage = ReadyReply | PhaseReply | ErrorReply;
 
-export type AlphaTerms = Pick<AlphaStepOptions, 'entropy' | 'entropyWeight' | 'penalty' | 'b0'>;
+export type AlphaTerms = Pick<AlphaStepOptions, 'entropy' | 'entropyWeight' | 'penalty' | 'b0' | 'latency'>;

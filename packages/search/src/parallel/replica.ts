@@ -72,13 +72,23 @@ export function assignVariables(net: ReplicaNet, layout: VariableLayout, update:
   }
 }
 
+/** The α objective's terms besides L1, read back. */
+export interface ShardTerms {
+  readonly regulariser: number;
+  readonly entropyTerm: number;
+  readonly bitops: number;
+  readonly penaltyTerm: number;
+  readonly latency: number;
+  readonly latencyTerm: number;
+}
+
 export interface ShardResult {
   /** Gradients of `weight`·L1 (+ the α regularisers when asked), by variable name; the caller disposes them. */
   readonly grads: Map<string, tf.Tensor>;
   /** The shard's L1, unscaled. */
   readonly l1: number;
   /** The α objective's other terms, when `terms` was given. */
-  readonly terms?: { readonly regulariser: number; readonly entropyTerm: number; readonly bitops: number; readonly penaltyTerm: number };
+  readonly terms?: ShardTerms;
 }
 
 /**
@@ -103,7 +113,7 @@ export async function shardGradients(
     if (!terms) return scaled;
     if (!('expectedBitops' in net)) throw new Error('α terms need a supernet replica');
     parts = alphaObjective(net as Supernet, scaled, terms);
-    for (const t of [parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm]) tf.keep(t);
+    for (const t of [parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm, parts.latency, parts.latencyTerm]) tf.keep(t);
     return parts.total;
   }, [...trained.values()]);
   tf.dispose([lr, hr]);
@@ -120,12 +130,14 @@ export async function shardGradients(
             entropyTerm: await read(parts.entropyTerm),
             bitops: await read(parts.bitops),
             penaltyTerm: await read(parts.penaltyTerm),
+            latency: await read(parts.latency),
+            latencyTerm: await read(parts.latencyTerm),
           },
         }
       : {}),
   };
   tf.dispose([value, l1!]);
-  if (parts) tf.dispose([parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm]);
+  if (parts) tf.dispose([parts.regulariser, parts.entropyTerm, parts.bitops, parts.penaltyTerm, parts.latency, parts.latencyTerm]);
   return result;
 }
 
