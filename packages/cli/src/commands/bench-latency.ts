@@ -65,7 +65,7 @@ export function latencyTableCommand(io: CliIo): Command {
       "Measures how long the runtime's integer engine spends in each searchable block of a space with each " +
         'of its candidate pairs (op, bit-width), at the space width, cells and scale of a preset (or as given), ' +
         'on an LR image of --size × --size. One network per pair index (every block at its i-th pair) is ' +
-        'exported with its initial weights (the time does not depend on their values), run once untimed, then ' +
+        'exported with its initial weights (the time does not depend on their values), run twice untimed, then ' +
         '--rounds times, the networks interleaved; each upscale is profiled layer by layer and a block gets the ' +
         'time of its own layers, the rest of the network (fixed layers, copies between passes) the remainder. ' +
         'The table keeps the median and range of each entry and records the engine, threads, CPU and Node. ' +

@@ -1,6 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeArtifact, syntheticRfdn } from '@quantnas/runtime';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupRuns } from '../report/aggregate.js';
 import { reportHtml } from '../report/html.js';
@@ -171,6 +172,40 @@ describe('quantnas report over a sweep', () => {
     });
     const byWidth = JSON.parse((await run(['report', ...widths, '--out', join(work, 'hand', 'widths'), '--json'])).stdout);
     expect(byWidth.groups.map((g: any) => g.name)).toEqual(['rfdn-bicubic 4-bit (width 12)', 'rfdn-bicubic 4-bit (width 24)']);
+  });
+
+  it("--x latency times each run's model and ranks by it: a model of fewer BitOps but more work is slower", async () => {
+    const dirs = (
+      [
+        ['small', { channels: 12, cells: 1 }, 9e8],
+        ['large', { channels: 48, cells: 4 }, 3e8],
+      ] as const
+    ).map(([name, shape, bitops]) => {
+      const dir = join(work, 'timed', name);
+      mkdirSync(join(dir, 'train'), { recursive: true });
+      // The run.json claims the reverse of the models' real cost: the axis must come from timing them.
+      writeFileSync(join(dir, 'run.json'), JSON.stringify(fixtureRun({ label: name, kind: 'baseline', bitops, psnr: 29.5 })));
+      const model = syntheticRfdn({ ...shape, scale: 4, seed: 3 });
+      writeFileSync(join(dir, 'model.qnas'), encodeArtifact(model.header, model.blob));
+      return dir;
+    });
+    const result = await run(['report', ...dirs, '--out', join(work, 'timed', 'report'), '--x', 'latency', '--size', '32', '--rounds', '1', '--json']);
+    expect(result.stderr).toBe('');
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.groups.map((g: any) => g.name)).toEqual(['small', 'large']);
+    const [small, large] = parsed.runs.sort((a: any, b: any) => a.latency_ms - b.latency_ms);
+    expect(small.label).toBe('small');
+    expect(large.latency_ms).toBeGreaterThan(small.latency_ms);
+    // The small model is faster and as good: it alone is on the front.
+    expect(parsed.groups.map((g: any) => g.pareto)).toEqual([true, false]);
+    const svg = readFileSync(join(work, 'timed', 'report.svg'), 'utf8');
+    expect(svg).toContain('PSNR against int8 time');
+    expect(svg).toContain('int8 engine, ms per upscale (32×32 LR, simd128, 1 thread; log scale)');
+    expect(readFileSync(join(work, 'timed', 'report.md'), 'utf8')).toContain('| ms (32×32 LR, simd128, 1 thread) |');
+
+    rmSync(join(dirs[1]!, 'model.qnas'));
+    expectOneLineError(await run(['report', ...dirs, '--out', join(work, 'timed', 'again'), '--x', 'latency', '--size', '32']), 'no model.qnas');
+    expectOneLineError(await run(['report', ...dirs, '--out', join(work, 'timed', 'again'), '--x', 'watts']), '--x must be bitops or latency');
   });
 
   it('reports a corrupt sweep.json, a wrong schema version and a bad job in one line naming the file', async () => {

@@ -1,3 +1,4 @@
+import { BITOPS_AXIS, type CostAxis } from './cost.js';
 import type { ReportRun } from './inputs.js';
 
 /** The arithmetic mean; NaN for no values. */
@@ -39,25 +40,27 @@ export interface ReportGroup {
   /** Ordered by seed, then id. */
   readonly runs: readonly ReportRun[];
   readonly bitops: Stat;
+  /** The report's x quantity (BitOps, or the measured time). */
+  readonly cost: Stat;
   readonly params: Stat;
   readonly sets: Readonly<Record<string, { readonly n: number; readonly psnr: Stat; readonly ssim: Stat; readonly bicubic: number }>>;
   /** Mean seconds of each stage the runs timed (search, train, ...). */
   readonly seconds: Readonly<Record<string, number>>;
-  /** On the front of the groups: no other group has a higher mean PSNR on the plotted set at no more mean BitOps. */
+  /** On the front of the groups: no other group has a higher mean PSNR on the plotted set at no more mean cost. */
   readonly pareto: boolean;
 }
 
 /**
  * Groups the runs by their group key and aggregates each group's seeds. Groups come in order of
- * mean BitOps, then name: the same runs give the same groups in the same order, whatever the order
- * of the arguments.
+ * mean cost (BitOps by default), then name: the same runs give the same groups in the same order,
+ * whatever the order of the arguments.
  */
-export function groupRuns(runs: readonly ReportRun[], set: string): ReportGroup[] {
+export function groupRuns(runs: readonly ReportRun[], set: string, axis: CostAxis = BITOPS_AXIS): ReportGroup[] {
   const byKey = new Map<string, ReportRun[]>();
   for (const r of runs) byKey.set(r.groupKey, [...(byKey.get(r.groupKey) ?? []), r]);
-  const groups = [...byKey.entries()].map(([key, members]) => aggregate(key, sortRuns(members)));
-  groups.sort((a, b) => a.bitops.mean - b.bitops.mean || compare(a.name, b.name) || compare(a.key, b.key));
-  const front = paretoFront(groups.map((g) => ({ x: g.bitops.mean, y: g.sets[set]?.psnr.mean ?? Number.NEGATIVE_INFINITY })));
+  const groups = [...byKey.entries()].map(([key, members]) => aggregate(key, sortRuns(members), axis));
+  groups.sort((a, b) => a.cost.mean - b.cost.mean || compare(a.name, b.name) || compare(a.key, b.key));
+  const front = paretoFront(groups.map((g) => ({ x: g.cost.mean, y: g.sets[set]?.psnr.mean ?? Number.NEGATIVE_INFINITY })));
   return groups.map((g, i) => ({ ...g, pareto: front[i]! }));
 }
 
@@ -67,7 +70,7 @@ function sortRuns(runs: readonly ReportRun[]): ReportRun[] {
   return [...runs].sort((a, b) => (a.seed ?? Infinity) - (b.seed ?? Infinity) || compare(a.id, b.id) || compare(a.dir, b.dir));
 }
 
-function aggregate(key: string, runs: readonly ReportRun[]): Omit<ReportGroup, 'pareto'> {
+function aggregate(key: string, runs: readonly ReportRun[], axis: CostAxis): Omit<ReportGroup, 'pareto'> {
   const first = runs[0]!.run;
   const setNames = [...new Set(runs.flatMap((r) => Object.keys(r.run.sets)))];
   const sets = Object.fromEntries(
@@ -86,6 +89,7 @@ function aggregate(key: string, runs: readonly ReportRun[]): Omit<ReportGroup, '
     scale: first.scale,
     runs,
     bitops: stat(runs.map((r) => r.run.bitops_32x32)),
+    cost: stat(runs.map((r) => axis.of(r))),
     params: stat(runs.map((r) => r.run.params)),
     sets,
     seconds,

@@ -1,5 +1,6 @@
 import type { ReportGroup } from './aggregate.js';
 import type { ReportRun } from './inputs.js';
+import { BITOPS_AXIS } from './cost.js';
 import { groupTable, pendingLine, runTable, versionsLine, type ReportContent } from './markdown.js';
 import { escapeXml } from './plot.js';
 
@@ -58,7 +59,8 @@ function groupSection(g: ReportGroup, index: number, read: (path: string) => str
  */
 export function reportHtml(content: ReportContent, plotSvg: string, read: (path: string) => string | undefined): string {
   const { title, set, groups, pending } = content;
-  const runs = runTable(groups, set);
+  const axis = content.axis ?? BITOPS_AXIS;
+  const runs = runTable(groups, set, axis);
   const runFront = runs.rows.map((r) => r[r.length - 1] === '★');
   const waiting = pendingLine(pending);
   const versions = versionsLine(content.runs);
@@ -75,8 +77,8 @@ export function reportHtml(content: ReportContent, plotSvg: string, read: (path:
     '<body>',
     `<h1>${escapeXml(title)}</h1>`,
     `<p class="note">x${groups[0]?.scale ?? 4}, PSNR on the Y channel as mean ± sample standard deviation over each group's seeds (±— for one seed); ` +
-      `SSIM, BitOps (at 32×32 LR) and times are means. ★: no other group reaches a higher mean ${escapeXml(set)} PSNR at no more mean BitOps.</p>`,
-    table(groupTable(groups), 'groups', (i) => groups[i]!.pareto),
+      `SSIM, BitOps (at 32×32 LR) and times are means. ★: no other group reaches a higher mean ${escapeXml(set)} PSNR at no more mean ${escapeXml(axis.name)}.</p>`,
+    table(groupTable(groups, axis), 'groups', (i) => groups[i]!.pareto),
     waiting ? `<p class="pending">${escapeXml(waiting)}</p>` : '',
     versions ? `<p class="pending">${escapeXml(versions)}</p>` : '',
     `<figure id="plot">\n${plotSvg.trimEnd()}\n</figure>`,

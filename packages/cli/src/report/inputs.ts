@@ -17,6 +17,8 @@ export interface ReportRun {
   readonly run: RunSummary;
   /** The genotype drawing and the training curve, where the run has them. */
   readonly files: { readonly genotypeSvg?: string; readonly curveSvg?: string };
+  /** The integer engine's time for its model, when the report measures it (`quantnas report --x latency`). */
+  readonly latencyMs?: number;
 }
 
 /** A job of a sweep without run.json yet. */

@@ -1,4 +1,5 @@
 import { paretoFront, type ReportGroup, type Stat } from './aggregate.js';
+import { BITOPS_AXIS, type CostAxis } from './cost.js';
 import type { PendingJob, ReportRun } from './inputs.js';
 import { codeVersion } from '../software.js';
 
@@ -10,9 +11,12 @@ export interface ReportContent {
   /** In the order given. */
   readonly runs: readonly ReportRun[];
   readonly pending: readonly PendingJob[];
+  /** The x axis and the front's cost; default BitOps. */
+  readonly axis?: CostAxis;
 }
 
 export const gbitops = (v: number) => (v / 1e9).toFixed(3);
+const milliseconds = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const count = (v: number) => Math.round(v).toLocaleString('en-US');
 const seconds = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : String(Math.round(v)));
 
@@ -31,7 +35,7 @@ export function setNames(groups: readonly ReportGroup[]): string[] {
 }
 
 /** The rows of the groups table, as cells: the markdown and the HTML page show the same text. */
-export function groupTable(groups: readonly ReportGroup[]): { header: string[]; rows: string[][] } {
+export function groupTable(groups: readonly ReportGroup[], axis: CostAxis = BITOPS_AXIS): { header: string[]; rows: string[][] } {
   const sets = setNames(groups);
   const header = [
     'group',
@@ -40,6 +44,7 @@ export function groupTable(groups: readonly ReportGroup[]): { header: string[]; 
     'seeds',
     'params',
     'GBitOps (32×32)',
+    ...(axis.column ? [axis.column] : []),
     ...sets.flatMap((s) => [`${s} PSNR`, `${s} SSIM`]),
     'search s',
     'train s',
@@ -52,6 +57,7 @@ export function groupTable(groups: readonly ReportGroup[]): { header: string[]; 
     String(g.runs.length),
     withRange(g.params, count),
     withRange(g.bitops, gbitops),
+    ...(axis.column ? [withRange(g.cost, milliseconds)] : []),
     ...sets.flatMap((s) => {
       const v = g.sets[s];
       return v ? [meanStd(v.psnr, 2), v.ssim.mean.toFixed(4)] : ['–', '–'];
@@ -64,11 +70,22 @@ export function groupTable(groups: readonly ReportGroup[]): { header: string[]; 
 }
 
 /** One row per run, each marked on the front of the runs (the report of single runs). */
-export function runTable(groups: readonly ReportGroup[], set: string): { header: string[]; rows: string[][] } {
+export function runTable(groups: readonly ReportGroup[], set: string, axis: CostAxis = BITOPS_AXIS): { header: string[]; rows: string[][] } {
   const sets = setNames(groups);
-  const runs = groups.flatMap((g) => g.runs).sort((a, b) => a.run.bitops_32x32 - b.run.bitops_32x32);
-  const front = runFront(runs, set);
-  const header = ['run', 'kind', 'preset', 'seed', 'params', 'MACs/LR px', 'GBitOps (32×32)', ...sets.map((s) => `${s} PSNR (gain)`), 'front'];
+  const runs = groups.flatMap((g) => g.runs).sort((a, b) => axis.of(a) - axis.of(b));
+  const front = runFront(runs, set, axis);
+  const header = [
+    'run',
+    'kind',
+    'preset',
+    'seed',
+    'params',
+    'MACs/LR px',
+    'GBitOps (32×32)',
+    ...(axis.column ? [axis.column] : []),
+    ...sets.map((s) => `${s} PSNR (gain)`),
+    'front',
+  ];
   const rows = runs.map((r, i) => [
     r.label,
     r.run.kind,
@@ -77,6 +94,7 @@ export function runTable(groups: readonly ReportGroup[], set: string): { header:
     String(r.run.params),
     String(Math.round(r.run.macs_per_pixel)),
     gbitops(r.run.bitops_32x32),
+    ...(axis.column ? [milliseconds(axis.of(r))] : []),
     ...sets.map((s) => {
       const v = r.run.sets[s];
       return v ? `${v.psnr.toFixed(2)} (${v.gain_db >= 0 ? '+' : ''}${v.gain_db.toFixed(2)})` : '–';
@@ -86,8 +104,8 @@ export function runTable(groups: readonly ReportGroup[], set: string): { header:
   return { header, rows };
 }
 
-export function runFront(runs: readonly ReportRun[], set: string): boolean[] {
-  return paretoFront(runs.map((r) => ({ x: r.run.bitops_32x32, y: r.run.sets[set]?.psnr ?? Number.NEGATIVE_INFINITY })));
+export function runFront(runs: readonly ReportRun[], set: string, axis: CostAxis = BITOPS_AXIS): boolean[] {
+  return paretoFront(runs.map((r) => ({ x: axis.of(r), y: r.run.sets[set]?.psnr ?? Number.NEGATIVE_INFINITY })));
 }
 
 export function pendingLine(pending: readonly PendingJob[]): string | undefined {
@@ -122,14 +140,16 @@ function markdownTable({ header, rows }: { header: string[]; rows: string[][] },
 /** `svgName`: the plot's path relative to the markdown file (they are written side by side). */
 export function reportMarkdown(content: ReportContent, svgName: string): string {
   const { title, set, groups, pending } = content;
+  const axis = content.axis ?? BITOPS_AXIS;
   const lines = [
-    `# ${title}: x${groups[0]?.scale ?? 4}, PSNR against BitOps`,
+    `# ${title}: x${groups[0]?.scale ?? 4}, PSNR against ${axis.name}`,
     '',
     `PSNR on the Y channel (shave = scale), the model's own engine, as mean ± sample standard deviation over the seeds of each group ` +
       `(±— for one seed); SSIM, BitOps and times are means (a BitOps or params range: the seeds differ). ` +
-      `"front": no other group reaches a higher mean ${set} PSNR at no more mean BitOps.`,
+      (axis.column ? `${axis.column}: the integer engine's median time per upscale of the run's model, measured when this report was made. ` : '') +
+      `"front": no other group reaches a higher mean ${set} PSNR at no more mean ${axis.name}.`,
     '',
-    ...markdownTable(groupTable(groups), 3),
+    ...markdownTable(groupTable(groups, axis), 3),
     '',
   ];
   const waiting = pendingLine(pending);
@@ -139,13 +159,13 @@ export function reportMarkdown(content: ReportContent, svgName: string): string 
   const bicubic = groups[0]?.sets[set]?.bicubic;
   if (bicubic !== undefined) lines.push(`Bicubic on ${set}: ${bicubic.toFixed(2)} dB.`, '');
   lines.push(
-    `![${set} PSNR against BitOps](${svgName})`,
+    `![${set} PSNR against ${axis.name}](${svgName})`,
     '',
     '## Runs',
     '',
-    `Gain over bicubic in dB; "front": no other run reaches a higher ${set} PSNR at no more BitOps.`,
+    `Gain over bicubic in dB; "front": no other run reaches a higher ${set} PSNR at no more ${axis.name}.`,
     '',
   );
-  lines.push(...markdownTable(runTable(groups, set), 3), '');
+  lines.push(...markdownTable(runTable(groups, set, axis), 3), '');
   return lines.join('\n');
 }

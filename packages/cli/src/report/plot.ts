@@ -1,4 +1,5 @@
 import type { ReportGroup } from './aggregate.js';
+import { BITOPS_AXIS, type CostAxis } from './cost.js';
 
 export const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -15,17 +16,17 @@ function mark(kind: 'searched' | 'baseline', x: number, y: number, r: number, at
 }
 
 /**
- * PSNR on `set` against BitOps (log axis): each group's mean as a mark with a ±std error bar and its
+ * PSNR on `set` against BitOps, or the axis' cost (log axis): each group's mean as a mark with a ±std error bar and its
  * label, each run as a faint small point (`class="run seed"`, `data-job` its id), searched models as
  * circles and baselines as squares, bicubic as a dashed line, the groups' front as a line. The same
  * groups give the same bytes.
  */
-export function reportSvg(groups: readonly ReportGroup[], set: string): string {
+export function reportSvg(groups: readonly ReportGroup[], set: string, axis: CostAxis = BITOPS_AXIS): string {
   const plotted = groups.filter((g) => g.sets[set] !== undefined);
-  const runs = plotted.flatMap((g) => g.runs.map((r) => ({ group: g, run: r.run, id: r.id })));
+  const runs = plotted.flatMap((g) => g.runs.map((r) => ({ group: g, run: r.run, id: r.id, x: axis.of(r) })));
   const psnr = (g: ReportGroup) => g.sets[set]!.psnr;
   const bicubic = plotted[0]?.sets[set]?.bicubic;
-  const xs = [...plotted.map((g) => g.bitops.mean), ...runs.map((r) => r.run.bitops_32x32)].map(Math.log10);
+  const xs = [...plotted.map((g) => g.cost.mean), ...runs.map((r) => r.x)].map(Math.log10);
   const ys = [
     ...plotted.flatMap((g) => [psnr(g).mean - (psnr(g).std ?? 0), psnr(g).mean + (psnr(g).std ?? 0)]),
     ...runs.map((r) => r.run.sets[set]!.psnr),
@@ -33,13 +34,13 @@ export function reportSvg(groups: readonly ReportGroup[], set: string): string {
   ];
   const [x0, x1] = padRange(Math.min(...xs), Math.max(...xs), 0.15);
   const [y0, y1] = padRange(Math.min(...ys), Math.max(...ys), 0.25);
-  const px = (bitops: number) => round1(M.left + ((Math.log10(bitops) - x0) / (x1 - x0)) * (W - M.left - M.right));
+  const px = (cost: number) => round1(M.left + ((Math.log10(cost) - x0) / (x1 - x0)) * (W - M.left - M.right));
   const py = (y: number) => round1(H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(`${set} x${plotted[0]?.scale ?? 4}: PSNR against BitOps`)}</text>`,
-    ...axes(x0, x1, y0, y1, px, py),
+    `<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(`${set} x${plotted[0]?.scale ?? 4}: PSNR against ${axis.name}`)}</text>`,
+    ...axes(x0, x1, y0, y1, px, py, axis),
   ];
   if (bicubic !== undefined) {
     const y = py(bicubic);
@@ -50,14 +51,14 @@ export function reportSvg(groups: readonly ReportGroup[], set: string): string {
   }
   const front = plotted.filter((g) => g.pareto);
   if (front.length > 1) {
-    const points = front.map((g) => `${px(g.bitops.mean)},${py(psnr(g).mean)}`).join(' ');
+    const points = front.map((g) => `${px(g.cost.mean)},${py(psnr(g).mean)}`).join(' ');
     parts.push(`<polyline class="front" fill="none" stroke="#555" stroke-opacity="0.5" points="${points}"/>`);
   }
   for (const r of runs) {
     const attributes = `class="run seed" data-job="${escapeXml(r.id)}" fill-opacity="0.35" `;
-    parts.push(mark(r.run.kind, px(r.run.bitops_32x32), py(r.run.sets[set]!.psnr), 2.5, attributes));
+    parts.push(mark(r.run.kind, px(r.x), py(r.run.sets[set]!.psnr), 2.5, attributes));
   }
-  const centres = plotted.map((g) => ({ x: px(g.bitops.mean), y: py(psnr(g).mean), text: g.name }));
+  const centres = plotted.map((g) => ({ x: px(g.cost.mean), y: py(psnr(g).mean), text: g.name }));
   const labels = placeLabels(centres, { left: M.left, right: W - M.right, top: M.top, bottom: H - M.bottom });
   plotted.forEach((g, i) => {
     const { x, y } = centres[i]!;
@@ -78,7 +79,7 @@ export function reportSvg(groups: readonly ReportGroup[], set: string): string {
   return parts.join('\n');
 }
 
-function axes(x0: number, x1: number, y0: number, y1: number, px: (bitops: number) => number, py: (y: number) => number): string[] {
+function axes(x0: number, x1: number, y0: number, y1: number, px: (cost: number) => number, py: (y: number) => number, axis: CostAxis): string[] {
   const parts = [
     `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
@@ -86,7 +87,7 @@ function axes(x0: number, x1: number, y0: number, y1: number, px: (bitops: numbe
   for (const { value, label } of logTicks(x0, x1)) {
     const x = px(value);
     parts.push(`<line x1="${x}" y1="${H - M.bottom}" x2="${x}" y2="${H - M.bottom + 5}" stroke="black"/>`);
-    if (label) parts.push(`<text x="${x}" y="${H - M.bottom + 18}" text-anchor="middle">${formatBitops(value)}</text>`);
+    if (label) parts.push(`<text x="${x}" y="${H - M.bottom + 18}" text-anchor="middle">${axis.tick(value)}</text>`);
   }
   const yStep = niceStep((y1 - y0) / 6);
   for (let v = Math.ceil(y0 / yStep) * yStep; v <= y1; v += yStep) {
@@ -97,7 +98,7 @@ function axes(x0: number, x1: number, y0: number, y1: number, px: (bitops: numbe
     );
   }
   parts.push(
-    `<text x="${(M.left + W - M.right) / 2}" y="${H - 14}" text-anchor="middle">BitOps at 32×32 LR (log scale)</text>`,
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 14}" text-anchor="middle">${escapeXml(axis.axisLabel)}</text>`,
     `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">PSNR (dB, Y)</text>`,
   );
   return parts;
@@ -198,8 +199,4 @@ function niceStep(raw: number): number {
   const p = 10 ** Math.floor(Math.log10(raw));
   const f = raw / p;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
-}
-
-function formatBitops(v: number): string {
-  return v >= 1e9 ? `${+(v / 1e9).toPrecision(3)} G` : `${+(v / 1e6).toPrecision(3)} M`;
 }

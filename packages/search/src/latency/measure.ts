@@ -150,7 +150,7 @@ const machine = () => ({
 
 /**
  * Measures a latency table for a space: one network per pair index (every group at its i-th pair),
- * exported, warmed up once, then `rounds` interleaved rounds over the networks; each round gives
+ * exported, run twice untimed, then `rounds` interleaved rounds over the networks; each round gives
  * every group the time of the layers its blocks made (their convs, with any residual add fused into
  * them) and the rest of the network the remainder of the wall time.
  */
@@ -177,6 +177,8 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
       const t = await openTimed(await exportUntrained(spec, plan, genotype), s, options);
       timed.push(t);
       progress('export');
+      // Two untimed rounds: the first upscale of a session pays for its kernels' heap and its stores' first pages.
+      await timeRound(t, image);
       await timeRound(t, image);
       progress('warm-up');
     }

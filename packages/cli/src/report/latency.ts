@@ -1,0 +1,81 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RgbImage, Session } from '@quantnas/runtime';
+import { UsageError, type CliIo } from '../io.js';
+import { createProgress } from '../progress.js';
+import { runtimeFiles } from '../runtime-files.js';
+import type { ReportRun } from './inputs.js';
+
+export interface LatencyOptions {
+  readonly size: number;
+  readonly threads: number;
+  readonly rounds: number;
+  readonly engine: 'simd128' | 'relaxed';
+}
+
+const median = (values: readonly number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** The exported model of a run: model.qnas in its directory, else the path its run.json names. */
+function modelOf(r: ReportRun): string {
+  const beside = join(r.dir, 'model.qnas');
+  if (existsSync(beside)) return beside;
+  const named = r.run.paths?.model;
+  if (typeof named === 'string' && existsSync(named)) return named;
+  throw new UsageError(`${r.dir}: no model.qnas to time (--x latency times each run's exported model)`);
+}
+
+/**
+ * Times every run's model on the integer engine in this process: one untimed upscale each, then
+ * `rounds` rounds over all of them (interleaved, so that a busy moment weighs on every model), the
+ * median of each. Returns the runs with `latencyMs` set.
+ */
+export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[], o: LatencyOptions): Promise<ReportRun[]> {
+  const runtime = await import('@quantnas/runtime');
+  const files = runtimeFiles();
+  const kernels = {
+    ...(files.kernels && !('exports' in files.kernels) ? files.kernels : {}),
+    relaxedSimd: o.engine === 'relaxed' ? ('require' as const) : ('off' as const),
+  };
+  const data = new Uint8Array(o.size * o.size * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  const image: RgbImage = { width: o.size, height: o.size, channels: 3, data };
+  const progress = createProgress(io, 'timing models', 'upscale');
+  const total = runs.length * (o.rounds + 1);
+  let done = 0;
+  const sessions: Session[] = [];
+  try {
+    for (const r of runs) {
+      const path = modelOf(r);
+      try {
+        sessions.push(
+          await runtime.createSession(new Uint8Array(readFileSync(path)), {
+            threads: o.threads,
+            kernels,
+            ...(files.workerUrl ? { workerUrl: files.workerUrl } : {}),
+          }),
+        );
+      } catch (error) {
+        if (error instanceof Error && /relaxed SIMD/.test(error.message)) throw new UsageError(`--engine relaxed: ${error.message}`);
+        throw error;
+      }
+      await sessions.at(-1)!.upscale(image);
+      progress.update(++done, total, r.label);
+    }
+    const times = runs.map(() => [] as number[]);
+    for (let round = 0; round < o.rounds; round++) {
+      for (let i = 0; i < sessions.length; i++) {
+        const t0 = performance.now();
+        await sessions[i]!.upscale(image);
+        times[i]!.push(performance.now() - t0);
+        progress.update(++done, total, runs[i]!.label);
+      }
+    }
+    return runs.map((r, i) => ({ ...r, latencyMs: median(times[i]!) }));
+  } finally {
+    progress.stop();
+    for (const s of sessions) await s.dispose();
+  }
+}
