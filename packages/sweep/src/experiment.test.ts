@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expandExperiment, jobId, parseExperiment, readExperiment, runArgs } from './experiment.js';
 
@@ -90,6 +91,72 @@ describe('experiment files', () => {
   it('runs no search with `variants: []`: baselines only', () => {
     const doc = { schemaVersion: 1, name: 'b', grid: { seed: [1, 2] }, variants: [], baselines: [{ arch: 'fsrcnn', bits: 32 }] };
     expect(expandExperiment(parseExperiment(doc, 'b.json')).map((j) => j.label)).toEqual(['fsrcnn fp32, seed 1', 'fsrcnn fp32, seed 2']);
+  });
+
+  it("measures a baseline on its own seeds where it names them, the others on the grid's", () => {
+    const doc = {
+      schemaVersion: 1,
+      name: 'b',
+      grid: { seed: [1, 2, 3] },
+      variants: [],
+      baselines: [
+        { arch: 'espcn', bits: [4, 8], seed: 1 },
+        { arch: 'fsrcnn', bits: 8, seed: [2, 3] },
+        { arch: 'rfdn-bicubic', bits: 4 },
+      ],
+    };
+    expect(expandExperiment(parseExperiment(doc, 'b.json')).map((j) => j.label)).toEqual([
+      'espcn 4-bit, seed 1',
+      'espcn 8-bit, seed 1',
+      'fsrcnn 8-bit, seed 2',
+      'fsrcnn 8-bit, seed 3',
+      'rfdn-bicubic 4-bit, seed 1',
+      'rfdn-bicubic 4-bit, seed 2',
+      'rfdn-bicubic 4-bit, seed 3',
+    ]);
+    expect(() => parseExperiment({ ...doc, baselines: [{ arch: 'espcn', seed: [] }] }, 'b.json')).toThrow(
+      "b.json: 'baselines[0].seed' must not be an empty list",
+    );
+    expect(() => parseExperiment({ ...doc, baselines: [{ arch: 'espcn', seed: [0.5] }] }, 'b.json')).toThrow(
+      "'baselines[0].seed[0]' must be an integer ≥ 0, got 0.5",
+    );
+  });
+
+  it('passes a latency table and its penalty to the search, and keeps them from baselines', () => {
+    expect(runArgs({ preset: 'quick', latencyTable: 'quick.json', latencyPenalty: 0.01, seed: 1 })).toEqual([
+      '--preset',
+      'quick',
+      '--latency-table',
+      'quick.json',
+      '--latency-penalty',
+      '0.01',
+      '--seed',
+      '1',
+    ]);
+    const doc = {
+      schemaVersion: 1,
+      name: 'l',
+      defaults: { preset: 'quick', latencyTable: 't.json', latencyPenalty: 0.01 },
+      baselines: [{ arch: 'espcn', bits: 8 }],
+    };
+    const jobs = expandExperiment(parseExperiment(doc, 'l.json'));
+    expect(jobs.map((j) => j.options)).toEqual([
+      { preset: 'quick', latencyTable: 't.json', latencyPenalty: 0.01 },
+      { preset: 'quick', arch: 'espcn', bits: 8 },
+    ]);
+    expect(() => parseExperiment({ ...doc, baselines: [{ arch: 'espcn', latencyPenalty: 1 }] }, 'l.json')).toThrow(
+      "'baselines[0].latencyPenalty' applies to a search",
+    );
+  });
+
+  it("parses and expands the repository's experiment files", () => {
+    const dir = fileURLToPath(new URL('../../../experiments/', import.meta.url));
+    const counts = Object.fromEntries(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => [f, expandExperiment(readExperiment(join(dir, f)).experiment, f).length]),
+    );
+    expect(counts).toMatchObject({ 'ablations.json': 18, 'search-wins.json': 15, 'search-wins-wide.json': 6 });
   });
 
   it('refuses two variants that are the same run', () => {

@@ -15,6 +15,8 @@ export const RUN_OPTION_KEYS = [
   'entropy',
   'derive',
   'pathSampling',
+  'latencyTable',
+  'latencyPenalty',
   'seed',
   'workers',
   'sets',
@@ -38,22 +40,37 @@ const KINDS: Record<RunOptionKey, 'string' | 'number' | 'integer' | 'onoff' | 'b
   entropy: 'string',
   derive: 'string',
   pathSampling: 'string',
+  latencyTable: 'string',
+  latencyPenalty: 'number',
   seed: 'integer',
   workers: 'integer',
   sets: 'string',
 };
 
 /** Keys that configure the search: a baseline (`--arch`, no search) takes none of them from `defaults`. */
-export const SEARCH_ONLY_KEYS: readonly RunOptionKey[] = ['space', 'penalty', 'mode', 'adq', 'entropy', 'derive', 'pathSampling', 'bits'];
+export const SEARCH_ONLY_KEYS: readonly RunOptionKey[] = [
+  'space',
+  'penalty',
+  'mode',
+  'adq',
+  'entropy',
+  'derive',
+  'pathSampling',
+  'latencyTable',
+  'latencyPenalty',
+  'bits',
+];
 
 export interface Variant extends RunOptions {
   readonly name: string;
 }
 
-export interface Baseline extends Omit<RunOptions, 'bits'> {
+export interface Baseline extends Omit<RunOptions, 'bits' | 'seed'> {
   readonly arch: string;
   /** One bit-width, or a list: one baseline job per value. */
   readonly bits?: number | string | readonly (number | string)[];
+  /** One seed or a list, in place of the grid's `seed` axis (a fixed network measured on fewer seeds than the searches). */
+  readonly seed?: readonly number[];
 }
 
 /** An experiment file, checked. */
@@ -151,12 +168,17 @@ export function parseExperiment(value: unknown, file: string): Experiment {
     (value.baselines as unknown[]).forEach((b, i) => {
       const where = `baselines[${i}]`;
       if (!isObject(b)) return fail(`'${where}' must be an object, got ${JSON.stringify(b)}`);
-      const { bits, ...rest } = b;
+      const { bits, seed, ...rest } = b;
       if (typeof rest.arch !== 'string' || rest.arch === '') fail(`'${where}.arch' must be a non-empty string, got ${JSON.stringify(rest.arch)}`);
       const options = runOptions(rest, where, fail);
       for (const key of Object.keys(options)) {
         if (SEARCH_ONLY_KEYS.includes(key as RunOptionKey)) fail(`'${where}.${key}' applies to a search; a baseline has none`);
-        if (key === 'seed' && 'seed' in grid) fail(`'${where}.seed' is also a grid axis: set it in one place`);
+      }
+      let seeds: number[] | undefined;
+      if (seed !== undefined) {
+        const list = Array.isArray(seed) ? (seed as unknown[]) : [seed];
+        if (list.length === 0) fail(`'${where}.seed' must not be an empty list`);
+        seeds = list.map((v, j) => optionValue('seed', v, Array.isArray(seed) ? `${where}.seed[${j}]` : `${where}.seed`, fail) as number);
       }
       let bitsList: (number | string)[] | undefined;
       if (bits !== undefined) {
@@ -164,8 +186,13 @@ export function parseExperiment(value: unknown, file: string): Experiment {
         if (list.length === 0) fail(`'${where}.bits' must not be an empty list`);
         bitsList = list.map((v, j) => optionValue('bits', v, Array.isArray(bits) ? `${where}.bits[${j}]` : `${where}.bits`, fail) as number | string);
       }
-      const { bits: _bits, ...baseline } = options;
-      baselines.push({ ...baseline, arch: rest.arch as string, ...(bitsList !== undefined ? { bits: bitsList } : {}) });
+      const { bits: _bits, seed: _seed, ...baseline } = options;
+      baselines.push({
+        ...baseline,
+        arch: rest.arch as string,
+        ...(bitsList !== undefined ? { bits: bitsList } : {}),
+        ...(seeds !== undefined ? { seed: seeds } : {}),
+      });
     });
   }
 
@@ -176,8 +203,8 @@ export function parseExperiment(value: unknown, file: string): Experiment {
  * The jobs of an experiment: searched jobs are each variant (without `variants`, one empty variant;
  * with `variants: []`, none) × the cartesian
  * product of the grid, over `defaults` (a variant overrides `defaults`, a grid axis overrides both; a
- * key may not be both a variant's and an axis); baselines are each entry × each of its `bits` × the
- * grid's `seed` axis, over `defaults` without the search's keys. Two jobs with the same options, or
+ * key may not be both a variant's and an axis); baselines are each entry × each of its `bits` × its
+ * own `seed` list, else the grid's `seed` axis, over `defaults` without the search's keys. Two jobs with the same options, or
  * the same label, are an error.
  */
 export function expandExperiment(experiment: Experiment, file = 'experiment'): SweepJob[] {
@@ -194,9 +221,9 @@ export function expandExperiment(experiment: Experiment, file = 'experiment'): S
     }
   }
   const baseDefaults = Object.fromEntries(Object.entries(experiment.defaults).filter(([k]) => !SEARCH_ONLY_KEYS.includes(k as RunOptionKey)));
-  const seeds = experiment.grid.seed ?? [undefined];
   for (const baseline of experiment.baselines) {
-    const { bits, ...rest } = baseline;
+    const { bits, seed: own, ...rest } = baseline;
+    const seeds = own ?? experiment.grid.seed ?? [undefined];
     const bitsList = bits === undefined ? [undefined] : Array.isArray(bits) ? bits : [bits as number | string];
     for (const b of bitsList) {
       for (const seed of seeds) {
