@@ -50,6 +50,20 @@ describe('bench runtime', () => {
     expect(result.stdout).not.toMatch(/threads\s/);
   });
 
+  it('profiles the one-thread upscale on request: time per layer type and the slowest layers', async () => {
+    const result = await run(['bench', 'runtime', '--model', model, '--size', '16', '--rounds', '1', '--profile', '--json']);
+    expect(result.code).toBe(0);
+    const { profile } = JSON.parse(result.stdout);
+    expect(profile.total_ms).toBeGreaterThan(0);
+    expect(profile.by_op.conv).toBeGreaterThan(0);
+    const inLayers = Object.values(profile.by_op as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(inLayers + profile.rest_ms).toBeCloseTo(profile.total_ms, 1);
+    expect(profile.layers).toHaveLength(10);
+    expect(profile.layers[0].ms).toBeGreaterThanOrEqual(profile.layers[9].ms);
+    const text = await run(['bench', 'runtime', '--model', model, '--size', '16', '--rounds', '1', '--profile']);
+    expect(text.stdout).toMatch(/where one thread's upscale goes[\s\S]*^conv\s+[\d.]+\s+\d+ %[\s\S]*slowest layers:/m);
+  });
+
   it('names a missing model, a bad count and an image too small, in one line', async () => {
     for (const [argv, mention] of [
       [['--model', join(tmpdir(), 'absent-model.qnas')], 'no such file'],

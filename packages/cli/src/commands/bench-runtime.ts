@@ -12,6 +12,7 @@ interface RuntimeBenchOptions {
   threads: string;
   tile: string;
   rounds: string;
+  profile?: boolean;
   json?: boolean;
 }
 
@@ -45,6 +46,14 @@ export interface RuntimeBenchResult {
   /** PSNR (RGB, dB) of the int8 output against the fp32 output: how much the quantization changes the image. */
   readonly int8_vs_fp32_psnr: number | null;
   readonly per_round_ms: Readonly<Record<string, number[]>>;
+  /** With --profile: where one thread's upscale spends its time, per layer type and the slowest layers (ms per upscale). */
+  readonly profile?: {
+    readonly total_ms: number;
+    /** Outside every layer: copies between passes, whole-image statistics, planning. */
+    readonly rest_ms: number;
+    readonly by_op: Readonly<Record<string, number>>;
+    readonly layers: readonly { readonly id: string; readonly op: string; readonly ms: number }[];
+  };
 }
 
 export function runtimeBenchCommand(io: CliIo): Command {
@@ -64,13 +73,14 @@ export function runtimeBenchCommand(io: CliIo): Command {
     .option('--threads <n>', 'also time the int8 engine on n worker threads (n > 1)', '1')
     .option('--tile <n>', 'tile edge of the int8 engine in LR pixels', '128')
     .option('--rounds <n>', 'timed rounds per engine', '3')
+    .option('--profile', "then time every layer of the int8 engine's one-thread upscale (--rounds upscales): time per layer type and the slowest layers")
     .option('--json', 'print one JSON object on stdout instead of a table')
     .action(async (options: RuntimeBenchOptions) => {
       const size = parseInteger(options.size, '--size', 1);
       const threads = parseInteger(options.threads, '--threads', 1, 64);
       const tile = parseInteger(options.tile, '--tile', 1);
       const rounds = parseInteger(options.rounds, '--rounds', 1);
-      const result = await benchRuntime(io, { model: options.model, size, threads, tile, rounds });
+      const result = await benchRuntime(io, { model: options.model, size, threads, tile, rounds, profile: options.profile === true });
       if (options.json) io.stdout(JSON.stringify(result) + '\n');
       else io.stdout(formatRuntimeBench(result));
     })
@@ -98,7 +108,10 @@ function rgbPsnr(a: Uint8Array, b: Uint8Array): number | null {
   return sum === 0 ? null : 10 * Math.log10((255 * 255 * a.length) / sum);
 }
 
-async function benchRuntime(io: CliIo, o: { model: string; size: number; threads: number; tile: number; rounds: number }): Promise<RuntimeBenchResult> {
+async function benchRuntime(
+  io: CliIo,
+  o: { model: string; size: number; threads: number; tile: number; rounds: number; profile: boolean },
+): Promise<RuntimeBenchResult> {
   const { artifact, graph } = await loadModelFile(o.model);
   const runtime = await import('@quantnas/runtime');
   const { createTfjsEngine, graphMacs } = await import('../tfjs-engine.js');
@@ -137,6 +150,28 @@ async function benchRuntime(io: CliIo, o: { model: string; size: number; threads
         times.get(name)!.push(performance.now() - t0);
       }
     }
+    let profile: RuntimeBenchResult['profile'];
+    if (o.profile) {
+      const profiled = await runtime.createSession(artifact, { tile: o.tile, profile: true, ...runtimeFiles() });
+      sessions.push(profiled);
+      await profiled.upscale(image);
+      profiled.resetProfile();
+      for (let round = 0; round < o.rounds; round++) await profiled.upscale(image);
+      const p = profiled.profile();
+      const per = (ms: number) => Math.round((ms / p.upscales) * 100) / 100;
+      const byOp = new Map<string, number>();
+      for (const l of p.layers) byOp.set(l.op, (byOp.get(l.op) ?? 0) + l.ms);
+      const inLayers = p.layers.reduce((a, l) => a + l.ms, 0);
+      profile = {
+        total_ms: per(p.totalMs),
+        rest_ms: per(p.totalMs - inLayers),
+        by_op: Object.fromEntries([...byOp].sort((a, b) => b[1] - a[1]).map(([op, ms]) => [op, per(ms)])),
+        layers: [...p.layers]
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 10)
+          .map((l) => ({ id: l.id, op: l.op, ms: per(l.ms) })),
+      };
+    }
     const int8 = median(times.get('int8 1 thread')!);
     const float = median(times.get('fp32 tfjs-wasm')!);
     const multi = many ? median(times.get(`int8 ${o.threads} threads`)!) : undefined;
@@ -165,6 +200,7 @@ async function benchRuntime(io: CliIo, o: { model: string; size: number; threads
         return p === null ? null : Math.round(p * 100) / 100;
       })(),
       per_round_ms: Object.fromEntries([...times].map(([name, v]) => [name, v.map((t) => Math.round(t * 10) / 10)])),
+      ...(profile ? { profile } : {}),
     };
   } catch (error) {
     if (error instanceof RangeError) throw new UsageError(`--size ${o.size}: ${error.message}`);
@@ -188,5 +224,20 @@ function formatRuntimeBench(r: RuntimeBenchResult): string {
   if (r.thread_scaling !== undefined) text += `; ${r.threads} threads: ${r.speedup_threads!.toFixed(2)}× (${r.thread_scaling.toFixed(2)}× the 1-thread rate)`;
   text += '\n';
   if (r.int8_vs_fp32_psnr !== null) text += `int8 output vs fp32 output: ${r.int8_vs_fp32_psnr.toFixed(2)} dB PSNR (RGB)\n`;
+  if (r.profile) {
+    const p = r.profile;
+    const share = (ms: number) => `${((ms / p.total_ms) * 100).toFixed(0)} %`;
+    text +=
+      `\nwhere one thread's upscale goes (profiled, ${p.total_ms.toFixed(1)} ms per upscale):\n` +
+      renderTable(
+        ['layer type', 'ms', 'share'],
+        [...Object.entries(p.by_op).map(([op, ms]) => [op, ms.toFixed(2), share(ms)]), ['(between layers)', p.rest_ms.toFixed(2), share(p.rest_ms)]],
+      ) +
+      'slowest layers:\n' +
+      renderTable(
+        ['layer', 'type', 'ms', 'share'],
+        p.layers.map((l) => [l.id, l.op, l.ms.toFixed(2), share(l.ms)]),
+      );
+  }
   return text;
 }
