@@ -416,6 +416,37 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
   });
 });
 
+describe("the kernel a conv gets with 'auto'", () => {
+  it('is the relaxed one for dense windows at 7 bits or fewer, the plain one for 1×1, grouped and 8-bit convs', (ctx) => {
+    if (!relaxedKernels) return ctx.skip();
+    const kernelOf = (k: number, groups: number, inputBits: number, kernel?: 'relaxed') => {
+      const params: ConvParams = {
+        height: 6,
+        width: 6,
+        inChannels: 12,
+        outChannels: 12,
+        kernel: [k, k],
+        groups,
+        weights: new Int8Array((12 * 12 * k * k) / groups).fill(1),
+        inputBits,
+        output: { kind: 'float32', multipliers: new Array(12).fill(0.01), offsets: new Array(12).fill(0) },
+      };
+      const c = relaxedKernels!.prepareConv(params, kernel ? { kernel } : {});
+      c.dispose();
+      return c.kernel;
+    };
+    expect([kernelOf(3, 1, 4), kernelOf(5, 1, 7), kernelOf(1, 1, 4), kernelOf(3, 2, 4), kernelOf(3, 1, 8)]).toEqual([
+      'relaxed',
+      'relaxed',
+      'plain',
+      'plain',
+      'plain',
+    ]);
+    // Asked for, the relaxed kernel still runs them (the shapes below hold both kernels to the reference).
+    expect(kernelOf(1, 1, 4, 'relaxed')).toBe('relaxed');
+  });
+});
+
 describe('conv with a fused residual add and quantizer', () => {
   const shapes = [
     { h: 6, w: 11, cin: 48, cout: 48, k: 3 },

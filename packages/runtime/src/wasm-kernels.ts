@@ -265,8 +265,9 @@ export class IntegerKernels {
   }
 
   /**
-   * Packs the weights into the heap once. kernel 'auto' takes the relaxed kernel when it is loaded
-   * and params.inputBits <= 7; 'relaxed' insists on it.
+   * Packs the weights into the heap once. kernel 'auto' takes the relaxed kernel when it is loaded,
+   * params.inputBits <= 7 and the conv is dense with a window wider than one pixel; 'relaxed'
+   * insists on it. Both kernels give the same bytes.
    */
   prepareConv(params: ConvParams, options: { kernel?: ConvKernelChoice } = {}): WasmConv {
     const choice = options.kernel ?? 'auto';
@@ -276,7 +277,12 @@ export class IntegerKernels {
       if (!this.relaxedSimd) throw new Error('conv: the relaxed-SIMD kernel is not loaded (see loadIntegerKernels relaxedSimd)');
       if (inputBits > 7) throw new RangeError('conv: the relaxed-SIMD kernel needs inputs of 7 bits or fewer');
     }
-    const relaxed = choice === 'relaxed' || (choice === 'auto' && this.relaxedSimd && inputBits <= 7);
+    // Measured with latency tables (README, Speed): the relaxed kernel pays on dense 3×3 and 5×5
+    // convs, and loses to the plain one on 1×1 and grouped convs, whose few multiply-adds per output
+    // do not cover its widening and int16 flushes.
+    const [kh, kw] = params.kernel;
+    const pays = (params.groups ?? 1) === 1 && kh * kw > 1;
+    const relaxed = choice === 'relaxed' || (choice === 'auto' && this.relaxedSimd && inputBits <= 7 && pays);
     return new WasmConv(this, params, relaxed ? 'i8' : 'i16');
   }
 
