@@ -29,8 +29,8 @@ function modelOf(r: ReportRun): string {
 
 /**
  * Times every run's model on the integer engine in this process: one untimed upscale each, then
- * `rounds` rounds over all of them (interleaved, so that a busy moment weighs on every model), the
- * median of each. Returns the runs with `latencyMs` set.
+ * `rounds` rounds over all of them (interleaved, so that a busy moment weighs on every model; each
+ * timed upscale right after an untimed one of the same model, so that it runs warm), the median of each. Returns the runs with `latencyMs` set.
  */
 export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[], o: LatencyOptions): Promise<ReportRun[]> {
   const runtime = await import('@quantnas/runtime');
@@ -67,6 +67,8 @@ export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[],
     const times = runs.map(() => [] as number[]);
     for (let round = 0; round < o.rounds; round++) {
       for (let i = 0; i < sessions.length; i++) {
+        // Warm: right after an untimed upscale of the same model, as a deployed model runs.
+        await sessions[i]!.upscale(image);
         const t0 = performance.now();
         await sessions[i]!.upscale(image);
         times[i]!.push(performance.now() - t0);

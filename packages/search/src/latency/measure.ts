@@ -124,15 +124,18 @@ const closeTimed = async (t: Timed) => {
 
 /**
  * One round of a model: the profiled upscale's milliseconds per layer id, scaled to the pool's wall
- * time when it has one (each layer keeps its one-thread share), and the round's wall time.
+ * time when it has one (each layer keeps its one-thread share), and the round's wall time. Each
+ * timed upscale follows an untimed one of the same session (warmSession), as a deployed model runs.
  */
 async function timeRound(t: Timed, image: RgbImage): Promise<{ layers: Map<string, number>; wall: number }> {
+  await t.profiled.upscale(image);
   t.profiled.resetProfile();
   await t.profiled.upscale(image);
   const profile = t.profiled.profile();
   let factor = 1;
   let wall = profile.totalMs;
   if (t.pool) {
+    await t.pool.upscale(image);
     const t0 = performance.now();
     await t.pool.upscale(image);
     wall = performance.now() - t0;
@@ -150,7 +153,8 @@ const machine = () => ({
 
 /**
  * Measures a latency table for a space: one network per pair index (every group at its i-th pair),
- * exported, run twice untimed, then `rounds` interleaved rounds over the networks; each round gives
+ * exported, warmed up, then `rounds` interleaved rounds over the networks (each timed upscale right
+ * after an untimed one of the same network, so that switching networks costs no cold start); each round gives
  * every group the time of the layers its blocks made (their convs, with any residual add fused into
  * them) and the rest of the network the remainder of the wall time.
  */
@@ -177,8 +181,7 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
       const t = await openTimed(await exportUntrained(spec, plan, genotype), s, options);
       timed.push(t);
       progress('export');
-      // Two untimed rounds: the first upscale of a session pays for its kernels' heap and its stores' first pages.
-      await timeRound(t, image);
+      // The first upscales of a session pay for its kernels' heap and its stores' first pages.
       await timeRound(t, image);
       progress('warm-up');
     }
@@ -332,6 +335,8 @@ export async function checkLatencyTable(
     const walls = genotypes.map(() => [] as number[]);
     for (let round = 0; round < s.rounds; round++) {
       for (let i = 0; i < sessions.length; i++) {
+        // Warm, as timeRound times the table's networks: after an untimed upscale of the same session.
+        await sessions[i]!.upscale(image);
         const t0 = performance.now();
         await sessions[i]!.upscale(image);
         walls[i]!.push(performance.now() - t0);
