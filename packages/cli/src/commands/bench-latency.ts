@@ -65,9 +65,8 @@ export function latencyTableCommand(io: CliIo): Command {
       "Measures how long the runtime's integer engine spends in each searchable block of a space with each " +
         'of its candidate pairs (op, bit-width), at the space width, cells and scale of a preset (or as given), ' +
         'on an LR image of --size × --size. One network per pair index (every block at its i-th pair) is ' +
-        'exported with its initial weights (the time does not depend on their values), warmed up, then run ' +
-        '--rounds times, the networks interleaved, each timed upscale right after an untimed one of the same network ' +
-        '(warm, as a deployed model runs); each upscale is profiled layer by layer and a block gets the ' +
+        'exported with its initial weights (the time does not depend on their values) and timed on its own (as a ' +
+        'deployed process holds one model): one untimed upscale, then --rounds timed ones; each upscale is profiled layer by layer and a block gets the ' +
         'time of its own layers, the rest of the network (fixed layers, copies between passes) the remainder. ' +
         'The table keeps the median and range of each entry and records the engine, threads, CPU and Node. ' +
         'With --threads n, each block keeps its share of the one-thread profile, scaled to the wall time on n ' +
@@ -151,7 +150,7 @@ export function latencyCheckCommand(io: CliIo): Command {
     .description(
       "Exports each genotype (--genotype, repeatable: a search's genotype.json or a run's train/genotype.json; " +
         "--random n more drawn uniformly from the table's space) with its initial weights, times it whole on the " +
-        "table's engine, threads and image size (--rounds interleaved rounds, each timed upscale after an untimed one, median), and " +
+        "table's engine, threads and image size, one network at a time (one untimed upscale, then the median of --rounds), and " +
         "compares with the table's prediction (the rest of the network plus each block's pair) and with BitOps " +
         '(32×32 LR): Kendall τ of each against the measured times, and the mean relative error of the table and of ' +
         'BitOps scaled to milliseconds by their least-squares factor. Run it on the machine and engine the table ' +

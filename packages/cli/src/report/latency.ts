@@ -28,9 +28,8 @@ function modelOf(r: ReportRun): string {
 }
 
 /**
- * Times every run's model on the integer engine in this process: one untimed upscale each, then
- * `rounds` rounds over all of them (interleaved, so that a busy moment weighs on every model; each
- * timed upscale right after an untimed one of the same model, so that it runs warm), the median of each. Returns the runs with `latencyMs` set.
+ * Times every run's model on the integer engine in this process, one model at a time: one untimed
+ * upscale, then the median of `rounds` timed ones. Returns the runs with `latencyMs` set.
  */
 export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[], o: LatencyOptions): Promise<ReportRun[]> {
   const runtime = await import('@quantnas/runtime');
@@ -45,39 +44,39 @@ export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[],
   const progress = createProgress(io, 'timing models', 'upscale');
   const total = runs.length * (o.rounds + 1);
   let done = 0;
-  const sessions: Session[] = [];
+  const times: number[][] = [];
   try {
+    // One model at a time, as a deployed process holds one: many live engine instances slowed some of them by a third.
     for (const r of runs) {
       const path = modelOf(r);
+      let session: Session;
       try {
-        sessions.push(
-          await runtime.createSession(new Uint8Array(readFileSync(path)), {
-            threads: o.threads,
-            kernels,
-            ...(files.workerUrl ? { workerUrl: files.workerUrl } : {}),
-          }),
-        );
+        session = await runtime.createSession(new Uint8Array(readFileSync(path)), {
+          threads: o.threads,
+          kernels,
+          ...(files.workerUrl ? { workerUrl: files.workerUrl } : {}),
+        });
       } catch (error) {
         if (error instanceof Error && /relaxed SIMD/.test(error.message)) throw new UsageError(`--engine relaxed: ${error.message}`);
         throw error;
       }
-      await sessions.at(-1)!.upscale(image);
-      progress.update(++done, total, r.label);
-    }
-    const times = runs.map(() => [] as number[]);
-    for (let round = 0; round < o.rounds; round++) {
-      for (let i = 0; i < sessions.length; i++) {
-        // Warm: right after an untimed upscale of the same model, as a deployed model runs.
-        await sessions[i]!.upscale(image);
-        const t0 = performance.now();
-        await sessions[i]!.upscale(image);
-        times[i]!.push(performance.now() - t0);
-        progress.update(++done, total, runs[i]!.label);
+      try {
+        await session.upscale(image);
+        progress.update(++done, total, r.label);
+        const own: number[] = [];
+        for (let round = 0; round < o.rounds; round++) {
+          const t0 = performance.now();
+          await session.upscale(image);
+          own.push(performance.now() - t0);
+          progress.update(++done, total, r.label);
+        }
+        times.push(own);
+      } finally {
+        await session.dispose();
       }
     }
     return runs.map((r, i) => ({ ...r, latencyMs: median(times[i]!) }));
   } finally {
     progress.stop();
-    for (const s of sessions) await s.dispose();
   }
 }

@@ -124,18 +124,15 @@ const closeTimed = async (t: Timed) => {
 
 /**
  * One round of a model: the profiled upscale's milliseconds per layer id, scaled to the pool's wall
- * time when it has one (each layer keeps its one-thread share), and the round's wall time. Each
- * timed upscale follows an untimed one of the same session (warmSession), as a deployed model runs.
+ * time when it has one (each layer keeps its one-thread share), and the round's wall time.
  */
 async function timeRound(t: Timed, image: RgbImage): Promise<{ layers: Map<string, number>; wall: number }> {
-  await t.profiled.upscale(image);
   t.profiled.resetProfile();
   await t.profiled.upscale(image);
   const profile = t.profiled.profile();
   let factor = 1;
   let wall = profile.totalMs;
   if (t.pool) {
-    await t.pool.upscale(image);
     const t0 = performance.now();
     await t.pool.upscale(image);
     wall = performance.now() - t0;
@@ -153,10 +150,9 @@ const machine = () => ({
 
 /**
  * Measures a latency table for a space: one network per pair index (every group at its i-th pair),
- * exported, warmed up, then `rounds` interleaved rounds over the networks (each timed upscale right
- * after an untimed one of the same network, so that switching networks costs no cold start); each round gives
- * every group the time of the layers its blocks made (their convs, with any residual add fused into
- * them) and the rest of the network the remainder of the wall time.
+ * one at a time: exported, one untimed round, then `rounds` timed ones; each round gives every group
+ * the time of the layers its blocks made (their convs, with any residual add fused into them) and
+ * the rest of the network the remainder of the wall time.
  */
 export async function measureLatencyTable(spec: SearchSpaceSpec, options: LatencyTableOptions = {}): Promise<LatencyTable> {
   const s = settings(options);
@@ -175,21 +171,19 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
   const total = count * (s.rounds + 2);
   let done = 0;
   const progress = (what: string) => options.onProgress?.(++done, total, what);
-  const timed: Timed[] = [];
-  try {
-    for (const genotype of genotypes) {
-      const t = await openTimed(await exportUntrained(spec, plan, genotype), s, options);
-      timed.push(t);
+  const samples = new Map<string, number[]>();
+  const fixed: number[] = [];
+  // One network at a time, as a deployed process holds one: many live engine instances slowed some
+  // of them by a third (the same genotype at two places of one check measured 127 and 171 ms).
+  for (let i = 0; i < count; i++) {
+    const t = await openTimed(await exportUntrained(spec, plan, genotypes[i]!), s, options);
+    try {
       progress('export');
       // The first upscales of a session pay for its kernels' heap and its stores' first pages.
       await timeRound(t, image);
       progress('warm-up');
-    }
-    const samples = new Map<string, number[]>();
-    const fixed: number[] = [];
-    for (let round = 0; round < s.rounds; round++) {
-      for (let i = 0; i < count; i++) {
-        const { layers, wall } = await timeRound(timed[i]!, image);
+      for (let round = 0; round < s.rounds; round++) {
+        const { layers, wall } = await timeRound(t, image);
         const byGroup = new Map<string, number>();
         for (const [id, ms] of layers) {
           const group = groupOfLayer(id);
@@ -197,40 +191,38 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
         }
         let blocks = 0;
         for (const g of plan.groups) {
-          if (i >= g.pairs.length) continue; // measured by the first network that has this pair
-          const ms = byGroup.get(g.id) ?? 0;
-          blocks += ms;
+          // A group with fewer pairs repeats one here: measured by the first network that has it, and not part of the rest.
+          blocks += byGroup.get(g.id) ?? 0;
+          if (i >= g.pairs.length) continue;
           const key = `${g.id}\u0000${pairKey(genotypes[i]!.blocks[g.id]!)}`;
-          samples.set(key, [...(samples.get(key) ?? []), ms]);
+          samples.set(key, [...(samples.get(key) ?? []), byGroup.get(g.id) ?? 0]);
         }
-        // Groups with fewer pairs repeat one in this network: theirs is measured elsewhere, and not part of the rest.
-        for (const g of plan.groups) if (i >= g.pairs.length) blocks += byGroup.get(g.id) ?? 0;
         fixed.push(wall - blocks);
         progress(`round ${round + 1}`);
       }
+    } finally {
+      await closeTimed(t);
     }
-    const groups: Record<string, Record<string, LatencyEntry>> = {};
-    for (const g of plan.groups) {
-      groups[g.id] = Object.fromEntries(g.pairs.map((p) => [pairKey(p), entryOf(samples.get(`${g.id}\u0000${pairKey(p)}`)!)]));
-    }
-    return {
-      schemaVersion: 1,
-      kind: LATENCY_TABLE_KIND,
-      space: plan.id,
-      channels: plan.channels,
-      cells: plan.cells,
-      scale: plan.scale,
-      input: { width: s.width, height: s.height },
-      engine: s.engine,
-      threads: s.threads,
-      machine: machine(),
-      measuredAt: new Date().toISOString(),
-      fixed: entryOf(fixed),
-      groups,
-    };
-  } finally {
-    for (const t of timed) await closeTimed(t);
   }
+  const groups: Record<string, Record<string, LatencyEntry>> = {};
+  for (const g of plan.groups) {
+    groups[g.id] = Object.fromEntries(g.pairs.map((p) => [pairKey(p), entryOf(samples.get(`${g.id}\u0000${pairKey(p)}`)!)]));
+  }
+  return {
+    schemaVersion: 1,
+    kind: LATENCY_TABLE_KIND,
+    space: plan.id,
+    channels: plan.channels,
+    cells: plan.cells,
+    scale: plan.scale,
+    input: { width: s.width, height: s.height },
+    engine: s.engine,
+    threads: s.threads,
+    machine: machine(),
+    measuredAt: new Date().toISOString(),
+    fixed: entryOf(fixed),
+    groups,
+  };
 }
 
 /**
@@ -305,9 +297,9 @@ export function randomGenotypes(plan: SpacePlan, count: number, seed: number): G
 }
 
 /**
- * Checks a table against real models: each genotype exported and timed whole (wall time, the
- * table's engine, threads and input, interleaved rounds), against the table's prediction and
- * against BitOps, as rank correlations and mean relative errors.
+ * Checks a table against real models: each genotype exported and timed whole, one at a time (wall
+ * time on the table's engine, threads and input; one untimed upscale, then the median of `rounds`),
+ * against the table's prediction and against BitOps, as rank correlations and mean relative errors.
  */
 export async function checkLatencyTable(
   spec: SearchSpaceSpec,
@@ -322,52 +314,51 @@ export async function checkLatencyTable(
   const total = genotypes.length * (s.rounds + 2);
   let done = 0;
   const progress = (what: string) => options.onProgress?.(++done, total, what);
-  const sessions: Session[] = [];
-  try {
-    const kernels: LoadKernelsOptions = { ...options.kernels, relaxedSimd: s.engine === 'relaxed' ? 'require' : 'off' };
-    for (const { genotype } of genotypes) {
-      const model = await exportUntrained(spec, plan, genotype);
-      sessions.push(await createSession(model, { threads: s.threads, kernels, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }));
+  const walls: number[][] = [];
+  const kernels: LoadKernelsOptions = { ...options.kernels, relaxedSimd: s.engine === 'relaxed' ? 'require' : 'off' };
+  // One network at a time, as a deployed process holds one: many live engine instances slowed some
+  // of them by a third (the same genotype at two places of one check measured 127 and 171 ms).
+  for (const { genotype } of genotypes) {
+    const model = await exportUntrained(spec, plan, genotype);
+    const session = await createSession(model, { threads: s.threads, kernels, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) });
+    try {
       progress('export');
-      await sessions.at(-1)!.upscale(image);
+      await session.upscale(image);
       progress('warm-up');
-    }
-    const walls = genotypes.map(() => [] as number[]);
-    for (let round = 0; round < s.rounds; round++) {
-      for (let i = 0; i < sessions.length; i++) {
-        // Warm, as timeRound times the table's networks: after an untimed upscale of the same session.
-        await sessions[i]!.upscale(image);
+      const times: number[] = [];
+      for (let round = 0; round < s.rounds; round++) {
         const t0 = performance.now();
-        await sessions[i]!.upscale(image);
-        walls[i]!.push(performance.now() - t0);
+        await session.upscale(image);
+        times.push(performance.now() - t0);
         progress(`round ${round + 1}`);
       }
+      walls.push(times);
+    } finally {
+      await session.dispose();
     }
-    const rows = genotypes.map(({ name, genotype }, i) => ({
-      name,
-      genotype,
-      predictedMs: predictLatency(table, genotype),
-      measuredMs: median(walls[i]!),
-      bitops: genotypeCost(plan, genotype, { input: { height: 32, width: 32 } }).total.bitops,
-    }));
-    const measured = rows.map((r) => r.measuredMs);
-    const k = rows.reduce((a, r) => a + r.bitops * r.measuredMs, 0) / rows.reduce((a, r) => a + r.bitops * r.bitops, 0);
-    const meanError = (predicted: readonly number[]) => predicted.reduce((a, p, i) => a + Math.abs(p - measured[i]!) / measured[i]!, 0) / rows.length;
-    return {
-      rows,
-      tauTable: kendallTau(
-        rows.map((r) => r.predictedMs),
-        measured,
-      ),
-      tauBitops: kendallTau(
-        rows.map((r) => r.bitops),
-        measured,
-      ),
-      tableError: meanError(rows.map((r) => r.predictedMs)),
-      bitopsError: meanError(rows.map((r) => r.bitops * k)),
-      machine: machine(),
-    };
-  } finally {
-    for (const session of sessions) await session.dispose();
   }
+  const rows = genotypes.map(({ name, genotype }, i) => ({
+    name,
+    genotype,
+    predictedMs: predictLatency(table, genotype),
+    measuredMs: median(walls[i]!),
+    bitops: genotypeCost(plan, genotype, { input: { height: 32, width: 32 } }).total.bitops,
+  }));
+  const measured = rows.map((r) => r.measuredMs);
+  const k = rows.reduce((a, r) => a + r.bitops * r.measuredMs, 0) / rows.reduce((a, r) => a + r.bitops * r.bitops, 0);
+  const meanError = (predicted: readonly number[]) => predicted.reduce((a, p, i) => a + Math.abs(p - measured[i]!) / measured[i]!, 0) / rows.length;
+  return {
+    rows,
+    tauTable: kendallTau(
+      rows.map((r) => r.predictedMs),
+      measured,
+    ),
+    tauBitops: kendallTau(
+      rows.map((r) => r.bitops),
+      measured,
+    ),
+    tableError: meanError(rows.map((r) => r.predictedMs)),
+    bitopsError: meanError(rows.map((r) => r.bitops * k)),
+    machine: machine(),
+  };
 }
