@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RgbImage, Session } from '@quantnas/runtime';
+import { median } from '../commands/bench-runtime.js';
 import { UsageError, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
 import { runtimeFiles } from '../runtime-files.js';
@@ -12,11 +13,6 @@ export interface LatencyOptions {
   readonly rounds: number;
   readonly engine: 'simd128' | 'relaxed';
 }
-
-const median = (values: readonly number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** The exported model of a run: model.qnas in its directory, else the path its run.json names. */
 function modelOf(r: ReportRun): string {
@@ -46,7 +42,7 @@ export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[],
   let done = 0;
   const times: number[][] = [];
   try {
-    // One model at a time, as a deployed process holds one: many live engine instances slowed some of them by a third.
+    // One model at a time, as latency tables time their networks (docs/method.md §7.1).
     for (const r of runs) {
       const path = modelOf(r);
       let session: Session;

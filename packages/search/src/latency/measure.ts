@@ -316,8 +316,7 @@ export async function checkLatencyTable(
   const progress = (what: string) => options.onProgress?.(++done, total, what);
   const walls: number[][] = [];
   const kernels: LoadKernelsOptions = { ...options.kernels, relaxedSimd: s.engine === 'relaxed' ? 'require' : 'off' };
-  // One network at a time, as a deployed process holds one: many live engine instances slowed some
-  // of them by a third (the same genotype at two places of one check measured 127 and 171 ms).
+  // One network at a time, as measureLatencyTable times them.
   for (const { genotype } of genotypes) {
     const model = await exportUntrained(spec, plan, genotype);
     const session = await createSession(model, { threads: s.threads, kernels, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) });
