@@ -46,7 +46,7 @@ describe('quantnas run', () => {
     [['--arch', 'fsrcnn', '--space', 'rfdn'], '--arch and --space exclude each other'],
     [['--cells', '2'], '--cells applies to --arch only'],
     [['--channels', '0'], '--channels must be'],
-    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --mode, --adq, --entropy, --derive and --path-sampling apply to the search'],
+    [['--arch', 'fsrcnn', '--penalty', '0.1'], '--penalty, --mode, --adq, --entropy, --derive, --path-sampling and --latency-* apply to the search'],
     [['--arch', 'fsrcnn', '--mode', 'direct'], '--arch has none'],
     [['--mode', 'float'], "--mode must be one of noise, direct, fp, got 'float'"],
     [['--adq', 'yes'], "--adq must be on or off, got 'yes'"],
