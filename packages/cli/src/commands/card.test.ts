@@ -167,6 +167,26 @@ describe('quantnas card', () => {
     expect(existsSync(join(work, 'never3'))).toBe(false);
   });
 
+  it("writes a latency-penalised search's --latency-penalty, and where its table is", async () => {
+    const timed = join(work, 'run-latency');
+    await cp(runDir, timed, { recursive: true });
+    const searchSummary = join(timed, 'search', 'summary.json');
+    const summary = JSON.parse(await readFile(searchSummary, 'utf8'));
+    await writeFile(
+      searchSummary,
+      JSON.stringify({ ...summary, config: { ...summary.config, latencyPenalty: 0.01, latencyTable: { kind: 'quantnas-latency-table' } } }),
+    );
+    const out = join(work, 'card-latency');
+    const result = await run(['card', '--model', modelPath(), '--run', timed, '--out', out, '--sets', 'Pair', '--data', dataRoot, '--json']);
+    expect(result.code).toBe(0);
+    const card = JSON.parse(result.stdout);
+    expect(card.training.command).toBe(
+      'quantnas run --preset quick --penalty 1e-2 --derive checked --path-sampling none --latency-table TABLE.json --latency-penalty 1e-2 --seed 7 --workers 1 --out DIR',
+    );
+    expect(card.training.search.latencyPenalty).toBe(0.01);
+    expect(await readFile(join(out, 'card.md'), 'utf8')).toContain("`TABLE.json`: the search's latency table, as recorded in the run's `search/summary.json`");
+  });
+
   it('refuses a model without a stated cost', async () => {
     const { syntheticRfdn, encodeArtifact } = await import('@quantnas/runtime');
     const synthetic = join(work, 'synthetic.qnas');

@@ -129,6 +129,9 @@ async function trainingOf(records: ReturnType<typeof readRun>): Promise<CardTrai
     if (searchConfig?.derive !== undefined && searchConfig.derive !== DEFAULT_DERIVE) args.push('--derive', String(searchConfig.derive));
     if (searchConfig?.pathSampling !== undefined && searchConfig.pathSampling !== presetSampling)
       args.push('--path-sampling', String(searchConfig.pathSampling));
+    // A latency-penalised search read its table from a file the run does not keep; its summary holds the table.
+    const latencyPenalty = num(searchConfig?.latencyPenalty);
+    if (latencyPenalty !== null && latencyPenalty > 0) args.push('--latency-table', 'TABLE.json', '--latency-penalty', formatNumber(latencyPenalty));
     // Searched at one width and trained at another (`run --channels`).
     const trainedChannels = isObject(train.genotype) ? num(train.genotype.channels) : null;
     const searchedChannels = num(searchConfig?.channels);
@@ -141,8 +144,8 @@ async function trainingOf(records: ReturnType<typeof readRun>): Promise<CardTrai
         records.runJson,
       );
     searchOptions = Object.fromEntries(
-      ['mode', 'adq', 'bits', 'pathSampling', 'derive', 'channels', 'cells', 'epochs', 'batchSize', 'lrPatchSize']
-        .filter((k) => searchConfig?.[k] !== undefined)
+      ['mode', 'adq', 'bits', 'pathSampling', 'derive', 'channels', 'cells', 'epochs', 'batchSize', 'lrPatchSize', 'latencyPenalty']
+        .filter((k) => searchConfig?.[k] !== undefined && !(k === 'latencyPenalty' && searchConfig[k] === 0))
         .map((k) => [k, searchConfig![k]]),
     );
   } else {
@@ -312,6 +315,9 @@ export function cardMarkdown(card: ModelCard): string {
     }
   }
   lines.push('', '## Training', '', '```sh', t.command, '```', '');
+  if (t.command.includes('TABLE.json')) {
+    lines.push("`TABLE.json`: the search's latency table, as recorded in the run's `search/summary.json` (`config.latencyTable`).", '');
+  }
   lines.push(
     `- preset \`${t.preset}\`, seed ${t.seed}, ${t.workers} worker${t.workers === 1 ? '' : 's'} (the same seed and worker count give the same model)`,
     `- training data: ${t.trainSets.join(' + ')}`,
