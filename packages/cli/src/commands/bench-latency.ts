@@ -65,8 +65,9 @@ export function latencyTableCommand(io: CliIo): Command {
       "Measures how long the runtime's integer engine spends in each searchable block of a space with each " +
         'of its candidate pairs (op, bit-width), at the space width, cells and scale of a preset (or as given), ' +
         'on an LR image of --size × --size. One network per pair index (every block at its i-th pair) is ' +
-        'exported with its initial weights (the time does not depend on their values) and timed on its own (as a ' +
-        'deployed process holds one model): one untimed upscale, then --rounds timed ones; each upscale is profiled layer by layer and a block gets the ' +
+        'exported with its initial weights (the time does not depend on their values); --rounds rounds go over all ' +
+        'of them, each network timed alone on an engine instance of its own after one untimed upscale (as a ' +
+        "deployed process runs one model; the rounds spread the machine's drift over every network); each upscale is profiled layer by layer and a block gets the " +
         'time of its own layers, the rest of the network (fixed layers, copies between passes) the remainder. ' +
         'The table keeps the median and range of each entry and records the engine, threads, CPU and Node. ' +
         'With --threads n, each block keeps its share of the one-thread profile, scaled to the wall time on n ' +
@@ -150,7 +151,7 @@ export function latencyCheckCommand(io: CliIo): Command {
     .description(
       "Exports each genotype (--genotype, repeatable: a search's genotype.json or a run's train/genotype.json; " +
         "--random n more drawn uniformly from the table's space) with its initial weights, times it whole on the " +
-        "table's engine, threads and image size, one network at a time (one untimed upscale, then the median of --rounds), and " +
+        "table's engine, threads and image size, as the table's networks are (rounds over all, each timed alone; median), and " +
         "compares with the table's prediction (the rest of the network plus each block's pair) and with BitOps " +
         '(32×32 LR): Kendall τ of each against the measured times, and the mean relative error of the table and of ' +
         'BitOps scaled to milliseconds by their least-squares factor. Run it on the machine and engine the table ' +

@@ -37,8 +37,8 @@ export function reportCommand(io: CliIo): Command {
         'then one row per run), OUT.svg (PSNR on --set against BitOps at 32×32 LR, log scale: group means with ±std, ' +
         'each seed faint, bicubic as a line) and OUT.html (one self-contained page: the tables, the plot, each ' +
         "group's genotype drawing and training curve). With --x latency the x axis, the order and the front are each " +
-        "run's model timed on the integer engine when the report is made (one model at a time: one untimed upscale, then " +
-        'the median of --rounds), for a user who runs the models rather than counts their BitOps.',
+        "run's model timed on the integer engine when the report is made (--rounds rounds over the models, each timed " +
+        'alone after one untimed upscale; median), for a user who runs the models rather than counts their BitOps.',
     )
     .argument('<dirs...>', 'run directories (each holds run.json) or sweep directories (each holds sweep.json)')
     .requiredOption('--out <prefix>', 'output path without extension: writes PREFIX.md, PREFIX.svg and PREFIX.html')

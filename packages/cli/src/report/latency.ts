@@ -24,8 +24,9 @@ function modelOf(r: ReportRun): string {
 }
 
 /**
- * Times every run's model on the integer engine in this process, one model at a time: one untimed
- * upscale, then the median of `rounds` timed ones. Returns the runs with `latencyMs` set.
+ * Times every run's model on the integer engine in this process: `rounds` rounds over all the
+ * models, each timed alone after one untimed upscale; the median of each. Returns the runs with
+ * `latencyMs` set.
  */
 export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[], o: LatencyOptions): Promise<ReportRun[]> {
   const runtime = await import('@quantnas/runtime');
@@ -38,37 +39,31 @@ export async function measureRunLatencies(io: CliIo, runs: readonly ReportRun[],
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
   const image: RgbImage = { width: o.size, height: o.size, channels: 3, data };
   const progress = createProgress(io, 'timing models', 'upscale');
-  const total = runs.length * (o.rounds + 1);
+  const total = runs.length * o.rounds;
   let done = 0;
-  const times: number[][] = [];
+  const models = runs.map((r) => new Uint8Array(readFileSync(modelOf(r))));
+  const times: number[][] = runs.map(() => []);
   try {
-    // One model at a time, as latency tables time their networks (docs/method.md §7.1).
-    for (const r of runs) {
-      const path = modelOf(r);
-      let session: Session;
-      try {
-        session = await runtime.createSession(new Uint8Array(readFileSync(path)), {
-          threads: o.threads,
-          kernels,
-          ...(files.workerUrl ? { workerUrl: files.workerUrl } : {}),
-        });
-      } catch (error) {
-        if (error instanceof Error && /relaxed SIMD/.test(error.message)) throw new UsageError(`--engine relaxed: ${error.message}`);
-        throw error;
-      }
-      try {
-        await session.upscale(image);
-        progress.update(++done, total, r.label);
-        const own: number[] = [];
-        for (let round = 0; round < o.rounds; round++) {
+    // Rounds over all the models, each timed alone on an engine instance of its own after one
+    // untimed upscale: as latency tables time their networks (docs/method.md §7.1).
+    for (let round = 0; round < o.rounds; round++) {
+      for (let i = 0; i < runs.length; i++) {
+        let session: Session;
+        try {
+          session = await runtime.createSession(models[i]!, { threads: o.threads, kernels, ...(files.workerUrl ? { workerUrl: files.workerUrl } : {}) });
+        } catch (error) {
+          if (error instanceof Error && /relaxed SIMD/.test(error.message)) throw new UsageError(`--engine relaxed: ${error.message}`);
+          throw error;
+        }
+        try {
+          await session.upscale(image);
           const t0 = performance.now();
           await session.upscale(image);
-          own.push(performance.now() - t0);
-          progress.update(++done, total, r.label);
+          times[i]!.push(performance.now() - t0);
+        } finally {
+          await session.dispose();
         }
-        times.push(own);
-      } finally {
-        await session.dispose();
+        progress.update(++done, total, runs[i]!.label);
       }
     }
     return runs.map((r, i) => ({ ...r, latencyMs: median(times[i]!) }));

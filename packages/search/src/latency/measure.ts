@@ -141,6 +141,22 @@ async function timeRound(t: Timed, image: RgbImage): Promise<{ layers: Map<strin
   return { layers: new Map(profile.layers.map((l) => [l.id, l.ms * factor])), wall };
 }
 
+/**
+ * One timed round of a model on an engine instance of its own, opened for it and closed after, with
+ * one untimed upscale first. Rounds go over all the models in turn: the machine's speed drifts by a
+ * third over minutes, and interleaving spreads that drift over every model, while one instance
+ * alive at a time is how a deployed process runs (with many alive, some ran a third slower).
+ */
+async function timeAlone(model: Uint8Array, s: ReturnType<typeof settings>, options: LatencyMeasureOptions, image: RgbImage) {
+  const t = await openTimed(model, s, options);
+  try {
+    await timeRound(t, image);
+    return await timeRound(t, image);
+  } finally {
+    await closeTimed(t);
+  }
+}
+
 const machine = () => ({
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: availableParallelism(),
@@ -150,9 +166,9 @@ const machine = () => ({
 
 /**
  * Measures a latency table for a space: one network per pair index (every group at its i-th pair),
- * one at a time: exported, one untimed round, then `rounds` timed ones; each round gives every group
- * the time of the layers its blocks made (their convs, with any residual add fused into them) and
- * the rest of the network the remainder of the wall time.
+ * exported, then `rounds` rounds over all of them, each network timed alone (timeAlone); each round
+ * gives every group the time of the layers its blocks made (their convs, with any residual add fused
+ * into them) and the rest of the network the remainder of the wall time.
  */
 export async function measureLatencyTable(spec: SearchSpaceSpec, options: LatencyTableOptions = {}): Promise<LatencyTable> {
   const s = settings(options);
@@ -168,40 +184,34 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
   // Layer ids of a block's ops start with the block's name (export names them `block.op.convN`).
   const groupOfLayer = (id: string): string | undefined => plan.blocks.find((b) => id.startsWith(`${b.name}.`))?.group;
   const image = testImage(s.width, s.height);
-  const total = count * (s.rounds + 2);
+  const total = count * (s.rounds + 1);
   let done = 0;
   const progress = (what: string) => options.onProgress?.(++done, total, what);
+  const models: Uint8Array[] = [];
+  for (const genotype of genotypes) {
+    models.push(await exportUntrained(spec, plan, genotype));
+    progress('export');
+  }
   const samples = new Map<string, number[]>();
   const fixed: number[] = [];
-  // One network at a time, as a deployed process holds one: many live engine instances slowed some
-  // of them by a third (the same genotype at two places of one check measured 127 and 171 ms).
-  for (let i = 0; i < count; i++) {
-    const t = await openTimed(await exportUntrained(spec, plan, genotypes[i]!), s, options);
-    try {
-      progress('export');
-      // The first upscales of a session pay for its kernels' heap and its stores' first pages.
-      await timeRound(t, image);
-      progress('warm-up');
-      for (let round = 0; round < s.rounds; round++) {
-        const { layers, wall } = await timeRound(t, image);
-        const byGroup = new Map<string, number>();
-        for (const [id, ms] of layers) {
-          const group = groupOfLayer(id);
-          if (group !== undefined) byGroup.set(group, (byGroup.get(group) ?? 0) + ms);
-        }
-        let blocks = 0;
-        for (const g of plan.groups) {
-          // A group with fewer pairs repeats one here: measured by the first network that has it, and not part of the rest.
-          blocks += byGroup.get(g.id) ?? 0;
-          if (i >= g.pairs.length) continue;
-          const key = `${g.id}\u0000${pairKey(genotypes[i]!.blocks[g.id]!)}`;
-          samples.set(key, [...(samples.get(key) ?? []), byGroup.get(g.id) ?? 0]);
-        }
-        fixed.push(wall - blocks);
-        progress(`round ${round + 1}`);
+  for (let round = 0; round < s.rounds; round++) {
+    for (let i = 0; i < count; i++) {
+      const { layers, wall } = await timeAlone(models[i]!, s, options, image);
+      const byGroup = new Map<string, number>();
+      for (const [id, ms] of layers) {
+        const group = groupOfLayer(id);
+        if (group !== undefined) byGroup.set(group, (byGroup.get(group) ?? 0) + ms);
       }
-    } finally {
-      await closeTimed(t);
+      let blocks = 0;
+      for (const g of plan.groups) {
+        // A group with fewer pairs repeats one here: measured by the first network that has it, and not part of the rest.
+        blocks += byGroup.get(g.id) ?? 0;
+        if (i >= g.pairs.length) continue;
+        const key = `${g.id}\u0000${pairKey(genotypes[i]!.blocks[g.id]!)}`;
+        samples.set(key, [...(samples.get(key) ?? []), byGroup.get(g.id) ?? 0]);
+      }
+      fixed.push(wall - blocks);
+      progress(`round ${round + 1}`);
     }
   }
   const groups: Record<string, Record<string, LatencyEntry>> = {};
@@ -297,8 +307,8 @@ export function randomGenotypes(plan: SpacePlan, count: number, seed: number): G
 }
 
 /**
- * Checks a table against real models: each genotype exported and timed whole, one at a time (wall
- * time on the table's engine, threads and input; one untimed upscale, then the median of `rounds`),
+ * Checks a table against real models: each genotype exported and timed whole as the table's
+ * networks are (timeAlone; wall time on the table's engine, threads and input, median of `rounds`),
  * against the table's prediction and against BitOps, as rank correlations and mean relative errors.
  */
 export async function checkLatencyTable(
@@ -311,29 +321,19 @@ export async function checkLatencyTable(
   const s = settings({ ...options, width: table.input.width, height: table.input.height, engine: table.engine, threads: table.threads });
   const plan = resolveSpace(spec, { channels: table.channels, cells: table.cells, scale: table.scale });
   const image = testImage(s.width, s.height);
-  const total = genotypes.length * (s.rounds + 2);
+  const total = genotypes.length * (s.rounds + 1);
   let done = 0;
   const progress = (what: string) => options.onProgress?.(++done, total, what);
-  const walls: number[][] = [];
-  const kernels: LoadKernelsOptions = { ...options.kernels, relaxedSimd: s.engine === 'relaxed' ? 'require' : 'off' };
-  // One network at a time, as measureLatencyTable times them.
+  const models: Uint8Array[] = [];
   for (const { genotype } of genotypes) {
-    const model = await exportUntrained(spec, plan, genotype);
-    const session = await createSession(model, { threads: s.threads, kernels, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) });
-    try {
-      progress('export');
-      await session.upscale(image);
-      progress('warm-up');
-      const times: number[] = [];
-      for (let round = 0; round < s.rounds; round++) {
-        const t0 = performance.now();
-        await session.upscale(image);
-        times.push(performance.now() - t0);
-        progress(`round ${round + 1}`);
-      }
-      walls.push(times);
-    } finally {
-      await session.dispose();
+    models.push(await exportUntrained(spec, plan, genotype));
+    progress('export');
+  }
+  const walls: number[][] = genotypes.map(() => []);
+  for (let round = 0; round < s.rounds; round++) {
+    for (let i = 0; i < models.length; i++) {
+      walls[i]!.push((await timeAlone(models[i]!, s, options, image)).wall);
+      progress(`round ${round + 1}`);
     }
   }
   const rows = genotypes.map(({ name, genotype }, i) => ({
