@@ -136,10 +136,11 @@ export function formatLatencyTable(table: LatencyTable): string {
   const groups = Object.keys(table.groups);
   const pairs = [...new Set(groups.flatMap((g) => Object.keys(table.groups[g]!)))];
   const rows = pairs.map((p) => [p, ...groups.map((g) => (table.groups[g]![p] ? ms(table.groups[g]![p]!.ms) : '—'))]);
-  const spread = Math.max(...groups.flatMap((g) => Object.values(table.groups[g]!).map((e) => (e.ms > 0 ? (e.max - e.min) / e.ms : 0))));
+  const entries = groups.flatMap((g) => Object.values(table.groups[g]!));
+  const spread = Math.max(...entries.map((e) => (e.ms > 0 ? (e.max - e.min) / e.ms : 0)));
   return (
     `latency table of ${table.space} (C ${table.channels}, ${table.cells} cell(s), x${table.scale}) on ${table.input.width}×${table.input.height} LR, ` +
-    `${table.engine}, ${table.threads} thread(s), ${table.machine.cpu}, Node ${table.machine.node}; ms, median of ${table.fixed.rounds > 0 ? Object.values(Object.values(table.groups)[0]!)[0]!.rounds : 0} rounds\n` +
+    `${table.engine}, ${table.threads} thread(s), ${table.machine.cpu}, Node ${table.machine.node}; ms, median of ${entries[0]?.rounds ?? 0} rounds\n` +
     renderTable(['op@bits', ...groups], rows) +
     `rest of the network: ${ms(table.fixed.ms)} ms (${ms(table.fixed.min)}–${ms(table.fixed.max)}); widest range of an entry: ${(spread * 100).toFixed(0)} % of its median\n`
   );
