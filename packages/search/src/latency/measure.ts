@@ -174,13 +174,7 @@ export async function measureLatencyTable(spec: SearchSpaceSpec, options: Latenc
   const s = settings(options);
   const plan = resolveSpace(spec, { channels: options.channels, cells: options.cells, scale: options.scale });
   const count = Math.max(...plan.groups.map((g) => g.pairs.length));
-  const genotypes: Genotype[] = Array.from({ length: count }, (_, i) => ({
-    schemaVersion: 1,
-    space: plan.id,
-    scale: plan.scale,
-    channels: plan.channels,
-    blocks: Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[i % g.pairs.length]!])),
-  }));
+  const genotypes = Array.from({ length: count }, (_, i) => genotypeOf(plan, (g) => g.pairs[i % g.pairs.length]!));
   // Layer ids of a block's ops start with the block's name (export names them `block.op.convN`).
   const groupOfLayer = (id: string): string | undefined => plan.blocks.find((b) => id.startsWith(`${b.name}.`))?.group;
   const image = testImage(s.width, s.height);
@@ -297,13 +291,12 @@ export interface LatencyCheck {
 /** `count` genotypes of the plan, each group's pair drawn uniformly (seeded). */
 export function randomGenotypes(plan: SpacePlan, count: number, seed: number): Genotype[] {
   const rng = createRng(seed).fork('latency.random');
-  return Array.from({ length: count }, () => ({
-    schemaVersion: 1,
-    space: plan.id,
-    scale: plan.scale,
-    channels: plan.channels,
-    blocks: Object.fromEntries(plan.groups.map((g) => [g.id, g.pairs[rng.int(g.pairs.length)]!])),
-  }));
+  return Array.from({ length: count }, () => genotypeOf(plan, (g) => g.pairs[rng.int(g.pairs.length)]!));
+}
+
+/** A genotype of the plan with each α group's pair picked by `pick`. */
+function genotypeOf(plan: SpacePlan, pick: (group: SpacePlan['groups'][number]) => Genotype['blocks'][string]): Genotype {
+  return { schemaVersion: 1, space: plan.id, scale: plan.scale, channels: plan.channels, blocks: Object.fromEntries(plan.groups.map((g) => [g.id, pick(g)])) };
 }
 
 /**
