@@ -35,6 +35,10 @@ function fillBorder(dst: usize, total: i32, first: i32, row: i32, stride: i32, h
   memory.fill(dst + <usize>end, 0, <usize>(total - end));
 }
 
+// Byte shuffles of padWidenI16 for a group layout that differs from the source's (RGB's 3 channels
+// padded to 4, 1-channel groups to 2): up to 4 vectors, rebuilt per call.
+const WIDEN_MASKS = memory.data(64, 16);
+
 /**
  * Copies a uint8 NHWC image (h x w x c, rows srcStride bytes apart) into dst as int16 at
  * (padTop, padLeft) of an hp x wp image with cs = groups * cgp channels per pixel (group g's
@@ -46,8 +50,27 @@ export function padWidenI16(
 ): void {
   const cs = groups * cgp;
   const cg = c / groups;
-  if (cg == cgp) fillBorder(dst, (hp * wp * cs) << 1, ((padTop * wp + padLeft) * cs) << 1, (w * cs) << 1, (wp * cs) << 1, h);
-  else memory.fill(dst, 0, (<usize>hp * <usize>wp * <usize>cs) << 1);
+  fillBorder(dst, (hp * wp * cs) << 1, ((padTop * wp + padLeft) * cs) << 1, (w * cs) << 1, (wp * cs) << 1, h);
+  // Regrouped rows: blocks of `block` pixels (`vectors` output vectors, block * c <= 16 source bytes).
+  let vectors = 0;
+  let block = 0;
+  if (cg != cgp) {
+    const out = cs << 1;
+    let v = 1;
+    while ((v << 4) % out != 0 && v <= 4) v++;
+    if (v <= 4 && ((v << 4) / out) * c <= 16) {
+      while (v * 2 <= 4 && (((v * 2) << 4) / out) * c <= 16) v <<= 1;
+      vectors = v;
+      block = (v << 4) / out;
+      for (let o = 0; o < (v << 4); o++) {
+        const e = o >> 1;
+        const slot = e % cs;
+        const i = slot % cgp;
+        const from = (o & 1) != 0 || i >= cg ? 0x80 : (e / cs) * c + (slot / cgp) * cg + i;
+        store<u8>(WIDEN_MASKS + <usize>o, <u8>from);
+      }
+    }
+  }
   for (let y = 0; y < h; y++) {
     const srow = src + <usize>(y * srcStride);
     const drow = dst + (<usize>(((y + padTop) * wp + padLeft) * cs) << 1);
@@ -61,15 +84,33 @@ export function padWidenI16(
         v128.store(drow + (<usize>i << 1), i16x8.extend_high_i8x16_u(v), 16);
       }
       for (; i < n; i++) store<u16>(drow + (<usize>i << 1), load<u8>(srow + <usize>i));
-    } else {
-      for (let x = 0; x < w; x++) {
-        const s = srow + <usize>(x * c);
-        const d = drow + (<usize>(x * cs) << 1);
-        for (let g = 0; g < groups; g++) {
-          const sg = s + <usize>(g * cg);
-          const dg = d + (<usize>(g * cgp) << 1);
-          for (let i = 0; i < cg; i++) store<u16>(dg + (<usize>i << 1), load<u8>(sg + <usize>i));
-        }
+      continue;
+    }
+    let x = 0;
+    if (vectors > 0) {
+      // The 16-byte loads stay inside the row.
+      const m0 = v128.load(WIDEN_MASKS);
+      const m1 = v128.load(WIDEN_MASKS, 16);
+      const m2 = v128.load(WIDEN_MASKS, 32);
+      const m3 = v128.load(WIDEN_MASKS, 48);
+      const bytes = <usize>(block * cs) << 1;
+      let d = drow;
+      for (; (x * c) + 16 <= w * c; x += block) {
+        const v = v128.load(srow + <usize>(x * c));
+        v128.store(d, i8x16.swizzle(v, m0));
+        if (vectors > 1) v128.store(d, i8x16.swizzle(v, m1), 16);
+        if (vectors > 2) v128.store(d, i8x16.swizzle(v, m2), 32);
+        if (vectors > 3) v128.store(d, i8x16.swizzle(v, m3), 48);
+        d += bytes;
+      }
+    }
+    for (; x < w; x++) {
+      const s = srow + <usize>(x * c);
+      const d = drow + (<usize>(x * cs) << 1);
+      for (let g = 0; g < groups; g++) {
+        const sg = s + <usize>(g * cg);
+        const dg = d + (<usize>(g * cgp) << 1);
+        for (let i = 0; i < cgp; i++) store<u16>(dg + (<usize>i << 1), i < cg ? <u16>load<u8>(sg + <usize>i) : 0);
       }
     }
   }
@@ -124,13 +165,14 @@ export function padU8(
  * pixels; the reduction runs over kh rows of `outer` runs of `inner` channel pairs (a run is
  * contiguous in the padded image; consecutive runs are tapStep apart). Without `direct`, leaves 8
  * i32x4 in acc: pixel p's channels 0-3 at acc + 32p, 4-7 at acc + 32p + 16. With it, writes the
- * tile (4 whole pixels, 8 valid channels) to out itself, from the registers (see writeTile).
+ * tile (4 whole pixels, `valid` channels) to out itself, from the registers (see writeTile).
  */
+@inline
 function tile4x8<T>(
   xp: usize, ps: usize, rowStride: usize, tapStep: usize,
   kh: i32, outer: i32, inner: i32, wp: usize, acc: usize, direct: bool,
   out: usize, outStride: usize, m: usize, b: usize, mode: i32, lo: i32, hi: i32,
-  clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize,
+  clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize, valid: i32,
 ): void {
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
@@ -162,7 +204,7 @@ function tile4x8<T>(
     }
   }
   if (direct) {
-    writeTile(out, outStride, a0, a1, a2, a3, a4, a5, a6, a7, m, b, mode, lo, hi, clamp, flo, fhi, res, cp);
+    writeTile(out, outStride, a0, a1, a2, a3, a4, a5, a6, a7, m, b, mode, lo, hi, clamp, flo, fhi, res, cp, valid);
     return;
   }
   v128.store(acc, a0, 0);
@@ -186,6 +228,64 @@ function codes8(a: v128, c: v128, m0: v128, m1: v128, b0: v128, b1: v128, vlo: v
   const p = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a), m0), b0), vlo), vhi), magic);
   const q = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(c), m1), b1), vlo), vhi), magic);
   return i8x16.shuffle(p, q, 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+}
+
+/** codes8 for 4 channels: their uint8 codes in the low 4 bytes. */
+@inline
+function codes4(a: v128, m: v128, b: v128, vlo: v128, vhi: v128): v128 {
+  const p = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a), m), b), vlo), vhi), f32x4.splat(12582912.0));
+  return i8x16.shuffle(p, p, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+}
+
+// Partial stores and loads of a tile's last channels: lane stores, so that nothing past a pixel's
+// valid channels is touched (the bytes after them may be another group's, another conv's in a
+// fused concat, or past the end of the tensor). n is fixed for a whole conv, so the branches
+// predict.
+
+/** Stores the low n (1-8) bytes of v at dst. */
+@inline
+function storeBytes(dst: usize, v: v128, n: i32): void {
+  if (n == 8) v128.store64_lane(dst, v, 0);
+  else if (n == 4) v128.store32_lane(dst, v, 0);
+  else {
+    let at: usize = 0;
+    if (n & 4) {
+      v128.store32_lane(dst, v, 0);
+      at = 4;
+    }
+    if (n & 2) {
+      if (at == 0) v128.store16_lane(dst, v, 0);
+      else v128.store16_lane(dst + 4, v, 2);
+      at += 2;
+    }
+    if (n & 1) {
+      if (at == 0) v128.store8_lane(dst, v, 0);
+      else if (at == 2) v128.store8_lane(dst + 2, v, 2);
+      else if (at == 4) v128.store8_lane(dst + 4, v, 4);
+      else v128.store8_lane(dst + 6, v, 6);
+    }
+  }
+}
+
+/** Stores the first n (1-4) float32 lanes of v at dst. */
+@inline
+function storeFloats(dst: usize, v: v128, n: i32): void {
+  if (n >= 4) v128.store(dst, v);
+  else if (n == 2) v128.store64_lane(dst, v, 0);
+  else if (n == 1) v128.store32_lane(dst, v, 0);
+  else {
+    v128.store64_lane(dst, v, 0);
+    v128.store32_lane(dst + 8, v, 2);
+  }
+}
+
+/** The first n (1-4) float32 lanes at src, the others 0. */
+@inline
+function loadFloats(src: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(src);
+  if (n == 2) return v128.load64_zero(src);
+  if (n == 1) return v128.load32_zero(src);
+  return v128.load32_lane(src + 8, v128.load64_zero(src), 2);
 }
 
 /** float32 outputs of 4 channels; no clamp when both bounds are infinite (y is never NaN). */
@@ -221,11 +321,14 @@ function quantize8(y0: v128, y1: v128, vstep: v128, vmax: v128): v128 {
   return narrowBytes(a, b, a, b);
 }
 
-/** storeTile for a whole 4 x 8 tile whose accumulators are still in registers. */
+/**
+ * storeTile for 4 whole pixels of a 4 x 8 tile whose accumulators are still in registers: `valid`
+ * (1-8) channels of each, stored with vector and lane stores.
+ */
 @inline
 function writeTile(
   out: usize, outStride: usize, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128,
-  m: usize, b: usize, mode: i32, lo: i32, hi: i32, clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize,
+  m: usize, b: usize, mode: i32, lo: i32, hi: i32, clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize, valid: i32,
 ): void {
   const m0 = v128.load(m);
   const m1 = v128.load(m, 16);
@@ -234,10 +337,10 @@ function writeTile(
   if (mode == MODE_UINT8) {
     const vlo = f32x4.splat(<f32>lo);
     const vhi = f32x4.splat(<f32>hi);
-    v128.store64_lane(out, codes8(a0, a1, m0, m1, b0, b1, vlo, vhi), 0);
-    v128.store64_lane(out + outStride, codes8(a2, a3, m0, m1, b0, b1, vlo, vhi), 0);
-    v128.store64_lane(out + (outStride << 1), codes8(a4, a5, m0, m1, b0, b1, vlo, vhi), 0);
-    v128.store64_lane(out + outStride * 3, codes8(a6, a7, m0, m1, b0, b1, vlo, vhi), 0);
+    storeBytes(out, codes8(a0, a1, m0, m1, b0, b1, vlo, vhi), valid);
+    storeBytes(out + outStride, codes8(a2, a3, m0, m1, b0, b1, vlo, vhi), valid);
+    storeBytes(out + (outStride << 1), codes8(a4, a5, m0, m1, b0, b1, vlo, vhi), valid);
+    storeBytes(out + outStride * 3, codes8(a6, a7, m0, m1, b0, b1, vlo, vhi), valid);
     return;
   }
   const vflo = f32x4.splat(flo);
@@ -253,41 +356,73 @@ function writeTile(
   const o1 = outStride;
   const o2 = outStride << 1;
   const o3 = outStride * 3;
+  // Channels 0-3 (n0 of them valid) in y0, y2, y4, y6; channels 4-7 (n1) in the others.
+  const n0 = valid < 4 ? valid : 4;
+  const n1 = valid - 4;
   if (mode == MODE_FLOAT32_ADD) {
-    y0 = f32x4.add(y0, v128.load(res));
-    y1 = f32x4.add(y1, v128.load(res, 16));
-    y2 = f32x4.add(y2, v128.load(res + o1));
-    y3 = f32x4.add(y3, v128.load(res + o1, 16));
-    y4 = f32x4.add(y4, v128.load(res + o2));
-    y5 = f32x4.add(y5, v128.load(res + o2, 16));
-    y6 = f32x4.add(y6, v128.load(res + o3));
-    y7 = f32x4.add(y7, v128.load(res + o3, 16));
+    y0 = f32x4.add(y0, loadFloats(res, n0));
+    y2 = f32x4.add(y2, loadFloats(res + o1, n0));
+    y4 = f32x4.add(y4, loadFloats(res + o2, n0));
+    y6 = f32x4.add(y6, loadFloats(res + o3, n0));
+    if (n1 > 0) {
+      y1 = f32x4.add(y1, loadFloats(res + 16, n1));
+      y3 = f32x4.add(y3, loadFloats(res + o1 + 16, n1));
+      y5 = f32x4.add(y5, loadFloats(res + o2 + 16, n1));
+      y7 = f32x4.add(y7, loadFloats(res + o3 + 16, n1));
+    }
   }
   if (floatsOn) {
-    v128.store(out, y0);
-    v128.store(out, y1, 16);
-    v128.store(out + o1, y2);
-    v128.store(out + o1, y3, 16);
-    v128.store(out + o2, y4);
-    v128.store(out + o2, y5, 16);
-    v128.store(out + o3, y6);
-    v128.store(out + o3, y7, 16);
+    storeFloats(out, y0, n0);
+    storeFloats(out + o1, y2, n0);
+    storeFloats(out + o2, y4, n0);
+    storeFloats(out + o3, y6, n0);
+    if (n1 > 0) {
+      storeFloats(out + 16, y1, n1);
+      storeFloats(out + o1 + 16, y3, n1);
+      storeFloats(out + o2 + 16, y5, n1);
+      storeFloats(out + o3 + 16, y7, n1);
+    }
   }
   if (quantOn) {
     const vstep = f64x2.splat(quantStep);
     const vmax = i32x4.splat(quantMax);
     const p = quantPixel;
-    v128.store64_lane(cp, quantize8(y0, y1, vstep, vmax), 0);
-    v128.store64_lane(cp + p, quantize8(y2, y3, vstep, vmax), 0);
-    v128.store64_lane(cp + (p << 1), quantize8(y4, y5, vstep, vmax), 0);
-    v128.store64_lane(cp + p * 3, quantize8(y6, y7, vstep, vmax), 0);
+    storeBytes(cp, quantize8(y0, y1, vstep, vmax), valid);
+    storeBytes(cp + p, quantize8(y2, y3, vstep, vmax), valid);
+    storeBytes(cp + (p << 1), quantize8(y4, y5, vstep, vmax), valid);
+    storeBytes(cp + p * 3, quantize8(y6, y7, vstep, vmax), valid);
   }
 }
 
-/** 8 pixels x 4 output channels (a group's last 1-4 channels). Pixel p's sums at acc + 16p. */
+/** One pixel of a 8 x 4 tile (accumulators a, `valid` 1-4 channels), stored as storeTile does. */
+@inline
+function writePixel4(
+  out: usize, a: v128, m0: v128, b0: v128, mode: i32, vlo: v128, vhi: v128, clamp: bool, vflo: v128, vfhi: v128,
+  res: usize, cp: usize, valid: i32, vstep: v128, vmax: v128,
+): void {
+  if (mode == MODE_UINT8) {
+    storeBytes(out, codes4(a, m0, b0, vlo, vhi), valid);
+    return;
+  }
+  let y = floats4(a, m0, b0, clamp, vflo, vfhi);
+  if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, loadFloats(res, valid));
+  if (floatsOn) storeFloats(out, y, valid);
+  if (quantOn) {
+    const c = codes(divideF64(y, vstep), vmax);
+    storeBytes(cp, narrowBytes(c, c, c, c), valid);
+  }
+}
+
+/**
+ * 8 pixels x 4 output channels (a group's last 1-4 channels). Without `direct`, pixel p's sums at
+ * acc + 16p; with it, the 8 pixels' `valid` channels written to out (see writePixel4).
+ */
+@inline
 function tile8x4<T>(
   xp: usize, ps: usize, rowStride: usize, tapStep: usize,
-  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize,
+  kh: i32, outer: i32, inner: i32, wp: usize, acc: usize, direct: bool,
+  out: usize, outStride: usize, m: usize, b: usize, mode: i32, lo: i32, hi: i32,
+  clamp: bool, flo: f32, fhi: f32, res: usize, cp: usize, valid: i32,
 ): void {
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
@@ -314,6 +449,26 @@ function tile8x4<T>(
       }
       xr += tapStep;
     }
+  }
+  if (direct) {
+    const m0 = v128.load(m);
+    const b0 = v128.load(b);
+    const vlo = f32x4.splat(<f32>lo);
+    const vhi = f32x4.splat(<f32>hi);
+    const vflo = f32x4.splat(flo);
+    const vfhi = f32x4.splat(fhi);
+    const vstep = f64x2.splat(quantStep);
+    const vmax = i32x4.splat(quantMax);
+    const q = quantPixel;
+    writePixel4(out, a0, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res, cp, valid, vstep, vmax);
+    writePixel4(out + outStride, a1, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride, cp + q, valid, vstep, vmax);
+    writePixel4(out + outStride * 2, a2, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 2, cp + q * 2, valid, vstep, vmax);
+    writePixel4(out + outStride * 3, a3, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 3, cp + q * 3, valid, vstep, vmax);
+    writePixel4(out + outStride * 4, a4, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 4, cp + q * 4, valid, vstep, vmax);
+    writePixel4(out + outStride * 5, a5, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 5, cp + q * 5, valid, vstep, vmax);
+    writePixel4(out + outStride * 6, a6, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 6, cp + q * 6, valid, vstep, vmax);
+    writePixel4(out + outStride * 7, a7, m0, b0, mode, vlo, vhi, clamp, vflo, vfhi, res + outStride * 7, cp + q * 7, valid, vstep, vmax);
+    return;
   }
   v128.store(acc, a0, 0);
   v128.store(acc, a1, 16);
@@ -554,14 +709,14 @@ export function convolve<T>(
             const cp = cc + <usize>(ox * codePixel);
             if (sizeof<T>() == 1 && chunk > 1) {
               tile4x8Chunked(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch, chunk);
-            } else if (n == 4 && valid == 8 && mode != MODE_INT32) {
-              // A whole tile: written straight from the accumulator registers.
+            } else if (n == 4 && mode != MODE_INT32) {
+              // 4 whole pixels: written straight from the accumulator registers.
               tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
-                true, dst, outStride, mb, bb, mode, lo, hi, clamp, flo, fhi, rp, cp);
+                true, dst, outStride, mb, bb, mode, lo, hi, clamp, flo, fhi, rp, cp, valid);
               continue;
             } else {
               tile4x8<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
-                false, 0, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0);
+                false, 0, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0);
             }
             storeTile(scratch, n, 8, valid, dst, outStride, mb, bb, mode, lo, hi, flo, fhi, rp, cp);
           }
@@ -570,10 +725,18 @@ export function convolve<T>(
           bb += 32;
         } else {
           for (let ox = 0; ox < outW; ox += 8) {
-            tile8x4<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch);
             const n = outW - ox < 8 ? outW - ox : 8;
-            storeTile(scratch, n, 4, left, oc + <usize>ox * outStride, outStride, mb, bb, mode, lo, hi, flo, fhi,
-              rc + <usize>ox * outStride, cc + <usize>(ox * codePixel));
+            const dst = oc + <usize>ox * outStride;
+            const rp = rc + <usize>ox * outStride;
+            const cp = cc + <usize>(ox * codePixel);
+            if (n == 8 && mode != MODE_INT32) {
+              tile8x4<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
+                true, dst, outStride, mb, bb, mode, lo, hi, clamp, flo, fhi, rp, cp, left);
+              continue;
+            }
+            tile8x4<T>(xg + <usize>ox * ps, ps, rs, ts, kh, outer, inner, wb, scratch,
+              false, 0, 0, 0, 0, 0, 0, 0, false, 0, 0, 0, 0, 0);
+            storeTile(scratch, n, 4, left, dst, outStride, mb, bb, mode, lo, hi, flo, fhi, rp, cp);
           }
           wb += <usize>(taps * 16);
           mb += 16;

@@ -455,6 +455,12 @@ describe('conv with a fused residual add and quantizer', () => {
     { h: 7, w: 6, cin: 6, cout: 3, k: 3 },
     { h: 5, w: 10, cin: 24, cout: 20, k: 3, groups: 2 },
     { h: 9, w: 9, cin: 12, cout: 12, k: 3, stride: 2, padding: 'valid' as const },
+    // Whole 4- and 8-pixel tiles ending in 1, 2, 3, 5 and 7 channels.
+    { h: 3, w: 16, cin: 5, cout: 1, k: 3 },
+    { h: 2, w: 17, cin: 6, cout: 2, k: 1 },
+    { h: 3, w: 16, cin: 12, cout: 6, k: 1, groups: 2 },
+    { h: 2, w: 12, cin: 6, cout: 5, k: 1 },
+    { h: 3, w: 9, cin: 4, cout: 7, k: 3 },
   ];
   for (const kernel of ['plain', 'relaxed'] as const) {
     it.each(shapes.map((s, i) => [`${s.k}×${s.k} ${s.cin}→${s.cout}${s.groups ? ` groups ${s.groups}` : ''}${s.stride ? ' stride 2' : ''}`, s, i] as const))(
@@ -545,4 +551,51 @@ describe('conv with a fused residual add and quantizer', () => {
       },
     );
   }
+
+  it('writes nothing outside its channels: codes into a wider pixel (a fused concat), and past the output', () => {
+    for (const s of [
+      { w: 16, cin: 12, cout: 6, groups: 2, k: 1 },
+      { w: 12, cin: 6, cout: 5, groups: 1, k: 3 },
+      { w: 16, cin: 5, cout: 3, groups: 1, k: 3 },
+    ]) {
+      const h = 3;
+      const r = seeded(7);
+      const params: ConvParams = {
+        height: h,
+        width: s.w,
+        inChannels: s.cin,
+        outChannels: s.cout,
+        kernel: [s.k, s.k],
+        groups: s.groups,
+        weights: Int8Array.from({ length: s.cout * s.k * s.k * (s.cin / s.groups) }, () => r.int(-128, 127)),
+        inputBits: 8,
+        output: {
+          kind: 'float32',
+          multipliers: Array.from({ length: s.cout }, () => (r.next() + 0.2) / (255 * 40 * s.k)),
+          offsets: Array.from({ length: s.cout }, () => r.next() - 0.5),
+        },
+      };
+      const conv = kernels.prepareConv(params, { kernel: 'plain' });
+      const n = h * s.w * s.cout;
+      const pixel = s.cout + 3;
+      const inAt = put(
+        kernels,
+        Uint8Array.from({ length: h * s.w * s.cin }, () => r.int(0, 255)),
+      );
+      const outAt = put(kernels, new Float32Array(n + 8).fill(-7.5));
+      const codesAt = put(kernels, new Uint8Array(h * s.w * pixel + 8).fill(0xab));
+      conv.runCropAt(inAt, s.w * s.cin, h, s.w, s.k >> 1, s.k >> 1, h, s.w, outAt, undefined, { at: codesAt, pixel, step: 0.020301, max: 255 });
+      const plain = conv2dReference(bytesAt(kernels, inAt, h * s.w * s.cin), params) as Float32Array;
+      expectFloats(floatsAt(kernels, outAt, n + 8), [...plain, ...new Array<number>(8).fill(-7.5)], 'floats and what follows them');
+      const codes = bytesAt(kernels, codesAt, h * s.w * pixel + 8);
+      const want = Array.from({ length: codes.length }, (_, j) => {
+        const p = Math.floor(j / pixel);
+        const c = j % pixel;
+        return p < h * s.w && c < s.cout ? quantizeCode(plain[p * s.cout + c]!, 0.020301, 255) : 0xab;
+      });
+      expectBytes(codes, want, 'codes and the bytes between and after them');
+      for (const p of [inAt, outAt, codesAt]) kernels.heap.release(p);
+      conv.dispose();
+    }
+  });
 });

@@ -123,6 +123,17 @@ const cases: Case[] = [
   { name: '3×3 int4 48→48', h: 6, w: 9, cin: 48, cout: 48, k: [3, 3], int4: true },
   { name: '5×5 int4 groups 3, 9→9', h: 5, w: 6, cin: 9, cout: 9, k: [5, 5], groups: 3, int4: true },
   { name: '1×3 int4 7→5', h: 3, w: 6, cin: 7, cout: 5, k: [1, 3], int4: true },
+  // Whole tiles (4 and 8 pixels) with each count of a block's last channels, written from registers.
+  { name: '3×3 5→1 on 3×16', h: 3, w: 16, cin: 5, cout: 1, k: [3, 3] },
+  { name: '1×1 6→2 on 2×17', h: 2, w: 17, cin: 6, cout: 2, k: [1, 1] },
+  { name: '1×1 groups 2, 12→6 on 3×16', h: 3, w: 16, cin: 12, cout: 6, k: [1, 1], groups: 2 },
+  { name: '1×1 8→4 on 3×16', h: 3, w: 16, cin: 8, cout: 4, k: [1, 1] },
+  { name: '1×1 6→5 on 2×12', h: 2, w: 12, cin: 6, cout: 5, k: [1, 1] },
+  { name: '3×3 groups 2, 12→12 on 4×12', h: 4, w: 12, cin: 12, cout: 12, k: [3, 3], groups: 2 },
+  { name: '3×3 4→7 on 3×9', h: 3, w: 9, cin: 4, cout: 7, k: [3, 3] },
+  // Inputs regrouped by vector shuffles: 3 channels padded to 4, 1-channel groups to 2.
+  { name: '3×3 3→3 on 4×19 (HR tail)', h: 4, w: 19, cin: 3, cout: 3, k: [3, 3] },
+  { name: '5×5 groups 3, 3→48 on 4×13 (anchor)', h: 4, w: 13, cin: 3, cout: 48, k: [5, 5], groups: 3 },
 ];
 
 const kernelsToTest: ('plain' | 'relaxed')[] = relaxed ? ['plain', 'relaxed'] : ['plain'];
