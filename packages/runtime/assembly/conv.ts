@@ -9,7 +9,7 @@
 // Weights: packed by src/conv-pack.ts into blocks of 8 (or, at a group's tail, 4) output channels;
 // one 16-byte vector holds [w(o,c), w(o,c+1)] for 4 outputs o, as i16, so that i32x4.dot_i16x8_s of
 // a splatted input pair with it yields 4 output partial sums.
-import { codes, divideF64, narrowBytes } from './quantizer';
+import { narrowBytes, quantCodes } from './quantizer';
 
 /** Bytes of the accumulator scratch a tile writes (8 pixels x 8 channels of i32). */
 export const TILE_SCRATCH_BYTES: i32 = 8 * 8 * 4 + 64;
@@ -301,6 +301,7 @@ function floats4(a: v128, m: v128, b: v128, clamp: bool, vflo: v128, vfhi: v128)
 let quantOn = false;
 let quantPixel: usize = 0;
 let quantStep: f64 = 1;
+let quantInv: f32 = 1;
 let quantMax: i32 = 255;
 let floatsOn = true;
 
@@ -309,6 +310,7 @@ function setQuantizer(on: bool, pixel: usize, step: f64, max: i32, floats: bool)
   quantOn = on;
   quantPixel = pixel;
   quantStep = step;
+  quantInv = <f32>(1.0 / step);
   quantMax = max;
   floatsOn = floats;
 }
@@ -316,8 +318,10 @@ function setQuantizer(on: bool, pixel: usize, step: f64, max: i32, floats: bool)
 /** The codes of 8 float32 values in the low 8 bytes. */
 @inline
 function quantize8(y0: v128, y1: v128, vstep: v128, vmax: v128): v128 {
-  const a = codes(divideF64(y0, vstep), vmax);
-  const b = codes(divideF64(y1, vstep), vmax);
+  const inv = f32x4.splat(quantInv);
+  const top = f32x4.splat(<f32>(quantMax + 1));
+  const a = quantCodes(y0, vstep, inv, top, vmax);
+  const b = quantCodes(y1, vstep, inv, top, vmax);
   return narrowBytes(a, b, a, b);
 }
 
@@ -408,7 +412,7 @@ function writePixel4(
   if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, loadFloats(res, valid));
   if (floatsOn) storeFloats(out, y, valid);
   if (quantOn) {
-    const c = codes(divideF64(y, vstep), vmax);
+    const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
     storeBytes(cp, narrowBytes(c, c, c, c), valid);
   }
 }
@@ -621,7 +625,7 @@ export function storeTile(
         if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, v128.load(rp + o));
         if (floatsOn) v128.store(dst + o, y);
         if (quantOn) {
-          const c = codes(divideF64(y, vstep), vmax);
+          const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
           v128.store32_lane(cp + <usize>(k << 2), narrowBytes(c, c, c, c), 0);
         }
       } else {
@@ -637,7 +641,7 @@ export function storeTile(
         v128.store(tmp, y);
         if (floatsOn) for (let j = 0; j < left; j++) store<u32>(dst + o + (<usize>j << 2), load<u32>(tmp + (<usize>j << 2)));
         if (quantOn) {
-          const c = codes(divideF64(y, vstep), vmax);
+          const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
           v128.store(tmp, narrowBytes(c, c, c, c));
           for (let j = 0; j < left; j++) store<u8>(cp + <usize>((k << 2) + j), load<u8>(tmp + <usize>j));
         }

@@ -5,7 +5,7 @@
 // SIMD lane computes exactly what the scalar instruction does (f32x4.min/max propagate NaN and
 // order -0 < +0 like f32.min/max and Math.min/max), and a quantizer divides in f64, as the
 // reference does, because its step need not be a float32.
-import { code, codes as codesOf, divideF64, narrowBytes } from './quantizer';
+import { code, codes as codesOf, narrowBytes, quantCodes } from './quantizer';
 
 /**
  * The activation quantizer: dst = clamp(roundHalfEven(f32(src / step)), 0, max), over `rows` rows
@@ -17,6 +17,8 @@ export function quantize(
   rows: i32, w: i32, n: i32, step: f64, max: i32,
 ): void {
   const vs = f64x2.splat(step);
+  const inv = f32x4.splat(<f32>(1.0 / step));
+  const top = f32x4.splat(<f32>(max + 1));
   const vmax = i32x4.splat(max);
   for (let y = 0; y < rows; y++) {
     let s = src + <usize>(y * srcStride);
@@ -25,21 +27,21 @@ export function quantize(
       let i = 0;
       for (; i + 16 <= n; i += 16) {
         const p = s + (<usize>i << 2);
-        const a = codesOf(divideF64(v128.load(p), vs), vmax);
-        const b = codesOf(divideF64(v128.load(p, 16), vs), vmax);
-        const c = codesOf(divideF64(v128.load(p, 32), vs), vmax);
-        const e = codesOf(divideF64(v128.load(p, 48), vs), vmax);
+        const a = quantCodes(v128.load(p), vs, inv, top, vmax);
+        const b = quantCodes(v128.load(p, 16), vs, inv, top, vmax);
+        const c = quantCodes(v128.load(p, 32), vs, inv, top, vmax);
+        const e = quantCodes(v128.load(p, 48), vs, inv, top, vmax);
         v128.store(d + <usize>i, narrowBytes(a, b, c, e));
       }
       if (i + 8 <= n) {
         const p = s + (<usize>i << 2);
-        const a = codesOf(divideF64(v128.load(p), vs), vmax);
-        const b = codesOf(divideF64(v128.load(p, 16), vs), vmax);
+        const a = quantCodes(v128.load(p), vs, inv, top, vmax);
+        const b = quantCodes(v128.load(p, 16), vs, inv, top, vmax);
         v128.store64_lane(d + <usize>i, narrowBytes(a, b, a, b), 0);
         i += 8;
       }
       if (i + 4 <= n) {
-        const a = codesOf(divideF64(v128.load(s + (<usize>i << 2)), vs), vmax);
+        const a = quantCodes(v128.load(s + (<usize>i << 2)), vs, inv, top, vmax);
         v128.store32_lane(d + <usize>i, narrowBytes(a, a, a, a), 0);
         i += 4;
       }
@@ -151,6 +153,8 @@ export function affineF32(
   const pixel = <usize>(c << 2);
   const quads = c & ~3;
   const vs = f64x2.splat(step);
+  const inv = f32x4.splat(<f32>(1.0 / step));
+  const top = f32x4.splat(<f32>(max + 1));
   const vmax = i32x4.splat(max);
   for (let y = 0; y < rows; y++) {
     let s = src + <usize>(y * srcStride);
@@ -163,7 +167,7 @@ export function affineF32(
         const v = f32x4.add(f32x4.mul(v128.load(s + o), v128.load(scale + o)), v128.load(shift + o));
         v128.store(d + o, v);
         if (codes != 0) {
-          const e = codesOf(divideF64(v, vs), vmax);
+          const e = quantCodes(v, vs, inv, top, vmax);
           v128.store32_lane(q + <usize>k, narrowBytes(e, e, e, e), 0);
         }
       }

@@ -23,6 +23,28 @@ export function divideF64(x: v128, step: v128): v128 {
   return i8x16.shuffle(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
 }
 
+/**
+ * The quantizer's codes of 4 float32 values, as codes(divideF64(x, step), vmax) gives them, without
+ * its f64 divisions where they cannot matter. q = f32(x · f32(1/step)) is within 2^-22 of x/step
+ * (relative), and the f32 of the f64 quotient within 2^-24 of it: unless q lies within 2^-19·|q| of
+ * a half-integer, both round to the same integer. A vector with such a lane (ties included) takes
+ * the divisions. q is first clamped to [−1, max + 1], where the codes saturate either way.
+ *   vs: f64x2 step; inv: f32x4 f32(1/step); top: f32x4 max + 1; vmax: i32x4 max
+ */
+@inline
+export function quantCodes(x: v128, vs: v128, inv: v128, top: v128, vmax: v128): v128 {
+  // pmax(−1, NaN) is −1: NaN codes 0, as in codes.
+  const q = f32x4.pmin(f32x4.pmax(f32x4.splat(-1.0), f32x4.mul(x, inv)), top);
+  // 1.5 · 2^23 + q rounds q half to even; the integer is then the low mantissa bits.
+  const magic = f32x4.splat(12582912.0);
+  const m = f32x4.add(q, magic);
+  const off = f32x4.abs(f32x4.sub(f32x4.abs(f32x4.sub(q, f32x4.sub(m, magic))), f32x4.splat(0.5)));
+  if (v128.any_true(f32x4.le(off, f32x4.mul(f32x4.abs(q), f32x4.splat(1.9073486328125e-6))))) {
+    return codes(divideF64(x, vs), vmax);
+  }
+  return i32x4.min_s(i32x4.max_s(i32x4.sub(m, magic), i32x4.splat(0)), vmax);
+}
+
 /** Four i32x4 of codes in 0..255 as 16 bytes. */
 @inline
 export function narrowBytes(a: v128, b: v128, c: v128, d: v128): v128 {

@@ -115,6 +115,35 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
     }
   });
 
+  it('quantize: values a few float32 steps from a tie, where the division is skipped', () => {
+    // Each vector of 4 holds one distance from a tie, so that the quantizer's multiply-and-round
+    // path (taken when no lane is within 2^-19 of a tie) meets the values closest to its bound.
+    const k = kernels;
+    for (const step of [0.020301, 0.6356, 0.21306, 1 / 3, 1 / 255, 7.000001]) {
+      for (const max of [15, 255]) {
+        const values: number[] = [];
+        for (const ulps of [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 1024, -2, -3, -4, -8, -16, -32, -64, -128, -256, -1024]) {
+          for (let code = -1; code <= max + 1; code++) {
+            const x = new Float32Array([(code + 0.5) * step]);
+            new Int32Array(x.buffer)[0]! += ulps;
+            values.push(x[0]!, x[0]!, x[0]!, x[0]!);
+          }
+        }
+        const x = Float32Array.from(values);
+        const src = put(k, x);
+        const dst = k.heap.alloc(x.length);
+        k.exports.quantize(src, 0, 0, dst, 0, 0, 1, 1, x.length, step, max);
+        expectBytes(
+          bytesAt(k, dst, x.length),
+          Uint8Array.from(x, (v) => quantizeCode(v, step, max)),
+          `step ${step}, max ${max}`,
+        );
+        k.heap.release(dst);
+        k.heap.release(src);
+      }
+    }
+  });
+
   it('output bytes', () => {
     const k = kernels;
     const x = awkward(1000, 3, 1 / 255, 255);
