@@ -117,6 +117,22 @@ export function padWidenI16(
 }
 
 /**
+ * Turns an image padded by padWidenI16 with one channel per group (padded to 2) into horizontal
+ * tap pairs: every pixel's second channel of each group becomes the first channel of the pixel to
+ * its right, so that one int16 pair step covers two kernel columns (see src/conv-pack.ts). A row's
+ * last pixel takes the next row's first: the kernel only pairs it with a zero weight (the odd
+ * column of an odd kernel width) or not at all. Reads up to pixelBytes + 16 bytes past the image.
+ */
+export function pairTaps(dst: usize, bytes: i32, pixelBytes: i32): void {
+  const low = i32x4.splat(0xffff);
+  const p = <usize>pixelBytes;
+  for (let i: usize = 0; i < <usize>bytes; i += 16) {
+    const at = dst + i;
+    v128.store(at, v128.or(v128.and(v128.load(at), low), i32x4.shl(v128.load(at + p), 16)));
+  }
+}
+
+/**
  * One step of 4 output channels: with T = i16, v holds an input channel pair as i16 [x0, x1] in
  * every 32-bit lane and w the i16 pairs of 4 outputs; with T = i8 (relaxed SIMD), v holds 4 uint8
  * channels <= 127 in every lane and w the int8 quads of 4 outputs. The weights are the first
@@ -783,4 +799,158 @@ export function maxU8(src: usize, n: i32): i32 {
     if (v > r) r = v;
   }
   return r;
+}
+
+/**
+ * The 3-output-channel conv (an RGB tail, ESA's 3-channel convs): groups 1, stride 1, 3 or 4
+ * input channels (padded to 4 int16: 8 bytes a pixel). Instead of 3 of 4 lanes of output channels,
+ * each 16-byte load holds 2 whole pixels and a dot with an output's weights
+ * [w(c0..c3), w(c0..c3)] gives both pixels' 2 partial sums; 4 pixels' 12 sums come out as 3 full
+ * vectors in the output's own order (pixel-major, 3 channels), so the multipliers and offsets are
+ * the repeating patterns [m0 m1 m2 m0], [m1 m2 m0 m1], [m2 m0 m1 m2] and every store is whole.
+ * Weights: per tap (row, column) 3 vectors, output o's 4 input channels twice. Same arguments as
+ * convI16 (pixStep, tapStep, groupStep, outer, groups, coutG: as the generic layout gives them; the
+ * kernel width is inner / 2); chunk is ignored.
+ */
+export function convI16Rgb(
+  x: usize, rowStride: i32, pixStep: i32, tapStep: i32, groupStep: i32,
+  outH: i32, outW: i32, stride: i32,
+  kh: i32, outer: i32, inner: i32,
+  groups: i32, coutG: i32, cout: i32,
+  w: usize, m: usize, b: usize,
+  mode: i32, lo: i32, hi: i32, flo: f32, fhi: f32,
+  out: usize, elem: i32, scratch: usize, chunk: i32, res: usize, resRowStride: i32,
+  codes: usize, codePixel: i32, step: f64, qmax: i32, floats: bool,
+): void {
+  const quantized = codes != 0 && mode != MODE_INT32;
+  setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
+  const outStride = <usize>(3 * elem);
+  const clamp = flo != -Infinity || fhi != Infinity;
+  const rs = <usize>rowStride;
+  const kw = inner >> 1;
+  const m0 = v128.load(m);
+  const m1 = v128.load(m, 16);
+  const m2 = v128.load(m, 32);
+  const b0 = v128.load(b);
+  const b1 = v128.load(b, 16);
+  const b2 = v128.load(b, 32);
+  const vlo = f32x4.splat(<f32>lo);
+  const vhi = f32x4.splat(<f32>hi);
+  const vflo = f32x4.splat(flo);
+  const vfhi = f32x4.splat(fhi);
+  const vstep = f64x2.splat(quantStep);
+  const inv = f32x4.splat(quantInv);
+  const top = f32x4.splat(<f32>(quantMax + 1));
+  const vmax = i32x4.splat(quantMax);
+  const magic = f32x4.splat(12582912.0);
+  for (let oy = 0; oy < outH; oy++) {
+    const xrow = x + <usize>oy * rs;
+    const orow = out + <usize>(oy * outW) * outStride;
+    const rrow = res + <usize>(oy * resRowStride);
+    const crow = codes + <usize>(oy * outW * codePixel);
+    for (let ox = 0; ox < outW; ox += 4) {
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0);
+      let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0);
+      let wp = w;
+      for (let ky = 0; ky < kh; ky++) {
+        let xq = xrow + <usize>ky * rs + (<usize>ox << 3);
+        for (let kx = 0; kx < kw; kx++) {
+          const w0 = v128.load(wp);
+          const w1 = v128.load(wp, 16);
+          const w2 = v128.load(wp, 32);
+          const v = v128.load(xq);
+          const u = v128.load(xq, 16);
+          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v, w0));
+          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v, w1));
+          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v, w2));
+          c0 = i32x4.add(c0, i32x4.dot_i16x8_s(u, w0));
+          c1 = i32x4.add(c1, i32x4.dot_i16x8_s(u, w1));
+          c2 = i32x4.add(c2, i32x4.dot_i16x8_s(u, w2));
+          xq += 8;
+          wp += 48;
+        }
+      }
+      // a_o = [p0: c0c1, p0: c2c3, p1: c0c1, p1: c2c3] for output o; c_o the same for p2, p3.
+      // s = [p0o0 p1o0 p0o1 p1o1], t = [p0o2 p1o2 p2o0 p3o0], u = [p2o1 p3o1 p2o2 p3o2].
+      const s = i32x4.add(
+        i8x16.shuffle(a0, a1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27),
+        i8x16.shuffle(a0, a1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31),
+      );
+      const t = i32x4.add(
+        i8x16.shuffle(a2, c0, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27),
+        i8x16.shuffle(a2, c0, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31),
+      );
+      const u = i32x4.add(
+        i8x16.shuffle(c1, c2, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27),
+        i8x16.shuffle(c1, c2, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31),
+      );
+      // Pixel-major: [p0o0 p0o1 p0o2 p1o0], [p1o1 p1o2 p2o0 p2o1], [p2o2 p3o0 p3o1 p3o2].
+      const v0 = i8x16.shuffle(s, t, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 4, 5, 6, 7);
+      const st = i8x16.shuffle(s, t, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26, 27, 0, 1, 2, 3);
+      const v1 = i8x16.shuffle(st, u, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19);
+      const v2 = i8x16.shuffle(u, t, 8, 9, 10, 11, 28, 29, 30, 31, 4, 5, 6, 7, 12, 13, 14, 15);
+      const dst = orow + <usize>ox * outStride;
+      const rp = rrow + <usize>ox * outStride;
+      const cp = crow + <usize>(ox * codePixel);
+      if (ox + 4 > outW) {
+        // The row's last 1-3 pixels: through storeTile, one pixel (3 of 4 lanes) at a time.
+        v128.store(scratch + 128, v0);
+        v128.store(scratch + 128, v1, 16);
+        v128.store(scratch + 128, v2, 32);
+        for (let p = 0; p < 4; p++) {
+          for (let o = 0; o < 3; o++) store<i32>(scratch + <usize>((p << 4) + (o << 2)), load<i32>(scratch + 128 + <usize>((p * 3 + o) << 2)));
+        }
+        storeTile(scratch, outW - ox, 4, 3, dst, outStride, m, b, mode, lo, hi, flo, fhi, rp, cp);
+        continue;
+      }
+      if (mode == MODE_INT32) {
+        v128.store(dst, v0);
+        v128.store(dst, v1, 16);
+        v128.store(dst, v2, 32);
+        continue;
+      }
+      if (mode == MODE_UINT8) {
+        const p0 = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v0), m0), b0), vlo), vhi), magic);
+        const p1 = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), m1), b1), vlo), vhi), magic);
+        const p2 = f32x4.add(f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v2), m2), b2), vlo), vhi), magic);
+        v128.store64_lane(dst, i8x16.shuffle(p0, p1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28), 0);
+        v128.store32_lane(dst + 8, i8x16.shuffle(p2, p2, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+        continue;
+      }
+      let y0 = floats4(v0, m0, b0, clamp, vflo, vfhi);
+      let y1 = floats4(v1, m1, b1, clamp, vflo, vfhi);
+      let y2 = floats4(v2, m2, b2, clamp, vflo, vfhi);
+      if (mode == MODE_FLOAT32_ADD) {
+        y0 = f32x4.add(y0, v128.load(rp));
+        y1 = f32x4.add(y1, v128.load(rp, 16));
+        y2 = f32x4.add(y2, v128.load(rp, 32));
+      }
+      if (floatsOn) {
+        v128.store(dst, y0);
+        v128.store(dst, y1, 16);
+        v128.store(dst, y2, 32);
+      }
+      if (quantOn) {
+        const e0 = quantCodes(y0, vstep, inv, top, vmax);
+        const e1 = quantCodes(y1, vstep, inv, top, vmax);
+        const e2 = quantCodes(y2, vstep, inv, top, vmax);
+        const bytes = narrowBytes(e0, e1, e2, e2);
+        if (quantPixel == 3) {
+          v128.store64_lane(cp, bytes, 0);
+          v128.store32_lane(cp + 8, bytes, 2);
+        } else {
+          const q = quantPixel;
+          // 3 bytes a pixel, pixels q apart (a slice of a concat's channels).
+          v128.store16_lane(cp, bytes, 0);
+          v128.store8_lane(cp + 2, bytes, 2);
+          v128.store8_lane(cp + q, bytes, 3);
+          v128.store16_lane(cp + q + 1, bytes, 2);
+          v128.store16_lane(cp + (q << 1), bytes, 3);
+          v128.store8_lane(cp + (q << 1) + 2, bytes, 8);
+          v128.store8_lane(cp + q * 3, bytes, 9);
+          v128.store16_lane(cp + q * 3 + 1, bytes, 5);
+        }
+      }
+    }
+  }
 }

@@ -1,5 +1,5 @@
 // The plain SIMD128 kernel module (dist/kernels.wasm).
-export { TILE_SCRATCH_BYTES, padWidenI16, padU8, convI16, maxU8 } from './conv';
+export { TILE_SCRATCH_BYTES, padWidenI16, padU8, convI16, convI16Rgb, maxU8, pairTaps } from './conv';
 export * from './layers';
 
 /** Where the caller may start allocating: everything below belongs to the module's static data. */

@@ -2,7 +2,7 @@
 // int8 x int7 kernel. Engines without relaxed SIMD reject the whole module, so it is a separate file.
 import { convolve } from './conv';
 
-export { TILE_SCRATCH_BYTES, padWidenI16, padU8, convI16, maxU8 } from './conv';
+export { TILE_SCRATCH_BYTES, padWidenI16, padU8, convI16, convI16Rgb, maxU8, pairTaps } from './conv';
 export { heapBase } from './index';
 export * from './layers';
 

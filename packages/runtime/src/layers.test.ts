@@ -490,6 +490,12 @@ describe('conv with a fused residual add and quantizer', () => {
     { h: 3, w: 16, cin: 12, cout: 6, k: 1, groups: 2 },
     { h: 2, w: 12, cin: 6, cout: 5, k: 1 },
     { h: 3, w: 9, cin: 4, cout: 7, k: 3 },
+    // 3 output channels from 3 or 4 (the pixel-pair kernel), and from 2.
+    { h: 4, w: 13, cin: 3, cout: 3, k: 3 },
+    { h: 3, w: 10, cin: 4, cout: 3, k: 1 },
+    { h: 5, w: 6, cin: 2, cout: 3, k: 5 },
+    // One input channel per group (tap pairs): the bicubic anchor.
+    { h: 4, w: 11, cin: 3, cout: 48, k: 5, groups: 3 },
   ];
   for (const kernel of ['plain', 'relaxed'] as const) {
     it.each(shapes.map((s, i) => [`${s.k}×${s.k} ${s.cin}→${s.cout}${s.groups ? ` groups ${s.groups}` : ''}${s.stride ? ' stride 2' : ''}`, s, i] as const))(
@@ -586,6 +592,8 @@ describe('conv with a fused residual add and quantizer', () => {
       { w: 16, cin: 12, cout: 6, groups: 2, k: 1 },
       { w: 12, cin: 6, cout: 5, groups: 1, k: 3 },
       { w: 16, cin: 5, cout: 3, groups: 1, k: 3 },
+      { w: 15, cin: 3, cout: 3, groups: 1, k: 3 },
+      { w: 16, cin: 4, cout: 3, groups: 1, k: 1 },
     ]) {
       const h = 3;
       const r = seeded(7);

@@ -132,8 +132,19 @@ const cases: Case[] = [
   { name: '3×3 groups 2, 12→12 on 4×12', h: 4, w: 12, cin: 12, cout: 12, k: [3, 3], groups: 2 },
   { name: '3×3 4→7 on 3×9', h: 3, w: 9, cin: 4, cout: 7, k: [3, 3] },
   // Inputs regrouped by vector shuffles: 3 channels padded to 4, 1-channel groups to 2.
+  // 3 output channels from 3 or 4 (the pixel-pair kernel; from 1 or 2 the generic one), rows
+  // ending in 0-3 extra pixels.
   { name: '3×3 3→3 on 4×19 (HR tail)', h: 4, w: 19, cin: 3, cout: 3, k: [3, 3] },
+  { name: '1×1 3→3 on 3×13', h: 3, w: 13, cin: 3, cout: 3, k: [1, 1] },
+  { name: '5×5 4→3 on 5×10', h: 5, w: 10, cin: 4, cout: 3, k: [5, 5] },
+  { name: '3×3 1→3 on 2×5', h: 2, w: 5, cin: 1, cout: 3, k: [3, 3] },
+  { name: '3×3 2→3 on 3×16', h: 3, w: 16, cin: 2, cout: 3, k: [3, 3] },
   { name: '5×5 groups 3, 3→48 on 4×13 (anchor)', h: 4, w: 13, cin: 3, cout: 48, k: [5, 5], groups: 3 },
+  // One input channel per group: horizontal tap pairs (odd and even widths, stride 2).
+  { name: '1×5 1→4 on 3×9', h: 3, w: 9, cin: 1, cout: 4, k: [1, 5] },
+  { name: '3×4 groups 2, 2→6 on 5×11', h: 5, w: 11, cin: 2, cout: 6, k: [3, 4], groups: 2 },
+  { name: '5×5 depthwise 6, stride 2', h: 9, w: 14, cin: 6, cout: 6, k: [5, 5], groups: 6, stride: 2 },
+  { name: '3×3 groups 4, 4→36 int4', h: 4, w: 10, cin: 4, cout: 36, k: [3, 3], groups: 4, int4: true },
 ];
 
 const kernelsToTest: ('plain' | 'relaxed')[] = relaxed ? ['plain', 'relaxed'] : ['plain'];

@@ -1,4 +1,15 @@
-import { blockWidths, packChannelParams, packWeights, paddedGroupChannels, type PackedKind } from './conv-pack.js';
+import {
+  blockWidths,
+  packChannelParams,
+  packRgbChannelParams,
+  packRgbWeights,
+  packTapPairWeights,
+  packWeights,
+  paddedGroupChannels,
+  usesRgbKernel,
+  usesTapPairs,
+  type PackedKind,
+} from './conv-pack.js';
 import { convGeometry, resolveOutput, weightsOHWI, type ConvGeometry, type ConvParams, type ResolvedOutput } from './conv-spec.js';
 import { WasmHeap } from './wasm-heap.js';
 
@@ -152,6 +163,8 @@ interface KernelExports extends LayerKernels {
   readonly padWidenI16: PadFn;
   readonly padU8: PadFn;
   readonly convI16: ConvFn;
+  readonly convI16Rgb: ConvFn;
+  pairTaps(dst: number, bytes: number, pixelBytes: number): void;
   readonly convI8Relaxed?: ConvFn;
   maxU8(src: number, n: number): number;
 }
@@ -324,6 +337,8 @@ interface ConvLayout {
   pixelBytes: number;
   outer: number;
   inner: number;
+  /** Bytes between a kernel row's runs of steps. */
+  tapStep: number;
   paddedBytes: number;
 }
 
@@ -343,6 +358,10 @@ export class WasmConv {
   private readonly maxInput: number;
   private readonly output: ResolvedOutput;
   private readonly packedKind: PackedKind;
+  /** Runs convI16Rgb (usesRgbKernel), its weights and channel parameters packed for it. */
+  private readonly rgb: boolean;
+  /** Runs over horizontal tap pairs (usesTapPairs), its weights packed for them. */
+  private readonly tapPairs: boolean;
   private readonly regions: number[] = [];
   private readonly weightsAt: number;
   private readonly multipliersAt: number;
@@ -370,8 +389,10 @@ export class WasmConv {
     for (const w of ohwi) maxWeight = Math.max(maxWeight, Math.abs(w));
     const chunk = Math.floor(32767 / (2 * this.maxInput * maxWeight));
     this.int16Chunk = kind === 'i8' && chunk >= 2 ? chunk : 0;
-    const weights = packWeights(ohwi, g, kind);
-    const { multipliers, offsets } = packChannelParams(this.output, g);
+    this.rgb = usesRgbKernel(g, kind);
+    this.tapPairs = usesTapPairs(g, kind);
+    const weights = this.rgb ? packRgbWeights(ohwi, g) : this.tapPairs ? packTapPairWeights(ohwi, g) : packWeights(ohwi, g, kind);
+    const { multipliers, offsets } = this.rgb ? packRgbChannelParams(this.output) : packChannelParams(this.output, g);
     this.weightsAt = this.place(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
     this.multipliersAt = this.place(new Uint8Array(multipliers.buffer));
     this.offsetsAt = this.place(new Uint8Array(offsets.buffer));
@@ -403,9 +424,11 @@ export class WasmConv {
       wp,
       pixelBytes,
       rowStride: wp * pixelBytes,
-      // Without groups a kernel row's taps are one contiguous run of channel steps.
-      outer: g.groups === 1 ? 1 : g.kw,
-      inner: g.groups === 1 ? g.kw * steps : steps,
+      // Without groups a kernel row's taps are one contiguous run of channel steps; tap pairs are
+      // one step every other pixel.
+      outer: this.tapPairs ? Math.ceil(g.kw / 2) : g.groups === 1 ? 1 : g.kw,
+      inner: this.tapPairs ? 1 : g.groups === 1 ? g.kw * steps : steps,
+      tapStep: this.tapPairs ? 2 * pixelBytes : pixelBytes,
       paddedBytes: hp * wp * pixelBytes,
     };
   }
@@ -508,11 +531,13 @@ export class WasmConv {
     const g = this.geometry;
     const e = this.kernels.exports;
     const scratchBytes = e.TILE_SCRATCH_BYTES.value as number;
-    const workspace = this.kernels.workspaceFor(l.paddedBytes + scratchBytes + 16);
+    // pairTaps reads a pixel and a vector past the image.
+    const workspace = this.kernels.workspaceFor(l.paddedBytes + scratchBytes + 16 + (this.tapPairs ? l.pixelBytes : 0));
     const padded = workspace;
     const scratch = workspace + Math.ceil(l.paddedBytes / 16) * 16;
     const pad = this.packedKind === 'i8' ? e.padU8 : e.padWidenI16;
     pad(inputAt, inputRowStride, l.h, l.w, g.inChannels, g.groups, padded, l.hp, l.wp, l.padTop, l.padLeft, l.cgp);
+    if (this.tapPairs) e.pairTaps(padded, l.paddedBytes, l.pixelBytes);
     if (this.packedKind === 'i8') {
       // The relaxed dot's i7 operand gives engine-dependent sums when its top bit is set, and the
       // int16 chunks rely on the declared input bits: refuse anything larger (the padding is 0).
@@ -522,12 +547,12 @@ export class WasmConv {
       }
     }
     const o = this.output;
-    const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : e.convI16;
+    const conv = this.packedKind === 'i8' ? e.convI8Relaxed! : this.rgb ? e.convI16Rgb : e.convI16;
     conv(
       padded,
       l.rowStride,
       g.stride * l.pixelBytes,
-      l.pixelBytes,
+      l.tapStep,
       l.pixelBytes / g.groups,
       l.outH,
       l.outW,
