@@ -357,29 +357,69 @@ export function repeatChannels(src: usize, srcStride: i32, xc: i32, dst: usize, 
 /**
  * Pixel shuffle (PyTorch order) of output rows y0.. and columns x0.. (global), rows × w pixels of
  * c channels: channel k at (y, x) is input channel k·f² + (y mod f)·f + (x mod f) at (y/f, x/f).
- * src is the input piece, whose first pixel is global (sy0, sx0), cin channels.
+ * src is the input piece, whose first pixel is global (sy0, sx0), cin channels. With codes (float32
+ * only; 0: none), the quantize layer that reads the result runs here too: codes of the same
+ * pixels, c bytes each, rows codesStride bytes apart.
  */
 export function pixelShuffle(
   src: usize, srcStride: i32, sy0: i32, sx0: i32, cin: i32,
   dst: usize, dstStride: i32, y0: i32, x0: i32, rows: i32, w: i32, c: i32, f: i32, elem: i32,
+  codes: usize, codesStride: i32, step: f64, max: i32,
 ): void {
-  const step = <usize>(f * f * elem);
+  const step2 = <usize>(f * f * elem);
   const pixel = <usize>(cin * elem);
+  const vs = f64x2.splat(step);
+  const inv = f32x4.splat(<f32>(1.0 / step));
+  const top = f32x4.splat(<f32>(max + 1));
+  const vmax = i32x4.splat(max);
+  // RGB at x4: an input pixel's 4 output columns of one channel are 4 adjacent floats.
+  const rgb4 = elem == 4 && c == 3 && f == 4;
   for (let y = 0; y < rows; y++) {
     const gy = y0 + y;
     const srow = src + <usize>((gy / f - sy0) * srcStride) + <usize>((gy % f) * f * elem);
     let d = dst + <usize>(y * dstStride);
+    let q = codes + <usize>(y * codesStride);
     // (x0 + x) / f and mod f, counted instead of divided per pixel.
     let j = x0 % f;
     let s0 = srow + <usize>(x0 / f - sx0) * pixel;
     for (let x = 0; x < w; x++) {
+      if (rgb4 && j == 0 && x + 4 <= w) {
+        const v0 = v128.load(s0);
+        const v1 = v128.load(s0 + step2);
+        const v2 = v128.load(s0 + (step2 << 1));
+        // [v0_0 v1_0 v2_0 v0_1], [v1_1 v2_1 v0_2 v1_2], [v2_2 v0_3 v1_3 v2_3]
+        const a = i8x16.shuffle(v0, v1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+        const o0 = i8x16.shuffle(a, v2, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 8, 9, 10, 11);
+        const b = i8x16.shuffle(v1, v2, 4, 5, 6, 7, 20, 21, 22, 23, 8, 9, 10, 11, 24, 25, 26, 27);
+        const o1 = i8x16.shuffle(b, v0, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 8, 9, 10, 11);
+        const e = i8x16.shuffle(v0, v1, 12, 13, 14, 15, 28, 29, 30, 31, 12, 13, 14, 15, 28, 29, 30, 31);
+        const o2 = i8x16.shuffle(i8x16.shuffle(b, e, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 0, 0, 0, 0), v2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31);
+        v128.store(d, o0);
+        v128.store(d, o1, 16);
+        v128.store(d, o2, 32);
+        if (codes != 0) {
+          const bytes = narrowBytes(quantCodes(o0, vs, inv, top, vmax), quantCodes(o1, vs, inv, top, vmax), quantCodes(o2, vs, inv, top, vmax), vmax);
+          v128.store64_lane(q, bytes, 0);
+          v128.store32_lane(q + 8, bytes, 2);
+          q += 12;
+        }
+        d += 48;
+        s0 += pixel;
+        x += 3;
+        continue;
+      }
       let s = s0 + <usize>(j * elem);
       if (elem == 4) {
-        for (let k = 0; k < c; k++, s += step) store<u32>(d + (<usize>k << 2), load<u32>(s));
+        for (let k = 0; k < c; k++, s += step2) {
+          const v = load<f32>(s);
+          store<f32>(d + (<usize>k << 2), v);
+          if (codes != 0) store<u8>(q + <usize>k, code(<f32>(<f64>v / step), max));
+        }
       } else {
-        for (let k = 0; k < c; k++, s += step) store<u8>(d + <usize>k, load<u8>(s));
+        for (let k = 0; k < c; k++, s += step2) store<u8>(d + <usize>k, load<u8>(s));
       }
       d += <usize>(c * elem);
+      q += <usize>c;
       if (++j == f) {
         j = 0;
         s0 += pixel;

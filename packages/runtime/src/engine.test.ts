@@ -81,6 +81,9 @@ describe('integer engine against the scalar reference', () => {
     { name: 'three cells, x4', model: { channels: 12, cells: 3, scale: 4, seed: 11 }, size: [18, 16], tiles: [1024, 6] },
     // Wide enough that every cell's ESA pools more than one cell per axis; tiles that cut the pooled grid unevenly.
     { name: 'four cells with ESA and ADQ, C = 24, x2', model: { channels: 24, cells: 4, scale: 2, seed: 13 }, size: [41, 30], tiles: [1024, 16, 9] },
+    // The anchor (one input channel per group) is stored by an early pass and added to the later
+    // upsampling conv's output inside that conv.
+    { name: 'bicubic anchor, one cell, x4', model: { channels: 12, cells: 1, scale: 4, anchor: true, seed: 17 }, size: [19, 22], tiles: [1024, 7] },
     {
       name: 'no ESA, no ADQ (one tiled pass), x4',
       model: { channels: 24, cells: 2, scale: 4, esa: false, adq: false, seed: 5 },
@@ -220,6 +223,31 @@ describe('profiling a session', () => {
       session.resetProfile();
       expect(session.profile()).toMatchObject({ upscales: 0, totalMs: 0 });
       expect(session.profile().layers.every((l) => l.ms === 0)).toBe(true);
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('adds a residual stored by an earlier pass inside the conv that comes before it in the graph, and quantizes the pixel shuffle inside it', async () => {
+    const model = syntheticRfdn({ channels: 12, cells: 1, scale: 4, anchor: true, seed: 17 });
+    const image = randomImage(19, 22, 3);
+    const session = await createSession(model, { kernels, profile: true });
+    try {
+      expectSameImage(await session.upscale(image), runReference(validateArtifact(model), image), 'anchor');
+      // The upsampling conv adds the anchor itself: the add layer never runs.
+      const layers = model.header.layers;
+      const anchor = layers.find((l) => l.op === 'conv' && l.groups === 3)!;
+      const add = layers.find((l) => l.op === 'add' && l.inputs.includes(anchor.output))!;
+      const upsampling = layers.find((l) => l.output === add.inputs.find((i) => i !== anchor.output))!;
+      expect(layers.indexOf(upsampling)).toBeLessThan(layers.indexOf(anchor));
+      const ms = new Map(session.profile().layers.map((l) => [l.id, l.ms]));
+      expect(ms.get(upsampling.id)).toBeGreaterThan(0);
+      expect(ms.get(add.id)).toBe(0);
+      // The tail conv's input codes come from the pixel shuffle: its quantize layer never runs.
+      const shuffle = layers.find((l) => l.op === 'pixel_shuffle')!;
+      const quantize = layers.find((l) => l.op === 'quantize' && l.inputs[0] === shuffle.output)!;
+      expect(ms.get(shuffle.id)).toBeGreaterThan(0);
+      expect(ms.get(quantize.id)).toBe(0);
     } finally {
       await session.dispose();
     }

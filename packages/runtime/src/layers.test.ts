@@ -352,8 +352,19 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
           const cin = c * f * f;
           const [sy0, sx0, iw] = [2, 1, 5];
           const [y0, x0, rows, w] = [2 * f + 1, f + 2, 2 * f, 3 * f - 2];
-          k.exports.pixelShuffle(src, iw * cin * elem, sy0, sx0, cin, dst, w * c * elem, y0, x0, rows, w, c, f, elem);
+          // Floats also quantized on the way (the quantize layer after a float32 shuffle, fused).
+          const codes = elem === 4 ? k.heap.alloc(rows * w * c) : 0;
+          k.exports.pixelShuffle(src, iw * cin * elem, sy0, sx0, cin, dst, w * c * elem, y0, x0, rows, w, c, f, elem, codes, w * c, 0.020301, 255);
           const got = bytesAt(k, dst, rows * w * c * elem);
+          if (codes !== 0) {
+            const floats = new Float32Array(got.slice().buffer);
+            expectBytes(
+              bytesAt(k, codes, rows * w * c),
+              Array.from(floats, (v) => quantizeCode(v, 0.020301, 255)),
+              `shuffle codes f ${f} c ${c}`,
+            );
+            k.heap.release(codes);
+          }
           for (let y = 0; y < rows; y++) {
             for (let x = 0; x < w; x++) {
               for (let ch = 0; ch < c; ch++) {

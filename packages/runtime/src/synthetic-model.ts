@@ -24,6 +24,11 @@ export interface SyntheticRfdnOptions {
   readonly deviation?: 'population' | 'sample';
   /** Default 'mixed': searchable ops draw 4 or 8 bits; 'int8': every layer 8-bit. */
   readonly bits?: 'mixed' | 'int8';
+  /**
+   * Default false: a bicubic-like anchor, a 5×5 conv of the input with groups 3, added to the
+   * upsampling conv's output; it comes after that conv in graph order, as exported models have it.
+   */
+  readonly anchor?: boolean;
 }
 
 const STEPS: Record<number, number> = { 2: 0.6356, 3: 0.3721, 4: 0.21306, 8: 0.020301 };
@@ -259,7 +264,8 @@ export function syntheticRfdn(options: SyntheticRfdnOptions = {}): ModelArtifact
   let y = b.conv(all, C, { k: 1 });
   y = b.conv(y, C, { k: 3, gain: 0.5 });
   y = b.binary('add', y, repeated);
-  const upsampled = b.conv(y, 3 * scale * scale, { k: 3, weightBits: b.searchBits() as 8 | 4, inputBits: b.searchBits(), gain: 0.15 });
+  let upsampled = b.conv(y, 3 * scale * scale, { k: 3, weightBits: b.searchBits() as 8 | 4, inputBits: b.searchBits(), gain: 0.15 });
+  if (options.anchor) upsampled = b.binary('add', upsampled, b.conv('lr', 3 * scale * scale, { k: 5, groups: 3, gain: 0.3 }));
   const hr = b.layer({ id: 'shuffle', op: 'pixel_shuffle', inputs: [upsampled], output: b.float('hr', 3, upsampled, scale * scale), factor: scale });
   const tail = b.conv(hr, 3, { k: 3, weightBits: b.searchBits() as 8 | 4, inputBits: b.searchBits(), gain: 0.3 });
   const sum = b.binary('add', hr, tail);

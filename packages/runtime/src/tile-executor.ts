@@ -83,8 +83,8 @@ interface IntoConcat {
 }
 
 /**
- * A quantize layer computed by the conv or affine layer whose float32 output it reads, from the
- * values in registers rather than from memory.
+ * A quantize layer computed by the conv, affine or pixel shuffle layer whose float32 output it
+ * reads, from the values in registers rather than from memory.
  */
 interface Quantized {
   /** The quantize layer, skipped when the pass runs. */
@@ -223,8 +223,10 @@ export class TileExecutor {
       const consumer = graph.layers[next]!.layer;
       if (gl.layer.op === 'conv' && gl.conv?.kind === 'float32' && consumer.op === 'add') {
         const residual = consumer.inputs[0] === t.name ? consumer.inputs[1]! : consumer.inputs[0]!;
-        // The residual must exist when the conv runs (the add may read one made after the conv).
-        if (residual === t.name || graph.tensors.get(residual)!.producer >= gl.index) continue;
+        // The residual must exist when the conv runs: stored by an earlier pass, the input, or made
+        // before the conv in this pass (the add may read one made after it).
+        const producer = graph.tensors.get(residual)!.producer;
+        if (residual === t.name || (inPass.has(producer) && pass.layers.indexOf(producer) > pass.layers.indexOf(gl.index))) continue;
         fused.set(gl.index, { layer: next, output: consumer.output, residual });
       } else if (gl.layer.op === 'concat' && t.info.dtype === 'float32' && consumer.op === 'quantize') {
         fused.set(gl.index, { layer: next, output: consumer.output });
@@ -233,7 +235,8 @@ export class TileExecutor {
     }
     for (const i of pass.layers) {
       const gl = graph.layers[i]!;
-      if (!(gl.layer.op === 'conv' && gl.conv?.kind === 'float32') && gl.layer.op !== 'affine') continue;
+      const floats = graph.tensors.get(gl.layer.output)!.info.dtype === 'float32';
+      if (!(gl.layer.op === 'conv' && gl.conv?.kind === 'float32') && gl.layer.op !== 'affine' && !(gl.layer.op === 'pixel_shuffle' && floats)) continue;
       const t = graph.tensors.get(fused.get(gl.index)?.output ?? gl.layer.output)!;
       const q = t.consumers.find((c) => graph.layers[c]!.layer.op === 'quantize' && inPass.has(c) && !skipped.has(c));
       if (q === undefined) continue;
@@ -710,7 +713,26 @@ export class TileExecutor {
         break;
       }
       case 'pixel_shuffle':
-        k.pixelShuffle(x.at, rowBytes(x), x.y0, x.x0, x.c, out.at, outRow, r.y0, r.x0, h, w, c, layer.factor, elem);
+        k.pixelShuffle(
+          x.at,
+          rowBytes(x),
+          x.y0,
+          x.x0,
+          x.c,
+          out.at,
+          outRow,
+          r.y0,
+          r.x0,
+          h,
+          w,
+          c,
+          layer.factor,
+          elem,
+          codes?.at ?? 0,
+          w * c,
+          codes?.step ?? 1,
+          codes?.max ?? 0,
+        );
         break;
       case 'repeat_channels':
         k.repeatChannels(addr(x, r.y0, r.x0), rowBytes(x), x.c, out.at, outRow, c, h, w, elem);

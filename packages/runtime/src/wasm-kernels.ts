@@ -137,6 +137,10 @@ export interface LayerKernels {
     c: number,
     f: number,
     elem: number,
+    codes: number,
+    codesStride: number,
+    step: number,
+    max: number,
   ): void;
   maxPoolF32(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number, c: number, kernel: number, stride: number): void;
   bilinearF32(
