@@ -211,6 +211,15 @@ describe('planGraph computes in the pass that reads it what it would otherwise s
     expect(plan.freeAfter).toEqual([[], [], ['lr']]);
   });
 
+  it("'fast' stores no anchor either: nothing of the first pass reads it, so the pass that does computes it", () => {
+    const plan = planGraph(validateArtifact(anchorModel()), { memory: 'fast' });
+    expect(plan.passes.flatMap((p) => p.targets)).not.toContain('anchor');
+    expect(plan.passes.flatMap((p) => p.targets)).toContain('r');
+    const last = plan.passes[plan.passes.length - 1]!;
+    expect(last.layers).toEqual(expect.arrayContaining([0, 1, 4]));
+    expect(plan.passes.filter((p) => p.layers.includes(1))).toHaveLength(1);
+  });
+
   it('gives the same bytes as the scalar specification, on any tile size and on two threads', async () => {
     const model = anchorModel();
     const image = { width: 23, height: 17, channels: 3 as const, data: Uint8Array.from({ length: 23 * 17 * 3 }, (_, i) => (i * 53 + (i >> 4)) & 0xff) };

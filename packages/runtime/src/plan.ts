@@ -161,10 +161,12 @@ export function planGraph(graph: ModelGraph, options: PlanOptions = {}): Plan {
       }
     }
     if (storeCuts) {
-      // What a later pass reads of the tensors this pass can compute is stored, not computed again.
+      // What a later pass reads of the tensors this pass can compute is stored, not computed again,
+      // unless nothing of this pass needs any of it: then the later pass computes it, once, and
+      // nothing is stored (the bicubic anchor of the input, read only after the cells).
       for (const gl of layers) {
         if (computable.has(gl.layer.output) || stored.has(gl.layer.output)) continue;
-        for (const n of gl.layer.inputs) if (computable.has(n)) targets.add(n);
+        for (const n of gl.layer.inputs) if (computable.has(n) && !onlyForLater(graph, n, stored, computable)) targets.add(n);
       }
     }
     if (targets.size === 0 && statistics.length === 0) throw new Error('planGraph: no layer can run (the graph has a cycle)');
@@ -197,6 +199,30 @@ export function planGraph(graph: ModelGraph, options: PlanOptions = {}): Plan {
   });
   for (const [name, k] of last) if (name !== header.output && (stored.has(name) || name === header.input)) freeAfter[k]!.push(name);
   return { passes, freeAfter };
+}
+
+/**
+ * Whether tensor n and the layers that make it from stored tensors serve only layers that cannot run
+ * yet: no tensor of that chain has a reader among the computable layers outside the chain.
+ */
+function onlyForLater(graph: ModelGraph, n: string, stored: ReadonlySet<string>, computable: ReadonlySet<string>): boolean {
+  const chain = new Set<string>();
+  const work = [n];
+  while (work.length > 0) {
+    const name = work.pop()!;
+    if (stored.has(name) || chain.has(name)) continue;
+    chain.add(name);
+    const producer = graph.tensors.get(name)!.producer;
+    if (producer < 0) return false;
+    work.push(...graph.layers[producer]!.layer.inputs);
+  }
+  for (const name of chain) {
+    for (const c of graph.tensors.get(name)!.consumers) {
+      const out = graph.layers[c]!.layer.output;
+      if (computable.has(out) && !chain.has(out)) return false;
+    }
+  }
+  return true;
 }
 
 function pass(graph: ModelGraph, tiled: boolean, chosen: number[], targets: string[], statistics: Statistic[]): Pass {
