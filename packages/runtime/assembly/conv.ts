@@ -18,6 +18,8 @@ export const MODE_UINT8: i32 = 0;
 export const MODE_INT32: i32 = 1;
 export const MODE_FLOAT32: i32 = 2;
 export const MODE_FLOAT32_ADD: i32 = 3;
+/** MODE_FLOAT32_ADD, then min(max(y, flo), fhi) of the sum (a clamp layer after the add, fused; the conv's own output unclamped). */
+export const MODE_FLOAT32_ADD_CLAMP: i32 = 4;
 
 /**
  * Zeroes the `total` bytes at dst except the h rows of `row` bytes, `stride` apart from `first`,
@@ -379,7 +381,7 @@ function writeTile(
   // Channels 0-3 (n0 of them valid) in y0, y2, y4, y6; channels 4-7 (n1) in the others.
   const n0 = valid < 4 ? valid : 4;
   const n1 = valid - 4;
-  if (mode == MODE_FLOAT32_ADD) {
+  if (mode >= MODE_FLOAT32_ADD) {
     y0 = f32x4.add(y0, loadFloats(res, n0));
     y2 = f32x4.add(y2, loadFloats(res + o1, n0));
     y4 = f32x4.add(y4, loadFloats(res + o2, n0));
@@ -390,6 +392,16 @@ function writeTile(
       y5 = f32x4.add(y5, loadFloats(res + o2 + 16, n1));
       y7 = f32x4.add(y7, loadFloats(res + o3 + 16, n1));
     }
+  }
+  if (mode == MODE_FLOAT32_ADD_CLAMP) {
+    y0 = f32x4.min(f32x4.max(y0, vflo), vfhi);
+    y1 = f32x4.min(f32x4.max(y1, vflo), vfhi);
+    y2 = f32x4.min(f32x4.max(y2, vflo), vfhi);
+    y3 = f32x4.min(f32x4.max(y3, vflo), vfhi);
+    y4 = f32x4.min(f32x4.max(y4, vflo), vfhi);
+    y5 = f32x4.min(f32x4.max(y5, vflo), vfhi);
+    y6 = f32x4.min(f32x4.max(y6, vflo), vfhi);
+    y7 = f32x4.min(f32x4.max(y7, vflo), vfhi);
   }
   if (floatsOn) {
     storeFloats(out, y0, n0);
@@ -425,7 +437,8 @@ function writePixel4(
     return;
   }
   let y = floats4(a, m0, b0, clamp, vflo, vfhi);
-  if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, loadFloats(res, valid));
+  if (mode >= MODE_FLOAT32_ADD) y = f32x4.add(y, loadFloats(res, valid));
+  if (mode == MODE_FLOAT32_ADD_CLAMP) y = f32x4.min(f32x4.max(y, vflo), vfhi);
   if (floatsOn) storeFloats(out, y, valid);
   if (quantOn) {
     const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
@@ -575,6 +588,7 @@ function requantU8(acc: v128, m: v128, b: v128, vlo: v128, vhi: v128): v128 {
  *   int32:        acc
  *   float32:      min(max(f32(f32(acc) * m) + b, flo), fhi)
  *   float32 add:  f32(that + res), res a float32 tensor laid out like the output (a fused residual add)
+ *   add, clamp:   min(max(f32(f32(f32(acc) * m) + b) + res), flo), fhi) (the add and a clamp after it)
  * f32(.) is IEEE-754 binary32 rounding to nearest even; there is no fused multiply-add. Full
  * vectors are stored directly; only a block's last channels go through scalar stores.
  */
@@ -633,34 +647,18 @@ export function storeTile(
       const left = valid - (k << 2);
       if (left <= 0) break;
       let y = v128.load(src + o);
+      const n = left < 4 ? left : 4;
       if (mode != MODE_INT32) {
         y = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(y), v128.load(m + o)), v128.load(b + o));
-        y = f32x4.min(f32x4.max(y, vflo), vfhi);
+        if (mode != MODE_FLOAT32_ADD_CLAMP) y = f32x4.min(f32x4.max(y, vflo), vfhi);
+        // Only the valid lanes of the residual are read: the vector may end past its tensor.
+        if (mode >= MODE_FLOAT32_ADD) y = f32x4.add(y, loadFloats(rp + o, n));
+        if (mode == MODE_FLOAT32_ADD_CLAMP) y = f32x4.min(f32x4.max(y, vflo), vfhi);
       }
-      if (left >= 4) {
-        if (mode == MODE_FLOAT32_ADD) y = f32x4.add(y, v128.load(rp + o));
-        if (floatsOn) v128.store(dst + o, y);
-        if (quantOn) {
-          const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
-          v128.store32_lane(cp + <usize>(k << 2), narrowBytes(c, c, c, c), 0);
-        }
-      } else {
-        if (mode == MODE_FLOAT32_ADD) {
-          // Only the valid lanes of the residual are read: the vector may end past its tensor.
-          v128.store(tmp, y);
-          for (let j = 0; j < left; j++) {
-            const at = <usize>j << 2;
-            store<f32>(tmp + at, load<f32>(tmp + at) + load<f32>(rp + o + at));
-          }
-          y = v128.load(tmp);
-        }
-        v128.store(tmp, y);
-        if (floatsOn) for (let j = 0; j < left; j++) store<u32>(dst + o + (<usize>j << 2), load<u32>(tmp + (<usize>j << 2)));
-        if (quantOn) {
-          const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
-          v128.store(tmp, narrowBytes(c, c, c, c));
-          for (let j = 0; j < left; j++) store<u8>(cp + <usize>((k << 2) + j), load<u8>(tmp + <usize>j));
-        }
+      if (floatsOn) storeFloats(dst + o, y, n);
+      if (quantOn) {
+        const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
+        storeBytes(cp + <usize>(k << 2), narrowBytes(c, c, c, c), n);
       }
     }
   }
@@ -679,7 +677,7 @@ export function storeTile(
  *   elem: bytes per output element (1, 4)
  *   scratch: TILE_SCRATCH_BYTES of 16-byte-aligned memory
  *   chunk (T = i8 only): > 1 sums the relaxed dots of 8-channel blocks in int16 for that many steps
- *   res, resRowStride (mode MODE_FLOAT32_ADD): the residual added to the output, its pixels laid
+ *   res, resRowStride (modes MODE_FLOAT32_ADD, _CLAMP): the residual added to the output, its pixels laid
  *     out like the output's (cout float32), its rows resRowStride bytes apart
  *   codes, codePixel, step, qmax (float32 modes; codes 0: none): also writes
  *     clamp(roundHalfEven(f32(y / step)), 0, qmax) of each output y there, as uint8, pixels
@@ -700,7 +698,8 @@ export function convolve<T>(
   const quantized = codes != 0 && mode != MODE_INT32;
   setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
   const outStride = <usize>(cout * elem);
-  const clamp = flo != -Infinity || fhi != Infinity;
+  // Bounds on the conv's own output; with MODE_FLOAT32_ADD_CLAMP they bound the sum instead.
+  const clamp = mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
   const ps = <usize>pixStep;
   const rs = <usize>rowStride;
   const ts = <usize>tapStep;
@@ -825,7 +824,8 @@ export function convI16Rgb(
   const quantized = codes != 0 && mode != MODE_INT32;
   setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
   const outStride = <usize>(3 * elem);
-  const clamp = flo != -Infinity || fhi != Infinity;
+  // Bounds on the conv's own output; with MODE_FLOAT32_ADD_CLAMP they bound the sum instead.
+  const clamp = mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
   const rs = <usize>rowStride;
   const kw = inner >> 1;
   const m0 = v128.load(m);
@@ -920,10 +920,15 @@ export function convI16Rgb(
       let y0 = floats4(v0, m0, b0, clamp, vflo, vfhi);
       let y1 = floats4(v1, m1, b1, clamp, vflo, vfhi);
       let y2 = floats4(v2, m2, b2, clamp, vflo, vfhi);
-      if (mode == MODE_FLOAT32_ADD) {
+      if (mode >= MODE_FLOAT32_ADD) {
         y0 = f32x4.add(y0, v128.load(rp));
         y1 = f32x4.add(y1, v128.load(rp, 16));
         y2 = f32x4.add(y2, v128.load(rp, 32));
+      }
+      if (mode == MODE_FLOAT32_ADD_CLAMP) {
+        y0 = f32x4.min(f32x4.max(y0, vflo), vfhi);
+        y1 = f32x4.min(f32x4.max(y1, vflo), vfhi);
+        y2 = f32x4.min(f32x4.max(y2, vflo), vfhi);
       }
       if (floatsOn) {
         v128.store(dst, y0);

@@ -228,7 +228,7 @@ describe('profiling a session', () => {
     }
   });
 
-  it('adds a residual stored by an earlier pass inside the conv that comes before it in the graph, and quantizes the pixel shuffle inside it', async () => {
+  it('fuses the anchor add, the shuffle’s quantizer and the output clamp', async () => {
     const model = syntheticRfdn({ channels: 12, cells: 1, scale: 4, anchor: true, seed: 17 });
     const image = randomImage(19, 22, 3);
     const session = await createSession(model, { kernels, profile: true });
@@ -248,6 +248,9 @@ describe('profiling a session', () => {
       const quantize = layers.find((l) => l.op === 'quantize' && l.inputs[0] === shuffle.output)!;
       expect(ms.get(shuffle.id)).toBeGreaterThan(0);
       expect(ms.get(quantize.id)).toBe(0);
+      // The tail conv adds the shuffled image and clamps the sum to the output range itself.
+      const clamp = layers.find((l) => l.op === 'clamp')!;
+      expect(ms.get(clamp.id)).toBe(0);
     } finally {
       await session.dispose();
     }

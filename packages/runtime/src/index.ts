@@ -37,6 +37,7 @@ export {
   loadIntegerKernels,
   supportsRelaxedSimd,
   type ConvCodes,
+  type ConvResidual,
   type ConvKernelChoice,
   type LoadKernelsOptions,
   type WasmSource,

@@ -581,6 +581,37 @@ describe('conv with a fused residual add and quantizer', () => {
             want.map((v) => quantizeCode(v, 0.020301, 255)),
             'codes',
           );
+          if (min === -Infinity) {
+            // The clamp layer after the add, inside the conv too (its NaN and −0 order as f32 min/max).
+            conv.runCropAt(
+              inAt + s.cin,
+              (s.w + 3) * s.cin,
+              s.h,
+              s.w,
+              g.padTop,
+              g.padLeft,
+              g.outHeight,
+              g.outWidth,
+              outAt,
+              { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout, clampAfter: { min: -0.5, max: 0.75 } },
+              { at: codesAt, step: 0.020301, max: 255 },
+            );
+            const clamped = want.map((v) => f32(Math.min(Math.max(v, -0.5), 0.75)));
+            expectFloats(floatsAt(k, outAt, n), clamped, 'with residual and clamp');
+            expectBytes(
+              bytesAt(k, codesAt, n),
+              clamped.map((v) => quantizeCode(v, 0.020301, 255)),
+              'codes of the clamped sum',
+            );
+          } else {
+            expect(() =>
+              conv.runCropAt(inAt, s.w * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, {
+                at: resAt,
+                rowStride: 4 * resW * s.cout,
+                clampAfter: { min: 0, max: 1 },
+              }),
+            ).toThrow(/clamp after the residual add needs an unbounded output/);
+          }
           conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, undefined, {
             at: codesAt,
             step: 0.6356,

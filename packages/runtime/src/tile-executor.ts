@@ -1,7 +1,7 @@
 import type { ArtifactLayer } from './artifact-header.js';
 import { bilinearTaps, convParams, type GraphLayer, type ModelGraph } from './graph.js';
 import { rectEmpty, union, type Plan, type Rect } from './plan.js';
-import type { ConvCodes, IntegerKernels, LayerKernels, WasmConv } from './wasm-kernels.js';
+import type { ConvCodes, ConvResidual, IntegerKernels, LayerKernels, WasmConv } from './wasm-kernels.js';
 
 type Sizes = ReadonlyMap<string, { readonly h: number; readonly w: number }>;
 
@@ -71,6 +71,8 @@ interface Fused {
   readonly output: string;
   /** The add's other input. */
   readonly residual?: string;
+  /** A clamp layer after the add, also computed by the conv (skipped too); output is then its output. */
+  readonly clampAfter?: { readonly layer: number; readonly min: number; readonly max: number };
 }
 
 /** A conv whose float32 output only feeds a fused concat + quantizer: it writes its channels' codes itself. */
@@ -227,7 +229,14 @@ export class TileExecutor {
         // before the conv in this pass (the add may read one made after it).
         const producer = graph.tensors.get(residual)!.producer;
         if (residual === t.name || (inPass.has(producer) && pass.layers.indexOf(producer) > pass.layers.indexOf(gl.index))) continue;
-        fused.set(gl.index, { layer: next, output: consumer.output, residual });
+        // A clamp after the add (the model's output range) is the conv's too.
+        const sum = graph.tensors.get(consumer.output)!;
+        const after = internal(sum.name) ? graph.layers[sum.consumers[0]!]!.layer : undefined;
+        const unbounded = gl.conv.min === -Infinity && gl.conv.max === Infinity;
+        if (after?.op === 'clamp' && unbounded) {
+          fused.set(gl.index, { layer: next, output: after.output, residual, clampAfter: { layer: sum.consumers[0]!, min: after.min, max: after.max } });
+          skipped.add(sum.consumers[0]!);
+        } else fused.set(gl.index, { layer: next, output: consumer.output, residual });
       } else if (gl.layer.op === 'concat' && t.info.dtype === 'float32' && consumer.op === 'quantize') {
         fused.set(gl.index, { layer: next, output: consumer.output });
       } else continue;
@@ -632,7 +641,7 @@ export class TileExecutor {
   }
 
   /** Conv gl over output rectangle r, reading its input from x, into outAt (see WasmConv.runCropAt). */
-  private runConv(gl: GraphLayer, r: Rect, x: Slab, outAt: number, sizes: Sizes, residual?: { at: number; rowStride: number }, codes?: ConvCodes): void {
+  private runConv(gl: GraphLayer, r: Rect, x: Slab, outAt: number, sizes: Sizes, residual?: ConvResidual, codes?: ConvCodes): void {
     const layer = gl.layer;
     if (layer.op !== 'conv') throw new Error('not a conv layer');
     const inRect = this.inputRect(layer, layer.inputs[0]!, r, sizes);
@@ -679,10 +688,10 @@ export class TileExecutor {
     };
     switch (layer.op) {
       case 'conv': {
-        let residual: { at: number; rowStride: number } | undefined;
+        let residual: ConvResidual | undefined;
         if (fused) {
           const res = get(fused.residual!);
-          residual = { at: addr(res, r.y0, r.x0), rowStride: rowBytes(res) };
+          residual = { at: addr(res, r.y0, r.x0), rowStride: rowBytes(res), ...(fused.clampAfter ? { clampAfter: fused.clampAfter } : {}) };
         }
         this.runConv(gl, r, x, out.at, ctx.sizes, residual, codes);
         break;

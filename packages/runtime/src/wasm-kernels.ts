@@ -326,6 +326,16 @@ export interface ConvCodes {
 
 const MODES = { uint8: 0, int32: 1, float32: 2 } as const;
 const MODE_FLOAT32_ADD = 3;
+const MODE_FLOAT32_ADD_CLAMP = 4;
+
+/** A residual added to a conv's float32 output, and optionally the clamp layer after that add. */
+export interface ConvResidual {
+  readonly at: number;
+  /** Bytes between the residual's rows. */
+  readonly rowStride: number;
+  /** min(max(sum, min), max) of the sum, as the clamp layer computes it; the conv's own output must be unbounded. */
+  readonly clampAfter?: { readonly min: number; readonly max: number };
+}
 
 interface ConvLayout {
   h: number;
@@ -500,7 +510,8 @@ export class WasmConv {
    * runPadded on data in the kernel heap: the crop's rows are inputRowStride bytes apart (a
    * rectangle of a larger tensor), the outH × outW output goes to outputAt. Two layers after a
    * float32 conv can run inside it: with `residual`, the output is f32(conv + residual) (a
-   * residual add; residual's pixels laid out like the output's, its rows rowStride bytes apart);
+   * residual add; residual's pixels laid out like the output's, its rows rowStride bytes apart),
+   * clamped with residual.clampAfter (a clamp layer after the add);
    * with `codes`, the final float32 output y is also written as uint8 codes
    * clamp(roundHalfEven(f32(y / step)), 0, max) to codes.at, pixels codes.pixel bytes apart
    * (default outChannels; more for a slice of a concat's channels), and with codes.only, instead of
@@ -516,21 +527,17 @@ export class WasmConv {
     outH: number,
     outW: number,
     outputAt: number,
-    residual?: { readonly at: number; readonly rowStride: number },
+    residual?: ConvResidual,
     codes?: ConvCodes,
   ): void {
     if ((residual || codes) && this.outputKind !== 'float32') throw new Error('conv: a fused residual or quantizer needs a float32 output');
+    if (residual?.clampAfter && (this.output.min !== -Infinity || this.output.max !== Infinity)) {
+      throw new Error('conv: a clamp after the residual add needs an unbounded output');
+    }
     this.execute(inputAt, inputRowStride, outputAt, this.layoutFor(h, w, padTop, padLeft, outH, outW), residual, codes);
   }
 
-  private execute(
-    inputAt: number,
-    inputRowStride: number,
-    outputAt: number,
-    l: ConvLayout,
-    residual?: { readonly at: number; readonly rowStride: number },
-    codes?: ConvCodes,
-  ): void {
+  private execute(inputAt: number, inputRowStride: number, outputAt: number, l: ConvLayout, residual?: ConvResidual, codes?: ConvCodes): void {
     if (this.disposed) throw new Error('conv: used after dispose()');
     const g = this.geometry;
     const e = this.kernels.exports;
@@ -570,11 +577,11 @@ export class WasmConv {
       this.weightsAt,
       this.multipliersAt,
       this.offsetsAt,
-      residual ? MODE_FLOAT32_ADD : MODES[o.kind],
+      residual?.clampAfter ? MODE_FLOAT32_ADD_CLAMP : residual ? MODE_FLOAT32_ADD : MODES[o.kind],
       o.kind === 'uint8' ? o.min : 0,
       o.kind === 'uint8' ? o.max : 0,
-      o.kind === 'float32' ? o.min : 0,
-      o.kind === 'float32' ? o.max : 0,
+      residual?.clampAfter ? Math.fround(residual.clampAfter.min) : o.kind === 'float32' ? o.min : 0,
+      residual?.clampAfter ? Math.fround(residual.clampAfter.max) : o.kind === 'float32' ? o.max : 0,
       outputAt,
       o.kind === 'uint8' ? 1 : 4,
       scratch,
