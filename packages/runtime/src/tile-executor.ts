@@ -598,6 +598,12 @@ export class TileExecutor {
     const n = slab.w * store.c;
     const buffer = this.kernels!.heap.memory.buffer;
     const dst = slab.elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * n) : new Float32Array(buffer, slab.at, slab.h * n);
+    if (slab.w === store.w) {
+      // Whole rows: one copy.
+      const src = (slab.y0 - store.y0) * n;
+      dst.set(store.data.subarray(src, src + slab.h * n));
+      return;
+    }
     for (let y = 0; y < slab.h; y++) {
       const src = ((slab.y0 + y - store.y0) * store.w + (slab.x0 - store.x0)) * store.c;
       dst.set(store.data.subarray(src, src + n), y * n);
@@ -617,7 +623,8 @@ export class TileExecutor {
           const heap = this.kernels!.heap;
           this.k.outputBytes(addr(slab, core.y0, core.x0), rowBytes(slab), bytes, n, rows, n);
           const src = new Uint8Array(heap.memory.buffer, bytes, rows * n);
-          for (let y = 0; y < rows; y++) ctx.output.set(src.subarray(y * n, (y + 1) * n), ((core.y0 + y) * w + core.x0) * 3);
+          if (width === w) ctx.output.set(src, core.y0 * w * 3);
+          else for (let y = 0; y < rows; y++) ctx.output.set(src.subarray(y * n, (y + 1) * n), ((core.y0 + y) * w + core.x0) * 3);
         }
       } finally {
         arena.release(bytes);
@@ -629,6 +636,12 @@ export class TileExecutor {
     const c = slab.c;
     const buffer = this.kernels!.heap.memory.buffer;
     const src = slab.elem === 1 ? new Uint8Array(buffer, slab.at, slab.h * slab.w * c) : new Float32Array(buffer, slab.at, slab.h * slab.w * c);
+    if (store && !bands && width === slab.w && width === store.w) {
+      // Whole rows: one copy.
+      const s = (core.y0 - slab.y0) * width * c;
+      store.data.set(src.subarray(s, s + rows * width * c), (core.y0 - store.y0) * width * c);
+      return;
+    }
     for (let y = core.y0; y < core.y1; y++) {
       const s = ((y - slab.y0) * slab.w + (core.x0 - slab.x0)) * c;
       const row = src.subarray(s, s + width * c);
