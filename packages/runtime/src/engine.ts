@@ -9,6 +9,9 @@ import { TileExecutor, type Bands, type Piece, type RunContext } from './tile-ex
 import type { PassContext, SharedBands, SharedStore, TilePool } from './tile-pool.js';
 import { IntegerKernels, loadIntegerKernels, type LoadKernelsOptions } from './wasm-kernels.js';
 
+/** f32(b / 255) for every byte b: the input image's values. */
+const BYTE_VALUES = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+
 /**
  * The integer engine: a validated model, planned into passes (plan.ts), run tile by tile on the
  * WASM kernels, on this thread or on a pool of workers. Nothing here depends on Node; the worker
@@ -394,7 +397,8 @@ async function upscale(graph: ModelGraph, plan: Plan, image: RgbImage, setup: Ru
   };
   const input = addStore(graph.header.input);
   const inputValues = new Float32Array(input.buffer);
-  for (let i = 0; i < image.data.length; i++) inputValues[i] = image.data[i]! / 255;
+  const data = image.data;
+  for (let i = 0; i < data.length; i++) inputValues[i] = BYTE_VALUES[data[i]!]!;
   const out = sizes.get(graph.header.output)!;
   const output = bufferOf(out.h * out.w * 3);
   const factors = new Map<number, number>();
