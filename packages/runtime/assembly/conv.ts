@@ -333,6 +333,19 @@ function setQuantizer(on: bool, pixel: usize, step: f64, max: i32, floats: bool)
   floatsOn = floats;
 }
 
+/** A conv's fused quantizer (codes 0: none, and none for int32 outputs); floats: the float32 output too. */
+@inline
+function startConv(codes: usize, mode: i32, codePixel: i32, step: f64, qmax: i32, floats: bool): void {
+  const quantized = codes != 0 && mode != MODE_INT32;
+  setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
+}
+
+/** Whether flo, fhi bound the conv's own float32 output; with MODE_FLOAT32_ADD_CLAMP they bound the sum instead. */
+@inline
+function clampsOwnOutput(mode: i32, flo: f32, fhi: f32): bool {
+  return mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
+}
+
 /** The codes of 8 float32 values in the low 8 bytes. */
 @inline
 function quantize8(y0: v128, y1: v128, vstep: v128, vmax: v128): v128 {
@@ -695,11 +708,9 @@ export function convolve<T>(
   out: usize, elem: i32, scratch: usize, chunk: i32, res: usize, resRowStride: i32,
   codes: usize, codePixel: i32, step: f64, qmax: i32, floats: bool,
 ): void {
-  const quantized = codes != 0 && mode != MODE_INT32;
-  setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
+  startConv(codes, mode, codePixel, step, qmax, floats);
   const outStride = <usize>(cout * elem);
-  // Bounds on the conv's own output; with MODE_FLOAT32_ADD_CLAMP they bound the sum instead.
-  const clamp = mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
+  const clamp = clampsOwnOutput(mode, flo, fhi);
   const ps = <usize>pixStep;
   const rs = <usize>rowStride;
   const ts = <usize>tapStep;
@@ -821,11 +832,9 @@ export function convI16Rgb(
   out: usize, elem: i32, scratch: usize, chunk: i32, res: usize, resRowStride: i32,
   codes: usize, codePixel: i32, step: f64, qmax: i32, floats: bool,
 ): void {
-  const quantized = codes != 0 && mode != MODE_INT32;
-  setQuantizer(quantized, <usize>codePixel, step, qmax, floats || !quantized);
+  startConv(codes, mode, codePixel, step, qmax, floats);
   const outStride = <usize>(3 * elem);
-  // Bounds on the conv's own output; with MODE_FLOAT32_ADD_CLAMP they bound the sum instead.
-  const clamp = mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
+  const clamp = clampsOwnOutput(mode, flo, fhi);
   const rs = <usize>rowStride;
   const kw = inner >> 1;
   const m0 = v128.load(m);

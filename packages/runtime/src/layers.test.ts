@@ -4,7 +4,7 @@ import { convGeometry, type ConvParams } from './conv-spec.js';
 import { expFdlibm, sigmoidF32 } from './exp.js';
 import { adqFactor, adqPhi, bilinearTaps, outputByte, quantizeCode } from './graph.js';
 import { seeded } from './test-helpers.js';
-import { loadIntegerKernels, supportsRelaxedSimd, type IntegerKernels } from './wasm-kernels.js';
+import { loadIntegerKernels, supportsRelaxedSimd, type ConvCodes, type ConvResidual, type IntegerKernels } from './wasm-kernels.js';
 
 // The layer kernels (assembly/layers.ts) and the conv's fused residual add and quantizer, each
 // against the scalar arithmetic of the reference engine, bit for bit (any NaN equals any NaN).
@@ -555,21 +555,12 @@ describe('conv with a fused residual add and quantizer', () => {
           const outAt = k.heap.alloc(4 * n);
           const codesAt = k.heap.alloc(n);
           const plainOut = conv2dReference(input, params) as Float32Array;
-          conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt);
+          const runCrop = (residual?: ConvResidual, codes?: ConvCodes) =>
+            conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, residual, codes);
+          const resRows = { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout };
+          runCrop();
           expectFloats(floatsAt(k, outAt, n), plainOut, 'plain output');
-          conv.runCropAt(
-            inAt + s.cin,
-            (s.w + 3) * s.cin,
-            s.h,
-            s.w,
-            g.padTop,
-            g.padLeft,
-            g.outHeight,
-            g.outWidth,
-            outAt,
-            { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout },
-            { at: codesAt, step: 0.020301, max: 255 },
-          );
+          runCrop(resRows, { at: codesAt, step: 0.020301, max: 255 });
           const want = Array.from(plainOut, (v, j) => {
             const p = Math.floor(j / s.cout);
             const y = Math.floor(p / g.outWidth);
@@ -583,19 +574,7 @@ describe('conv with a fused residual add and quantizer', () => {
           );
           if (min === -Infinity) {
             // The clamp layer after the add, inside the conv too (its NaN and −0 order as f32 min/max).
-            conv.runCropAt(
-              inAt + s.cin,
-              (s.w + 3) * s.cin,
-              s.h,
-              s.w,
-              g.padTop,
-              g.padLeft,
-              g.outHeight,
-              g.outWidth,
-              outAt,
-              { at: resAt + 4 * s.cout, rowStride: 4 * resW * s.cout, clampAfter: { min: -0.5, max: 0.75 } },
-              { at: codesAt, step: 0.020301, max: 255 },
-            );
+            runCrop({ ...resRows, clampAfter: { min: -0.5, max: 0.75 } }, { at: codesAt, step: 0.020301, max: 255 });
             const clamped = want.map((v) => f32(Math.min(Math.max(v, -0.5), 0.75)));
             expectFloats(floatsAt(k, outAt, n), clamped, 'with residual and clamp');
             expectBytes(
@@ -612,7 +591,7 @@ describe('conv with a fused residual add and quantizer', () => {
               }),
             ).toThrow(/clamp after the residual add needs an unbounded output/);
           }
-          conv.runCropAt(inAt + s.cin, (s.w + 3) * s.cin, s.h, s.w, g.padTop, g.padLeft, g.outHeight, g.outWidth, outAt, undefined, {
+          runCrop(undefined, {
             at: codesAt,
             step: 0.6356,
             max: 15,
