@@ -457,19 +457,19 @@ describe('layer kernels are bit-exact with the reference arithmetic', () => {
 });
 
 describe("the kernel a conv gets with 'auto'", () => {
-  it('is the relaxed one for dense windows at 7 bits or fewer, the plain one for 1×1, grouped and 8-bit convs', (ctx) => {
+  it('is the relaxed one for dense windows at 7 bits or fewer, the plain one for 1×1, grouped, 8-bit and 3-to-3-channel convs', (ctx) => {
     if (!relaxedKernels) return ctx.skip();
-    const kernelOf = (k: number, groups: number, inputBits: number, kernel?: 'relaxed') => {
+    const kernelOf = (k: number, groups: number, inputBits: number, kernel?: 'relaxed', channels = 12) => {
       const params: ConvParams = {
         height: 6,
         width: 6,
-        inChannels: 12,
-        outChannels: 12,
+        inChannels: channels,
+        outChannels: channels,
         kernel: [k, k],
         groups,
-        weights: new Int8Array((12 * 12 * k * k) / groups).fill(1),
+        weights: new Int8Array((channels * channels * k * k) / groups).fill(1),
         inputBits,
-        output: { kind: 'float32', multipliers: new Array(12).fill(0.01), offsets: new Array(12).fill(0) },
+        output: { kind: 'float32', multipliers: new Array(channels).fill(0.01), offsets: new Array(channels).fill(0) },
       };
       const c = relaxedKernels!.prepareConv(params, kernel ? { kernel } : {});
       c.dispose();
@@ -482,8 +482,11 @@ describe("the kernel a conv gets with 'auto'", () => {
       'plain',
       'plain',
     ]);
+    // The RGB tail's 3×3 keeps the plain kernel's 3-channel layout.
+    expect(kernelOf(3, 1, 4, undefined, 3)).toBe('plain');
     // Asked for, the relaxed kernel still runs them (the shapes below hold both kernels to the reference).
     expect(kernelOf(1, 1, 4, 'relaxed')).toBe('relaxed');
+    expect(kernelOf(3, 1, 4, 'relaxed', 3)).toBe('relaxed');
   });
 });
 

@@ -296,9 +296,10 @@ export class IntegerKernels {
     }
     // Measured with latency tables (README, Speed): the relaxed kernel pays on dense 3×3 and 5×5
     // convs, and loses to the plain one on 1×1 and grouped convs, whose few multiply-adds per output
-    // do not cover its widening and int16 flushes.
+    // do not cover its widening and int16 flushes, and on the plain kernel's 3-channel layout (the
+    // HR tail's 3×3 at 4 bits: 21 ms relaxed against 10 plain).
     const [kh, kw] = params.kernel;
-    const pays = (params.groups ?? 1) === 1 && kh * kw > 1;
+    const pays = (params.groups ?? 1) === 1 && kh * kw > 1 && !usesRgbKernel(convGeometry(params), 'i16');
     const relaxed = choice === 'relaxed' || (choice === 'auto' && this.relaxedSimd && inputBits <= 7 && pays);
     return new WasmConv(this, params, relaxed ? 'i8' : 'i16');
   }
