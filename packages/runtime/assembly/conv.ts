@@ -346,13 +346,17 @@ function clampsOwnOutput(mode: i32, flo: f32, fhi: f32): bool {
   return mode != MODE_FLOAT32_ADD_CLAMP && (flo != -Infinity || fhi != Infinity);
 }
 
+/** The fused quantizer's codes of 4 float32 values (as i32 lanes). */
+@inline
+function fusedCodes(y: v128, vstep: v128, vmax: v128): v128 {
+  return quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
+}
+
 /** The codes of 8 float32 values in the low 8 bytes. */
 @inline
 function quantize8(y0: v128, y1: v128, vstep: v128, vmax: v128): v128 {
-  const inv = f32x4.splat(quantInv);
-  const top = f32x4.splat(<f32>(quantMax + 1));
-  const a = quantCodes(y0, vstep, inv, top, vmax);
-  const b = quantCodes(y1, vstep, inv, top, vmax);
+  const a = fusedCodes(y0, vstep, vmax);
+  const b = fusedCodes(y1, vstep, vmax);
   return narrowBytes(a, b, a, b);
 }
 
@@ -454,7 +458,7 @@ function writePixel4(
   if (mode == MODE_FLOAT32_ADD_CLAMP) y = f32x4.min(f32x4.max(y, vflo), vfhi);
   if (floatsOn) storeFloats(out, y, valid);
   if (quantOn) {
-    const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
+    const c = fusedCodes(y, vstep, vmax);
     storeBytes(cp, narrowBytes(c, c, c, c), valid);
   }
 }
@@ -670,7 +674,7 @@ export function storeTile(
       }
       if (floatsOn) storeFloats(dst + o, y, n);
       if (quantOn) {
-        const c = quantCodes(y, vstep, f32x4.splat(quantInv), f32x4.splat(<f32>(quantMax + 1)), vmax);
+        const c = fusedCodes(y, vstep, vmax);
         storeBytes(cp + <usize>(k << 2), narrowBytes(c, c, c, c), n);
       }
     }
